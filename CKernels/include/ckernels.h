@@ -1,0 +1,325 @@
+/*
+ * ckernels.h — the whole C API of Axon's kernel library.
+ *
+ * Conventions (see DESIGN.md and spec/semantics.md):
+ *  - float32, row-major. Images NHWC, convolution filters HWIO.
+ *  - Pure functions over caller-owned buffers. Nothing allocates inside a
+ *    kernel; scratch memory is passed in, sized by a *_workspace_size query
+ *    (counted in floats).
+ *  - Every entry point that takes sizes returns a ck_status: CK_OK, or an error
+ *    for a bad argument (never a crash). Output buffers are untouched on error.
+ *  - Threading: all parallelism is OpenMP; OpenBLAS is kept single-threaded and
+ *    is called once per OpenMP thread on a block of rows (see gemm.c for why).
+ *    Results are bitwise reproducible for a fixed thread count.
+ *  - Randomness is counter-based (seed, counter) so a result does not depend
+ *    on the thread count.
+ */
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum {
+    CK_OK = 0,
+    CK_EINVAL = 1,   /* a size, stride, enum or pointer argument is invalid   */
+    CK_ENOSPC = 2,   /* the workspace passed in is smaller than required       */
+    CK_EIO = 3,      /* a file could not be read or written (file helpers)     */
+    CK_EFORMAT = 4,  /* a file's content is malformed (file helpers)           */
+} ck_status;
+
+/* A short static English description of a status code. */
+const char *ck_status_string(int status);
+
+/* ------------------------------------------------------------- threading */
+
+/* Sets the number of threads used by every kernel (OpenMP and OpenBLAS
+ * together). n <= 0 selects the number of available cores. */
+void ck_set_num_threads(int n);
+/* The number of threads kernels currently use. */
+int ck_get_num_threads(void);
+
+/* ------------------------------------------------------------------ enums */
+
+typedef enum { CK_PAD_VALID = 0, CK_PAD_SAME = 1 } ck_padding;
+
+typedef enum {
+    CK_ACT_NONE = 0,     /* identity                        */
+    CK_ACT_RELU = 1,     /* max(x, 0); relu'(0) = 0          */
+    CK_ACT_SIGMOID = 2,  /* 1 / (1 + e^-x)                  */
+    CK_ACT_TANH = 3,     /* tanh x                          */
+} ck_activation;
+
+/* ------------------------------------------------------------------ GEMM */
+
+/* C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
+ * op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides.
+ * Threaded by splitting C into row (or column) blocks across OpenMP threads. */
+int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc);
+
+/* ------------------------------------------------------------ geometry */
+
+/* Output length and leading padding of one spatial axis (spec §1.2):
+ * input length `in`, window `k`, stride `s`, padding CK_PAD_*.
+ * VALID with k > in gives *out = 0. */
+int ck_output_size(int in, int k, int s, int padding, int *out, int *pad_before);
+
+/* ----------------------------------------------------------------- dense */
+
+/* y[n, out] = act(x[n, in] · w[in, out] + b[out]); b may be NULL. */
+int ck_dense_forward(int n, int in, int out, const float *x, const float *w,
+                     const float *b, int activation, float *y);
+
+/* Given dz = ∂L/∂(pre-activation) [n, out] (apply ck_activation_backward
+ * first), computes dx [n, in] (may be NULL), dw [in, out] and db [out]
+ * (may be NULL). dw and db are overwritten, not accumulated. */
+int ck_dense_backward(int n, int in, int out, const float *x, const float *w,
+                      const float *dz, float *dx, float *dw, float *db);
+
+/* ------------------------------------------------------------ conv2d */
+
+typedef struct {
+    int n, h, w, c;  /* input  [n, h, w, c]                      */
+    int kh, kw, o;   /* filter [kh, kw, c, o]                    */
+    int sh, sw;      /* strides, >= 1                            */
+    int padding;     /* CK_PAD_VALID or CK_PAD_SAME              */
+} ck_conv2d_params;
+
+/* Output height/width for the parameters; fails on invalid parameters. */
+int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow);
+
+/* Scratch floats needed by forward, backward_data and backward_filter
+ * (the largest of the three). */
+size_t ck_conv2d_workspace_size(const ck_conv2d_params *p);
+
+/* im2col of the whole batch: cols [(n·oh·ow), (kh·kw·c)], zeros for padding. */
+int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols);
+/* col2im: dx [n,h,w,c] = Σ of overlapping cols (dx is overwritten). */
+int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx);
+
+/* y [n, oh, ow, o] = act(conv(x, w) + b); b may be NULL. */
+int ck_conv2d_forward(const ck_conv2d_params *p, const float *x,
+                      const float *w, const float *b, int activation,
+                      float *y, float *workspace, size_t workspace_len);
+
+/* dx [n,h,w,c] from dz [n,oh,ow,o] (gradient w.r.t. pre-activation). */
+int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
+                            const float *w, float *dx, float *workspace,
+                            size_t workspace_len);
+
+/* dw [kh,kw,c,o] and db [o] (db may be NULL), overwritten. */
+int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
+                              const float *dz, float *dw, float *db,
+                              float *workspace, size_t workspace_len);
+
+/* Naive direct-loop references, kept beside the fast kernels for tests. */
+int ck_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
+                            const float *w, const float *b, float *y);
+int ck_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
+                             const float *w, const float *dy, float *dx,
+                             float *dw, float *db);
+
+/* ------------------------------------------------------------ pooling */
+
+typedef struct {
+    int n, h, w, c;  /* input [n, h, w, c]            */
+    int kh, kw;      /* window                        */
+    int sh, sw;      /* strides, >= 1                 */
+    int padding;     /* CK_PAD_VALID or CK_PAD_SAME   */
+} ck_pool2d_params;
+
+int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow);
+
+/* Max pooling. argmax [n,oh,ow,c] (may be NULL) receives the flat input index
+ * (within the whole x) of the first maximal in-bounds cell. */
+int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
+                         int32_t *argmax);
+/* dx (overwritten) = dy routed through argmax/switches; an index < 0 routes
+ * nothing. Used by max and stochastic pooling. */
+int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
+                             const int32_t *index, float *dx);
+
+/* Average pooling; the divisor counts in-bounds cells only (spec §2.2). */
+int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y);
+int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx);
+
+/* Stochastic pooling, training: u [n,oh,ow,c] holds one uniform draw in [0,1)
+ * per window; switches [n,oh,ow,c] get the sampled flat index, -1 for an
+ * all-zero window (spec §3.1). */
+int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
+                                 const float *u, float *y, int32_t *switches);
+/* Stochastic pooling, inference: y = Σ a_i² / Σ a_i, 0 for an all-zero window. */
+int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
+                                 float *y);
+
+/* ----------------------------------------------------- random numbers */
+
+/* out[i] = uniform [0,1) draw number (counter + i) of stream `seed`.
+ * Counter-based: independent of thread count and of how a range is split. */
+int ck_random_uniform(uint64_t seed, uint64_t counter, float *out, size_t n);
+/* out[i] ~ N(mean, std²) truncated to |x − mean| <= 2·std (redrawn), from the
+ * same counter-based stream. */
+int ck_random_truncated_normal(uint64_t seed, uint64_t counter, float mean,
+                               float std, float *out, size_t n);
+
+/* ------------------------------------------------------ activations */
+
+/* y = act(x) elementwise, n elements; x and y may alias. */
+int ck_activation_forward(int activation, const float *x, float *y, size_t n);
+/* dx = dy ⊙ act'(·) computed from the forward OUTPUT y; dx may alias dy. */
+int ck_activation_backward(int activation, const float *y, const float *dy,
+                           float *dx, size_t n);
+
+/* Row-wise stable softmax over [rows, cols]; y may alias x. */
+int ck_softmax_forward(int rows, int cols, const float *x, float *y);
+/* dx = y ⊙ (dy − Σ dy·y) row-wise. */
+int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
+                        float *dx);
+
+/* --------------------------------------------------------------- losses */
+
+/* Per-row softmax cross-entropy with logits [rows, k] and soft labels
+ * [rows, k]: loss[rows] (may be NULL); dlogits = scale·(softmax·Σz − z)
+ * (may be NULL). */
+int ck_softmax_cross_entropy(int rows, int k, const float *logits,
+                             const float *labels, float *loss, float scale,
+                             float *dlogits);
+/* Same with integer class ids in [0, k); an id out of range is CK_EINVAL. */
+int ck_sparse_softmax_cross_entropy(int rows, int k, const float *logits,
+                                    const int32_t *labels, float *loss,
+                                    float scale, float *dlogits);
+/* Elementwise sigmoid cross-entropy with logits (stable form, spec §5.3):
+ * loss[n] (may be NULL), dlogits = scale·(σ(x) − z) (may be NULL). */
+int ck_sigmoid_cross_entropy(size_t n, const float *logits,
+                             const float *labels, float *loss, float scale,
+                             float *dlogits);
+/* Quadratic cost per row: loss[rows] = ½Σ_k (t − y)² (may be NULL);
+ * dy = scale·(y − t) (may be NULL). */
+int ck_quadratic_cost(int rows, int k, const float *y, const float *t,
+                      float *loss, float scale, float *dy);
+
+/* -------------------------------------------------------------- dropout */
+
+/* Inverted dropout (spec §6): keep = u >= rate with u from stream
+ * (seed, counter); y = keep ? x/(1−rate) : 0; mask[i] = keep. rate in [0,1). */
+int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
+                       const float *x, float *y, uint8_t *mask);
+/* dx = mask ? dy/(1−rate) : 0. */
+int ck_dropout_backward(size_t n, float rate, const uint8_t *mask,
+                        const float *dy, float *dx);
+
+/* ---------------------------------------------------------- penalties */
+
+/* L2: *penalty = coef/2 · Σ w², grad += coef · w (grad may be NULL).
+ * With coef = λ/n this is the course's (λ/2n)·Σw² (spec §7). */
+int ck_l2_penalty(size_t n, const float *w, float coef, float *penalty,
+                  float *grad);
+/* L1: *penalty = coef · Σ|w|, grad += coef · sign(w), sign(0) = 0. */
+int ck_l1_penalty(size_t n, const float *w, float coef, float *penalty,
+                  float *grad);
+
+/* ------------------------------------------------------------------ LSTM */
+
+/* Keras packing (spec §4.2): W [d, 4u], R [u, 4u], b [4u], gate order
+ * i, f, c, o. gates caches the activated gates [b, 4u] (i, f, c̃, o). */
+
+/* One step: h, c [b, u] from x [b, d], h_prev, c_prev [b, u]. */
+int ck_lstm_cell_forward(int b, int d, int u, const float *x,
+                         const float *h_prev, const float *c_prev,
+                         const float *w, const float *r, const float *bias,
+                         float *h, float *c, float *gates);
+/* Backward of one step. dh, dc [b, u] are the upstream gradients of h and c.
+ * Outputs: dx [b, d] (may be NULL), dh_prev, dc_prev [b, u]; dw, dr, dbias are
+ * ACCUMULATED (+=). dz is scratch [b, 4u]. */
+int ck_lstm_cell_backward(int b, int d, int u, const float *x,
+                          const float *h_prev, const float *c_prev,
+                          const float *w, const float *r, const float *c,
+                          const float *gates, const float *dh, const float *dc,
+                          float *dx, float *dh_prev, float *dc_prev, float *dw,
+                          float *dr, float *dbias, float *dz);
+
+typedef struct {
+    int b, t, d, u;  /* batch, steps, input size, hidden size */
+} ck_lstm_params;
+
+/* Scratch floats needed by the sequence kernels. */
+size_t ck_lstm_workspace_size(const ck_lstm_params *p);
+
+/* Size (floats) of the cache the forward pass fills for the backward pass. */
+size_t ck_lstm_cache_size(const ck_lstm_params *p);
+
+/* x [b, t, d] batch-major; h0, c0 [b, u] (NULL = zeros). Outputs: hs [b, t, u]
+ * (every h_t), h_last and c_last [b, u] (each may be NULL); cache (may be NULL
+ * at inference) keeps what backward needs. */
+int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
+                             const float *h0, const float *c0, const float *w,
+                             const float *r, const float *bias, float *hs,
+                             float *h_last, float *c_last, float *cache,
+                             float *workspace, size_t workspace_len);
+
+/* BPTT (spec §4.4). dhs [b, t, u] upstream gradient of every h_t (NULL =
+ * zeros), dh_last / dc_last [b, u] gradient of h_T / c_T (NULL = zeros).
+ * Outputs dx [b, t, d] (may be NULL), dw, dr, dbias (overwritten), dh0 and
+ * dc0 [b, u] (may be NULL). */
+int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
+                              const float *h0, const float *c0,
+                              const float *w, const float *r,
+                              const float *cache, const float *dhs,
+                              const float *dh_last, const float *dc_last,
+                              float *dx, float *dw, float *dr, float *dbias,
+                              float *dh0, float *dc0, float *workspace,
+                              size_t workspace_len);
+
+/* ---------------------------------------------------------- optimizers */
+
+/* Fused per-element updates of tf.compat.v1.train (spec §8) over n elements:
+ * w parameters, g gradient, the rest slots updated in place. */
+int ck_sgd_update(size_t n, float *w, const float *g, float lr);
+int ck_momentum_update(size_t n, float *w, const float *g, float *accum,
+                       float lr, float momentum, int nesterov);
+/* lr_t = lr·√(1−β2^t)/(1−β1^t) is computed by the caller (TF's form). */
+int ck_adam_update(size_t n, float *w, const float *g, float *m, float *v,
+                   float lr_t, float beta1, float beta2, float epsilon);
+int ck_adagrad_update(size_t n, float *w, const float *g, float *accum,
+                      float lr);
+int ck_adadelta_update(size_t n, float *w, const float *g, float *accum,
+                       float *accum_update, float lr, float rho, float epsilon);
+/* mg may be NULL when not centered. */
+int ck_rmsprop_update(size_t n, float *w, const float *g, float *ms,
+                      float *mom, float *mg, float lr, float decay,
+                      float momentum, float epsilon, int centered);
+int ck_proximal_sgd_update(size_t n, float *w, const float *g, float lr,
+                           float l1, float l2);
+int ck_proximal_adagrad_update(size_t n, float *w, const float *g,
+                               float *accum, float lr, float l1, float l2);
+/* global_step T as in spec §8.9 (T = step + 1). */
+int ck_adagrad_da_update(size_t n, float *w, const float *g, float *gacc,
+                         float *gsq, float lr, float l1, float l2,
+                         int64_t global_step);
+int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
+                   float *linear, float lr, float lr_power, float l1,
+                   float l2, float l2_shrinkage, float beta);
+
+/* ------------------------------------------------------------ utilities */
+
+/* out[cols] = Σ over rows of x [rows, cols] (e.g. a bias gradient). */
+int ck_sum_rows(int rows, int cols, const float *x, float *out);
+
+/* Reads a whole file, gunzipping it if it starts with the gzip magic.
+ * On success *data is malloc'ed (free with ck_free) and *len its size.
+ * Limits the decompressed size to max_len bytes (CK_EFORMAT beyond). */
+int ck_read_file(const char *path, size_t max_len, uint8_t **data, size_t *len);
+void ck_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CKERNELS_H */

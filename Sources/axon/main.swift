@@ -1,0 +1,2 @@
+import Axon
+print(AxonVersion.string)

@@ -1,0 +1,3 @@
+import Testing
+@testable import Axon
+@Test func version() { #expect(AxonVersion.string == "0.1.0") }
