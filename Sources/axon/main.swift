@@ -1,2 +1,2 @@
 import Axon
-print(AxonVersion.string)
+print(Tensor(zeros: [2]).shape)

@@ -1,2 +1,0 @@
-import CKernels
-public enum AxonVersion { public static let string = "0.1.0" }
