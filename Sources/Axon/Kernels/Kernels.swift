@@ -15,15 +15,6 @@ func writePtr<R>(_ t: inout Tensor, _ body: (UnsafeMutablePointer<Float>?) throw
     try t.withUnsafeMutableBufferPointer { try body($0.baseAddress) }
 }
 
-/// Thread control for every kernel (OpenMP and OpenBLAS together).
-public enum Threads {
-    /// Number of threads kernels use; setting n <= 0 selects all available cores.
-    public static var count: Int {
-        get { Int(ck_get_num_threads()) }
-        set { ck_set_num_threads(Int32(newValue)) }
-    }
-}
-
 extension Activation {
     var ck: Int32 {
         switch self {
