@@ -24,7 +24,10 @@ import Axon
     func conv2d(_ padding: Padding, _ stride: Int, _ act: Activation) throws {
         let layer = try built(Conv2D(filters: 3, kernelSize: (3, 2), strides: (stride, stride), padding: padding,
                                      activation: act, biasInitializer: .constant(0.02)), [6, 5, 2])
-        let r = try gradientCheck(layer, spacedTensor([2, 6, 5, 2], seed: 4, gap: 0.013, offset: -0.6))
+        // A bias step moves all 60 pre-activations of a filter at once: keep it
+        // small enough that none crosses relu's kink.
+        let r = try gradientCheck(layer, spacedTensor([2, 6, 5, 2], seed: 4, gap: 0.013, offset: -0.6),
+                                  eps: act == .relu ? 2e-4 : 2e-3)
         #expect(r.maxError < Self.tolerance, "Conv2D \(padding) stride \(stride) \(act): \(r)")
     }
 
