@@ -72,7 +72,7 @@ public enum Models {
 
     /// Training settings that reach the accuracy goals on Fashion-MNIST for
     /// each model (optimizer, epochs, batch size, schedule).
-    public struct Recipe {
+    public struct Recipe: Sendable {
         public var optimizer: any Optimizer
         public var epochs: Int
         public var batchSize: Int

@@ -5,7 +5,7 @@
 /// Slot variables are created on first use with the parameter's shape and kept
 /// in `slots` under "<parameter name>/<slot>", e.g. "layers.3.kernel/momentum",
 /// so a checkpoint can save and restore them by name.
-public protocol Optimizer {
+public protocol Optimizer: Sendable {
     var learningRate: Float { get set }
     /// Slot tensors by "<parameter>/<slot>" name.
     var slots: [String: Tensor] { get set }
