@@ -5,7 +5,7 @@
  * function of y (σ' = y(1−y), tanh' = 1−y², relu' = [y > 0]), so layers
  * need not keep their inputs. relu'(0) = 0 follows from y > 0 being false.
  */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <math.h>
 
@@ -20,22 +20,22 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
     switch (activation) {
     case CK_ACT_NONE:
         if (x != y) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
             for (size_t i = 0; i < n; i++) y[i] = x[i];
         }
         break;
     case CK_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case CK_ACT_SIGMOID:
         /* expf(-x) overflows to +inf for x < -88 and 1/(1+inf) = 0: the
          * plain form is already saturating correctly at both ends. */
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
         break;
     case CK_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
         break;
     }
@@ -50,20 +50,20 @@ int ck_activation_backward(int activation, const float *y, const float *dy,
     switch (activation) {
     case CK_ACT_NONE:
         if (dx != dy) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
             for (size_t i = 0; i < n; i++) dx[i] = dy[i];
         }
         break;
     case CK_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
         break;
     case CK_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
         break;
     case CK_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     }
@@ -94,7 +94,7 @@ int ck_softmax_forward(int rows, int cols, const float *x, float *y) {
     if (rows == 0) return CK_OK;
     if (!x || !y) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)cols;
-#pragma omp parallel for schedule(static) if (total >= ACT_PAR_MIN / 4)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
     for (int r = 0; r < rows; r++)
         softmax_row(cols, x + (size_t)r * cols, y + (size_t)r * cols);
     return CK_OK;
@@ -106,7 +106,7 @@ int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
     if (rows == 0) return CK_OK;
     if (!y || !dy || !dx) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)cols;
-#pragma omp parallel for schedule(static) if (total >= ACT_PAR_MIN / 4)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
     for (int r = 0; r < rows; r++) {
         const float *yr = y + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
         float *dxr = dx + (size_t)r * cols;

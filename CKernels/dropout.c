@@ -6,7 +6,7 @@
  * ck_random_uniform(seed, counter) gives for index i, so the mask is
  * reproducible from (seed, counter) and independent of the thread count.
  */
-#include "ckernels.h"
+#include "internal.h"
 #include "ck_random.h"
 
 #include <math.h>
@@ -23,7 +23,7 @@ int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
     const uint64_t key = ck_stream_key(seed);
     /* TF multiplies by the reciprocal (x * (1/keep_prob)); so do we. */
     const float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         int keep = ck_bits_to_unit(ck_random_bits(key, counter + i)) >= rate;
         mask[i] = (uint8_t)keep;
@@ -38,7 +38,7 @@ int ck_dropout_backward(size_t n, float rate, const uint8_t *mask,
     if (n == 0) return CK_OK;
     if (!mask || !dy || !dx) return CK_EINVAL;
     const float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = mask[i] ? dy[i] * scale : 0.0f;
     return CK_OK;

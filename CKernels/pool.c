@@ -12,7 +12,7 @@
  * scatter into dx with += (windows may overlap), so they are parallel over
  * images only, each thread owning whole images of dx.
  */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -86,7 +86,7 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -130,14 +130,14 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
      * scattered in parallel without races (and a bad index never writes
      * outside dx). Checked before dx is touched. */
     int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (g.out_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad) if (g.out_total >= POOL_PAR_MIN)
     for (long k = 0; k < g.out_total; k++) {
         const long lo = (k / img_out) * img_in;
         const long v = index[k];
         bad |= v >= 0 && (v < lo || v >= lo + img_in);
     }
     if (bad) return CK_EINVAL;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
         memset(d, 0, (size_t)img_in * sizeof(float));
@@ -155,7 +155,7 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -183,7 +183,7 @@ int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx)
     if (geometry(p, &g) || !dx) return CK_EINVAL;
     if (g.out_total > 0 && !dy) return CK_EINVAL;
     const long C = g.c, img_in = g.h * g.w * C;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
         memset(d, 0, (size_t)img_in * sizeof(float));
@@ -213,7 +213,7 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
     if (g.out_total == 0) return CK_OK;
     if (!u || !y || !switches) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -267,7 +267,7 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
