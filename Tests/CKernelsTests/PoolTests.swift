@@ -342,6 +342,16 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
         #expect(st2 == ok && abs(yi[0] - Float(14.0 / 6.0)) < 1e-6, "Σ p_i a_i = 14/6, got \(yi[0])")
     }
 
+    @Test func sampledCellIsFirstWhoseCumulativeProbabilityExceedsU() {
+        // a = [1, 0, 3]: cumulative p = [0.25, 0.25, 1] (exact in float). u = 0.25 is not
+        // exceeded by cell 0 (strictly greater is required) and the zero cell is skipped.
+        let p = params(1, 1, 3, 1, k: (1, 3), s: (1, 1), valid)
+        for (u, expected) in [(Float(0), Int32(0)), (0.2499, 0), (0.25, 2), (0.9999, 2)] {
+            let (st, y, sw) = cStochTrain(p, [1, 0, 3], [u])
+            #expect(st == ok && sw == [expected] && y == [expected == 0 ? 1 : 3], "u \(u): switch \(sw)")
+        }
+    }
+
     @Test func allZeroWindowHasNoSwitchAndNoGradient() {
         let p = params(1, 2, 4, 1, k: (2, 2), s: (2, 2), valid)
         let x: [Float] = [0, 0, 0, 5, 0, 0, 0, 0]  // window 0 all zero, window 1 has one positive cell
