@@ -373,7 +373,8 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
         var oh: Int32 = 0, ow: Int32 = 0
         let bad = [params(0, 4, 4, 1, k: (2, 2), s: (2, 2), same), params(1, 4, 4, 1, k: (0, 2), s: (2, 2), same),
                    params(1, 4, 4, 1, k: (2, 2), s: (2, 0), same), params(1, 4, -4, 1, k: (2, 2), s: (2, 2), same),
-                   params(1, 4, 4, 1, k: (2, 2), s: (2, 2), 7), params(70000, 200, 200, 1, k: (2, 2), s: (2, 2), same)]
+                   params(1, 4, 4, 1, k: (2, 2), s: (2, 2), 7), params(70000, 200, 200, 1, k: (2, 2), s: (2, 2), same),
+                   params(70000, 70000, 70000, 70000, k: (2, 2), s: (2, 2), same)]
         for var p in bad {
             #expect(ck_pool2d_output_shape(&p, &oh, &ow) == einval)
             #expect(ck_maxpool2d_forward(&p, x, &y, &idx) == einval)
