@@ -54,9 +54,14 @@ static int geometry(const ck_pool2d_params *p, geom *g) {
     if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1) return CK_EINVAL;
     g->n = p->n; g->h = p->h; g->w = p->w; g->c = p->c;
     g->kh = p->kh; g->kw = p->kw; g->sh = p->sh; g->sw = p->sw;
-    /* Flat indices into x are int32 (argmax, switches). */
-    g->in_total = g->n * g->h * g->w * g->c;
-    if (g->in_total > INT32_MAX) return CK_EINVAL;
+    /* Flat indices into x are int32 (argmax, switches). Multiplied one
+     * factor at a time so that the check itself cannot overflow. */
+    g->in_total = g->n;
+    const long dims[3] = {g->h, g->w, g->c};
+    for (int d = 0; d < 3; d++) {
+        g->in_total *= dims[d];
+        if (g->in_total > INT32_MAX) return CK_EINVAL;
+    }
     if (axis(g->h, g->kh, g->sh, p->padding, &g->oh, &g->pad_top)) return CK_EINVAL;
     if (axis(g->w, g->kw, g->sw, p->padding, &g->ow, &g->pad_left)) return CK_EINVAL;
     g->out_total = g->n * g->oh * g->ow * g->c;
