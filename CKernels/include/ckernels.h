@@ -250,7 +250,8 @@ typedef struct {
     int b, t, d, u;  /* batch, steps, input size, hidden size */
 } ck_lstm_params;
 
-/* Scratch floats needed by the sequence kernels. */
+/* Scratch floats needed by the sequence kernels (0 for invalid params). The
+ * forward pass needs it only when cache is NULL (with a cache: NULL, 0). */
 size_t ck_lstm_workspace_size(const ck_lstm_params *p);
 
 /* Size (floats) of the cache the forward pass fills for the backward pass. */
@@ -268,7 +269,8 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
 /* BPTT (spec §4.4). dhs [b, t, u] upstream gradient of every h_t (NULL =
  * zeros), dh_last / dc_last [b, u] gradient of h_T / c_T (NULL = zeros).
  * Outputs dx [b, t, d] (may be NULL), dw, dr, dbias (overwritten), dh0 and
- * dc0 [b, u] (may be NULL). */
+ * dc0 [b, u] (may be NULL). c0 must be the forward's c0; h0 is not read (the
+ * cache holds every h_{t-1}). */
 int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                               const float *h0, const float *c0,
                               const float *w, const float *r,
