@@ -5,13 +5,37 @@
  * function of y (σ' = y(1−y), tanh' = 1−y², relu' = [y > 0]), so layers
  * need not keep their inputs. relu'(0) = 0 follows from y > 0 being false.
  */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <math.h>
 
 /* Elementwise loops run serially below this size: a parallel region costs a
  * few microseconds, about what 64K expf's cost on one core. */
 #define ACT_PAR_MIN 65536
+
+/* Clang's -fveclib=libmvec maps expf and logf to glibc's vector versions but
+ * not tanhf, whose scalar form is ~10x slower than the AVX2 one. glibc >= 2.35
+ * exports the vector tanhf (_ZGVdN8v_tanhf, 8 lanes, AVX2), so call it
+ * directly; elsewhere fall back to the scalar loop. */
+#if defined(__AVX2__) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
+#include <immintrin.h>
+__m256 _ZGVdN8v_tanhf(__m256 x);
+#define CK_HAVE_VECTOR_TANHF 1
+#endif
+
+/* tanh over [0, n): 8 lanes at a time, then a scalar tail. */
+static void tanh_span(const float *x, float *y, size_t n) {
+    size_t i = 0;
+#ifdef CK_HAVE_VECTOR_TANHF
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _ZGVdN8v_tanhf(_mm256_loadu_ps(x + i)));
+#endif
+    for (; i < n; i++) y[i] = tanhf(x[i]);
+}
+
+/* Spans of this many elements (a multiple of 8) are the units threads share. */
+#define ACT_SPAN 4096
 
 int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
     if (activation < CK_ACT_NONE || activation > CK_ACT_TANH) return CK_EINVAL;
@@ -20,24 +44,29 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
     switch (activation) {
     case CK_ACT_NONE:
         if (x != y) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
             for (size_t i = 0; i < n; i++) y[i] = x[i];
         }
         break;
     case CK_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
         break;
     case CK_ACT_SIGMOID:
         /* expf(-x) overflows to +inf for x < -88 and 1/(1+inf) = 0: the
          * plain form is already saturating correctly at both ends. */
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
         break;
-    case CK_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+    case CK_ACT_TANH: {
+        const size_t spans = (n + ACT_SPAN - 1) / ACT_SPAN;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t s = 0; s < spans; s++) {
+            const size_t lo = s * ACT_SPAN, len = n - lo < ACT_SPAN ? n - lo : ACT_SPAN;
+            tanh_span(x + lo, y + lo, len);
+        }
         break;
+    }
     }
     return CK_OK;
 }
@@ -50,20 +79,20 @@ int ck_activation_backward(int activation, const float *y, const float *dy,
     switch (activation) {
     case CK_ACT_NONE:
         if (dx != dy) {
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
             for (size_t i = 0; i < n; i++) dx[i] = dy[i];
         }
         break;
     case CK_ACT_RELU:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
         break;
     case CK_ACT_SIGMOID:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
         break;
     case CK_ACT_TANH:
-#pragma omp parallel for schedule(static) if (n >= ACT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
         for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
         break;
     }
@@ -94,7 +123,7 @@ int ck_softmax_forward(int rows, int cols, const float *x, float *y) {
     if (rows == 0) return CK_OK;
     if (!x || !y) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)cols;
-#pragma omp parallel for schedule(static) if (total >= ACT_PAR_MIN / 4)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
     for (int r = 0; r < rows; r++)
         softmax_row(cols, x + (size_t)r * cols, y + (size_t)r * cols);
     return CK_OK;
@@ -106,7 +135,7 @@ int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
     if (rows == 0) return CK_OK;
     if (!y || !dy || !dx) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)cols;
-#pragma omp parallel for schedule(static) if (total >= ACT_PAR_MIN / 4)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
     for (int r = 0; r < rows; r++) {
         const float *yr = y + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
         float *dxr = dx + (size_t)r * cols;

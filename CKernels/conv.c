@@ -95,6 +95,8 @@ static int chunk_images(const ck_conv2d_params *p, const geom *g, size_t len) {
     return k >= (size_t)p->n ? p->n : (int)k;
 }
 
+#define CK_IM2COL_SHORT 16
+
 /* One image's patches. Within a patch row the in-bounds taps of one filter row
  * are contiguous in x (NHWC), so each becomes a single memcpy. */
 static void im2col_img(const ck_conv2d_params *p, const geom *g, const float *x,
@@ -106,6 +108,19 @@ static void im2col_img(const ck_conv2d_params *p, const geom *g, const float *x,
             float *dst = cols + ((size_t)i * g->ow + j) * g->kkc;
             int t0 = j * p->sw - g->pl;
             int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+            if (rowlen <= CK_IM2COL_SHORT) {
+                /* Short filter rows (few channels): library calls per row cost
+                 * more than the copy, so copy element by element. */
+                for (int pp = 0; pp < p->kh; pp++, dst += rowlen) {
+                    int r = i * p->sh - g->pt + pp;
+                    const float *src = x + ((size_t)r * p->w + t0) * C;
+                    int in = r >= 0 && r < p->h;
+                    size_t e0 = (size_t)q0 * C, e1 = (size_t)q1 * C;
+                    for (size_t e = 0; e < rowlen; e++)
+                        dst[e] = in && e >= e0 && e < e1 ? src[e] : 0.0f;
+                }
+                continue;
+            }
             for (int pp = 0; pp < p->kh; pp++, dst += rowlen) {
                 int r = i * p->sh - g->pt + pp;
                 if (r < 0 || r >= p->h || q1 <= q0) {
@@ -151,6 +166,100 @@ static int want_parallel(double work) {
     return ck_threads() > 1 && work >= (1 << 17) && !omp_in_parallel();
 }
 
+/* ------------------------------------------------------------ direct path */
+/* With very few input channels (LeNet's C = 1), im2col mostly copies: it
+ * writes kh·kw floats per output pixel only to read them back in a GEMM whose
+ * inner dimension is tiny and whose n (the filter count) is too narrow for
+ * OpenBLAS's tiles. The direct forward keeps 8 output channels of a pixel in
+ * one 8-lane register, four neighbouring pixels at a time (independent
+ * accumulators hide the FMA latency), and adds the taps in the naive
+ * (p, q, c) order. Measured, LeNet conv1 (64×28×28×1, 6 filters 5×5 SAME),
+ * one thread, CPU time: 0.81 ms direct vs 2.1–3.5 ms im2col + GEMM. Only the
+ * forward pass has a direct form; the backward passes use im2col + GEMM. */
+#ifndef CK_DIRECT_MAX_C /* -DCK_DIRECT_MAX_C=0 turns the path off, for measuring */
+#define CK_DIRECT_MAX_C 4
+#endif
+#define CK_DIRECT_MAX_W 4096 /* floats of lane-padded filter kept on the stack */
+
+typedef float ck_v8 __attribute__((vector_size(32)));
+
+static int use_direct(const ck_conv2d_params *p, const geom *g) {
+    size_t o8 = ((size_t)p->o + 7) / 8 * 8;
+    /* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again
+     * (measured: 32 filters over 3 channels, GEMM 0.97 ms vs direct 1.2 ms). */
+    return p->c <= CK_DIRECT_MAX_C && p->o <= 16 && !g->pointwise &&
+           (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
+}
+
+static void direct_forward(const ck_conv2d_params *p, const geom *g, const float *x,
+                           const float *w, const float *b, int act, float *y) {
+    const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw;
+    /* Filter as [tap][c][o rounded up to 8], padding lanes zero. */
+    ck_v8 wpad[CK_DIRECT_MAX_W / 8];
+    for (int k = 0; k < g->kkc; k++)
+        for (int ob = 0; ob < O8; ob++)
+            for (int l = 0; l < 8; l++) {
+                int o = ob * 8 + l;
+                wpad[(size_t)k * O8 + ob][l] = o < O ? w[(size_t)k * O + o] : 0.0f;
+            }
+    const int rows = p->n * g->oh, nt = ck_threads();
+    int par = want_parallel((double)g->m * O * g->kkc);
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+    for (int ri = 0; ri < rows; ri++) {
+        int n = ri / g->oh, i = ri % g->oh;
+        const float *xi = x + (size_t)n * g->in_img;
+        float *yr = y + (size_t)ri * g->ow * O;
+        int p0 = ck_imax(0, g->pt - i * p->sh), p1 = ck_imin(p->kh, p->h + g->pt - i * p->sh);
+        for (int j = 0; j < g->ow;) {
+            int t0 = j * p->sw - g->pl;
+            /* Four neighbouring pixels whose windows are all inside the row:
+             * four independent accumulators hide the FMA latency. */
+            if (j + 3 < g->ow && t0 >= 0 && t0 + 3 * p->sw + KW <= p->w) {
+                const size_t xs = (size_t)p->sw * C;
+                for (int ob = 0; ob < O8; ob++) {
+                    ck_v8 a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+                    for (int pp = p0; pp < p1; pp++) {
+                        int r = i * p->sh - g->pt + pp;
+                        const float *xr = xi + ((size_t)r * p->w + t0) * C;
+                        const ck_v8 *wr = wpad + (size_t)pp * KW * C * O8 + ob;
+                        for (int e = 0; e < KW * C; e++) {
+                            ck_v8 wv = wr[(size_t)e * O8];
+                            a0 += xr[e] * wv;
+                            a1 += xr[e + xs] * wv;
+                            a2 += xr[e + 2 * xs] * wv;
+                            a3 += xr[e + 3 * xs] * wv;
+                        }
+                    }
+                    int n_out = ck_imin(8, O - ob * 8);
+                    float *yo = yr + (size_t)j * O + ob * 8;
+                    for (int l = 0; l < n_out; l++) {
+                        yo[l] = a0[l];
+                        yo[O + l] = a1[l];
+                        yo[2 * O + l] = a2[l];
+                        yo[3 * O + l] = a3[l];
+                    }
+                }
+                j += 4;
+                continue;
+            }
+            int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+            for (int ob = 0; ob < O8; ob++) {
+                ck_v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+                for (int pp = p0; pp < p1; pp++) {
+                    int r = i * p->sh - g->pt + pp;
+                    const float *xr = xi + ((size_t)r * p->w + t0) * C;
+                    const ck_v8 *wr = wpad + (size_t)pp * KW * C * O8 + ob;
+                    for (int e = q0 * C; e < q1 * C; e++) acc += xr[e] * wr[(size_t)e * O8];
+                }
+                int n_out = ck_imin(8, O - ob * 8);
+                for (int l = 0; l < n_out; l++) yr[(size_t)j * O + ob * 8 + l] = acc[l];
+            }
+            j++;
+        }
+        ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
+    }
+}
+
 int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols) {
     geom g;
     int st = conv_geom(p, &g);
@@ -188,6 +297,12 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
     int chunk = chunk_images(p, &g, workspace_len);
     if (chunk == 0) return CK_ENOSPC;
     CHECK(g.pointwise || workspace != NULL);
+    /* The workspace is checked even when the direct path needs none, so the
+     * contract does not depend on which path runs. */
+    if (use_direct(p, &g)) {
+        direct_forward(p, &g, x, w, b, activation, y);
+        return CK_OK;
+    }
     const int O = p->o, nt = ck_threads();
     const int rows_img = g.oh * g.ow;
 

@@ -6,7 +6,7 @@
  * ck_random_uniform(seed, counter) gives for index i, so the mask is
  * reproducible from (seed, counter) and independent of the thread count.
  */
-#include "ckernels.h"
+#include "internal.h"
 #include "ck_random.h"
 
 #include <math.h>
@@ -14,6 +14,23 @@
 #define DROPOUT_PAR_MIN 65536
 
 static int rate_ok(float rate) { return rate >= 0.0f && rate < 1.0f; } /* NaN fails */
+
+/* Spans of this many elements are the units threads share. */
+#define DROPOUT_SPAN 4096
+
+/* One span, in a function of its own: inside it the compiler can see that
+ * the byte mask does not overlap the floats (a byte store may alias anything)
+ * and vectorises the loop, which it will not do in the OpenMP-outlined body.
+ * The select is branch-free, so random keep decisions cost no mispredictions. */
+static void dropout_span(size_t n, uint64_t key, uint64_t counter, float rate,
+                         float scale, const float *x, float *y,
+                         uint8_t *restrict mask) {
+    for (size_t i = 0; i < n; i++) {
+        const int keep = ck_bits_to_unit(ck_random_bits(key, counter + i)) >= rate;
+        mask[i] = (uint8_t)keep;
+        y[i] = keep ? x[i] * scale : 0.0f;
+    }
+}
 
 int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
                        const float *x, float *y, uint8_t *mask) {
@@ -23,11 +40,11 @@ int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
     const uint64_t key = ck_stream_key(seed);
     /* TF multiplies by the reciprocal (x * (1/keep_prob)); so do we. */
     const float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
-    for (size_t i = 0; i < n; i++) {
-        int keep = ck_bits_to_unit(ck_random_bits(key, counter + i)) >= rate;
-        mask[i] = (uint8_t)keep;
-        y[i] = keep ? x[i] * scale : 0.0f;
+    const size_t spans = (n + DROPOUT_SPAN - 1) / DROPOUT_SPAN;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
+    for (size_t s = 0; s < spans; s++) {
+        const size_t lo = s * DROPOUT_SPAN, len = n - lo < DROPOUT_SPAN ? n - lo : DROPOUT_SPAN;
+        dropout_span(len, key, counter + lo, rate, scale, x + lo, y + lo, mask + lo);
     }
     return CK_OK;
 }
@@ -38,7 +55,7 @@ int ck_dropout_backward(size_t n, float rate, const uint8_t *mask,
     if (n == 0) return CK_OK;
     if (!mask || !dy || !dx) return CK_EINVAL;
     const float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for schedule(static) if (n >= DROPOUT_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         dx[i] = mask[i] ? dy[i] * scale : 0.0f;
     return CK_OK;

@@ -5,7 +5,7 @@
  * `scale` multiplies the gradient so the caller's reduction (1/N for a batch
  * mean, 1/(N·K) for TF's sigmoid reduce_mean) is fused into the same pass.
  */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <math.h>
 
@@ -32,7 +32,7 @@ int ck_softmax_cross_entropy(int rows, int k, const float *logits,
     if (rows == 0) return CK_OK;
     if (!logits || !labels) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)k;
-#pragma omp parallel for schedule(static) if (total >= LOSS_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= LOSS_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const float *x = logits + (size_t)r * k, *z = labels + (size_t)r * k;
         float m;
@@ -72,7 +72,7 @@ int ck_sparse_softmax_cross_entropy(int rows, int k, const float *logits,
     for (int r = 0; r < rows; r++)
         if (labels[r] < 0 || labels[r] >= k) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)k;
-#pragma omp parallel for schedule(static) if (total >= LOSS_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= LOSS_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const float *x = logits + (size_t)r * k;
         const int t = labels[r];
@@ -94,14 +94,14 @@ int ck_sigmoid_cross_entropy(size_t n, const float *logits, const float *labels,
     if (n == 0) return CK_OK;
     if (!logits || !labels) return CK_EINVAL;
     if (loss) {
-#pragma omp parallel for schedule(static) if (n >= LOSS_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= LOSS_PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             const float x = logits[i], z = labels[i];
             loss[i] = (x > 0.0f ? x : 0.0f) - x * z + log1pf(expf(-fabsf(x)));
         }
     }
     if (dlogits) {
-#pragma omp parallel for schedule(static) if (n >= LOSS_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= LOSS_PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             const float x = logits[i];
             /* σ from e^(−|x|) ∈ (0, 1]: no overflow on either side, and
@@ -120,7 +120,7 @@ int ck_quadratic_cost(int rows, int k, const float *y, const float *t,
     if (rows == 0) return CK_OK;
     if (!y || !t) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)k;
-#pragma omp parallel for schedule(static) if (total >= LOSS_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= LOSS_PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const float *yr = y + (size_t)r * k, *tr = t + (size_t)r * k;
         if (loss) {

@@ -158,7 +158,7 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
         !h || !c || !gates)
         return CK_EINVAL;
     const int g4 = 4 * u;
-#pragma omp parallel
+#pragma omp parallel num_threads(ck_threads())
     {
         int j0, j1;
         split_rows(b, &j0, &j1);
@@ -197,7 +197,7 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
         !dz)
         return CK_EINVAL;
     const int g4 = 4 * u;
-#pragma omp parallel
+#pragma omp parallel num_threads(ck_threads())
     {
         int j0, j1;
         split_rows(b, &j0, &j1);
@@ -269,7 +269,7 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         z = workspace;
         cstate = workspace + zlen;
     }
-#pragma omp parallel
+#pragma omp parallel num_threads(ck_threads())
     {
         int j0, j1;
         split_rows(B, &j0, &j1);
@@ -356,7 +356,7 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 *hprev = cs + (size_t)B * T * U;
     float *dZ = workspace, *dh = workspace + zlen, *dc = dh + (size_t)B * U;
     const int BT = B * T;
-#pragma omp parallel
+#pragma omp parallel num_threads(ck_threads())
     {
         int j0, j1;
         split_rows(B, &j0, &j1);

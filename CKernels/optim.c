@@ -26,7 +26,7 @@ static inline float signf(float v) {
 /* §8.1 */
 int ck_sgd_update(size_t n, float *w, const float *g, float lr) {
     NEED(w); NEED(g); FINITE(lr);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) w[k] = w[k] - lr * g[k];
     return CK_OK;
 }
@@ -36,14 +36,14 @@ int ck_momentum_update(size_t n, float *w, const float *g, float *accum,
                        float lr, float momentum, int nesterov) {
     NEED(w); NEED(g); NEED(accum); FINITE(lr); FINITE(momentum);
     if (nesterov) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
         for (size_t k = 0; k < n; k++) {
             float a = momentum * accum[k] + g[k];
             accum[k] = a;
             w[k] = w[k] - lr * g[k] - lr * momentum * a;
         }
     } else {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
         for (size_t k = 0; k < n; k++) {
             float a = momentum * accum[k] + g[k];
             accum[k] = a;
@@ -59,7 +59,7 @@ int ck_adam_update(size_t n, float *w, const float *g, float *m, float *v,
     NEED(w); NEED(g); NEED(m); NEED(v);
     FINITE(lr_t); FINITE(beta1); FINITE(beta2); NONNEG(epsilon);
     const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) {
         float gk = g[k];
         float mk = m[k] + (gk - m[k]) * a1;
@@ -75,7 +75,7 @@ int ck_adam_update(size_t n, float *w, const float *g, float *m, float *v,
 int ck_adagrad_update(size_t n, float *w, const float *g, float *accum,
                       float lr) {
     NEED(w); NEED(g); NEED(accum); FINITE(lr);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) {
         float gk = g[k];
         float a = accum[k] + gk * gk;
@@ -92,7 +92,7 @@ int ck_adadelta_update(size_t n, float *w, const float *g, float *accum,
     NEED(w); NEED(g); NEED(accum); NEED(accum_update);
     FINITE(lr); FINITE(rho); NONNEG(epsilon);
     const float a = 1.0f - rho;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) {
         float gk = g[k];
         float A = rho * accum[k] + a * (gk * gk);
@@ -113,7 +113,7 @@ int ck_rmsprop_update(size_t n, float *w, const float *g, float *ms,
     FINITE(lr); FINITE(decay); FINITE(momentum); NONNEG(epsilon);
     const float a = 1.0f - decay;
     if (centered) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
         for (size_t k = 0; k < n; k++) {
             float gk = g[k];
             float s = ms[k] + (gk * gk - ms[k]) * a;
@@ -125,7 +125,7 @@ int ck_rmsprop_update(size_t n, float *w, const float *g, float *ms,
             w[k] = w[k] - mo;
         }
     } else {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
         for (size_t k = 0; k < n; k++) {
             float gk = g[k];
             float s = ms[k] + (gk * gk - ms[k]) * a;
@@ -144,7 +144,7 @@ int ck_proximal_sgd_update(size_t n, float *w, const float *g, float lr,
                            float l1, float l2) {
     NEED(w); NEED(g); FINITE(lr); NONNEG(l1); NONNEG(l2);
     const float shrink = lr * l1, den = 1.0f + lr * l2;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) {
         float v = w[k] - lr * g[k];
         w[k] = signf(v) * fmaxf(fabsf(v) - shrink, 0.0f) / den;
@@ -156,7 +156,7 @@ int ck_proximal_sgd_update(size_t n, float *w, const float *g, float lr,
 int ck_proximal_adagrad_update(size_t n, float *w, const float *g,
                                float *accum, float lr, float l1, float l2) {
     NEED(w); NEED(g); NEED(accum); FINITE(lr); NONNEG(l1); NONNEG(l2);
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) {
         float gk = g[k];
         float a = accum[k] + gk * gk;
@@ -177,7 +177,7 @@ int ck_adagrad_da_update(size_t n, float *w, const float *g, float *gacc,
     if (global_step < 0 || global_step == INT64_MAX) return CK_EINVAL;
     const float T = (float)(global_step + 1);
     const float l1T = l1 * T, l2Tlr = l2 * T * lr;
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
     for (size_t k = 0; k < n; k++) {
         float gk = g[k];
         float G = gacc[k] + gk;
@@ -202,7 +202,7 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
     const float l2p = l2 + beta / (2.0f * lr);
     const float two_l2p = 2.0f * l2p, two_shr = 2.0f * l2_shrinkage;
     if (p == 0.5f) {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
         for (size_t k = 0; k < n; k++) {
             float gk = g[k], wk = w[k], nk = accum[k];
             float gh = gk + two_shr * wk;
@@ -215,7 +215,7 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
             accum[k] = n2;
         }
     } else {
-#pragma omp parallel for schedule(static) if (n >= PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
         for (size_t k = 0; k < n; k++) {
             float gk = g[k], wk = w[k], nk = accum[k];
             float gh = gk + two_shr * wk;

@@ -12,7 +12,7 @@
  * scatter into dx with += (windows may overlap), so they are parallel over
  * images only, each thread owning whole images of dx.
  */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -54,9 +54,14 @@ static int geometry(const ck_pool2d_params *p, geom *g) {
     if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1) return CK_EINVAL;
     g->n = p->n; g->h = p->h; g->w = p->w; g->c = p->c;
     g->kh = p->kh; g->kw = p->kw; g->sh = p->sh; g->sw = p->sw;
-    /* Flat indices into x are int32 (argmax, switches). */
-    g->in_total = g->n * g->h * g->w * g->c;
-    if (g->in_total > INT32_MAX) return CK_EINVAL;
+    /* Flat indices into x are int32 (argmax, switches). Multiplied one
+     * factor at a time so that the check itself cannot overflow. */
+    g->in_total = g->n;
+    const long dims[3] = {g->h, g->w, g->c};
+    for (int d = 0; d < 3; d++) {
+        g->in_total *= dims[d];
+        if (g->in_total > INT32_MAX) return CK_EINVAL;
+    }
     if (axis(g->h, g->kh, g->sh, p->padding, &g->oh, &g->pad_top)) return CK_EINVAL;
     if (axis(g->w, g->kw, g->sw, p->padding, &g->ow, &g->pad_left)) return CK_EINVAL;
     g->out_total = g->n * g->oh * g->ow * g->c;
@@ -86,7 +91,7 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -130,14 +135,14 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
      * scattered in parallel without races (and a bad index never writes
      * outside dx). Checked before dx is touched. */
     int bad = 0;
-#pragma omp parallel for schedule(static) reduction(| : bad) if (g.out_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad) if (g.out_total >= POOL_PAR_MIN)
     for (long k = 0; k < g.out_total; k++) {
         const long lo = (k / img_out) * img_in;
         const long v = index[k];
         bad |= v >= 0 && (v < lo || v >= lo + img_in);
     }
     if (bad) return CK_EINVAL;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
         memset(d, 0, (size_t)img_in * sizeof(float));
@@ -155,7 +160,7 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -183,7 +188,7 @@ int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx)
     if (geometry(p, &g) || !dx) return CK_EINVAL;
     if (g.out_total > 0 && !dy) return CK_EINVAL;
     const long C = g.c, img_in = g.h * g.w * C;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
         memset(d, 0, (size_t)img_in * sizeof(float));
@@ -213,7 +218,7 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
     if (g.out_total == 0) return CK_OK;
     if (!u || !y || !switches) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -267,7 +272,7 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for schedule(static) if (g.in_total >= POOL_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;

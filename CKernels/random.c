@@ -5,7 +5,7 @@
  * nothing else, so results are identical for any thread count and any way
  * of splitting a range into calls (see ck_random.h).
  */
-#include "ckernels.h"
+#include "internal.h"
 #include "ck_random.h"
 
 #include <math.h>
@@ -21,7 +21,7 @@ int ck_random_uniform(uint64_t seed, uint64_t counter, float *out, size_t n) {
     if (n == 0) return CK_OK;
     if (!out) return CK_EINVAL;
     const uint64_t key = ck_stream_key(seed);
-#pragma omp parallel for schedule(static) if (n >= RANDOM_PAR_MIN)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= RANDOM_PAR_MIN)
     for (size_t i = 0; i < n; i++)
         out[i] = ck_bits_to_unit(ck_random_bits(key, counter + i));
     return CK_OK;
@@ -50,7 +50,7 @@ int ck_random_truncated_normal(uint64_t seed, uint64_t counter, float mean,
     if (!out) return CK_EINVAL;
     const uint64_t key = ck_stream_key(seed ^ 0x3C6EF372FE94F82BULL);
     const double m = mean, s = std;
-#pragma omp parallel for schedule(static) if (n >= RANDOM_PAR_MIN / 8)
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= RANDOM_PAR_MIN / 8)
     for (size_t i = 0; i < n; i++) {
         double v = m + s * truncated_standard_normal(key, counter + i);
         /* Rounding to float may step just past mean ± 2σ; keep the promise. */

@@ -60,7 +60,9 @@ typedef enum {
 
 /* C = alpha * op(A) * op(B) + beta * C, row-major, op(X) = X or X^T.
  * op(A) is m x k, op(B) is k x n, C is m x n; lda/ldb/ldc are row strides.
- * Threaded by splitting C into row (or column) blocks across OpenMP threads. */
+ * Threaded by splitting C into row (or column) blocks across OpenMP threads;
+ * the cut depends on the sizes only, so results are bitwise identical for any
+ * thread count. Inside an OpenMP parallel region it runs on the calling thread. */
 int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc);
@@ -96,8 +98,11 @@ typedef struct {
 /* Output height/width for the parameters; fails on invalid parameters. */
 int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow);
 
-/* Scratch floats needed by forward, backward_data and backward_filter
- * (the largest of the three). */
+/* Scratch floats needed by forward, backward_data and backward_filter: the
+ * im2col matrix of the whole batch, n·oh·ow·kh·kw·c (0 for a 1×1 stride-1
+ * convolution or an empty output; 0 for invalid parameters). A smaller
+ * workspace holding one image's matrix works too (the batch is then done in
+ * chunks); less than that is CK_ENOSPC. */
 size_t ck_conv2d_workspace_size(const ck_conv2d_params *p);
 
 /* im2col of the whole batch: cols [(n·oh·ow), (kh·kw·c)], zeros for padding. */
@@ -105,7 +110,8 @@ int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols);
 /* col2im: dx [n,h,w,c] = Σ of overlapping cols (dx is overwritten). */
 int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx);
 
-/* y [n, oh, ow, o] = act(conv(x, w) + b); b may be NULL. */
+/* y [n, oh, ow, o] = act(conv(x, w) + b); b may be NULL. An empty output
+ * (VALID with k > h) returns CK_OK and writes nothing. */
 int ck_conv2d_forward(const ck_conv2d_params *p, const float *x,
                       const float *w, const float *b, int activation,
                       float *y, float *workspace, size_t workspace_len);
@@ -120,7 +126,8 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
                               const float *dz, float *dw, float *db,
                               float *workspace, size_t workspace_len);
 
-/* Naive direct-loop references, kept beside the fast kernels for tests. */
+/* Naive direct-loop references, kept beside the fast kernels for tests
+ * (double accumulation). In the backward, dx, dw and db may each be NULL. */
 int ck_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
                             const float *w, const float *b, float *y);
 int ck_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
@@ -250,7 +257,8 @@ typedef struct {
     int b, t, d, u;  /* batch, steps, input size, hidden size */
 } ck_lstm_params;
 
-/* Scratch floats needed by the sequence kernels. */
+/* Scratch floats needed by the sequence kernels (0 for invalid params). The
+ * forward pass needs it only when cache is NULL (with a cache: NULL, 0). */
 size_t ck_lstm_workspace_size(const ck_lstm_params *p);
 
 /* Size (floats) of the cache the forward pass fills for the backward pass. */
@@ -268,7 +276,8 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
 /* BPTT (spec §4.4). dhs [b, t, u] upstream gradient of every h_t (NULL =
  * zeros), dh_last / dc_last [b, u] gradient of h_T / c_T (NULL = zeros).
  * Outputs dx [b, t, d] (may be NULL), dw, dr, dbias (overwritten), dh0 and
- * dc0 [b, u] (may be NULL). */
+ * dc0 [b, u] (may be NULL). c0 must be the forward's c0; h0 is not read (the
+ * cache holds every h_{t-1}). */
 int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                               const float *h0, const float *c0,
                               const float *w, const float *r,

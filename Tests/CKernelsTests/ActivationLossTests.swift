@@ -5,8 +5,6 @@ import CKernels
 import Foundation
 import Testing
 
-@_silgen_name("omp_set_num_threads") private func ompSetNumThreads(_ n: Int32)
-@_silgen_name("omp_get_max_threads") private func ompGetMaxThreads() -> Int32
 
 private let acts: [(name: String, id: Int32, f: @Sendable (Double) -> Double)] = [
     ("none", Int32(CK_ACT_NONE.rawValue), { $0 }),
@@ -232,11 +230,11 @@ private func sum(_ v: [Float]) -> Double { v.reduce(0) { $0 + Double($1) } }
         let n = 300_000, rows = 30_000, k = 10
         let x = rng.array(n, -6, 6), z = (0..<n).map { _ in rng.uniform() }, dy = rng.array(n)
         let t = (0..<rows).map { _ in Int32(rng.int(0...(k - 1))) }
-        let saved = ompGetMaxThreads()
-        defer { ompSetNumThreads(saved) }
+        let saved = ck_get_num_threads()
+        defer { ck_set_num_threads(saved) }
         var runs: [[[Float]]] = []
         for threads in [Int32(1), 2] {
-            ompSetNumThreads(threads)
+            ck_set_num_threads(threads)
             var out: [[Float]] = []
             for a in acts {
                 let y = forward(a.id, x)
@@ -315,11 +313,11 @@ private func sum(_ v: [Float]) -> Double { v.reduce(0) { $0 + Double($1) } }
     @Test func penaltyThreadCountAndArguments() {
         var rng = TestRNG(seed: 9)
         let w = rng.array(500_000)
-        let saved = ompGetMaxThreads()
-        defer { ompSetNumThreads(saved) }
+        let saved = ck_get_num_threads()
+        defer { ck_set_num_threads(saved) }
         var values: [[Float]] = []
         for threads in [Int32(1), 2] {
-            ompSetNumThreads(threads)
+            ck_set_num_threads(threads)
             var p1: Float = 0, p2: Float = 0
             var g = [Float](repeating: 0, count: w.count)
             _ = ck_l1_penalty(w.count, w, 0.1, &p1, &g)

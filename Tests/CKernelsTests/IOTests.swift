@@ -5,6 +5,7 @@ import Testing
 
 private let eio = Int32(CK_EIO.rawValue)
 private let eformat = Int32(CK_EFORMAT.rawValue)
+private let fashionImages = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 /// Reads through the C API; returns the status and the bytes on success.
 private func read(_ path: String, max: Int = 1 << 30) -> (Int32, [UInt8]) {
@@ -109,6 +110,16 @@ private func pattern(_ n: Int, seed: UInt64) -> [UInt8] {
         let c2 = dir.appendingPathComponent("crc.gz")
         try Data(crc).write(to: c2)
         #expect(read(c2.path).0 == eformat, "bad CRC")
+    }
+
+    /// The real data set, when Debian's dataset-fashion-mnist is installed: IDX magic 0x803,
+    /// 60000 images of 28x28, and the byte count gzip itself reports.
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: fashionImages)))
+    func readsFashionMNISTTrainingImages() {
+        let (st, bytes) = read(fashionImages, max: 64 << 20)
+        #expect(st == ok)
+        #expect(bytes.count == 16 + 60000 * 28 * 28, "\(bytes.count) bytes")
+        #expect(Array(bytes.prefix(16)) == [0, 0, 8, 3, 0, 0, 0xEA, 0x60, 0, 0, 0, 28, 0, 0, 0, 28])
     }
 
     @Test func badArguments() {

@@ -3,10 +3,6 @@
 import CKernels
 import Testing
 
-/// omp_set_num_threads from libomp: sets the thread count of the calling
-/// thread's later parallel regions only, so concurrent tests are unaffected.
-@_silgen_name("omp_set_num_threads") private func ompSetNumThreads(_ n: Int32)
-@_silgen_name("omp_get_max_threads") private func ompGetMaxThreads() -> Int32
 
 private let same = Int32(CK_PAD_SAME.rawValue)
 private let valid = Int32(CK_PAD_VALID.rawValue)
@@ -254,10 +250,10 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
             let u = (0..<q.outCount).map { _ in rng.uniform() }
             let dy = rng.array(q.outCount)
             var runs: [[[Float]]] = []
-            let saved = ompGetMaxThreads()
-            defer { ompSetNumThreads(saved) }
+            let saved = ck_get_num_threads()
+            defer { ck_set_num_threads(saved) }
             for threads in [Int32(1), 2] {
-                ompSetNumThreads(threads)
+                ck_set_num_threads(threads)
                 let (_, y, a) = cMax(p, x)
                 let (_, ya) = cAvg(p, x)
                 let (_, ys, sw) = cStochTrain(p, x, u)
@@ -342,6 +338,16 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
         #expect(st2 == ok && abs(yi[0] - Float(14.0 / 6.0)) < 1e-6, "Σ p_i a_i = 14/6, got \(yi[0])")
     }
 
+    @Test func sampledCellIsFirstWhoseCumulativeProbabilityExceedsU() {
+        // a = [1, 0, 3]: cumulative p = [0.25, 0.25, 1] (exact in float). u = 0.25 is not
+        // exceeded by cell 0 (strictly greater is required) and the zero cell is skipped.
+        let p = params(1, 1, 3, 1, k: (1, 3), s: (1, 1), valid)
+        for (u, expected) in [(Float(0), Int32(0)), (0.2499, 0), (0.25, 2), (0.9999, 2)] {
+            let (st, y, sw) = cStochTrain(p, [1, 0, 3], [u])
+            #expect(st == ok && sw == [expected] && y == [expected == 0 ? 1 : 3], "u \(u): switch \(sw)")
+        }
+    }
+
     @Test func allZeroWindowHasNoSwitchAndNoGradient() {
         let p = params(1, 2, 4, 1, k: (2, 2), s: (2, 2), valid)
         let x: [Float] = [0, 0, 0, 5, 0, 0, 0, 0]  // window 0 all zero, window 1 has one positive cell
@@ -363,7 +369,8 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
         var oh: Int32 = 0, ow: Int32 = 0
         let bad = [params(0, 4, 4, 1, k: (2, 2), s: (2, 2), same), params(1, 4, 4, 1, k: (0, 2), s: (2, 2), same),
                    params(1, 4, 4, 1, k: (2, 2), s: (2, 0), same), params(1, 4, -4, 1, k: (2, 2), s: (2, 2), same),
-                   params(1, 4, 4, 1, k: (2, 2), s: (2, 2), 7), params(70000, 200, 200, 1, k: (2, 2), s: (2, 2), same)]
+                   params(1, 4, 4, 1, k: (2, 2), s: (2, 2), 7), params(70000, 200, 200, 1, k: (2, 2), s: (2, 2), same),
+                   params(70000, 70000, 70000, 70000, k: (2, 2), s: (2, 2), same)]
         for var p in bad {
             #expect(ck_pool2d_output_shape(&p, &oh, &ow) == einval)
             #expect(ck_maxpool2d_forward(&p, x, &y, &idx) == einval)

@@ -2,8 +2,6 @@
 import CKernels
 import Testing
 
-@_silgen_name("omp_set_num_threads") private func ompSetNumThreads(_ n: Int32)
-@_silgen_name("omp_get_max_threads") private func ompGetMaxThreads() -> Int32
 
 private func uniform(_ seed: UInt64, _ counter: UInt64, _ n: Int) -> [Float] {
     var out = [Float](repeating: .nan, count: n)
@@ -48,13 +46,31 @@ private func stats(_ v: [Float]) -> (mean: Double, std: Double) {
         let tp = truncNormal(7, 5, 0, 1, 20_001) + truncNormal(7, 5 + 20_001, 0, 1, 29_999)
         #expect(tw == tp)
         // Thread count does not matter either (the large calls run in parallel).
-        let saved = ompGetMaxThreads()
-        defer { ompSetNumThreads(saved) }
-        ompSetNumThreads(1)
-        let u1 = uniform(9, 0, 300_000), t1 = truncNormal(9, 0, 0.5, 2, 100_000)
-        ompSetNumThreads(2)
-        let u2 = uniform(9, 0, 300_000), t2 = truncNormal(9, 0, 0.5, 2, 100_000)
+        let saved = ck_get_num_threads()
+        defer { ck_set_num_threads(saved) }
+        let x = uniform(10, 0, 300_001)
+        func drop() -> ([Float], [UInt8]) {
+            var y = [Float](repeating: 0, count: x.count), m = [UInt8](repeating: 0, count: x.count)
+            _ = ck_dropout_forward(x.count, 0.3, 9, 77, x, &y, &m)
+            return (y, m)
+        }
+        ck_set_num_threads(1)
+        let u1 = uniform(9, 0, 300_000), t1 = truncNormal(9, 0, 0.5, 2, 100_000), d1 = drop()
+        ck_set_num_threads(2)
+        let u2 = uniform(9, 0, 300_000), t2 = truncNormal(9, 0, 0.5, 2, 100_000), d2 = drop()
         #expect(u1 == u2 && t1 == t2, "1 and 2 threads give different streams")
+        #expect(d1.0 == d2.0 && d1.1 == d2.1, "1 and 2 threads give different dropout masks")
+        // Dropout over a split range equals one call.
+        var ya = [Float](repeating: 0, count: 1000), ma = [UInt8](repeating: 0, count: 1000)
+        var yb = ya, mb = ma
+        _ = ck_dropout_forward(1000, 0.5, 4, 0, Array(x[0..<1000]), &ya, &ma)
+        _ = ck_dropout_forward(600, 0.5, 4, 0, Array(x[0..<600]), &yb, &mb)
+        yb.withUnsafeMutableBufferPointer { yp in
+            mb.withUnsafeMutableBufferPointer { mp in
+                _ = ck_dropout_forward(400, 0.5, 4, 600, Array(x[600..<1000]), yp.baseAddress! + 600, mp.baseAddress! + 600)
+            }
+        }
+        #expect(ya == yb && ma == mb, "dropout over a split range differs")
     }
 
     @Test func truncatedNormalStatistics() {
