@@ -22,12 +22,49 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-test: deps
+# Every test suite. The Swift suites run last so their summary closes the output.
+test: deps lib
+	$(CC) -O2 -std=c99 -Wall -Wextra -I build/include Tests/Integration/c_consumer.c \
+	  -o build/c_consumer build/lib/libckernels.a $(CLIBS)
+	./build/c_consumer
+	Tests/Integration/downstream.sh
 	$(SWIFT) build -c release --build-tests
 	$(SWIFT) test -c release --skip-build
 
 run: release
 	$(SWIFT) run -c release --skip-build axon train --model lenet5 --epochs $(EPOCHS)
+
+# CKernels alone, for C users: build/lib/libckernels.{a,so} and build/include/ckernels.h.
+# Swift's bundled clang: the same compiler SwiftPM uses for the C target.
+CC := $(dir $(shell command -v swift))clang
+CFLAGS_CK := -std=c99 -O3 -march=x86-64-v3 -fopenmp -fno-math-errno -fveclib=libmvec -fPIC -Wall -Wextra
+CLIBS := -lopenblas -lomp5 -lmvec -lz -lm
+CK_SRCS := $(wildcard CKernels/*.c)
+CK_OBJS := $(patsubst CKernels/%.c,build/obj/%.o,$(CK_SRCS))
+
+lib: deps build/lib/libckernels.a build/lib/libckernels.so build/include/ckernels.h
+
+build/obj/%.o: CKernels/%.c CKernels/include/ckernels.h $(wildcard CKernels/*.h)
+	@mkdir -p build/obj
+	$(CC) $(CFLAGS_CK) -I CKernels/include -c $< -o $@
+
+build/lib/libckernels.a: $(CK_OBJS)
+	@mkdir -p build/lib
+	rm -f $@ && ar rcs $@ $^
+
+build/lib/libckernels.so: $(CK_OBJS)
+	@mkdir -p build/lib
+	$(CC) -shared -o $@ $^ $(CLIBS)
+
+build/include/ckernels.h: CKernels/include/ckernels.h
+	@mkdir -p build/include
+	cp $< $@
+
+install: lib release
+	install -d $(PREFIX)/lib $(PREFIX)/include $(PREFIX)/bin
+	install -m 644 build/lib/libckernels.a build/lib/libckernels.so $(PREFIX)/lib
+	install -m 644 build/include/ckernels.h $(PREFIX)/include
+	install -m 755 .build/release/axon $(PREFIX)/bin
 
 clean:
 	rm -rf .build build

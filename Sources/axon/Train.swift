@@ -90,7 +90,7 @@ struct Train: ParsableCommand {
         var optimizerText = "\(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
         if settings.optimizer == .momentum { optimizerText += ", momentum \(settings.momentum)" }
         print("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
-              + "\(optimizerText), batch \(settings.batchSize), \(settings.epochs) epochs, seed \(seed), threads \(threadCount)")
+              + "\(optimizerText), batch \(settings.batchSize), \(settings.epochs) epochs, seed \(seed), threads \(threadCount())")
 
         try trainAndReport(model: model, train: train, test: test, optimizer: settings.optimizer,
                            learningRate: settings.learningRate, momentum: settings.momentum,
