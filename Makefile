@@ -28,7 +28,7 @@ test: deps lib
 	  -o build/c_consumer build/lib/libckernels.a $(CLIBS)
 	./build/c_consumer
 	Tests/Integration/downstream.sh
-	$(SWIFT) build -c release --build-tests
+	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
 	$(SWIFT) test -c release --skip-build
 
 run: release

@@ -1,0 +1,121 @@
+/*
+ * activation.c — elementwise activations and row-wise softmax (spec §5.1).
+ *
+ * Backward passes take the forward OUTPUT y: every derivative here is a
+ * function of y (σ' = y(1−y), tanh' = 1−y², relu' = [y > 0]), so layers
+ * need not keep their inputs. relu'(0) = 0 follows from y > 0 being false.
+ */
+#include "internal.h"
+
+#include <math.h>
+
+/* Elementwise loops run serially below this size: a parallel region costs a
+ * few microseconds, about what 64K expf's cost on one core. */
+#define ACT_PAR_MIN 65536
+
+int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
+    if (activation < CK_ACT_NONE || activation > CK_ACT_TANH) return CK_EINVAL;
+    if (n == 0) return CK_OK;
+    if (!x || !y) return CK_EINVAL;
+    switch (activation) {
+    case CK_ACT_NONE:
+        if (x != y) {
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+            for (size_t i = 0; i < n; i++) y[i] = x[i];
+        }
+        break;
+    case CK_ACT_RELU:
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case CK_ACT_SIGMOID:
+        /* expf(-x) overflows to +inf for x < -88 and 1/(1+inf) = 0: the
+         * plain form is already saturating correctly at both ends. */
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        break;
+    case CK_ACT_TANH:
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
+        break;
+    }
+    return CK_OK;
+}
+
+int ck_activation_backward(int activation, const float *y, const float *dy,
+                           float *dx, size_t n) {
+    if (activation < CK_ACT_NONE || activation > CK_ACT_TANH) return CK_EINVAL;
+    if (n == 0) return CK_OK;
+    if (!y || !dy || !dx) return CK_EINVAL;
+    switch (activation) {
+    case CK_ACT_NONE:
+        if (dx != dy) {
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+            for (size_t i = 0; i < n; i++) dx[i] = dy[i];
+        }
+        break;
+    case CK_ACT_RELU:
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case CK_ACT_SIGMOID:
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        break;
+    case CK_ACT_TANH:
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        break;
+    }
+    return CK_OK;
+}
+
+/* Subtracting the row maximum keeps every exponent <= 0, so nothing
+ * overflows and softmax([1000, 0, -1000]) is exactly [1, 0, 0]. */
+static void softmax_row(int cols, const float *x, float *y) {
+    float m = x[0];
+    for (int k = 1; k < cols; k++) m = x[k] > m ? x[k] : m;
+    float s = 0.0f;
+    {
+#pragma clang fp reassociate(on)
+        for (int k = 0; k < cols; k++) {
+            float e = expf(x[k] - m);
+            y[k] = e;
+            s += e;
+        }
+    }
+    /* Divide rather than multiply by 1/s: correctly rounded, and a row of
+     * softmax is never the hot spot next to the GEMM that feeds it. */
+    for (int k = 0; k < cols; k++) y[k] /= s;
+}
+
+int ck_softmax_forward(int rows, int cols, const float *x, float *y) {
+    if (rows < 0 || cols < 1) return CK_EINVAL;
+    if (rows == 0) return CK_OK;
+    if (!x || !y) return CK_EINVAL;
+    const size_t total = (size_t)rows * (size_t)cols;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
+    for (int r = 0; r < rows; r++)
+        softmax_row(cols, x + (size_t)r * cols, y + (size_t)r * cols);
+    return CK_OK;
+}
+
+int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
+                        float *dx) {
+    if (rows < 0 || cols < 1) return CK_EINVAL;
+    if (rows == 0) return CK_OK;
+    if (!y || !dy || !dx) return CK_EINVAL;
+    const size_t total = (size_t)rows * (size_t)cols;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
+    for (int r = 0; r < rows; r++) {
+        const float *yr = y + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
+        float *dxr = dx + (size_t)r * cols;
+        float d = 0.0f;
+        {
+#pragma clang fp reassociate(on)
+            for (int k = 0; k < cols; k++) d += dyr[k] * yr[k];
+        }
+        for (int k = 0; k < cols; k++) dxr[k] = yr[k] * (dyr[k] - d);
+    }
+    return CK_OK;
+}

@@ -1,0 +1,404 @@
+/*
+ * conv2d as im2col + one GEMM (NHWC input, HWIO filter, spec §1).
+ *
+ * The im2col matrix of an NHWC batch is [(n·oh·ow), (kh·kw·c)] with the
+ * columns in (p, q, c) order, which is exactly the row order of an HWIO filter
+ * viewed as [(kh·kw·c), o]: so the product is the NHWC output, with no
+ * transposes anywhere.
+ *
+ * Workspace (floats, ck_conv2d_workspace_size): the im2col matrix of the whole
+ * batch, n·oh·ow·kh·kw·c — forward and backward_filter hold the patches there,
+ * backward_data the patch gradients dz·wᵀ before col2im. A smaller workspace
+ * still works as long as it holds one image's matrix (oh·ow·kh·kw·c): the batch
+ * is then processed in chunks of as many images as fit, one GEMM per chunk
+ * (results may differ from the whole-batch run in the last bits). A 1×1
+ * stride-1 convolution needs no workspace: x already is its im2col matrix.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "internal.h"
+
+int ck_output_size(int in, int k, int s, int padding, int *out, int *pad_before) {
+    CHECK(in >= 1 && k >= 1 && s >= 1);
+    CHECK(padding == CK_PAD_VALID || padding == CK_PAD_SAME);
+    CHECK(out != NULL);
+    int o, pb = 0;
+    if (padding == CK_PAD_VALID) {
+        o = in >= k ? (in - k) / s + 1 : 0;
+    } else {
+        o = (in + s - 1) / s;
+        /* Total padding P; its odd extra cell goes after (TF's split). */
+        long long p = (long long)(o - 1) * s + k - in;
+        if (p < 0) p = 0;
+        pb = (int)(p / 2);
+    }
+    *out = o;
+    if (pad_before) *pad_before = pb;
+    return CK_OK;
+}
+
+/* Everything the kernels derive from the parameters. */
+typedef struct {
+    int oh, ow, pt, pl;
+    int kkc;          /* kh·kw·c: columns of the im2col matrix      */
+    int m;            /* n·oh·ow: rows of the im2col matrix          */
+    size_t in_img;    /* h·w·c floats per input image                */
+    size_t out_img;   /* oh·ow·o floats per output image             */
+    size_t col_img;   /* oh·ow·kh·kw·c floats of im2col per image    */
+    int pointwise;    /* 1×1, stride 1: x is its own im2col matrix   */
+} geom;
+
+/* Validates p and fills g. Sizes must fit BLAS's int dimensions. */
+static int conv_geom(const ck_conv2d_params *p, geom *g) {
+    CHECK(p != NULL);
+    CHECK(p->n >= 1 && p->h >= 1 && p->w >= 1 && p->c >= 1);
+    CHECK(p->kh >= 1 && p->kw >= 1 && p->o >= 1);
+    CHECK(p->sh >= 1 && p->sw >= 1);
+    int st = ck_output_size(p->h, p->kh, p->sh, p->padding, &g->oh, &g->pt);
+    if (st != CK_OK) return st;
+    st = ck_output_size(p->w, p->kw, p->sw, p->padding, &g->ow, &g->pl);
+    if (st != CK_OK) return st;
+    const double lim = 2147483647.0, big = 4e18;
+    double m = (double)p->n * g->oh * g->ow, kkc = (double)p->kh * p->kw * p->c;
+    CHECK(m <= lim && kkc <= lim);
+    CHECK((double)p->n * p->h * p->w * p->c <= big);
+    CHECK(m * p->o <= big && m * kkc <= big && kkc * p->o <= big);
+    g->m = (int)m;
+    g->kkc = (int)kkc;
+    g->in_img = (size_t)p->h * p->w * p->c;
+    g->out_img = (size_t)g->oh * g->ow * p->o;
+    g->col_img = (size_t)g->oh * g->ow * g->kkc;
+    g->pointwise = p->kh == 1 && p->kw == 1 && p->sh == 1 && p->sw == 1;
+    return CK_OK;
+}
+
+int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow) {
+    geom g;
+    CHECK(oh != NULL && ow != NULL);
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    *oh = g.oh;
+    *ow = g.ow;
+    return CK_OK;
+}
+
+size_t ck_conv2d_workspace_size(const ck_conv2d_params *p) {
+    geom g;
+    if (conv_geom(p, &g) != CK_OK || g.m == 0 || g.pointwise) return 0;
+    return g.col_img * (size_t)p->n;
+}
+
+/* Images per chunk for a workspace of len floats, 0 if not even one fits. */
+static int chunk_images(const ck_conv2d_params *p, const geom *g, size_t len) {
+    if (g->pointwise) return p->n;
+    size_t k = len / g->col_img;
+    return k >= (size_t)p->n ? p->n : (int)k;
+}
+
+/* One image's patches. Within a patch row the in-bounds taps of one filter row
+ * are contiguous in x (NHWC), so each becomes a single memcpy. */
+static void im2col_img(const ck_conv2d_params *p, const geom *g, const float *x,
+                       float *cols) {
+    const int C = p->c, KW = p->kw;
+    const size_t rowlen = (size_t)KW * C;
+    for (int i = 0; i < g->oh; i++) {
+        for (int j = 0; j < g->ow; j++) {
+            float *dst = cols + ((size_t)i * g->ow + j) * g->kkc;
+            int t0 = j * p->sw - g->pl;
+            int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+            for (int pp = 0; pp < p->kh; pp++, dst += rowlen) {
+                int r = i * p->sh - g->pt + pp;
+                if (r < 0 || r >= p->h || q1 <= q0) {
+                    memset(dst, 0, sizeof(float) * rowlen);
+                    continue;
+                }
+                if (q0 > 0) memset(dst, 0, sizeof(float) * (size_t)q0 * C);
+                memcpy(dst + (size_t)q0 * C, x + ((size_t)r * p->w + t0 + q0) * C,
+                       sizeof(float) * (size_t)(q1 - q0) * C);
+                if (q1 < KW)
+                    memset(dst + (size_t)q1 * C, 0, sizeof(float) * (size_t)(KW - q1) * C);
+            }
+        }
+    }
+}
+
+/* One image's col2im: overlapping patches add up; padded taps are dropped. */
+static void col2im_img(const ck_conv2d_params *p, const geom *g, const float *cols,
+                       float *dx) {
+    const int C = p->c, KW = p->kw;
+    const size_t rowlen = (size_t)KW * C;
+    memset(dx, 0, sizeof(float) * g->in_img);
+    for (int i = 0; i < g->oh; i++) {
+        for (int j = 0; j < g->ow; j++) {
+            const float *src = cols + ((size_t)i * g->ow + j) * g->kkc;
+            int t0 = j * p->sw - g->pl;
+            int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+            if (q1 <= q0) continue;
+            size_t len = (size_t)(q1 - q0) * C;
+            for (int pp = 0; pp < p->kh; pp++, src += rowlen) {
+                int r = i * p->sh - g->pt + pp;
+                if (r < 0 || r >= p->h) continue;
+                float *d = dx + ((size_t)r * p->w + t0 + q0) * C;
+                const float *s = src + (size_t)q0 * C;
+                for (size_t e = 0; e < len; e++) d[e] += s[e];
+            }
+        }
+    }
+}
+
+/* Parallel regions run only when the job is big enough to repay the fork. */
+static int want_parallel(double work) {
+    return ck_threads() > 1 && work >= (1 << 17) && !omp_in_parallel();
+}
+
+int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(x != NULL && cols != NULL);
+    int nt = ck_threads();
+#pragma omp parallel for num_threads(nt) if (want_parallel((double)g.col_img * p->n)) schedule(static)
+    for (int i = 0; i < p->n; i++)
+        im2col_img(p, &g, x + (size_t)i * g.in_img, cols + (size_t)i * g.col_img);
+    return CK_OK;
+}
+
+int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(cols != NULL && dx != NULL);
+    int nt = ck_threads();
+    /* Each image's dx is written by one thread only: no races, no atomics. */
+#pragma omp parallel for num_threads(nt) if (want_parallel((double)g.col_img * p->n)) schedule(static)
+    for (int i = 0; i < p->n; i++)
+        col2im_img(p, &g, cols + (size_t)i * g.col_img, dx + (size_t)i * g.in_img);
+    return CK_OK;
+}
+
+int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
+                      const float *b, int activation, float *y, float *workspace,
+                      size_t workspace_len) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(x != NULL && w != NULL && y != NULL);
+    CHECK(ck_valid_act(activation));
+    if (g.m == 0) return CK_OK; /* VALID with k > h: empty output */
+    int chunk = chunk_images(p, &g, workspace_len);
+    if (chunk == 0) return CK_ENOSPC;
+    CHECK(g.pointwise || workspace != NULL);
+    const int O = p->o, nt = ck_threads();
+    const int rows_img = g.oh * g.ow;
+
+    for (int n0 = 0; n0 < p->n; n0 += chunk) {
+        int nb = ck_imin(chunk, p->n - n0);
+        int rows = nb * rows_img;
+        const float *xs = x + (size_t)n0 * g.in_img;
+        const float *cols = g.pointwise ? xs : workspace;
+        float *ys = y + (size_t)n0 * g.out_img;
+        ck_gemm_plan pl = ck_plan_gemm(rows, O, g.kkc);
+        int par = want_parallel((double)rows * O * g.kkc);
+        /* One region: patches, then GEMM blocks each followed by the bias and
+         * activation of the rows it just wrote, while they are in cache. */
+#pragma omp parallel num_threads(nt) if (par)
+        {
+            if (!g.pointwise) {
+#pragma omp for schedule(static)
+                for (int i = 0; i < nb; i++)
+                    im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img);
+            }
+#pragma omp for schedule(static)
+            for (int blk = 0; blk < pl.nblocks; blk++) {
+                int r0, r1, c0, c1;
+                ck_sgemm_block(&pl, blk, 0, 0, rows, O, g.kkc, 1.0f, cols, g.kkc, w, O,
+                               0.0f, ys, O, &r0, &r1, &c0, &c1);
+                ck_bias_act(ys, O, r0, r1, c0, c1, b, activation);
+            }
+        }
+    }
+    return CK_OK;
+}
+
+int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
+                            const float *w, float *dx, float *workspace,
+                            size_t workspace_len) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(dz != NULL && w != NULL && dx != NULL);
+    if (g.m == 0) {
+        /* No output, so nothing depends on x. */
+        memset(dx, 0, sizeof(float) * g.in_img * p->n);
+        return CK_OK;
+    }
+    int chunk = chunk_images(p, &g, workspace_len);
+    if (chunk == 0) return CK_ENOSPC;
+    CHECK(g.pointwise || workspace != NULL);
+    const int O = p->o, nt = ck_threads();
+    const int rows_img = g.oh * g.ow;
+
+    for (int n0 = 0; n0 < p->n; n0 += chunk) {
+        int nb = ck_imin(chunk, p->n - n0);
+        int rows = nb * rows_img;
+        const float *dzs = dz + (size_t)n0 * g.out_img;
+        float *dxs = dx + (size_t)n0 * g.in_img;
+        /* Pointwise: the patch gradients are dx itself. */
+        float *dcols = g.pointwise ? dxs : workspace;
+        ck_gemm_plan pl = ck_plan_gemm(rows, g.kkc, O);
+        int par = want_parallel((double)rows * O * g.kkc);
+#pragma omp parallel num_threads(nt) if (par)
+        {
+#pragma omp for schedule(static)
+            for (int blk = 0; blk < pl.nblocks; blk++) {
+                int r0, r1, c0, c1;
+                ck_sgemm_block(&pl, blk, 0, 1, rows, g.kkc, O, 1.0f, dzs, O, w, O, 0.0f,
+                               dcols, g.kkc, &r0, &r1, &c0, &c1);
+            }
+            if (!g.pointwise) {
+#pragma omp for schedule(static)
+                for (int i = 0; i < nb; i++)
+                    col2im_img(p, &g, workspace + (size_t)i * g.col_img, dxs + (size_t)i * g.in_img);
+            }
+        }
+    }
+    return CK_OK;
+}
+
+int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
+                              const float *dz, float *dw, float *db,
+                              float *workspace, size_t workspace_len) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(x != NULL && dz != NULL && dw != NULL);
+    const int O = p->o, nt = ck_threads();
+    if (g.m == 0) {
+        memset(dw, 0, sizeof(float) * (size_t)g.kkc * O);
+        if (db) memset(db, 0, sizeof(float) * (size_t)O);
+        return CK_OK;
+    }
+    int chunk = chunk_images(p, &g, workspace_len);
+    if (chunk == 0) return CK_ENOSPC;
+    CHECK(g.pointwise || workspace != NULL);
+    const int rows_img = g.oh * g.ow;
+
+    for (int n0 = 0; n0 < p->n; n0 += chunk) {
+        int nb = ck_imin(chunk, p->n - n0);
+        int rows = nb * rows_img;
+        const float *xs = x + (size_t)n0 * g.in_img;
+        const float *cols = g.pointwise ? xs : workspace;
+        const float *dzs = dz + (size_t)n0 * g.out_img;
+        float beta = n0 == 0 ? 0.0f : 1.0f; /* chunks accumulate into dw */
+        ck_gemm_plan pl = ck_plan_gemm(g.kkc, O, rows);
+        int par = want_parallel((double)rows * O * g.kkc);
+#pragma omp parallel num_threads(nt) if (par)
+        {
+            if (!g.pointwise) {
+#pragma omp for schedule(static)
+                for (int i = 0; i < nb; i++)
+                    im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img);
+            }
+#pragma omp for schedule(static)
+            for (int blk = 0; blk < pl.nblocks; blk++) {
+                int r0, r1, c0, c1;
+                ck_sgemm_block(&pl, blk, 1, 0, g.kkc, O, rows, 1.0f, cols, g.kkc, dzs, O,
+                               beta, dw, O, &r0, &r1, &c0, &c1);
+            }
+        }
+    }
+    if (db) return ck_sum_rows(g.m, O, dz, db);
+    return CK_OK;
+}
+
+/* ------------------------------------------------------------------ naive */
+/* Direct loops straight from spec §1.3 and §1.5, double accumulation, each
+ * output a gather (no scatter), sharing nothing with the fast path. */
+
+int ck_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
+                            const float *w, const float *b, float *y) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(x != NULL && w != NULL && y != NULL);
+    const int H = p->h, W = p->w, C = p->c, O = p->o;
+    for (int n = 0; n < p->n; n++)
+        for (int i = 0; i < g.oh; i++)
+            for (int j = 0; j < g.ow; j++)
+                for (int o = 0; o < O; o++) {
+                    double s = b ? b[o] : 0.0;
+                    for (int pp = 0; pp < p->kh; pp++)
+                        for (int q = 0; q < p->kw; q++) {
+                            int r = i * p->sh - g.pt + pp, t = j * p->sw - g.pl + q;
+                            if (r < 0 || r >= H || t < 0 || t >= W) continue;
+                            for (int c = 0; c < C; c++)
+                                s += (double)x[(((size_t)n * H + r) * W + t) * C + c] *
+                                     w[(((size_t)pp * p->kw + q) * C + c) * O + o];
+                        }
+                    y[(((size_t)n * g.oh + i) * g.ow + j) * O + o] = (float)s;
+                }
+    return CK_OK;
+}
+
+/* dx, dw, db: each may be NULL; those given are overwritten. */
+int ck_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
+                             const float *w, const float *dy, float *dx,
+                             float *dw, float *db) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(dy != NULL || g.m == 0);
+    CHECK(dx == NULL || w != NULL);
+    CHECK(dw == NULL || x != NULL);
+    const int H = p->h, W = p->w, C = p->c, O = p->o, KH = p->kh, KW = p->kw;
+#define DY(n, i, j, o) dy[(((size_t)(n) * g.oh + (i)) * g.ow + (j)) * O + (o)]
+    if (dx) {
+        for (int n = 0; n < p->n; n++)
+            for (int r = 0; r < H; r++)
+                for (int t = 0; t < W; t++)
+                    for (int c = 0; c < C; c++) {
+                        double s = 0;
+                        /* r = i·sh − pt + pp for some output row i */
+                        for (int pp = 0; pp < KH; pp++) {
+                            int ri = r + g.pt - pp;
+                            if (ri < 0 || ri % p->sh != 0 || ri / p->sh >= g.oh) continue;
+                            for (int q = 0; q < KW; q++) {
+                                int tj = t + g.pl - q;
+                                if (tj < 0 || tj % p->sw != 0 || tj / p->sw >= g.ow) continue;
+                                for (int o = 0; o < O; o++)
+                                    s += (double)DY(n, ri / p->sh, tj / p->sw, o) *
+                                         w[(((size_t)pp * KW + q) * C + c) * O + o];
+                            }
+                        }
+                        dx[(((size_t)n * H + r) * W + t) * C + c] = (float)s;
+                    }
+    }
+    if (dw) {
+        for (int pp = 0; pp < KH; pp++)
+            for (int q = 0; q < KW; q++)
+                for (int c = 0; c < C; c++)
+                    for (int o = 0; o < O; o++) {
+                        double s = 0;
+                        for (int n = 0; n < p->n; n++)
+                            for (int i = 0; i < g.oh; i++)
+                                for (int j = 0; j < g.ow; j++) {
+                                    int r = i * p->sh - g.pt + pp, t = j * p->sw - g.pl + q;
+                                    if (r < 0 || r >= H || t < 0 || t >= W) continue;
+                                    s += (double)x[(((size_t)n * H + r) * W + t) * C + c] *
+                                         DY(n, i, j, o);
+                                }
+                        dw[(((size_t)pp * KW + q) * C + c) * O + o] = (float)s;
+                    }
+    }
+    if (db) {
+        for (int o = 0; o < O; o++) {
+            double s = 0;
+            for (int n = 0; n < p->n; n++)
+                for (int i = 0; i < g.oh; i++)
+                    for (int j = 0; j < g.ow; j++) s += DY(n, i, j, o);
+            db[o] = (float)s;
+        }
+    }
+#undef DY
+    return CK_OK;
+}

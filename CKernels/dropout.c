@@ -1,0 +1,45 @@
+/*
+ * dropout.c — inverted dropout (spec §6), TF's form: kept values are scaled by
+ * 1/(1 − rate) at training time and inference is the identity.
+ *
+ * The keep decision for element i is u_i >= rate with u_i the same draw
+ * ck_random_uniform(seed, counter) gives for index i, so the mask is
+ * reproducible from (seed, counter) and independent of the thread count.
+ */
+#include "internal.h"
+#include "ck_random.h"
+
+#include <math.h>
+
+#define DROPOUT_PAR_MIN 65536
+
+static int rate_ok(float rate) { return rate >= 0.0f && rate < 1.0f; } /* NaN fails */
+
+int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
+                       const float *x, float *y, uint8_t *mask) {
+    if (!rate_ok(rate)) return CK_EINVAL;
+    if (n == 0) return CK_OK;
+    if (!x || !y || !mask) return CK_EINVAL;
+    const uint64_t key = ck_stream_key(seed);
+    /* TF multiplies by the reciprocal (x * (1/keep_prob)); so do we. */
+    const float scale = 1.0f / (1.0f - rate);
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        int keep = ck_bits_to_unit(ck_random_bits(key, counter + i)) >= rate;
+        mask[i] = (uint8_t)keep;
+        y[i] = keep ? x[i] * scale : 0.0f;
+    }
+    return CK_OK;
+}
+
+int ck_dropout_backward(size_t n, float rate, const uint8_t *mask,
+                        const float *dy, float *dx) {
+    if (!rate_ok(rate)) return CK_EINVAL;
+    if (n == 0) return CK_OK;
+    if (!mask || !dy || !dx) return CK_EINVAL;
+    const float scale = 1.0f / (1.0f - rate);
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
+    for (size_t i = 0; i < n; i++)
+        dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+    return CK_OK;
+}

@@ -1,0 +1,113 @@
+/*
+ * ck_sgemm: OpenBLAS kept single-threaded, called once per block of C from an
+ * OpenMP loop (see threads.c for why). The block cut comes from ck_plan_gemm,
+ * which looks at the sizes only, so results do not depend on the thread count.
+ */
+#include <cblas.h>
+#include <string.h>
+#include "internal.h"
+
+/* Below this many multiply-adds a fork/join (a few microseconds) costs more
+ * than a second core saves. */
+#define CK_GEMM_SERIAL_WORK (1 << 18)
+/* Blocks are whole multiples of OpenBLAS's register tile (16 on AVX2/AVX-512)
+ * so no block pays for a ragged edge that the undivided product would not. */
+#define CK_GEMM_ALIGN 16
+
+ck_gemm_plan ck_plan_gemm(int m, int n, int k) {
+    ck_gemm_plan pl;
+    pl.by_rows = m >= n;
+    int len = pl.by_rows ? m : n;
+    int nb = ck_imax(1, omp_get_num_procs());
+    if ((double)m * n * k < CK_GEMM_SERIAL_WORK) nb = 1;
+    nb = ck_imin(nb, ck_imax(1, len / CK_GEMM_ALIGN));
+    int bs = (len + nb - 1) / nb;
+    if (nb > 1) bs = (bs + CK_GEMM_ALIGN - 1) / CK_GEMM_ALIGN * CK_GEMM_ALIGN;
+    if (bs < 1) bs = 1;
+    pl.bs = bs;
+    pl.nblocks = len > 0 ? (len + bs - 1) / bs : 1;
+    return pl;
+}
+
+void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
+                    int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc,
+                    int *r0, int *r1, int *c0, int *c1) {
+    int i0 = 0, i1 = m, j0 = 0, j1 = n;
+    if (pl->by_rows) {
+        i0 = ck_imin(m, blk * pl->bs);
+        i1 = ck_imin(m, i0 + pl->bs);
+        a += trans_a ? (size_t)i0 : (size_t)i0 * lda;
+    } else {
+        j0 = ck_imin(n, blk * pl->bs);
+        j1 = ck_imin(n, j0 + pl->bs);
+        b += trans_b ? (size_t)j0 * ldb : (size_t)j0;
+    }
+    *r0 = i0; *r1 = i1; *c0 = j0; *c1 = j1;
+    if (i1 <= i0 || j1 <= j0) return;
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, i1 - i0, j1 - j0, k, alpha,
+                a, lda, b, ldb, beta, c + (size_t)i0 * ldc + j0, ldc);
+}
+
+int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta,
+             float *c, int ldc) {
+    CHECK(trans_a == 0 || trans_a == 1);
+    CHECK(trans_b == 0 || trans_b == 1);
+    CHECK(m >= 0 && n >= 0 && k >= 0);
+    CHECK(lda >= ck_imax(1, trans_a ? m : k));
+    CHECK(ldb >= ck_imax(1, trans_b ? k : n));
+    CHECK(ldc >= ck_imax(1, n));
+    if (m == 0 || n == 0) return CK_OK;
+    CHECK(c != NULL);
+    if (k == 0) {
+        /* C = beta·C; beta = 0 clears C without reading it (BLAS rule). */
+        for (int i = 0; i < m; i++) {
+            float *row = c + (size_t)i * ldc;
+            if (beta == 0.0f) memset(row, 0, sizeof(float) * (size_t)n);
+            else for (int j = 0; j < n; j++) row[j] *= beta;
+        }
+        return CK_OK;
+    }
+    CHECK(a != NULL && b != NULL);
+
+    ck_gemm_plan pl = ck_plan_gemm(m, n, k);
+    int nt = ck_threads();
+    /* Inside someone else's parallel region the blocks run serially on the
+     * calling thread: same cut, same bits, no nested oversubscription. */
+    int par = pl.nblocks > 1 && nt > 1 && !omp_in_parallel();
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+    for (int blk = 0; blk < pl.nblocks; blk++) {
+        int r0, r1, c0, c1;
+        ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
+                       ldb, beta, c, ldc, &r0, &r1, &c0, &c1);
+    }
+    return CK_OK;
+}
+
+/* Rows are added in order (vertical adds vectorise across columns), and wide
+ * matrices are split by fixed column chunks: thread-count independent. */
+#define CK_SUM_COLS_CHUNK 256
+
+int ck_sum_rows(int rows, int cols, const float *x, float *out) {
+    CHECK(rows >= 0 && cols >= 0);
+    if (cols == 0) return CK_OK;
+    CHECK(out != NULL);
+    CHECK(rows == 0 || x != NULL);
+    int nchunks = (cols + CK_SUM_COLS_CHUNK - 1) / CK_SUM_COLS_CHUNK;
+    int nt = ck_threads();
+    int par = nchunks > 1 && nt > 1 && (double)rows * cols >= (1 << 16) &&
+              !omp_in_parallel();
+#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+    for (int ch = 0; ch < nchunks; ch++) {
+        int j0 = ch * CK_SUM_COLS_CHUNK;
+        int j1 = ck_imin(cols, j0 + CK_SUM_COLS_CHUNK);
+        for (int j = j0; j < j1; j++) out[j] = 0.0f;
+        for (int i = 0; i < rows; i++) {
+            const float *row = x + (size_t)i * cols;
+            for (int j = j0; j < j1; j++) out[j] += row[j];
+        }
+    }
+    return CK_OK;
+}

@@ -1,0 +1,98 @@
+/*
+ * internal.h — shared by the kernel sources, not part of the public API.
+ *
+ * omp.h is not shipped with the toolchain's clang, so the few OpenMP runtime
+ * functions the kernels use are declared here (they live in libomp).
+ */
+#ifndef CKERNELS_INTERNAL_H
+#define CKERNELS_INTERNAL_H
+
+#include <stddef.h>
+#include "ckernels.h"
+
+int omp_get_max_threads(void);
+int omp_get_thread_num(void);
+int omp_get_num_threads(void);
+void omp_set_num_threads(int);
+int omp_in_parallel(void);
+int omp_get_num_procs(void);
+void openblas_set_num_threads(int);
+
+/* Argument validation: every entry point returns CK_EINVAL instead of crashing. */
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) return CK_EINVAL;                                         \
+    } while (0)
+
+/* The thread count set by ck_set_num_threads. Kernels pass it to every
+ * parallel region (num_threads(ck_threads())) because omp_set_num_threads only
+ * changes the calling thread's setting, and Swift may call from any thread. */
+int ck_threads(void);
+
+static inline int ck_imin(int a, int b) { return a < b ? a : b; }
+static inline int ck_imax(int a, int b) { return a > b ? a : b; }
+
+/* How a GEMM is cut into blocks for the threads: along the rows of C when
+ * m >= n, otherwise along its columns (each block repacks the operand that is
+ * not split, so split the larger side). The cut depends on the sizes and the
+ * machine's core count only, never on the thread count, so every thread count
+ * gives bitwise identical results. */
+typedef struct {
+    int nblocks;  /* >= 1                                    */
+    int by_rows;  /* 1: blocks of rows of C, 0: of columns   */
+    int bs;       /* rows (or columns) per block, last may be short */
+} ck_gemm_plan;
+
+ck_gemm_plan ck_plan_gemm(int m, int n, int k);
+
+/* Computes block `blk` of the plan with one single-threaded cblas_sgemm and
+ * returns the rectangle of C it wrote: rows [*r0, *r1), columns [*c0, *c1).
+ * Safe inside a parallel region. Arguments are as ck_sgemm's, already checked. */
+void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
+                    int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc,
+                    int *r0, int *r1, int *c0, int *c1);
+
+/* The bias + activation pass fused after a GEMM, over rows [r0, r1) and
+ * columns [c0, c1) of y (row stride ldy); bias may be NULL. Kept identical for
+ * conv and dense so the two layers agree bit for bit. */
+static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1,
+                               const float *bias, int act);
+
+#include <math.h>
+
+static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1,
+                               const float *bias, int act) {
+    if (!bias && act == CK_ACT_NONE) return;
+    for (int r = r0; r < r1; r++) {
+        float *row = y + (size_t)r * ldy;
+        /* One loop per activation so each vectorises (expf/tanhf via libmvec). */
+        switch (act) {
+        case CK_ACT_RELU:
+            for (int j = c0; j < c1; j++) {
+                float v = row[j] + (bias ? bias[j] : 0.0f);
+                row[j] = v > 0.0f ? v : 0.0f;
+            }
+            break;
+        case CK_ACT_SIGMOID:
+            for (int j = c0; j < c1; j++) {
+                float v = row[j] + (bias ? bias[j] : 0.0f);
+                row[j] = 1.0f / (1.0f + expf(-v));
+            }
+            break;
+        case CK_ACT_TANH:
+            for (int j = c0; j < c1; j++) {
+                float v = row[j] + (bias ? bias[j] : 0.0f);
+                row[j] = tanhf(v);
+            }
+            break;
+        default:
+            for (int j = c0; j < c1; j++) row[j] += bias[j];
+            break;
+        }
+    }
+}
+
+static inline int ck_valid_act(int act) { return act >= CK_ACT_NONE && act <= CK_ACT_TANH; }
+
+#endif /* CKERNELS_INTERNAL_H */

@@ -1,0 +1,298 @@
+/*
+ * pool.c — max, average and stochastic pooling over NHWC (spec §2, §3).
+ *
+ * Every window is the set of its IN-BOUNDS cells: padding never takes part in
+ * a maximum, never counts in an average's divisor and is never sampled. Cells
+ * are scanned row-major (rows top to bottom, columns left to right), which
+ * fixes the max tie rule (first maximal cell wins: only a strictly greater
+ * value replaces the best) and the stochastic sampling order.
+ *
+ * Channels are innermost in NHWC, so the inner loops run over c and vectorise.
+ * Forward kernels are parallel over (image, output row); the backward kernels
+ * scatter into dx with += (windows may overlap), so they are parallel over
+ * images only, each thread owning whole images of dx.
+ */
+#include "internal.h"
+
+#include <stdint.h>
+#include <string.h>
+
+/* Below this many input elements a call runs on one thread. */
+#define POOL_PAR_MIN 32768
+/* Channel block for kernels that need two accumulators per channel. */
+#define POOL_CBLOCK 64
+
+typedef struct {
+    long n, h, w, c;
+    long kh, kw, sh, sw;
+    long oh, ow, pad_top, pad_left;
+    long in_total, out_total;
+} geom;
+
+/* One spatial axis, spec §1.2: the same rule as ck_output_size, kept here so
+ * pooling validates its parameters without depending on the conv sources. */
+static int axis(long in, long k, long s, int padding, long *out, long *pad) {
+    if (padding == CK_PAD_VALID) {
+        *out = k > in ? 0 : (in - k) / s + 1;
+        *pad = 0;
+        return CK_OK;
+    }
+    if (padding == CK_PAD_SAME) {
+        long o = (in + s - 1) / s;
+        long total = (o - 1) * s + k - in;
+        if (total < 0) total = 0;
+        *out = o;
+        *pad = total / 2; /* the odd extra cell goes at the bottom / right */
+        return CK_OK;
+    }
+    return CK_EINVAL;
+}
+
+static int geometry(const ck_pool2d_params *p, geom *g) {
+    if (!p) return CK_EINVAL;
+    if (p->n < 1 || p->h < 1 || p->w < 1 || p->c < 1) return CK_EINVAL;
+    if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1) return CK_EINVAL;
+    g->n = p->n; g->h = p->h; g->w = p->w; g->c = p->c;
+    g->kh = p->kh; g->kw = p->kw; g->sh = p->sh; g->sw = p->sw;
+    /* Flat indices into x are int32 (argmax, switches). */
+    g->in_total = g->n * g->h * g->w * g->c;
+    if (g->in_total > INT32_MAX) return CK_EINVAL;
+    if (axis(g->h, g->kh, g->sh, p->padding, &g->oh, &g->pad_top)) return CK_EINVAL;
+    if (axis(g->w, g->kw, g->sw, p->padding, &g->ow, &g->pad_left)) return CK_EINVAL;
+    g->out_total = g->n * g->oh * g->ow * g->c;
+    return CK_OK;
+}
+
+/* In-bounds range [*lo, *hi) of window `i` along an axis. Never empty:
+ * SAME padding is less than the window and VALID windows start inside. */
+static void window(long i, long s, long pad, long k, long in, long *lo, long *hi) {
+    long a = i * s - pad, b = a + k;
+    *lo = a < 0 ? 0 : a;
+    *hi = b > in ? in : b;
+}
+
+int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
+    geom g;
+    if (!oh || !ow || geometry(p, &g)) return CK_EINVAL;
+    *oh = (int)g.oh;
+    *ow = (int)g.ow;
+    return CK_OK;
+}
+
+int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
+                         int32_t *argmax) {
+    geom g;
+    if (geometry(p, &g) || !x) return CK_EINVAL;
+    if (g.out_total == 0) return CK_OK;
+    if (!y) return CK_EINVAL;
+    const long C = g.c, rows = g.n * g.oh;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    for (long q = 0; q < rows; q++) {
+        const long b = q / g.oh, i = q % g.oh;
+        long r0, r1;
+        window(i, g.sh, g.pad_top, g.kh, g.h, &r0, &r1);
+        for (long j = 0; j < g.ow; j++) {
+            long t0, t1;
+            window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
+            float *restrict yo = y + (q * g.ow + j) * C;
+            int32_t *restrict ao = argmax ? argmax + (q * g.ow + j) * C : NULL;
+            /* Start from the first in-bounds cell, never from -inf or a padded 0:
+             * an all-negative window has a negative maximum. */
+            const long first = ((b * g.h + r0) * g.w + t0) * C;
+            for (long ch = 0; ch < C; ch++) yo[ch] = x[first + ch];
+            if (ao)
+                for (long ch = 0; ch < C; ch++) ao[ch] = (int32_t)(first + ch);
+            for (long r = r0; r < r1; r++) {
+                for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
+                    const long base = ((b * g.h + r) * g.w + t) * C;
+                    const float *restrict xc = x + base;
+                    if (ao) {
+                        for (long ch = 0; ch < C; ch++)
+                            if (xc[ch] > yo[ch]) { yo[ch] = xc[ch]; ao[ch] = (int32_t)(base + ch); }
+                    } else {
+                        for (long ch = 0; ch < C; ch++)
+                            yo[ch] = xc[ch] > yo[ch] ? xc[ch] : yo[ch];
+                    }
+                }
+            }
+        }
+    }
+    return CK_OK;
+}
+
+int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
+                             const int32_t *index, float *dx) {
+    geom g;
+    if (geometry(p, &g) || !dx) return CK_EINVAL;
+    if (g.out_total > 0 && (!dy || !index)) return CK_EINVAL;
+    const long img_in = g.h * g.w * g.c, img_out = g.oh * g.ow * g.c;
+    /* Each index must lie in its own image: that is what lets images be
+     * scattered in parallel without races (and a bad index never writes
+     * outside dx). Checked before dx is touched. */
+    int bad = 0;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad) if (g.out_total >= POOL_PAR_MIN)
+    for (long k = 0; k < g.out_total; k++) {
+        const long lo = (k / img_out) * img_in;
+        const long v = index[k];
+        bad |= v >= 0 && (v < lo || v >= lo + img_in);
+    }
+    if (bad) return CK_EINVAL;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    for (long b = 0; b < g.n; b++) {
+        float *restrict d = dx + b * img_in;
+        memset(d, 0, (size_t)img_in * sizeof(float));
+        const float *restrict gy = dy ? dy + b * img_out : NULL;
+        const int32_t *restrict ix = index ? index + b * img_out : NULL;
+        for (long k = 0; k < img_out; k++)
+            if (ix[k] >= 0) dx[ix[k]] += gy[k];
+    }
+    return CK_OK;
+}
+
+int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
+    geom g;
+    if (geometry(p, &g) || !x) return CK_EINVAL;
+    if (g.out_total == 0) return CK_OK;
+    if (!y) return CK_EINVAL;
+    const long C = g.c, rows = g.n * g.oh;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    for (long q = 0; q < rows; q++) {
+        const long b = q / g.oh, i = q % g.oh;
+        long r0, r1;
+        window(i, g.sh, g.pad_top, g.kh, g.h, &r0, &r1);
+        for (long j = 0; j < g.ow; j++) {
+            long t0, t1;
+            window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
+            float *restrict yo = y + (q * g.ow + j) * C;
+            for (long ch = 0; ch < C; ch++) yo[ch] = 0.0f;
+            for (long r = r0; r < r1; r++)
+                for (long t = t0; t < t1; t++) {
+                    const float *restrict xc = x + ((b * g.h + r) * g.w + t) * C;
+                    for (long ch = 0; ch < C; ch++) yo[ch] += xc[ch];
+                }
+            /* In-bounds cells only (spec §2.2): SAME edges average fewer cells. */
+            const float cnt = (float)((r1 - r0) * (t1 - t0));
+            for (long ch = 0; ch < C; ch++) yo[ch] /= cnt;
+        }
+    }
+    return CK_OK;
+}
+
+int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx) {
+    geom g;
+    if (geometry(p, &g) || !dx) return CK_EINVAL;
+    if (g.out_total > 0 && !dy) return CK_EINVAL;
+    const long C = g.c, img_in = g.h * g.w * C;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    for (long b = 0; b < g.n; b++) {
+        float *restrict d = dx + b * img_in;
+        memset(d, 0, (size_t)img_in * sizeof(float));
+        for (long i = 0; i < g.oh; i++) {
+            long r0, r1;
+            window(i, g.sh, g.pad_top, g.kh, g.h, &r0, &r1);
+            for (long j = 0; j < g.ow; j++) {
+                long t0, t1;
+                window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
+                const float cnt = (float)((r1 - r0) * (t1 - t0));
+                const float *restrict gy = dy + ((b * g.oh + i) * g.ow + j) * C;
+                for (long r = r0; r < r1; r++)
+                    for (long t = t0; t < t1; t++) {
+                        float *restrict dc = d + (r * g.w + t) * C;
+                        for (long ch = 0; ch < C; ch++) dc[ch] += gy[ch] / cnt;
+                    }
+            }
+        }
+    }
+    return CK_OK;
+}
+
+int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
+                                 const float *u, float *y, int32_t *switches) {
+    geom g;
+    if (geometry(p, &g) || !x) return CK_EINVAL;
+    if (g.out_total == 0) return CK_OK;
+    if (!u || !y || !switches) return CK_EINVAL;
+    const long C = g.c, rows = g.n * g.oh;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    for (long q = 0; q < rows; q++) {
+        const long b = q / g.oh, i = q % g.oh;
+        long r0, r1;
+        window(i, g.sh, g.pad_top, g.kh, g.h, &r0, &r1);
+        for (long j = 0; j < g.ow; j++) {
+            long t0, t1;
+            window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
+            const long o = (q * g.ow + j) * C;
+            for (long ch = 0; ch < C; ch++) {
+                /* S = Σ a⁺ in scan order; a⁺ = max(a, 0) (spec §3 input domain). */
+                float s = 0.0f;
+                for (long r = r0; r < r1; r++)
+                    for (long t = t0; t < t1; t++) {
+                        const float a = x[((b * g.h + r) * g.w + t) * C + ch];
+                        s += a > 0.0f ? a : 0.0f;
+                    }
+                if (!(s > 0.0f)) { /* all-zero region: y = 0, no switch */
+                    y[o + ch] = 0.0f;
+                    switches[o + ch] = -1;
+                    continue;
+                }
+                /* First cell whose cumulative probability exceeds u. A cell
+                 * with a⁺ = 0 adds nothing, so it can only be reached after a
+                 * cell that already exceeded u: it is never picked. If rounding
+                 * leaves cum <= u at the end, the last cell with p > 0 wins. */
+                const float uu = u[o + ch];
+                float cum = 0.0f;
+                long pick = -1, last = -1;
+                for (long r = r0; r < r1 && pick < 0; r++)
+                    for (long t = t0; t < t1; t++) {
+                        const long idx = ((b * g.h + r) * g.w + t) * C + ch;
+                        const float a = x[idx];
+                        if (!(a > 0.0f)) continue;
+                        last = idx;
+                        cum += a / s;
+                        if (cum > uu) { pick = idx; break; }
+                    }
+                if (pick < 0) pick = last;
+                y[o + ch] = x[pick];
+                switches[o + ch] = (int32_t)pick;
+            }
+        }
+    }
+    return CK_OK;
+}
+
+int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
+                                 float *y) {
+    geom g;
+    if (geometry(p, &g) || !x) return CK_EINVAL;
+    if (g.out_total == 0) return CK_OK;
+    if (!y) return CK_EINVAL;
+    const long C = g.c, rows = g.n * g.oh;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    for (long q = 0; q < rows; q++) {
+        const long b = q / g.oh, i = q % g.oh;
+        long r0, r1;
+        window(i, g.sh, g.pad_top, g.kh, g.h, &r0, &r1);
+        for (long j = 0; j < g.ow; j++) {
+            long t0, t1;
+            window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
+            float *yo = y + (q * g.ow + j) * C;
+            for (long c0 = 0; c0 < C; c0 += POOL_CBLOCK) {
+                const long cn = C - c0 < POOL_CBLOCK ? C - c0 : POOL_CBLOCK;
+                float s[POOL_CBLOCK], num[POOL_CBLOCK];
+                for (long ch = 0; ch < cn; ch++) s[ch] = num[ch] = 0.0f;
+                for (long r = r0; r < r1; r++)
+                    for (long t = t0; t < t1; t++) {
+                        const float *restrict xc = x + ((b * g.h + r) * g.w + t) * C + c0;
+                        for (long ch = 0; ch < cn; ch++) {
+                            const float a = xc[ch] > 0.0f ? xc[ch] : 0.0f;
+                            s[ch] += a;
+                            num[ch] += a * xc[ch]; /* Σ p_i a_i · S = Σ a⁺ a */
+                        }
+                    }
+                for (long ch = 0; ch < cn; ch++)
+                    yo[c0 + ch] = s[ch] > 0.0f ? num[ch] / s[ch] : 0.0f;
+            }
+        }
+    }
+    return CK_OK;
+}

@@ -1,0 +1,385 @@
+// conv2d kernels against the spec's worked examples, the naive direct-loop
+// reference, and central finite differences.
+import CKernels
+import Foundation
+import Testing
+
+/// One convolution problem and thin wrappers over the C calls.
+fileprivate struct Conv: CustomStringConvertible {
+    var p: ck_conv2d_params
+
+    init(n: Int, h: Int, w: Int, c: Int, kh: Int, kw: Int, o: Int, sh: Int = 1, sw: Int = 1, same: Bool) {
+        p = ck_conv2d_params(
+            n: Int32(n), h: Int32(h), w: Int32(w), c: Int32(c), kh: Int32(kh), kw: Int32(kw), o: Int32(o),
+            sh: Int32(sh), sw: Int32(sw),
+            padding: Int32(same ? CK_PAD_SAME.rawValue : CK_PAD_VALID.rawValue))
+    }
+
+    var description: String {
+        "n\(p.n) \(p.h)x\(p.w)x\(p.c) k\(p.kh)x\(p.kw)→\(p.o) s\(p.sh),\(p.sw) \(p.padding == 1 ? "SAME" : "VALID")"
+    }
+
+    var outShape: (Int, Int) {
+        var p = p
+        var oh: Int32 = -1, ow: Int32 = -1
+        let st = ck_conv2d_output_shape(&p, &oh, &ow)
+        precondition(st == ok, "bad test shape \(self)")
+        return (Int(oh), Int(ow))
+    }
+    var xCount: Int { Int(p.n * p.h * p.w * p.c) }
+    var wCount: Int { Int(p.kh * p.kw * p.c * p.o) }
+    var yCount: Int { let (oh, ow) = outShape; return Int(p.n) * oh * ow * Int(p.o) }
+    var workspace: Int { var p = p; return ck_conv2d_workspace_size(&p) }
+
+    func forward(_ x: [Float], _ w: [Float], _ b: [Float]?, act: ck_activation = CK_ACT_NONE,
+                 workspace wsLen: Int? = nil) -> [Float] {
+        var p = p
+        var y = [Float](repeating: .nan, count: yCount)
+        var ws = [Float](repeating: 0, count: max(1, wsLen ?? workspace))
+        let st = ck_conv2d_forward(&p, x, w, b, Int32(act.rawValue), &y, &ws, wsLen ?? workspace)
+        #expect(st == ok, "forward status \(st) for \(self)")
+        return y
+    }
+    func naive(_ x: [Float], _ w: [Float], _ b: [Float]?) -> [Float] {
+        var p = p
+        var y = [Float](repeating: .nan, count: yCount)
+        let st = ck_conv2d_forward_naive(&p, x, w, b, &y)
+        #expect(st == ok)
+        return y
+    }
+    func backwardData(_ dz: [Float], _ w: [Float], workspace wsLen: Int? = nil) -> [Float] {
+        var p = p
+        var dx = [Float](repeating: .nan, count: xCount)
+        var ws = [Float](repeating: 0, count: max(1, wsLen ?? workspace))
+        let st = ck_conv2d_backward_data(&p, dz, w, &dx, &ws, wsLen ?? workspace)
+        #expect(st == ok, "backward_data status \(st) for \(self)")
+        return dx
+    }
+    func backwardFilter(_ x: [Float], _ dz: [Float], workspace wsLen: Int? = nil) -> ([Float], [Float]) {
+        var p = p
+        var dw = [Float](repeating: .nan, count: wCount)
+        var db = [Float](repeating: .nan, count: Int(p.o))
+        var ws = [Float](repeating: 0, count: max(1, wsLen ?? workspace))
+        let st = ck_conv2d_backward_filter(&p, x, dz, &dw, &db, &ws, wsLen ?? workspace)
+        #expect(st == ok, "backward_filter status \(st) for \(self)")
+        return (dw, db)
+    }
+    func naiveBackward(_ x: [Float], _ w: [Float], _ dy: [Float]) -> ([Float], [Float], [Float]) {
+        var p = p
+        var dx = [Float](repeating: .nan, count: xCount)
+        var dw = [Float](repeating: .nan, count: wCount)
+        var db = [Float](repeating: .nan, count: Int(p.o))
+        let st = ck_conv2d_backward_naive(&p, x, w, dy, &dx, &dw, &db)
+        #expect(st == ok)
+        return (dx, dw, db)
+    }
+}
+
+fileprivate func applyAct(_ act: ck_activation, _ v: [Float]) -> [Float] {
+    switch act {
+    case CK_ACT_RELU: return v.map { max($0, 0) }
+    case CK_ACT_SIGMOID: return v.map { Float(1 / (1 + exp(-Double($0)))) }
+    case CK_ACT_TANH: return v.map { Float(tanh(Double($0))) }
+    default: return v
+    }
+}
+
+fileprivate let acts = [CK_ACT_NONE, CK_ACT_RELU, CK_ACT_SIGMOID, CK_ACT_TANH]
+
+/// The shapes the brief asks for: odd sizes, strides 1–3 per axis, both
+/// paddings, batch 1–4, channels 1–8, kernels 1×7, 7×1, 3×3, 5×5 and K > H.
+fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Conv] {
+    var rng = TestRNG(seed: seed)
+    let kernels = [(1, 7), (7, 1), (3, 3), (5, 5), (1, 1), (2, 3), (4, 2)]
+    var shapes: [Conv] = [
+        Conv(n: 2, h: 3, w: 4, c: 2, kh: 5, kw: 5, o: 3, same: true),          // K > H, SAME
+        Conv(n: 1, h: 2, w: 9, c: 3, kh: 7, kw: 1, o: 2, sh: 2, sw: 1, same: true),
+        Conv(n: 3, h: 7, w: 9, c: 1, kh: 3, kw: 3, o: 4, sh: 2, sw: 3, same: false),
+        Conv(n: 2, h: 7, w: 7, c: 2, kh: 2, kw: 2, o: 3, sh: 2, sw: 2, same: false), // last column unread
+        Conv(n: 1, h: 5, w: 5, c: 2, kh: 1, kw: 1, o: 3, sh: 3, sw: 3, same: false), // s > K
+    ]
+    while shapes.count < count {
+        let (kh, kw) = kernels[rng.int(0...kernels.count - 1)]
+        let same = rng.int(0...1) == 1
+        let h = rng.int(same ? 1...maxHW : kh...max(kh, maxHW))
+        let w = rng.int(same ? 1...maxHW : kw...max(kw, maxHW))
+        shapes.append(Conv(n: rng.int(1...4), h: h, w: w, c: rng.int(1...8), kh: kh, kw: kw,
+                           o: rng.int(1...8), sh: rng.int(1...3), sw: rng.int(1...3), same: same))
+    }
+    return shapes
+}
+
+@Suite struct ConvTests {
+    // Spec §1.4: the 5×5 image and the X-shaped kernel, four ways.
+    @Test(arguments: [
+        (false, 1, [[4, 3, 4], [2, 4, 3], [2, 3, 4]]),
+        (false, 2, [[4, 4], [2, 4]]),
+        (true, 1, [[2, 2, 3, 1, 1], [1, 4, 3, 4, 1], [1, 2, 4, 3, 3], [1, 2, 3, 4, 1], [0, 2, 2, 1, 1]]),
+        (true, 2, [[2, 3, 1], [1, 4, 3], [0, 2, 1]]),
+    ] as [(Bool, Int, [[Float]])])
+    func workedExample(same: Bool, stride: Int, expected: [[Float]]) {
+        let image: [Float] = [1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
+        let kernel: [Float] = [1, 0, 1, 0, 1, 0, 1, 0, 1]
+        let conv = Conv(n: 1, h: 5, w: 5, c: 1, kh: 3, kw: 3, o: 1, sh: stride, sw: stride, same: same)
+        let (oh, ow) = conv.outShape
+        #expect(oh == expected.count && ow == expected[0].count)
+        let want = expected.flatMap { $0 }
+        let fast = conv.forward(image, kernel, [0])
+        let naive = conv.naive(image, kernel, nil)
+        #expect(fast == want, "\(conv): got \(fast)")
+        #expect(naive == want, "\(conv): naive got \(naive)")
+    }
+
+    // Spec §1.2's padding table, plus K > H with SAME and VALID.
+    @Test(arguments: [
+        // (in, k, s, same, out, pad_before)
+        (5, 3, 1, true, 5, 1), (5, 3, 2, true, 3, 1), (6, 3, 2, true, 3, 0), (4, 2, 1, true, 4, 0),
+        (5, 4, 1, true, 5, 1), (3, 5, 1, true, 3, 2), (28, 5, 1, true, 28, 2), (28, 2, 2, true, 14, 0),
+        (5, 3, 1, false, 3, 0), (5, 3, 2, false, 2, 0), (7, 2, 2, false, 3, 0), (3, 5, 1, false, 0, 0),
+        (14, 5, 1, false, 10, 0), (1, 1, 3, true, 1, 0), (1, 1, 3, false, 1, 0),
+    ] as [(Int, Int, Int, Bool, Int, Int)])
+    func paddingTable(input: Int, k: Int, s: Int, same: Bool, out: Int, pad: Int) {
+        var o: Int32 = -1, pb: Int32 = -1
+        let st = ck_output_size(Int32(input), Int32(k), Int32(s),
+                                Int32(same ? CK_PAD_SAME.rawValue : CK_PAD_VALID.rawValue), &o, &pb)
+        #expect(st == ok)
+        #expect(o == Int32(out) && pb == Int32(pad), "in \(input) k \(k) s \(s): out \(o) pad \(pb)")
+        // pad_before may be NULL.
+        #expect(ck_output_size(Int32(input), Int32(k), Int32(s), 1, &o, nil) == ok)
+    }
+
+    // An edge detector (8 centre, −1 around) sees nothing on a constant image
+    // away from the border; at a SAME corner 3 of the 8 neighbours are padding.
+    @Test func edgeKernelOnConstantImage() {
+        let conv = Conv(n: 1, h: 8, w: 9, c: 1, kh: 3, kw: 3, o: 1, same: true)
+        let x = [Float](repeating: 3, count: conv.xCount)
+        let k: [Float] = [-1, -1, -1, -1, 8, -1, -1, -1, -1]
+        let y = conv.forward(x, k, nil)
+        var interiorMax: Float = 0
+        for i in 1..<7 { for j in 1..<8 { interiorMax = max(interiorMax, abs(y[i * 9 + j])) } }
+        #expect(interiorMax == 0, "interior max |y| \(interiorMax)")
+        #expect(y[0] == 15 && y[8] == 15 && y[63] == 15 && y[71] == 15, "corners \(y[0]) \(y[8]) \(y[63]) \(y[71])")
+        #expect(y[4] == 9, "top edge \(y[4])") // 5 of 8 neighbours in bounds: 24 − 15
+    }
+
+    @Test func forwardMatchesNaiveOnRandomShapes() {
+        var rng = TestRNG(seed: 11)
+        var worst: Float = 0
+        let shapes = randomShapes(count: 60, seed: 1)
+        for (idx, conv) in shapes.enumerated() {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+            let act = acts[idx % acts.count]
+            let ref = applyAct(act, conv.naive(x, w, b))
+            let got = conv.forward(x, w, b, act: act)
+            let d = maxDiff(got, ref)
+            worst = max(worst, d.rel)
+            #expect(d.rel < 1e-5, "\(conv) act \(act.rawValue): max diff \(d.abs)")
+        }
+        #expect(worst < 1e-5, "forward vs naive over \(shapes.count) shapes: max rel diff \(worst)")
+        print("conv forward vs naive, \(shapes.count) shapes: max rel diff \(worst)")
+    }
+
+    @Test func validWithKernelLargerThanInputIsEmpty() {
+        var conv = Conv(n: 2, h: 3, w: 6, c: 2, kh: 5, kw: 3, o: 3, same: false)
+        #expect(conv.outShape == (0, 4))
+        #expect(conv.yCount == 0 && conv.workspace == 0)
+        let x = [Float](repeating: 1, count: conv.xCount), w = [Float](repeating: 1, count: conv.wCount)
+        var y: [Float] = [42]
+        #expect(ck_conv2d_forward(&conv.p, x, w, nil, 0, &y, nil, 0) == ok)
+        #expect(y == [42], "nothing written")
+        var dx = [Float](repeating: .nan, count: conv.xCount)
+        var dw = [Float](repeating: .nan, count: conv.wCount), db: [Float] = [.nan, .nan, .nan]
+        #expect(ck_conv2d_backward_data(&conv.p, [0], w, &dx, nil, 0) == ok)
+        #expect(ck_conv2d_backward_filter(&conv.p, x, [0], &dw, &db, nil, 0) == ok)
+        #expect(dx.allSatisfy { $0 == 0 } && dw.allSatisfy { $0 == 0 } && db == [0, 0, 0])
+    }
+
+    @Test func backwardMatchesNaiveOnRandomShapes() {
+        var rng = TestRNG(seed: 12)
+        var worst = (dx: Float(0), dw: Float(0), db: Float(0))
+        let shapes = randomShapes(count: 50, seed: 2)
+        for conv in shapes {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), dz = rng.array(conv.yCount)
+            let (rdx, rdw, rdb) = conv.naiveBackward(x, w, dz)
+            let dx = conv.backwardData(dz, w)
+            let (dw, db) = conv.backwardFilter(x, dz)
+            let e = (maxDiff(dx, rdx).rel, maxDiff(dw, rdw).rel, maxDiff(db, rdb).rel)
+            worst = (max(worst.dx, e.0), max(worst.dw, e.1), max(worst.db, e.2))
+            #expect(e.0 < 1e-5 && e.1 < 1e-5 && e.2 < 1e-5, "\(conv): dx \(e.0) dw \(e.1) db \(e.2)")
+        }
+        print("conv backward vs naive, \(shapes.count) shapes: max rel diff dx \(worst.dx) dw \(worst.dw) db \(worst.db)")
+    }
+
+    // L = <conv(x, w) + b, g>: its gradients are exactly what backward gives for dz = g.
+    @Test func backwardMatchesFiniteDifferences() {
+        var rng = TestRNG(seed: 13)
+        let shapes = [
+            Conv(n: 2, h: 5, w: 4, c: 2, kh: 3, kw: 2, o: 2, sh: 2, sw: 1, same: true),
+            Conv(n: 1, h: 7, w: 5, c: 1, kh: 2, kw: 2, o: 3, sh: 2, sw: 2, same: false),
+            Conv(n: 2, h: 3, w: 3, c: 2, kh: 5, kw: 4, o: 2, same: true),
+            Conv(n: 1, h: 6, w: 7, c: 3, kh: 1, kw: 3, o: 2, sh: 1, sw: 3, same: true),
+            Conv(n: 2, h: 4, w: 4, c: 2, kh: 1, kw: 1, o: 3, same: false),
+        ]
+        var worst: Float = 0
+        for conv in shapes {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount)
+            let b = rng.array(Int(conv.p.o)), g = rng.array(conv.yCount)
+            let nx = numericGradient(x) { dot(conv.naive($0, w, b), g) }
+            let nw = numericGradient(w) { dot(conv.naive(x, $0, b), g) }
+            let nb = numericGradient(b) { dot(conv.naive(x, w, $0), g) }
+            let dx = conv.backwardData(g, w)
+            let (dw, db) = conv.backwardFilter(x, g)
+            let (rdx, rdw, rdb) = conv.naiveBackward(x, w, g)
+            let errs = [maxDiff(dx, nx).abs, maxDiff(dw, nw).abs, maxDiff(db, nb).abs,
+                        maxDiff(rdx, nx).abs, maxDiff(rdw, nw).abs, maxDiff(rdb, nb).abs]
+            worst = max(worst, errs.max()!)
+            #expect(errs.allSatisfy { $0 < 2e-3 }, "\(conv): fast dx/dw/db, naive dx/dw/db vs FD \(errs)")
+        }
+        print("conv backward (fast and naive) vs finite differences: max abs diff \(worst)")
+    }
+
+    // col2im is the adjoint of im2col: <im2col(x), c> == <x, col2im(c)>.
+    @Test func col2imIsAdjointOfIm2col() {
+        var rng = TestRNG(seed: 14)
+        for var conv in randomShapes(count: 12, seed: 3) {
+            let (oh, ow) = conv.outShape
+            let colsCount = Int(conv.p.n) * oh * ow * Int(conv.p.kh * conv.p.kw * conv.p.c)
+            let x = rng.array(conv.xCount), c = rng.array(colsCount)
+            var cols = [Float](repeating: .nan, count: colsCount)
+            var dx = [Float](repeating: .nan, count: conv.xCount)
+            #expect(ck_im2col(&conv.p, x, &cols) == ok)
+            #expect(ck_col2im(&conv.p, c, &dx) == ok)
+            let lhs = dot(cols, c), rhs = dot(x, dx)
+            #expect(abs(lhs - rhs) <= 1e-4 * max(1, abs(lhs)), "\(conv): \(lhs) vs \(rhs)")
+        }
+    }
+
+    // A workspace holding only some images processes the batch in chunks.
+    @Test func smallWorkspaceChunksTheBatch() {
+        var rng = TestRNG(seed: 15)
+        let conv = Conv(n: 5, h: 9, w: 7, c: 3, kh: 3, kw: 3, o: 4, sh: 2, sw: 1, same: true)
+        let perImage = conv.workspace / 5
+        let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(4), dz = rng.array(conv.yCount)
+        let (rdx, rdw, rdb) = conv.naiveBackward(x, w, dz)
+        for len in [perImage, 2 * perImage + 3] {
+            let y = conv.forward(x, w, b, act: CK_ACT_TANH, workspace: len)
+            let dx = conv.backwardData(dz, w, workspace: len)
+            let (dw, db) = conv.backwardFilter(x, dz, workspace: len)
+            let e = [maxDiff(y, applyAct(CK_ACT_TANH, conv.naive(x, w, b))).rel, maxDiff(dx, rdx).rel,
+                     maxDiff(dw, rdw).rel, maxDiff(db, rdb).rel]
+            #expect(e.allSatisfy { $0 < 1e-5 }, "workspace \(len): y/dx/dw/db diffs \(e)")
+        }
+    }
+
+    @Test func threadCountDoesNotChangeResults() {
+        var rng = TestRNG(seed: 16)
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
+        for conv in [Conv(n: 4, h: 16, w: 15, c: 8, kh: 3, kw: 3, o: 16, same: true),
+                     Conv(n: 8, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true)] {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+            let dz = rng.array(conv.yCount)
+            func run() -> [[Float]] {
+                let (dw, db) = conv.backwardFilter(x, dz)
+                return [conv.forward(x, w, b, act: CK_ACT_RELU), conv.backwardData(dz, w), dw, db]
+            }
+            ck_set_num_threads(1)
+            let one = run()
+            ck_set_num_threads(2)
+            let two = run(), again = run()
+            for k in 0..<4 {
+                let d = maxDiff(two[k], one[k])
+                #expect(d.rel <= 1e-5, "\(conv) output \(k): 1 vs 2 threads differ by \(d.rel)")
+                #expect(two[k].map(\.bitPattern) == again[k].map(\.bitPattern), "\(conv) output \(k) not reproducible")
+            }
+        }
+    }
+
+    @Test func badArgumentsAreRejected() {
+        let good = Conv(n: 2, h: 6, w: 5, c: 2, kh: 3, kw: 3, o: 2, same: true)
+        let x = [Float](repeating: 1, count: good.xCount), w = [Float](repeating: 1, count: good.wCount)
+        var y = [Float](repeating: 0, count: good.yCount), dx = [Float](repeating: 0, count: good.xCount)
+        var dw = [Float](repeating: 0, count: good.wCount), db: [Float] = [0, 0]
+        var ws = [Float](repeating: 0, count: good.workspace)
+        let wsLen = good.workspace
+        var bad: [ck_conv2d_params] = []
+        for field in 0..<10 {
+            for value: Int32 in [0, -1] {
+                var p = good.p
+                switch field {
+                case 0: p.n = value
+                case 1: p.h = value
+                case 2: p.w = value
+                case 3: p.c = value
+                case 4: p.kh = value
+                case 5: p.kw = value
+                case 6: p.o = value
+                case 7: p.sh = value
+                case 8: p.sw = value
+                default: p.padding = value == 0 ? 2 : -1
+                }
+                bad.append(p)
+            }
+        }
+        for var p in bad {
+            var oh: Int32 = 0, ow: Int32 = 0
+            #expect(ck_conv2d_output_shape(&p, &oh, &ow) == einval, "\(p)")
+            #expect(ck_conv2d_workspace_size(&p) == 0)
+            #expect(ck_conv2d_forward(&p, x, w, nil, 0, &y, &ws, wsLen) == einval, "\(p)")
+            #expect(ck_conv2d_backward_data(&p, y, w, &dx, &ws, wsLen) == einval, "\(p)")
+            #expect(ck_conv2d_backward_filter(&p, x, y, &dw, &db, &ws, wsLen) == einval, "\(p)")
+            #expect(ck_conv2d_forward_naive(&p, x, w, nil, &y) == einval, "\(p)")
+            #expect(ck_conv2d_backward_naive(&p, x, w, y, &dx, &dw, &db) == einval, "\(p)")
+            #expect(ck_im2col(&p, x, &ws) == einval && ck_col2im(&p, ws, &dx) == einval, "\(p)")
+        }
+        var p = good.p
+        var oh: Int32 = 0, ow: Int32 = 0
+        #expect(ck_conv2d_output_shape(nil, &oh, &ow) == einval)
+        #expect(ck_conv2d_output_shape(&p, nil, &oh) == einval)
+        #expect(ck_conv2d_workspace_size(nil) == 0)
+        #expect(ck_conv2d_forward(nil, x, w, nil, 0, &y, &ws, wsLen) == einval)
+        #expect(ck_conv2d_forward(&p, nil, w, nil, 0, &y, &ws, wsLen) == einval)
+        #expect(ck_conv2d_forward(&p, x, nil, nil, 0, &y, &ws, wsLen) == einval)
+        #expect(ck_conv2d_forward(&p, x, w, nil, 0, nil, &ws, wsLen) == einval)
+        #expect(ck_conv2d_forward(&p, x, w, nil, 0, &y, nil, wsLen) == einval)
+        #expect(ck_conv2d_forward(&p, x, w, nil, 4, &y, &ws, wsLen) == einval, "bad activation")
+        #expect(ck_conv2d_forward(&p, x, w, nil, -1, &y, &ws, wsLen) == einval, "bad activation")
+        #expect(ck_conv2d_backward_data(&p, nil, w, &dx, &ws, wsLen) == einval)
+        #expect(ck_conv2d_backward_data(&p, y, nil, &dx, &ws, wsLen) == einval)
+        #expect(ck_conv2d_backward_data(&p, y, w, nil, &ws, wsLen) == einval)
+        #expect(ck_conv2d_backward_filter(&p, nil, y, &dw, &db, &ws, wsLen) == einval)
+        #expect(ck_conv2d_backward_filter(&p, x, nil, &dw, &db, &ws, wsLen) == einval)
+        #expect(ck_conv2d_backward_filter(&p, x, y, nil, &db, &ws, wsLen) == einval)
+        #expect(ck_im2col(&p, nil, &ws) == einval && ck_col2im(&p, nil, &dx) == einval)
+        #expect(ck_conv2d_forward_naive(&p, x, w, nil, nil) == einval)
+        // Output size helper.
+        #expect(ck_output_size(0, 3, 1, 0, &oh, nil) == einval)
+        #expect(ck_output_size(5, 0, 1, 0, &oh, nil) == einval)
+        #expect(ck_output_size(5, 3, 0, 0, &oh, nil) == einval)
+        #expect(ck_output_size(5, 3, 1, 2, &oh, nil) == einval)
+        #expect(ck_output_size(5, 3, 1, 0, nil, nil) == einval)
+        // Too small a workspace (less than one image's im2col matrix).
+        let perImage = wsLen / 2
+        #expect(ck_conv2d_forward(&p, x, w, nil, 0, &y, &ws, perImage - 1) == enospc)
+        #expect(ck_conv2d_backward_data(&p, y, w, &dx, &ws, perImage - 1) == enospc)
+        #expect(ck_conv2d_backward_filter(&p, x, y, &dw, &db, &ws, 0) == enospc)
+        // Sizes beyond BLAS's int range are refused, not overflowed.
+        var huge = good.p
+        huge.n = 1 << 20; huge.h = 1 << 12; huge.w = 1 << 12
+        #expect(ck_conv2d_forward(&huge, x, w, nil, 0, &y, &ws, wsLen) == einval)
+        #expect(ck_conv2d_workspace_size(&huge) == 0)
+    }
+
+    // 1×1 stride-1 convolutions use x directly and need no workspace.
+    @Test func pointwiseNeedsNoWorkspace() {
+        var rng = TestRNG(seed: 17)
+        let conv = Conv(n: 3, h: 5, w: 7, c: 6, kh: 1, kw: 1, o: 4, same: true)
+        #expect(conv.workspace == 0)
+        let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(4), dz = rng.array(conv.yCount)
+        let (rdx, rdw, rdb) = conv.naiveBackward(x, w, dz)
+        let (dw, db) = conv.backwardFilter(x, dz)
+        let e = [maxDiff(conv.forward(x, w, b), conv.naive(x, w, b)).rel, maxDiff(conv.backwardData(dz, w), rdx).rel,
+                 maxDiff(dw, rdw).rel, maxDiff(db, rdb).rel]
+        #expect(e.allSatisfy { $0 < 1e-5 }, "y/dx/dw/db diffs \(e)")
+    }
+}

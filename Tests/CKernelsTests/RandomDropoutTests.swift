@@ -1,0 +1,122 @@
+// Counter-based random streams and inverted dropout (spec §6, §11).
+import CKernels
+import Testing
+
+@_silgen_name("omp_set_num_threads") private func ompSetNumThreads(_ n: Int32)
+@_silgen_name("omp_get_max_threads") private func ompGetMaxThreads() -> Int32
+
+private func uniform(_ seed: UInt64, _ counter: UInt64, _ n: Int) -> [Float] {
+    var out = [Float](repeating: .nan, count: n)
+    precondition(ck_random_uniform(seed, counter, &out, n) == ok)
+    return out
+}
+private func truncNormal(_ seed: UInt64, _ counter: UInt64, _ mean: Float, _ std: Float, _ n: Int) -> [Float] {
+    var out = [Float](repeating: .nan, count: n)
+    precondition(ck_random_truncated_normal(seed, counter, mean, std, &out, n) == ok)
+    return out
+}
+private func stats(_ v: [Float]) -> (mean: Double, std: Double) {
+    let m = v.reduce(0.0) { $0 + Double($1) } / Double(v.count)
+    let s = v.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(v.count)
+    return (m, s.squareRoot())
+}
+
+@Suite struct RandomDropoutTests {
+    @Test func uniformIsReproducibleAndInRange() {
+        let a = uniform(42, 0, 100_000), b = uniform(42, 0, 100_000)
+        #expect(a == b, "same (seed, counter) must give the same values")
+        #expect(a != uniform(43, 0, 100_000), "another seed gives another stream")
+        #expect(a.allSatisfy { $0 >= 0 && $0 < 1 }, "min \(a.min()!) max \(a.max()!)")
+        // 24-bit resolution: every value is k·2^-24.
+        #expect(a.allSatisfy { ($0 * 16_777_216).rounded() == $0 * 16_777_216 })
+        let (m, s) = stats(a)
+        // Standard error of the mean: (1/√12)/√1e5 ≈ 0.0009.
+        #expect(abs(m - 0.5) < 0.004, "mean \(m)")
+        #expect(abs(s - (1.0 / 12).squareRoot()) < 0.004, "std \(s)")
+        // Successive values are not correlated.
+        var c = 0.0
+        for i in 1..<a.count { c += (Double(a[i]) - 0.5) * (Double(a[i - 1]) - 0.5) }
+        c /= Double(a.count - 1) / 12
+        #expect(abs(c) < 0.02, "lag-1 correlation \(c)")
+    }
+
+    @Test func splittingARangeGivesTheSameNumbers() {
+        let whole = uniform(7, 1000, 300_000)
+        let parts = uniform(7, 1000, 123_457) + uniform(7, 1000 + 123_457, 300_000 - 123_457)
+        #expect(whole == parts)
+        let tw = truncNormal(7, 5, 0, 1, 50_000)
+        let tp = truncNormal(7, 5, 0, 1, 20_001) + truncNormal(7, 5 + 20_001, 0, 1, 29_999)
+        #expect(tw == tp)
+        // Thread count does not matter either (the large calls run in parallel).
+        let saved = ompGetMaxThreads()
+        defer { ompSetNumThreads(saved) }
+        ompSetNumThreads(1)
+        let u1 = uniform(9, 0, 300_000), t1 = truncNormal(9, 0, 0.5, 2, 100_000)
+        ompSetNumThreads(2)
+        let u2 = uniform(9, 0, 300_000), t2 = truncNormal(9, 0, 0.5, 2, 100_000)
+        #expect(u1 == u2 && t1 == t2, "1 and 2 threads give different streams")
+    }
+
+    @Test func truncatedNormalStatistics() {
+        for (mean, std) in [(Float(0), Float(1)), (0.25, 0.1), (-3, 2)] {
+            let v = truncNormal(2024, 0, mean, std, 200_000)
+            let lo = v.min()!, hi = v.max()!
+            #expect(lo >= mean - 2 * std && hi <= mean + 2 * std, "range [\(lo), \(hi)] for N(\(mean), \(std))")
+            // Values reach close to the bounds: the tail is not cut short.
+            #expect(Double(hi - mean) > 1.95 * Double(std) && Double(mean - lo) > 1.95 * Double(std))
+            let (m, s) = stats(v)
+            #expect(abs(m - Double(mean)) < 0.01 * Double(std), "mean \(m) vs \(mean)")
+            #expect(abs(s / Double(std) - 0.87962566) < 0.005, "std/σ \(s / Double(std)) vs 0.8796")
+        }
+        #expect(truncNormal(1, 0, 3, 0, 10).allSatisfy { $0 == 3 }, "σ = 0 gives the mean")
+        var out = [Float](repeating: 0, count: 4)
+        #expect(ck_random_truncated_normal(1, 0, 0, -1, &out, 4) == einval)
+        #expect(ck_random_truncated_normal(1, 0, .nan, 1, &out, 4) == einval)
+        #expect(ck_random_truncated_normal(1, 0, 0, 1, nil, 4) == einval)
+        #expect(ck_random_uniform(1, 0, nil, 4) == einval)
+        #expect(ck_random_uniform(1, 0, nil, 0) == ok)
+    }
+
+    @Test func dropoutForwardAndBackward() {
+        var rng = TestRNG(seed: 3)
+        let n = 100_000
+        let x = rng.array(n, -2, 2)
+        for rate: Float in [0, 0.2, 0.5, 0.9] {
+            var y = [Float](repeating: .nan, count: n), mask = [UInt8](repeating: 7, count: n)
+            #expect(ck_dropout_forward(n, rate, 11, 500, x, &y, &mask) == ok)
+            if rate == 0 { #expect(y == x, "rate 0 is the identity") }
+            // The mask is exactly u >= rate for the same stream.
+            let u = uniform(11, 500, n)
+            #expect(mask == u.map { $0 >= rate ? 1 : 0 }, "mask is not u >= rate")
+            let scale = 1 / (1 - rate)
+            var bad = 0
+            for i in 0..<n where y[i] != (mask[i] == 1 ? x[i] * scale : 0) { bad += 1 }
+            #expect(bad == 0, "\(bad) values not x/(1-rate) or 0 at rate \(rate)")
+            let kept = Double(mask.reduce(0) { $0 + Int($1) }) / Double(n)
+            let se = (Double(rate) * Double(1 - rate) / Double(n)).squareRoot()
+            #expect(abs(kept - Double(1 - rate)) <= max(4 * se, 1e-9), "kept \(kept) at rate \(rate)")
+            // Backward uses the same mask and scale.
+            let dy = rng.array(n)
+            var dx = [Float](repeating: .nan, count: n)
+            #expect(ck_dropout_backward(n, rate, mask, dy, &dx) == ok)
+            bad = 0
+            for i in 0..<n where dx[i] != (mask[i] == 1 ? dy[i] * scale : 0) { bad += 1 }
+            #expect(bad == 0, "\(bad) gradient values wrong at rate \(rate)")
+        }
+        // keep_prob 0.8 scales kept values by 1.25 (spec §6).
+        var y: [Float] = [0, 0, 0, 0], m: [UInt8] = [0, 0, 0, 0]
+        #expect(ck_dropout_forward(4, 0.2, 1, 0, [4, 4, 4, 4], &y, &m) == ok)
+        for i in 0..<4 { #expect(y[i] == (m[i] == 1 ? 5 : 0)) }
+    }
+
+    @Test func dropoutRejectsBadRate() {
+        var y: [Float] = [0, 0], m: [UInt8] = [0, 0], dx: [Float] = [0, 0]
+        for rate: Float in [1, -0.1, 1.5, .nan] {
+            #expect(ck_dropout_forward(2, rate, 1, 0, [1, 2], &y, &m) == einval, "rate \(rate)")
+            #expect(ck_dropout_backward(2, rate, m, [1, 2], &dx) == einval, "rate \(rate)")
+        }
+        #expect(ck_dropout_forward(2, 0.5, 1, 0, nil, &y, &m) == einval)
+        #expect(ck_dropout_forward(2, 0.5, 1, 0, [1, 2], &y, nil) == einval)
+        #expect(ck_dropout_backward(2, 0.5, nil, [1, 2], &dx) == einval)
+    }
+}
