@@ -4,15 +4,12 @@ import Axon
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a model on MNIST-format data, printing loss and accuracy each epoch and the final test accuracy.",
-        discussion: """
-            Per-model defaults (flags override them):
-              lenet5  momentum, learning rate 0.01, momentum 0.9, batch 64
-              cnn     adam, learning rate 1e-4, batch 50
-              lstm    adam, learning rate 1e-3, batch 128
-              mlp     adam, learning rate 1e-3, batch 100
-            """)
+        discussion: "Per-model defaults (flags override them):\n" + ModelKind.allCases.map { m in
+            let r = ResolvedSettings(model: m, optimizer: nil, learningRate: nil, momentum: nil, batchSize: nil, epochs: nil)
+            return "  \(m.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(r.optimizerDescription), batch \(r.batchSize), \(r.epochs) epochs"
+        }.joined(separator: "\n"))
 
-    @Option(help: "The model to train: \(ModelKind.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "The model to train.")
     var model: ModelKind
 
     @Option(help: ArgumentHelp("Directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or .gz).", valueName: "dir"))
@@ -44,11 +41,10 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Use only the first N training examples.")
     var limit: Int?
 
-    /// The settings after applying the model's defaults.
-    var resolved: (optimizer: OptimizerKind, learningRate: Float, momentum: Float, batchSize: Int, epochs: Int) {
-        let d = TrainingDefaults.forModel(model)
-        return (optimizer ?? d.optimizer, learningRate ?? d.learningRate, momentum ?? d.momentum,
-                batchSize ?? d.batchSize, epochs ?? d.epochs)
+    /// The settings after applying the model's recipe.
+    var resolved: ResolvedSettings {
+        ResolvedSettings(model: model, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
+                         batchSize: batchSize, epochs: epochs)
     }
 
     func validate() throws {
@@ -87,13 +83,45 @@ struct Train: ParsableCommand {
         let train = limit.map { loaded.train.prefix($0) } ?? loaded.train
         let test = loaded.test
 
-        var optimizerText = "\(settings.optimizer.rawValue), learning rate \(settings.learningRate)"
-        if settings.optimizer == .momentum { optimizerText += ", momentum \(settings.momentum)" }
         print("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
-              + "\(optimizerText), batch \(settings.batchSize), \(settings.epochs) epochs, seed \(seed), threads \(threadCount())")
+              + "\(settings.optimizerDescription), batch \(settings.batchSize), \(settings.epochs) epochs, "
+              + "seed \(seed), threads \(threadCount())")
 
-        try trainAndReport(model: model, train: train, test: test, optimizer: settings.optimizer,
-                           learningRate: settings.learningRate, momentum: settings.momentum,
-                           batchSize: settings.batchSize, epochs: settings.epochs, seed: seed)
+        var network = try model.build(seed: seed)
+        let trainer = Trainer(loss: .softmaxCrossEntropy,
+                              optimizer: settings.optimizer.make(learningRate: settings.learningRate,
+                                                                 momentum: settings.momentum),
+                              schedule: settings.schedule)
+        let width = String(settings.epochs).count
+        trainer.onEpoch = { r in
+            let epoch = String(r.epoch).leftPadded(to: width)
+            print("epoch \(epoch)/\(settings.epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
+                  + "train acc \(percent(r.trainAccuracy))  test acc \(percent(r.validationAccuracy ?? .nan))  "
+                  + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
+        }
+        let history = try trainer.fit(&network, on: train, epochs: settings.epochs, batchSize: settings.batchSize,
+                                      validation: test, seed: seed)
+        let seconds = history.epochs.reduce(0) { $0 + $1.seconds }
+        let final = history.last?.validationAccuracy ?? .nan
+        print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
+              + "after \(history.epochs.count) epochs, \(fixed(seconds, 1)) s of training")
     }
+}
+
+/// `x` with `digits` decimals (Foundation-free, so the CLI needs only Axon and ArgumentParser).
+func fixed(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    var scale = 1
+    for _ in 0..<digits { scale *= 10 }
+    let r = Int((abs(x) * Double(scale)).rounded())
+    let whole = (x < 0 && r != 0 ? "-" : "") + String(r / scale)
+    guard digits > 0 else { return whole }
+    let frac = String(r % scale)
+    return whole + "." + String(repeating: "0", count: digits - frac.count) + frac
+}
+
+func percent(_ fraction: Double) -> String { fixed(fraction * 100, 2) + "%" }
+
+extension String {
+    func leftPadded(to n: Int) -> String { String(repeating: " ", count: max(0, n - count)) + self }
 }
