@@ -84,7 +84,7 @@ struct Train: ParsableCommand {
         let test = loaded.test
 
         print("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
-              + "\(settings.optimizerDescription), batch \(settings.batchSize), \(settings.epochs) epochs, "
+              + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
         var network = try model.build(seed: seed)
@@ -104,7 +104,7 @@ struct Train: ParsableCommand {
         let seconds = history.epochs.reduce(0) { $0 + $1.seconds }
         let final = history.last?.validationAccuracy ?? .nan
         print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
-              + "after \(history.epochs.count) epochs, \(fixed(seconds, 1)) s of training")
+              + "after \(plural(history.epochs.count, "epoch")), \(fixed(seconds, 1)) s of training")
     }
 }
 
@@ -119,6 +119,8 @@ func fixed(_ x: Double, _ digits: Int) -> String {
     let frac = String(r % scale)
     return whole + "." + String(repeating: "0", count: digits - frac.count) + frac
 }
+
+func plural(_ n: Int, _ noun: String) -> String { "\(n) \(noun)\(n == 1 ? "" : "s")" }
 
 func percent(_ fraction: Double) -> String { fixed(fraction * 100, 2) + "%" }
 

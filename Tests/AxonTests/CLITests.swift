@@ -99,3 +99,66 @@ struct CLIError: Error, CustomStringConvertible {
         }
     }
 }
+
+/// The accuracy in percent on the final "test accuracy NN.NN% (...)" line, if there is one.
+func finalAccuracy(_ stdout: String) -> Double? {
+    guard let line = stdout.split(separator: "\n").last(where: { $0.hasPrefix("test accuracy ") }) else { return nil }
+    let number = line.dropFirst("test accuracy ".count).prefix(while: { $0 != "%" })
+    return Double(number)
+}
+
+@Suite(.serialized) struct CLITrainingTests {
+    /// A learnable synthetic set: class k is a bright band on rows 2k...2k+2 over noise.
+    /// Written as IDX files, it tests the whole path data → CLI → model → accuracy
+    /// without depending on the installed dataset.
+    func writeBandsDataset(_ dir: URL, train: Int, test: Int) throws {
+        var state: UInt32 = 12345
+        func noise() -> UInt8 { state = state &* 1_103_515_245 &+ 12345; return UInt8((state >> 16) % 60) }
+        func set(_ n: Int) -> (images: [UInt8], labels: [UInt8]) {
+            var images = [UInt8](), labels = [UInt8]()
+            for i in 0..<n {
+                let k = (i * 7 + i / 10) % 10
+                labels.append(UInt8(k))
+                for r in 0..<28 { for _ in 0..<28 { images.append(r >= 2 * k + 4 && r < 2 * k + 7 ? 255 - noise() : noise()) } }
+            }
+            return (images, labels)
+        }
+        for (name, n) in [("train", train), ("t10k", test)] {
+            let s = set(n)
+            try write(idxBytes(magic: 0x803, dims: [UInt32(n), 28, 28], payload: s.images),
+                      to: dir.appendingPathComponent("\(name)-images-idx3-ubyte"))
+            try write(idxBytes(magic: 0x801, dims: [UInt32(n)], payload: s.labels),
+                      to: dir.appendingPathComponent("\(name)-labels-idx1-ubyte"))
+        }
+    }
+
+    @Test func trainsOnASyntheticDirectory() throws {
+        let dir = try makeTempDir("cli-train")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeBandsDataset(dir, train: 600, test: 200)
+        let r = try runAxon(["train", "--model", "mlp", "--epochs", "3", "--data", dir.path, "--threads", "2", "--seed", "7"])
+        #expect(r.status == 0, "status \(r.status), stderr: \(r.stderr)")
+        let epochLines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        #expect(epochLines.count == 3, "stdout: \(r.stdout)")
+        for line in epochLines {
+            for field in ["loss ", "train acc ", "test acc ", " s ", "images/s"] {
+                #expect(line.contains(field), "epoch line lacks \"\(field)\": \(line)")
+            }
+        }
+        let acc = finalAccuracy(r.stdout)
+        #expect((acc ?? 0) >= 95, "final test accuracy \(acc.map { "\($0)%" } ?? "missing") on an easy synthetic set; stdout: \(r.stdout)")
+    }
+
+    @Test func tinyRealRun() throws {
+        guard FileManager.default.fileExists(atPath: "/usr/share/datasets/fashion-mnist") else {
+            print("SKIPPED tinyRealRun: /usr/share/datasets/fashion-mnist absent (sudo apt-get install dataset-fashion-mnist)")
+            return
+        }
+        let r = try runAxon(["train", "--model", "mlp", "--epochs", "1", "--limit", "2000"])
+        #expect(r.status == 0, "status \(r.status), stderr: \(r.stderr)")
+        #expect(r.stdout.contains("2000 training, 10000 test images"), "stdout: \(r.stdout)")
+        let acc = finalAccuracy(r.stdout)
+        // One epoch of 2000 images reaches about 70%; chance is 10%.
+        #expect((acc ?? 0) >= 60, "final test accuracy \(acc.map { "\($0)%" } ?? "missing"); stdout: \(r.stdout)")
+    }
+}
