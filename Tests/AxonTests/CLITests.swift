@@ -69,6 +69,9 @@ struct CLIError: Error, CustomStringConvertible {
         (["train", "--model", "lenet5", "--frobnicate"], "--frobnicate"),
         (["train", "--model", "lenet5", "--data", "/nonexistent/axon-data"], "/nonexistent/axon-data: data directory does not exist"),
         (["train", "--model", "lenet5", "--data", "/etc/hostname"], "is not a directory"),
+        (["bench", "--steps", "0"], "--steps must be a positive integer, got 0"),
+        (["bench", "--model", "vgg"], "vgg"),
+        (["bench", "--batch-size", "-5"], "--batch-size must be a positive integer, got -5"),
     ])
     func badFlagsFailWithOneLine(arguments: [String], expected: String) throws {
         let r = try runAxon(arguments)
@@ -147,6 +150,16 @@ func finalAccuracy(_ stdout: String) -> Double? {
         }
         let acc = finalAccuracy(r.stdout)
         #expect((acc ?? 0) >= 95, "final test accuracy \(acc.map { "\($0)%" } ?? "missing") on an easy synthetic set; stdout: \(r.stdout)")
+    }
+
+    @Test func benchPrintsAMeasurement() throws {
+        let r = try runAxon(["bench", "--model", "mlp", "--steps", "2", "--batch-size", "32"])
+        #expect(r.status == 0, "status \(r.status), stderr: \(r.stderr)")
+        let line = r.stdout.split(separator: "\n").first { $0.hasPrefix("mlp ") }.map(String.init) ?? ""
+        // "mlp     batch 32  train N images/s (X ms/step)  inference M images/s"
+        let words = line.split(separator: " ")
+        let rates = words.indices.dropFirst().filter { words[$0] == "images/s" }.compactMap { Double(words[$0 - 1]) }
+        #expect(line.contains("batch 32") && rates.count == 2 && rates.allSatisfy { $0 > 0 }, "stdout: \(r.stdout)")
     }
 
     @Test func tinyRealRun() throws {
