@@ -83,15 +83,17 @@ public enum Models {
     public static func recipe(for name: String) throws -> Recipe {
         switch name.lowercased() {
         case "lenet5", "lenet-5", "lenet":
-            return Recipe(optimizer: Momentum(learningRate: 0.01, momentum: 0.9), epochs: 10, batchSize: 64,
-                          schedule: .constant)
+            return Recipe(optimizer: Adam(learningRate: 0.002), epochs: 10, batchSize: 64,
+                          schedule: .exponentialDecay(rate: 0.85))
         case "mlp":
-            return Recipe(optimizer: Adam(learningRate: 0.001), epochs: 10, batchSize: 64,
-                          schedule: .constant)
+            return Recipe(optimizer: Adam(learningRate: 0.001), epochs: 15, batchSize: 64,
+                          schedule: .exponentialDecay(rate: 0.9))
         case "deep-mnist", "deepmnist", "deep_mnist", "cnn":
-            return Recipe(optimizer: Adam(learningRate: 1e-4), epochs: 10, batchSize: 50, schedule: .constant)
+            return Recipe(optimizer: Adam(learningRate: 0.0005), epochs: 10, batchSize: 64,
+                          schedule: .exponentialDecay(rate: 0.85))
         case "lstm", "lstm-classifier":
-            return Recipe(optimizer: Adam(learningRate: 0.001), epochs: 10, batchSize: 64, schedule: .constant)
+            return Recipe(optimizer: Adam(learningRate: 0.002), epochs: 10, batchSize: 64,
+                          schedule: .exponentialDecay(rate: 0.85))
         default:
             throw AxonError.invalidArgument("unknown model \"\(name)\"; expected one of \(names.joined(separator: ", "))")
         }
