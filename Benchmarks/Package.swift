@@ -1,0 +1,26 @@
+// swift-tools-version: 6.2
+// Axon's benchmarks, a package of their own so that `make test` and library
+// users never build package-benchmark. Run with `make bench` from the root.
+import PackageDescription
+
+let package = Package(
+    name: "AxonBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        // A path dependency's identity is its directory's name (the worktree's,
+        // e.g. "bench" or "axon"); `name:` pins the name products are looked up by.
+        .package(name: "Axon", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark", exact: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "Kernels",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "CKernels", package: "Axon"),
+            ],
+            path: "Benchmarks/Kernels",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ]
+)
