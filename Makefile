@@ -3,7 +3,6 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev dataset-fashion-mnist
 SWIFT ?= swift
-EPOCHS ?= 5
 
 .PHONY: deps build release test run lib install bench clean
 
@@ -32,7 +31,7 @@ test: deps lib
 	$(SWIFT) test -c release --skip-build
 
 run: release
-	$(SWIFT) run -c release --skip-build axon train --model lenet5 --epochs $(EPOCHS)
+	$(SWIFT) run -c release --skip-build axon train --model lenet5
 
 # CKernels alone, for C users: build/lib/libckernels.{a,so} and build/include/ckernels.h.
 # Swift's bundled clang: the same compiler SwiftPM uses for the C target.

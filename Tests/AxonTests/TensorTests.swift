@@ -1,5 +1,5 @@
 import Testing
-@testable import Axon
+import Axon
 @Test func reshapeKeepsScalars() throws {
     let t = try Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
     let r = try t.reshaped([3, -1])

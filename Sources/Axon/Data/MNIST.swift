@@ -1,0 +1,73 @@
+/// The MNIST family of datasets (MNIST digits, Fashion-MNIST, ...) in the
+/// four standard IDX files, raw or gzip-compressed.
+public enum MNIST {
+    /// Where Debian's `dataset-fashion-mnist` package installs Fashion-MNIST.
+    public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+
+    /// How to get the data, appended to every "missing data" error.
+    public static let howToGetData =
+        "install Fashion-MNIST with `sudo apt-get install dataset-fashion-mnist`, "
+        + "or pass --data DIR with a directory holding the four standard MNIST files "
+        + "(train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, each raw or .gz)"
+
+    /// The standard file names, without the optional `.gz`.
+    public static let trainImagesFile = "train-images-idx3-ubyte"
+    public static let trainLabelsFile = "train-labels-idx1-ubyte"
+    public static let testImagesFile = "t10k-images-idx3-ubyte"
+    public static let testLabelsFile = "t10k-labels-idx1-ubyte"
+
+    /// Fashion-MNIST's class names, indexed by label.
+    public static let fashionClassNames = [
+        "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    ]
+
+    /// Loads the training and test sets from `directory`. Images are
+    /// [N, rows, cols, 1] with values in [0, 1] (byte / 255).
+    public static func load(from directory: String = defaultDirectory) throws -> (train: Dataset, test: Dataset) {
+        var isDir = false
+        if !fileExists(directory, isDirectory: &isDir) {
+            throw AxonError.file(path: directory, "data directory does not exist; \(howToGetData)")
+        }
+        if !isDir {
+            throw AxonError.file(path: directory, "is not a directory; \(howToGetData)")
+        }
+        let train = try loadSplit(images: locate(trainImagesFile, in: directory),
+                                  labels: locate(trainLabelsFile, in: directory))
+        let test = try loadSplit(images: locate(testImagesFile, in: directory),
+                                 labels: locate(testLabelsFile, in: directory))
+        if train.exampleShape != test.exampleShape {
+            throw AxonError.file(path: try locate(testImagesFile, in: directory),
+                "test images are \(test.exampleShape.prefix(2).map(String.init).joined(separator: "×")) "
+                + "but training images are \(train.exampleShape.prefix(2).map(String.init).joined(separator: "×"))")
+        }
+        return (train, test)
+    }
+
+    /// Loads one split from an image file and a label file, checking that
+    /// their counts agree and that every label is a class id 0...9.
+    public static func loadSplit(images imagesPath: String, labels labelsPath: String) throws -> Dataset {
+        let images = try IDX.readImages(imagesPath)
+        let labels = try IDX.readLabels(labelsPath)
+        guard images.count == labels.count else {
+            throw AxonError.file(path: labelsPath,
+                "holds \(labels.count) labels but \(imagesPath) holds \(images.count) images; the counts must agree")
+        }
+        if let i = labels.firstIndex(where: { $0 > 9 }) {
+            throw AxonError.file(path: labelsPath, "label \(labels[i]) at index \(i) is not a class id 0...9")
+        }
+        let scalars = images.pixels.map { Float($0) / 255 }
+        return try Dataset(images: Tensor(shape: [images.count, images.rows, images.cols, 1], scalars: scalars),
+                           labels: labels.map { Int32($0) }, classCount: 10)
+    }
+
+    /// The path of `name` or `name.gz` in `directory` (the raw file if both exist).
+    static func locate(_ name: String, in directory: String) throws -> String {
+        let base = directory.hasSuffix("/") ? directory + name : directory + "/" + name
+        var isDir = false
+        for candidate in [base, base + ".gz"] where fileExists(candidate, isDirectory: &isDir) && !isDir {
+            return candidate
+        }
+        throw AxonError.file(path: base, "missing (looked for \(name) and \(name).gz in \(directory)); \(howToGetData)")
+    }
+}

@@ -1,0 +1,46 @@
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Reads a whole file into memory through `ck_read_file`, which gunzips it
+/// when it starts with the gzip magic. Errors name the file; `maxLength`
+/// bounds the (decompressed) size so a corrupt or hostile file cannot make us
+/// allocate without limit.
+func readFileBytes(_ path: String, maxLength: Int) throws -> [UInt8] {
+    // ck_read_file only says "I/O error"; look first so the common cases get a precise message.
+    var st = stat()
+    if stat(path, &st) != 0 {
+        throw AxonError.file(path: path, "does not exist")
+    }
+    if (st.st_mode & S_IFMT) == S_IFDIR {
+        throw AxonError.file(path: path, "is a directory, expected a file")
+    }
+    if access(path, R_OK) != 0 {
+        throw AxonError.file(path: path, "is not readable (permission denied)")
+    }
+    var data: UnsafeMutablePointer<UInt8>? = nil
+    var length = 0
+    let status = ck_read_file(path, maxLength, &data, &length)
+    defer { if let data { ck_free(data) } }
+    switch status {
+    case Int32(CK_OK.rawValue):
+        guard let data else { return [] }
+        return Array(UnsafeBufferPointer(start: data, count: length))
+    case Int32(CK_EFORMAT.rawValue):
+        throw AxonError.file(path: path,
+            "is corrupt: invalid or truncated gzip data, or larger than \(maxLength) bytes once decompressed")
+    case Int32(CK_EIO.rawValue):
+        throw AxonError.file(path: path, "could not be read (input/output error)")
+    default:
+        throw AxonError.file(path: path, "could not be read: \(String(cString: ck_status_string(status)))")
+    }
+}
+
+/// Whether `path` exists (following symlinks), and whether it is a directory.
+func fileExists(_ path: String, isDirectory: inout Bool) -> Bool {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return false }
+    isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
+    return true
+}

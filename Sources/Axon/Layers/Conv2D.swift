@@ -1,0 +1,133 @@
+/// 2-D convolution (cross-correlation) over NHWC input with an HWIO kernel,
+/// fused bias and activation (spec §1). Parameters "kernel" [kh, kw, c, filters]
+/// and "bias" [filters].
+public struct Conv2D: Layer {
+    public let filters: Int
+    public let kernelSize: (height: Int, width: Int)
+    public let strides: (height: Int, width: Int)
+    public let padding: Padding
+    public let activation: Activation
+    public let kernelInitializer: Initializer
+    public let biasInitializer: Initializer
+    public private(set) var channels = 0
+    public private(set) var kernel = Tensor.empty
+    public private(set) var bias = Tensor.empty
+    public private(set) var kernelGradient = Tensor.empty
+    public private(set) var biasGradient = Tensor.empty
+
+    private var geometry = Geometry2D()
+    private var input = Tensor.empty
+    private var output = Tensor.empty
+    private var dz = Tensor.empty
+    private var dx = Tensor.empty
+    private var workspace = Tensor.empty
+
+    public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
+                activation: Activation = .linear, kernelInitializer: Initializer = .glorotUniform,
+                biasInitializer: Initializer = .zeros) {
+        self.filters = filters
+        self.kernelSize = kernelSize
+        self.strides = strides
+        self.padding = padding
+        self.activation = activation
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+    }
+
+    public init(filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid,
+                activation: Activation = .linear, kernelInitializer: Initializer = .glorotUniform,
+                biasInitializer: Initializer = .zeros) {
+        self.init(filters: filters, kernelSize: (kernelSize, kernelSize), strides: (strides, strides),
+                  padding: padding, activation: activation, kernelInitializer: kernelInitializer,
+                  biasInitializer: biasInitializer)
+    }
+
+    public var isBuilt: Bool { channels > 0 }
+    public var parameterNames: [String] { ["kernel", "bias"] }
+    public var summary: String {
+        "Conv2D(\(filters), \(kernelSize.height)x\(kernelSize.width)/\(strides.height)x\(strides.width), \(padding), \(activation))"
+    }
+
+    private func validate() throws {
+        guard filters > 0, kernelSize.height > 0, kernelSize.width > 0, strides.height > 0, strides.width > 0 else {
+            throw AxonError.invalidArgument(
+                "Conv2D: filters, kernel size and strides must be > 0, got filters \(filters), kernel \(kernelSize), strides \(strides)")
+        }
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        try validate()
+        guard inputShape.count == 3 else {
+            throw AxonError.shapeMismatch("\(summary) input (height, width, channels)",
+                                          expected: [-1, -1, isBuilt ? channels : -1], got: inputShape)
+        }
+        if isBuilt, inputShape[2] != channels {
+            throw AxonError.shapeMismatch("\(summary) input", expected: [inputShape[0], inputShape[1], channels],
+                                          got: inputShape)
+        }
+        let oh = try Kernels.outputSize(inputShape[0], window: kernelSize.height, stride: strides.height, padding: padding)
+        let ow = try Kernels.outputSize(inputShape[1], window: kernelSize.width, stride: strides.width, padding: padding)
+        return [oh, ow, filters]
+    }
+
+    public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {
+        try validate()
+        guard inputShape.count == 3, inputShape[2] > 0 else {
+            throw AxonError.shapeMismatch("\(summary) input (height, width, channels)", expected: [-1, -1, -1],
+                                          got: inputShape)
+        }
+        channels = inputShape[2]
+        kernel = kernelInitializer.make([kernelSize.height, kernelSize.width, channels, filters], generator: &generator)
+        bias = biasInitializer.make([filters], generator: &generator)
+        kernelGradient = Tensor(zeros: kernel.shape)
+        biasGradient = Tensor(zeros: bias.shape)
+    }
+
+    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try buildIfNeeded(for: x)
+        guard x.rank == 4, x.shape[3] == channels else {
+            throw AxonError.shapeMismatch("\(summary) input", expected: [-1, -1, -1, channels], got: x.shape)
+        }
+        let g = Geometry2D(n: x.shape[0], h: x.shape[1], w: x.shape[2], c: channels,
+                           kh: kernelSize.height, kw: kernelSize.width, sh: strides.height, sw: strides.width,
+                           padding: padding, o: filters)
+        if g != geometry {
+            geometry = g
+            let size = Kernels.conv2dWorkspaceSize(g)
+            if workspace.count < size { workspace = Tensor(zeros: [size]) }
+        }
+        let (oh, ow) = try Kernels.conv2dOutputShape(g)
+        Tensor.reuse(&output, shape: [g.n, oh, ow, filters])
+        try Kernels.conv2dForward(g, x: x, w: kernel, b: bias, activation: activation, y: &output,
+                                  workspace: &workspace)
+        input = training ? x : .empty
+        return output
+    }
+
+    public mutating func backward(_ dy: Tensor) throws -> Tensor { try backward(dy, inputGradient: true) }
+
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor {
+        guard input.rank == 4 else {
+            throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
+        }
+        try dy.expectShape(output.shape, "\(summary) output gradient")
+        if activation != .linear {
+            Tensor.reuse(&dz, shape: dy.shape)
+            try Kernels.activationBackward(activation, y: output, dy: dy, dx: &dz)
+        }
+        let grad = activation == .linear ? dy : dz
+        try Kernels.conv2dBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &biasGradient,
+                                         workspace: &workspace)
+        if inputGradient {
+            Tensor.reuse(&dx, shape: input.shape)
+            try Kernels.conv2dBackwardData(geometry, dz: grad, w: kernel, dx: &dx, workspace: &workspace)
+        }
+        input = .empty
+        return inputGradient ? dx : .empty
+    }
+
+    public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
+        try body("kernel", &kernel, &kernelGradient)
+        try body("bias", &bias, &biasGradient)
+    }
+}

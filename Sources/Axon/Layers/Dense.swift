@@ -1,0 +1,95 @@
+/// Fully connected layer: y = act(x·W + b) over the last axis (any leading
+/// axes are batch). Parameters "kernel" [in, units] and "bias" [units].
+public struct Dense: Layer {
+    public let units: Int
+    public let activation: Activation
+    public let kernelInitializer: Initializer
+    public let biasInitializer: Initializer
+    public private(set) var inputs = 0
+    public private(set) var kernel = Tensor.empty
+    public private(set) var bias = Tensor.empty
+    public private(set) var kernelGradient = Tensor.empty
+    public private(set) var biasGradient = Tensor.empty
+
+    private var input = Tensor.empty     // cached by a training forward, released by backward
+    private var output = Tensor.empty
+    private var dz = Tensor.empty
+    private var dx = Tensor.empty
+
+    public init(_ units: Int, activation: Activation = .linear,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
+        self.units = units
+        self.activation = activation
+        self.kernelInitializer = kernelInitializer
+        self.biasInitializer = biasInitializer
+    }
+
+    public init(units: Int, activation: Activation = .linear,
+                kernelInitializer: Initializer = .glorotUniform, biasInitializer: Initializer = .zeros) {
+        self.init(units, activation: activation, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+    }
+
+    public var isBuilt: Bool { inputs > 0 }
+    public var summary: String { "Dense(\(units), \(activation))" }
+    public var parameterNames: [String] { ["kernel", "bias"] }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] {
+        guard let last = inputShape.last, last > 0 else {
+            throw AxonError.invalidArgument("\(summary): input shape \(inputShape) has no feature axis")
+        }
+        if isBuilt, last != inputs {
+            throw AxonError.shapeMismatch("\(summary) input", expected: [inputs], got: inputShape)
+        }
+        return Array(inputShape.dropLast()) + [units]
+    }
+
+    public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {
+        guard units > 0 else { throw AxonError.invalidArgument("Dense: units must be > 0, got \(units)") }
+        guard let last = inputShape.last, last > 0 else {
+            throw AxonError.invalidArgument("\(summary): input shape \(inputShape) has no feature axis")
+        }
+        inputs = last
+        kernel = kernelInitializer.make([inputs, units], generator: &generator)
+        bias = biasInitializer.make([units], generator: &generator)
+        kernelGradient = Tensor(zeros: kernel.shape)
+        biasGradient = Tensor(zeros: bias.shape)
+    }
+
+    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try buildIfNeeded(for: x)
+        guard x.rank >= 2, x.shape.last == inputs else {
+            throw AxonError.shapeMismatch("\(summary) input", expected: [-1, inputs], got: x.shape)
+        }
+        let n = x.count / inputs
+        Tensor.reuse(&output, shape: Array(x.shape.dropLast()) + [units])
+        try Kernels.denseForward(n: n, inputs: inputs, units: units, x: x, w: kernel, b: bias,
+                                 activation: activation, y: &output)
+        input = training ? x : .empty
+        return output
+    }
+
+    public mutating func backward(_ dy: Tensor) throws -> Tensor { try backward(dy, inputGradient: true) }
+
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor {
+        guard input.rank >= 2 else {
+            throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
+        }
+        try dy.expectShape(output.shape, "\(summary) output gradient")
+        let n = input.count / inputs
+        if activation != .linear {
+            Tensor.reuse(&dz, shape: dy.shape)
+            try Kernels.activationBackward(activation, y: output, dy: dy, dx: &dz)
+        }
+        if inputGradient { Tensor.reuse(&dx, shape: input.shape) }
+        try Kernels.denseBackward(n: n, inputs: inputs, units: units, x: input, w: kernel,
+                                  dz: activation == .linear ? dy : dz, dx: &dx, computeDx: inputGradient,
+                                  dw: &kernelGradient, db: &biasGradient)
+        input = .empty
+        return inputGradient ? dx : .empty
+    }
+
+    public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
+        try body("kernel", &kernel, &kernelGradient)
+        try body("bias", &bias, &biasGradient)
+    }
+}

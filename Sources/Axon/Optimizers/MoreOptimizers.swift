@@ -1,0 +1,196 @@
+/// TF1 Adagrad (spec §8.3): n ← n + g²; w ← w − lr·g/√n. Slot "accumulator" starts at 0.1.
+public struct Adagrad: Optimizer {
+    public var learningRate: Float
+    public var initialAccumulatorValue: Float
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float, initialAccumulatorValue: Float = 0.1) {
+        self.learningRate = learningRate
+        self.initialAccumulatorValue = initialAccumulatorValue
+    }
+    public var summary: String { "Adagrad(lr \(learningRate))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        try Self.validate(initialAccumulatorValue, "Adagrad initial accumulator", initialAccumulatorValue > 0)
+        let (lr, a0) = (learningRate, initialAccumulatorValue)
+        try model.updateParameters { name, w, g in
+            var n = takeSlot(name, "accumulator", like: w, initial: a0)
+            defer { putSlot(name, "accumulator", n) }
+            try Kernels.adagradUpdate(w: &w, g: g, accum: &n, lr: lr)
+        }
+        step += 1
+    }
+}
+
+/// TF1 Adadelta (spec §8.4). Slots "accum" and "accum_update".
+public struct Adadelta: Optimizer {
+    public var learningRate: Float
+    public var rho: Float
+    public var epsilon: Float
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float = 0.001, rho: Float = 0.95, epsilon: Float = 1e-8) {
+        self.learningRate = learningRate
+        self.rho = rho
+        self.epsilon = epsilon
+    }
+    public var summary: String { "Adadelta(lr \(learningRate), rho \(rho), epsilon \(epsilon))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        let (lr, rho, eps) = (learningRate, rho, epsilon)
+        try model.updateParameters { name, w, g in
+            var a = takeSlot(name, "accum", like: w), d = takeSlot(name, "accum_update", like: w)
+            defer { putSlot(name, "accum", a); putSlot(name, "accum_update", d) }
+            try Kernels.adadeltaUpdate(w: &w, g: g, accum: &a, accumUpdate: &d, lr: lr, rho: rho, epsilon: eps)
+        }
+        step += 1
+    }
+}
+
+/// TF1 RMSProp (spec §8.6): slot "rms" starts at 1, "momentum" at 0, "mg" (centered only) at 0.
+public struct RMSProp: Optimizer {
+    public var learningRate: Float
+    public var decay: Float
+    public var momentum: Float
+    public var epsilon: Float
+    public var centered: Bool
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float, decay: Float = 0.9, momentum: Float = 0, epsilon: Float = 1e-10,
+                centered: Bool = false) {
+        self.learningRate = learningRate
+        self.decay = decay
+        self.momentum = momentum
+        self.epsilon = epsilon
+        self.centered = centered
+    }
+    public var summary: String { "RMSProp(lr \(learningRate), decay \(decay), momentum \(momentum)\(centered ? ", centered" : ""))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        let (lr, decay, mu, eps, centered) = (learningRate, decay, momentum, epsilon, centered)
+        try model.updateParameters { name, w, g in
+            var ms = takeSlot(name, "rms", like: w, initial: 1), mom = takeSlot(name, "momentum", like: w)
+            var mg = centered ? takeSlot(name, "mg", like: w) : Tensor.empty
+            defer {
+                putSlot(name, "rms", ms); putSlot(name, "momentum", mom)
+                if centered { putSlot(name, "mg", mg) }
+            }
+            try Kernels.rmspropUpdate(w: &w, g: g, ms: &ms, mom: &mom, mg: &mg, lr: lr, decay: decay, momentum: mu,
+                                      epsilon: eps, centered: centered)
+        }
+        step += 1
+    }
+}
+
+/// TF1 proximal gradient descent (spec §8.7).
+public struct ProximalGradientDescent: Optimizer {
+    public var learningRate: Float
+    public var l1: Float
+    public var l2: Float
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float, l1: Float = 0, l2: Float = 0) {
+        self.learningRate = learningRate
+        self.l1 = l1
+        self.l2 = l2
+    }
+    public var summary: String { "ProximalGradientDescent(lr \(learningRate), l1 \(l1), l2 \(l2))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        let (lr, l1, l2) = (learningRate, l1, l2)
+        try model.updateParameters { _, w, g in try Kernels.proximalSGDUpdate(w: &w, g: g, lr: lr, l1: l1, l2: l2) }
+        step += 1
+    }
+}
+
+/// TF1 proximal Adagrad (spec §8.8). Slot "accumulator" starts at 0.1.
+public struct ProximalAdagrad: Optimizer {
+    public var learningRate: Float
+    public var initialAccumulatorValue: Float
+    public var l1: Float
+    public var l2: Float
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float, initialAccumulatorValue: Float = 0.1, l1: Float = 0, l2: Float = 0) {
+        self.learningRate = learningRate
+        self.initialAccumulatorValue = initialAccumulatorValue
+        self.l1 = l1
+        self.l2 = l2
+    }
+    public var summary: String { "ProximalAdagrad(lr \(learningRate), l1 \(l1), l2 \(l2))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        let (lr, a0, l1, l2) = (learningRate, initialAccumulatorValue, l1, l2)
+        try model.updateParameters { name, w, g in
+            var n = takeSlot(name, "accumulator", like: w, initial: a0)
+            defer { putSlot(name, "accumulator", n) }
+            try Kernels.proximalAdagradUpdate(w: &w, g: g, accum: &n, lr: lr, l1: l1, l2: l2)
+        }
+        step += 1
+    }
+}
+
+/// TF1 Adagrad dual averaging (spec §8.9), with global step T = step + 1.
+/// Slots "gradient_accumulator" (0) and "gradient_squared_accumulator" (0.1).
+public struct AdagradDA: Optimizer {
+    public var learningRate: Float
+    public var initialGradientSquaredAccumulatorValue: Float
+    public var l1: Float
+    public var l2: Float
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float, initialGradientSquaredAccumulatorValue: Float = 0.1, l1: Float = 0,
+                l2: Float = 0) {
+        self.learningRate = learningRate
+        self.initialGradientSquaredAccumulatorValue = initialGradientSquaredAccumulatorValue
+        self.l1 = l1
+        self.l2 = l2
+    }
+    public var summary: String { "AdagradDA(lr \(learningRate), l1 \(l1), l2 \(l2))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        let (lr, q0, l1, l2, t) = (learningRate, initialGradientSquaredAccumulatorValue, l1, l2, Int64(step + 1))
+        try model.updateParameters { name, w, g in
+            var ga = takeSlot(name, "gradient_accumulator", like: w)
+            var gs = takeSlot(name, "gradient_squared_accumulator", like: w, initial: q0)
+            defer { putSlot(name, "gradient_accumulator", ga); putSlot(name, "gradient_squared_accumulator", gs) }
+            try Kernels.adagradDAUpdate(w: &w, g: g, gacc: &ga, gsq: &gs, lr: lr, l1: l1, l2: l2, globalStep: t)
+        }
+        step += 1
+    }
+}
+
+/// TF1 FTRL-proximal (spec §8.10). Slots "accum" (0.1) and "linear" (0).
+public struct Ftrl: Optimizer {
+    public var learningRate: Float
+    public var learningRatePower: Float
+    public var initialAccumulatorValue: Float
+    public var l1: Float
+    public var l2: Float
+    public var l2Shrinkage: Float
+    public var beta: Float
+    public var slots: [String: Tensor] = [:]
+    public var step = 0
+    public init(learningRate: Float, learningRatePower: Float = -0.5, initialAccumulatorValue: Float = 0.1,
+                l1: Float = 0, l2: Float = 0, l2Shrinkage: Float = 0, beta: Float = 0) {
+        self.learningRate = learningRate
+        self.learningRatePower = learningRatePower
+        self.initialAccumulatorValue = initialAccumulatorValue
+        self.l1 = l1
+        self.l2 = l2
+        self.l2Shrinkage = l2Shrinkage
+        self.beta = beta
+    }
+    public var summary: String { "Ftrl(lr \(learningRate), power \(learningRatePower), l1 \(l1), l2 \(l2))" }
+
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        let (lr, p, a0, l1, l2, s, b) = (learningRate, learningRatePower, initialAccumulatorValue, l1, l2, l2Shrinkage, beta)
+        try model.updateParameters { name, w, g in
+            var n = takeSlot(name, "accum", like: w, initial: a0), z = takeSlot(name, "linear", like: w)
+            defer { putSlot(name, "accum", n); putSlot(name, "linear", z) }
+            try Kernels.ftrlUpdate(w: &w, g: g, accum: &n, linear: &z, lr: lr, lrPower: p, l1: l1, l2: l2,
+                                   l2Shrinkage: s, beta: b)
+        }
+        step += 1
+    }
+}

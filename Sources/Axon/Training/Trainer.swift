@@ -1,0 +1,238 @@
+import Foundation
+
+/// Figures of one training epoch.
+public struct EpochRecord: Sendable, Equatable, Codable {
+    public var epoch: Int
+    public var learningRate: Float
+    /// Mean training loss (with any L1/L2 penalty) and accuracy over the epoch,
+    /// measured on the training forward passes (dropout active).
+    public var trainLoss: Float
+    public var trainAccuracy: Double
+    public var validationLoss: Float?
+    public var validationAccuracy: Double?
+    /// Wall-clock seconds of the training passes (validation excluded).
+    public var seconds: Double
+    public var imagesPerSecond: Double
+}
+
+/// Per-epoch records of a `fit`.
+public struct History: Sendable, Equatable, Codable {
+    public var epochs: [EpochRecord] = []
+    /// Epoch (1-based) with the best validation accuracy, if validated.
+    public var bestEpoch: Int? {
+        var best: (Int, Double)?
+        for r in epochs { if let a = r.validationAccuracy, a > (best?.1 ?? -1) { best = (r.epoch, a) } }
+        return best?.0
+    }
+    public var last: EpochRecord? { epochs.last }
+}
+
+/// Learning rate as a function of the epoch.
+public enum LearningRateSchedule: Sendable, Equatable {
+    case constant
+    /// lr · rate^(epoch − 1): multiply by `rate` after every epoch.
+    case exponentialDecay(rate: Float)
+    /// lr · factor^⌊(epoch − 1)/every⌋.
+    case step(every: Int, factor: Float)
+
+    /// The learning rate of epoch `epoch` (1-based) given the base rate.
+    public func learningRate(base: Float, epoch: Int) -> Float {
+        switch self {
+        case .constant: return base
+        case .exponentialDecay(let rate): return base * Float(pow(Double(rate), Double(epoch - 1)))
+        case .step(let every, let factor):
+            return base * Float(pow(Double(factor), Double((epoch - 1) / max(every, 1))))
+        }
+    }
+}
+
+/// Mini-batch training, evaluation and prediction of a classifier.
+///
+/// ```swift
+/// let trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: Momentum(learningRate: 0.01, momentum: 0.9))
+/// trainer.onEpoch = { print($0) }
+/// let history = try trainer.fit(&model, on: data.train, epochs: 10, batchSize: 64, validation: data.test)
+/// ```
+/// The optimizer (with its slots) lives in the trainer, so calling `fit` again
+/// continues the same run.
+public final class Trainer {
+    public var loss: Loss
+    public var optimizer: any Optimizer
+    public var schedule: LearningRateSchedule
+    /// The course's regularisation parameters λ (spec §7): the penalty is
+    /// (λ₂/2n)·Σw² + (λ₁/n)·Σ|w| over kernels (not biases), n = training set size.
+    public var l2: Float
+    public var l1: Float
+    /// Stop when validation accuracy has not improved for this many epochs (spec §9).
+    public var earlyStoppingPatience: Int?
+    /// Called after every epoch (e.g. to print a line or save a checkpoint).
+    public var onEpoch: ((EpochRecord) -> Void)?
+    /// Batch size used by `evaluate` and `predict`.
+    public var inferenceBatchSize = 1000
+
+    private var baseLearningRate: Float
+    private var batchImages = Tensor.empty
+
+    public init(loss: Loss = .softmaxCrossEntropy, optimizer: any Optimizer, schedule: LearningRateSchedule = .constant,
+                l2: Float = 0, l1: Float = 0, earlyStoppingPatience: Int? = nil,
+                onEpoch: ((EpochRecord) -> Void)? = nil) {
+        self.loss = loss
+        self.optimizer = optimizer
+        self.schedule = schedule
+        self.l2 = l2
+        self.l1 = l1
+        self.earlyStoppingPatience = earlyStoppingPatience
+        self.onEpoch = onEpoch
+        baseLearningRate = optimizer.learningRate
+    }
+
+    /// Trains `model` for `epochs` passes over `train` in shuffled mini-batches
+    /// (order drawn from `SeededGenerator(seed:)`, reshuffled every epoch),
+    /// evaluating on `validation` after each epoch.
+    @discardableResult
+    public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
+                                  validation: Dataset? = nil, seed: UInt64 = 0) throws -> History {
+        guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
+        guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
+        guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
+        var generator = SeededGenerator(seed: seed)
+        var order = Array(0..<train.count)
+        var history = History()
+        var best = -Double.infinity, wait = 0
+        for epoch in 1...max(epochs, 1) where epochs > 0 {
+            optimizer.learningRate = schedule.learningRate(base: baseLearningRate, epoch: epoch)
+            for i in stride(from: order.count - 1, to: 0, by: -1) {
+                order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
+            }
+            let start = Date()
+            var lossSum = 0.0, correct = 0
+            var begin = 0
+            while begin < order.count {
+                let end = min(begin + batchSize, order.count)
+                let labels = gather(train, order[begin..<end])
+                let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count)
+                lossSum += Double(r.loss) * Double(end - begin)
+                correct += r.correct
+                begin = end
+            }
+            let seconds = Date().timeIntervalSince(start)
+            var record = EpochRecord(epoch: epoch, learningRate: optimizer.learningRate,
+                                     trainLoss: Float(lossSum / Double(train.count)),
+                                     trainAccuracy: Double(correct) / Double(train.count),
+                                     validationLoss: nil, validationAccuracy: nil, seconds: seconds,
+                                     imagesPerSecond: Double(train.count) / max(seconds, 1e-9))
+            if let validation {
+                let (l, a) = try evaluate(model, on: validation)
+                record.validationLoss = l
+                record.validationAccuracy = a
+            }
+            history.epochs.append(record)
+            onEpoch?(record)
+            if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
+                if a > best { best = a; wait = 0 } else { wait += 1; if wait >= patience { break } }
+            }
+        }
+        return history
+    }
+
+    /// One optimisation step on a batch: forward, loss, backward, penalties,
+    /// update. Returns the batch loss and the number of correct predictions.
+    @discardableResult
+    public func step<Model: Layer>(_ model: inout Model, images: Tensor, labels: [Int32],
+                                   trainingSetSize: Int? = nil) throws -> (loss: Float, correct: Int) {
+        let logits = try model.forward(images, training: true)
+        var (value, gradient) = try loss.compute(logits: logits, labels: labels)
+        let correct = Trainer.countCorrect(logits, labels)
+        _ = try model.backward(gradient, inputGradient: false)
+        gradient = .empty
+        if l2 != 0 || l1 != 0 {
+            let n = Float(trainingSetSize ?? labels.count)
+            let (c2, c1) = (l2 / n, l1 / n)
+            var penalty: Float = 0
+            try model.updateParameters { name, w, g in
+                guard name.hasSuffix("kernel") else { return }  // kernels and recurrent kernels, not biases
+                if c2 != 0 { penalty += try Kernels.l2Penalty(w: w, coef: c2, grad: &g) }
+                if c1 != 0 { penalty += try Kernels.l1Penalty(w: w, coef: c1, grad: &g) }
+            }
+            value += penalty
+        }
+        try optimizer.update(&model)
+        return (value, correct)
+    }
+
+    /// Mean loss and accuracy of `model` on `data` (inference mode, batched).
+    public func evaluate<Model: Layer>(_ model: Model, on data: Dataset) throws -> (loss: Float, accuracy: Double) {
+        var m = model
+        var lossSum = 0.0, correct = 0
+        var begin = 0
+        while begin < data.count {
+            let end = min(begin + inferenceBatchSize, data.count)
+            let x = data.images.rows(begin..<end)
+            let labels = Array(data.labels[begin..<end])
+            let logits = try m.forward(x, training: false)
+            let (l, _) = try loss.compute(logits: logits, labels: labels)
+            lossSum += Double(l) * Double(end - begin)
+            correct += Trainer.countCorrect(logits, labels)
+            begin = end
+        }
+        let n = Double(max(data.count, 1))
+        return (Float(lossSum / n), Double(correct) / n)
+    }
+
+    /// Predicted class of every image of `images` [N, ...] (batched inference).
+    public func predict<Model: Layer>(_ model: Model, _ images: Tensor) throws -> [Int] {
+        try Trainer.predict(model, images, batchSize: inferenceBatchSize)
+    }
+
+    /// Predicted class of every image of `images` [N, ...] (batched inference).
+    public static func predict<Model: Layer>(_ model: Model, _ images: Tensor, batchSize: Int = 1000) throws -> [Int] {
+        guard images.rank >= 1 else { throw AxonError.invalidArgument("predict: images need a batch axis, got \(images.shape)") }
+        var m = model
+        var out: [Int] = []
+        out.reserveCapacity(images.shape[0])
+        var begin = 0
+        while begin < images.shape[0] {
+            let end = min(begin + max(batchSize, 1), images.shape[0])
+            let logits = try m.forward(images.rows(begin..<end), training: false)
+            guard logits.rank == 2 else {
+                throw AxonError.shapeMismatch("predict: model output [batch, classes]", expected: [end - begin, -1],
+                                              got: logits.shape)
+            }
+            out += logits.argmaxRows()
+            begin = end
+        }
+        return out
+    }
+
+    /// Copies the examples at `indices` into the reused batch buffer.
+    private func gather(_ data: Dataset, _ indices: ArraySlice<Int>) -> [Int32] {
+        let stride = data.images.rowStride
+        Tensor.reuse(&batchImages, shape: [indices.count] + data.exampleShape)
+        var labels = [Int32]()
+        labels.reserveCapacity(indices.count)
+        data.images.withUnsafeBufferPointer { src in
+            batchImages.withUnsafeMutableBufferPointer { dst in
+                var o = 0
+                for i in indices {
+                    dst.baseAddress!.advanced(by: o).update(from: src.baseAddress!.advanced(by: i * stride), count: stride)
+                    o += stride
+                    labels.append(data.labels[i])
+                }
+            }
+        }
+        return labels
+    }
+
+    static func countCorrect(_ logits: Tensor, _ labels: [Int32]) -> Int {
+        let k = logits.shape[1]
+        return logits.withUnsafeBufferPointer { p in
+            var correct = 0
+            for r in 0..<labels.count {
+                var best = 0
+                for j in 1..<k where p[r * k + j] > p[r * k + best] { best = j }
+                if best == Int(labels[r]) { correct += 1 }
+            }
+            return correct
+        }
+    }
+}

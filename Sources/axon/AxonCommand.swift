@@ -1,0 +1,38 @@
+import ArgumentParser
+import Axon
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+@main
+struct AxonCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "axon",
+        abstract: "Axon's MNIST reference programs: train LeNet-5, the deep-MNIST CNN, an MLP or an LSTM on CPU, and measure their speed.",
+        subcommands: [Train.self, Bench.self])
+
+    /// Like ArgumentParser's own `main`, but a bad flag or a failed run ends
+    /// with one line `axon: <what was wrong>` on stderr (no usage dump, no
+    /// stack trace) and a non-zero exit; --help still prints the full help.
+    static func main() {
+        // Epoch lines must appear as they happen even when stdout is a pipe (make run | tee).
+        setvbuf(stdout, nil, _IOLBF, 0)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success {
+                print(fullMessage(for: error))
+                Glibc.exit(0)
+            }
+            var message = self.message(for: error)
+            if message.isEmpty { message = "\(error)" }
+            // One line, whatever the error's text looks like.
+            message = message.split(whereSeparator: \.isNewline)
+                .map { $0.drop(while: { $0 == " " }) }.joined(separator: " ")
+            fputs("axon: \(message)\n", stderr)
+            Glibc.exit(code.rawValue != 0 ? code.rawValue : EXIT_FAILURE)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import ArgumentParser
+import Axon
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+/// Throughput of the reference models on random 28×28 inputs: no dataset needed,
+/// so it measures the kernels and layers alone.
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and inference throughput (images/s) of the reference models on random input.")
+
+    @Option(help: "Models to measure (default: all four).")
+    var model: [ModelKind] = ModelKind.allCases
+
+    @Option(parsing: .unconditional, help: "Examples per batch (default: each model's training batch size).")
+    var batchSize: Int?
+
+    @Option(parsing: .unconditional, help: "Timed training steps per model, after one untimed warm-up step.")
+    var steps: Int = 20
+
+    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive integer, got \(batchSize)") }
+        if steps <= 0 { throw ValidationError("--steps must be a positive integer, got \(steps)") }
+        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+    }
+
+    func run() throws {
+        if let threads { setThreadCount(threads) }
+        print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
+        for kind in model {
+            let settings = ResolvedSettings(model: kind, optimizer: nil, learningRate: nil, momentum: nil,
+                                            batchSize: batchSize, epochs: nil)
+            let n = settings.batchSize
+            var generator = SeededGenerator(seed: 1)
+            let images = try Tensor(shape: [n, 28, 28, 1], scalars: (0..<(n * 784)).map { _ in generator.nextUniform() })
+            let labels = (0..<n).map { _ in Int32(generator.next() % 10) }
+            var network = try kind.build(seed: 1)
+            let trainer = Trainer(optimizer: settings.optimizer.make(learningRate: settings.learningRate,
+                                                                     momentum: settings.momentum))
+            try trainer.step(&network, images: images, labels: labels)  // builds the model and its workspaces
+            var start = monotonicSeconds()
+            for _ in 0..<steps { try trainer.step(&network, images: images, labels: labels) }
+            let train = monotonicSeconds() - start
+            _ = try Trainer.predict(network, images, batchSize: n)
+            start = monotonicSeconds()
+            for _ in 0..<steps { _ = try Trainer.predict(network, images, batchSize: n) }
+            let infer = monotonicSeconds() - start
+            let done = Double(n * steps)
+            print("\(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) batch \(n)  "
+                  + "train \(Int((done / train).rounded())) images/s (\(fixed(1000 * train / Double(steps), 2)) ms/step)  "
+                  + "inference \(Int((done / infer).rounded())) images/s")
+        }
+    }
+}
+
+func monotonicSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}

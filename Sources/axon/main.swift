@@ -1,2 +1,0 @@
-import Axon
-print(Tensor(zeros: [2]).shape)

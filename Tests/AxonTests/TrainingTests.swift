@@ -1,0 +1,183 @@
+import Foundation
+import Testing
+import Axon
+
+/// A small labelled set: class c images carry a bright square at a class-specific place plus noise.
+func toyDataset(count: Int, size: Int = 8, classes: Int = 4, seed: UInt64) throws -> Dataset {
+    var g = SeededGenerator(seed: seed)
+    var pixels = [Float](repeating: 0, count: count * size * size)
+    var labels = [Int32]()
+    for n in 0..<count {
+        let c = Int(g.next() % UInt64(classes))
+        labels.append(Int32(c))
+        for i in 0..<(size * size) { pixels[n * size * size + i] = 0.3 * g.nextUniform() }
+        let (r0, c0) = ((c / 2) * size / 2, (c % 2) * size / 2)
+        for r in r0..<(r0 + size / 2) { for q in c0..<(c0 + size / 2) { pixels[n * size * size + r * size + q] += 0.7 } }
+    }
+    return try Dataset(images: Tensor(shape: [count, size, size, 1], scalars: pixels), labels: labels, classCount: classes)
+}
+
+/// Every layer kind in one network.
+func everyLayerModel(seed: UInt64) -> Sequential {
+    Sequential(seed: seed) {
+        Conv2D(filters: 4, kernelSize: 3, padding: .same); ReLU()
+        StochasticPool2D(poolSize: 2)                                   // [4, 4, 4]
+        Conv2D(filters: 8, kernelSize: (3, 3), strides: (1, 1), padding: .same, activation: .relu)
+        MaxPool2D(poolSize: 2, stride: 2)                               // [2, 2, 8]
+        AvgPool2D(poolSize: 2, stride: 1, padding: .same)               // [2, 2, 8]
+        Reshape([4, 8])
+        LSTM(units: 16, returnSequences: true)                          // [4, 16]
+        Flatten()
+        Dense(32); Tanh()
+        Dense(32); Sigmoid()
+        Dropout(rate: 0.1)
+        Dense(4)
+    }
+}
+
+@Suite struct TrainingTests {
+    @Test func everyLayerKindOverfitsASmallBatch() throws {
+        var model = everyLayerModel(seed: 1)
+        let data = try toyDataset(count: 16, seed: 3)
+        let batch = data.batch(0..<16)
+        let labels = batch.labels
+        let trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: Adam(learningRate: 0.01))
+        var first: Float = 0, last: Float = 0
+        for i in 0..<400 {
+            let (l, _) = try trainer.step(&model, images: batch.images, labels: labels)
+            if i == 0 { first = l }
+            last = l
+        }
+        let logits = try model(batch.images)
+        let eval = try Loss.softmaxCrossEntropy.compute(logits: logits, labels: labels).loss
+        let predicted = logits.argmaxRows().map(Int32.init)
+        #expect(first > 1.0, "initial loss \(first)")
+        #expect(last < 0.02, "training loss after 400 steps: \(last) (from \(first))")
+        #expect(eval < 0.05 && predicted == labels, "inference loss \(eval)")
+    }
+
+    @Test func softmaxLayerWithQuadraticLossOverfits() throws {
+        var model = Sequential(seed: 2) { Flatten(); Dense(16, activation: .tanh); Dense(4); Softmax() }
+        let data = try toyDataset(count: 12, seed: 4)
+        let batch = data.batch(0..<12)
+        let trainer = Trainer(loss: .quadratic, optimizer: Adam(learningRate: 0.02))
+        var last: Float = 1
+        for _ in 0..<300 { last = try trainer.step(&model, images: batch.images, labels: batch.labels).loss }
+        #expect(last < 0.01, "quadratic loss of softmax outputs: \(last)")
+    }
+
+    static let optimizers: [(String, any Optimizer)] = [
+        ("GradientDescent", GradientDescent(learningRate: 0.5)),
+        ("Momentum", Momentum(learningRate: 0.1, momentum: 0.9)),
+        ("Nesterov", Momentum(learningRate: 0.1, momentum: 0.9, nesterov: true)),
+        ("Adam", Adam(learningRate: 0.05)),
+        ("Adagrad", Adagrad(learningRate: 0.5)),
+        ("Adadelta", Adadelta(learningRate: 20)),
+        ("RMSProp", RMSProp(learningRate: 0.05)),
+        ("RMSProp centered", RMSProp(learningRate: 0.05, momentum: 0.5, centered: true)),
+        ("ProximalGradientDescent", ProximalGradientDescent(learningRate: 0.5, l1: 0.001, l2: 0.001)),
+        ("ProximalAdagrad", ProximalAdagrad(learningRate: 0.5)),
+        ("AdagradDA", AdagradDA(learningRate: 0.5)),
+        ("Ftrl", Ftrl(learningRate: 0.5)),
+    ]
+
+    /// Softmax regression is convex: every optimizer must drive the loss down.
+    @Test(arguments: 0..<12)
+    func optimizerDecreasesConvexLoss(_ index: Int) throws {
+        let (name, optimizer) = Self.optimizers[index]
+        var model = Sequential(seed: 5) { Flatten(); Dense(4) }
+        let data = try toyDataset(count: 64, seed: 6)
+        let batch = data.batch(0..<64)
+        let trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: optimizer)
+        let initial = try Loss.softmaxCrossEntropy.compute(logits: model(batch.images), labels: batch.labels).loss
+        for _ in 0..<100 { try trainer.step(&model, images: batch.images, labels: batch.labels) }
+        let final = try Loss.softmaxCrossEntropy.compute(logits: model(batch.images), labels: batch.labels).loss
+        #expect(final < 0.5 * initial, "\(name): loss \(initial) → \(final)")
+        #expect(trainer.optimizer.step == 100)
+    }
+
+    @Test func slotsAreNamedByParameter() throws {
+        var model = Sequential { Flatten(); Dense(3); Dense(2) }
+        let data = try toyDataset(count: 4, classes: 2, seed: 7)
+        let b = data.batch(0..<4)
+        let trainer = Trainer(optimizer: Adam())
+        try trainer.step(&model, images: b.images, labels: b.labels)
+        #expect(Set(trainer.optimizer.slots.keys) == Set(["layers.1.kernel", "layers.1.bias", "layers.2.kernel",
+                                                          "layers.2.bias"].flatMap { [$0 + "/m", $0 + "/v"] }))
+        #expect(model.parameterNames == ["layers.1.kernel", "layers.1.bias", "layers.2.kernel", "layers.2.bias"])
+    }
+
+    /// Momentum through the Swift API against a direct Swift reference of spec §8.2.
+    @Test func momentumMatchesReference() throws {
+        var model = Sequential(seed: 8) { Flatten(); Dense(3) }
+        let data = try toyDataset(count: 8, classes: 3, seed: 9)
+        let b = data.batch(0..<8)
+        _ = try model(b.images)
+        var w = model.parameters[0].value.scalars
+        var a = [Float](repeating: 0, count: w.count)
+        let trainer = Trainer(optimizer: Momentum(learningRate: 0.1, momentum: 0.9))
+        var worst: Float = 0
+        for _ in 0..<3 {
+            var probe = model
+            let logits = try probe.forward(b.images, training: true)
+            _ = try probe.backward(Loss.softmaxCrossEntropy.compute(logits: logits, labels: b.labels).gradient)
+            let g = probe.gradients[0].value.scalars
+            for i in w.indices { a[i] = 0.9 * a[i] + g[i]; w[i] -= 0.1 * a[i] }
+            try trainer.step(&model, images: b.images, labels: b.labels)
+            worst = zip(w, model.parameters[0].value.scalars).map { abs($0 - $1) }.max()!
+        }
+        #expect(worst < 1e-6, "largest difference from the reference: \(worst)")
+    }
+
+    @Test func sameSeedGivesBitwiseIdenticalWeights() throws {
+        let data = try toyDataset(count: 40, seed: 10)
+        func run(seed: UInt64) throws -> [Tensor] {
+            var model = everyLayerModel(seed: seed)
+            let trainer = Trainer(optimizer: Momentum(learningRate: 0.05, momentum: 0.9))
+            var g = SeededGenerator(seed: 11)
+            for _ in 0..<20 {
+                let idx = (0..<8).map { _ in Int(g.next() % 40) }
+                let b = data.batch(idx)
+                try trainer.step(&model, images: b.images, labels: b.labels)
+            }
+            return model.parameters.map(\.value)
+        }
+        let a = try run(seed: 1), b = try run(seed: 1), c = try run(seed: 2)
+        #expect(a == b, "same seed, same thread count: weights must be bitwise identical")
+        #expect(a != c, "a different seed must give different weights")
+    }
+
+    @Test func fitReportsEpochsAndLearns() throws {
+        let train = try toyDataset(count: 256, seed: 12), test = try toyDataset(count: 128, seed: 13)
+        var model = Sequential(seed: 3) {
+            Conv2D(filters: 4, kernelSize: 3, padding: .same, activation: .relu)
+            MaxPool2D(poolSize: 2)
+            Flatten(); Dense(16, activation: .relu); Dropout(rate: 0.2); Dense(4)
+        }
+        var lines: [EpochRecord] = []
+        let trainer = Trainer(optimizer: Momentum(learningRate: 0.05, momentum: 0.9),
+                              schedule: .exponentialDecay(rate: 0.5), l2: 0.01)
+        trainer.onEpoch = { lines.append($0) }
+        let history = try trainer.fit(&model, on: train, epochs: 3, batchSize: 32, validation: test, seed: 1)
+        #expect(history.epochs.count == 3 && lines == history.epochs)
+        #expect(history.epochs.map(\.learningRate) == [0.05, 0.025, 0.0125])
+        let last = try #require(history.last)
+        #expect(last.validationAccuracy! > 0.95, "validation accuracy \(last.validationAccuracy!)")
+        #expect(last.imagesPerSecond > 0 && last.seconds > 0)
+        let (_, acc) = try trainer.evaluate(model, on: test)
+        #expect(acc == last.validationAccuracy!)
+        let predicted = try trainer.predict(model, test.images)
+        let correct = zip(predicted, test.labels).filter { $0 == Int($1) }.count
+        #expect(Double(correct) / 128 == acc)
+    }
+
+    @Test func badHyperParametersThrow() throws {
+        var model = Models.mlp()
+        let data = try toyDataset(count: 4, size: 28, seed: 1)
+        let trainer = Trainer(optimizer: Adam(beta1: 1.5))
+        #expect(throws: AxonError.self) { try trainer.fit(&model, on: data, epochs: 1, batchSize: 0) }
+        #expect(throws: AxonError.self) { try trainer.fit(&model, on: data, epochs: 1, batchSize: 2) }
+        var d = Sequential { Flatten(); Dropout(rate: 1.0) }
+        #expect(throws: AxonError.self) { try d.build(inputShape: [2, 2]) }
+    }
+}
