@@ -67,3 +67,17 @@ install: lib release
 
 clean:
 	rm -rf .build build
+
+# package-benchmark suites (Benchmarks/, a package of its own so that `make
+# test` never builds it); the plugin builds them in release mode. Narrow with
+# e.g. BENCH_ARGS="--target Kernels" or BENCH_ARGS="--filter sgemm".
+# AXON_THREADS=N pins the kernel thread count (default: every core).
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark $(BENCH_ARGS)
+
+# Axon against TensorFlow-CPU on the same workloads, alternating rounds, medians
+# (installs tensorflow-cpu into Benchmarks/.venv on first use).
+# E.g. COMPARE_ARGS="--rounds 5 --threads 2".
+.PHONY: compare
+compare: deps
+	python3 Benchmarks/compare.py --swift $(SWIFT) $(COMPARE_ARGS)

@@ -1,0 +1,118 @@
+import Axon
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The model workloads of issue #6, defined once and used by both the
+// package-benchmark target `Models` and the `axon-workloads` executable that
+// `compare.py` runs against TensorFlow. tf_workloads.py mirrors every choice
+// made here (models, optimizers, batches), so keep the two in step.
+
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+}
+
+/// Peak resident set size of this process so far, in MiB (ru_maxrss is KiB on Linux).
+public func peakResidentMiB() -> Double {
+    var usage = rusage()
+    #if os(Linux)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    #if os(Linux)
+    return Double(usage.ru_maxrss) / 1024
+    #else
+    return Double(usage.ru_maxrss) / (1024 * 1024)
+    #endif
+}
+
+/// A fixed set of real training batches: batch k holds examples
+/// [k·size, (k+1)·size) of the training set, in file order (Fashion-MNIST's
+/// training order is already mixed). Prepared before timing and cycled, so the
+/// timings measure the network, not the data pipeline; TF gets the same.
+public struct Batches: Sendable {
+    public let images: [Tensor]
+    public let labels: [[Int32]]
+    public init(_ data: Dataset, size: Int, count: Int) {
+        var images: [Tensor] = [], labels: [[Int32]] = []
+        for k in 0..<count {
+            let begin = (k * size) % max(data.count - size + 1, 1)
+            let b = data.batch(begin..<(begin + size))
+            images.append(b.images); labels.append(b.labels)
+        }
+        self.images = images
+        self.labels = labels
+    }
+}
+
+public enum ModelName: String, CaseIterable, Sendable {
+    case lenet5, deepMNIST = "deep-mnist", lstm
+
+    public func make() -> Sequential {
+        switch self {
+        case .lenet5: return Models.lenet5(seed: 1)
+        case .deepMNIST: return Models.deepMNIST(seed: 1)
+        case .lstm: return Models.lstmClassifier(hidden: 128, seed: 1)
+        }
+    }
+
+    /// The optimizer each workload trains with (issue #6).
+    public func optimizer() -> any Optimizer {
+        switch self {
+        case .lenet5: return Momentum(learningRate: 0.01, momentum: 0.9)
+        case .deepMNIST: return Adam(learningRate: 1e-4)
+        case .lstm: return Adam(learningRate: 1e-3)
+        }
+    }
+}
+
+/// One model, its trainer and its batches; `step()` is one training step
+/// (forward, loss, backward, optimizer update).
+public final class TrainingWorkload: @unchecked Sendable {
+    public var model: Sequential
+    public let trainer: Trainer
+    public let batches: Batches
+    public let batchSize: Int
+    private var next = 0
+
+    public init(_ name: ModelName, data: Dataset, batchSize: Int, batchCount: Int = 16) throws {
+        model = name.make()
+        trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: name.optimizer())
+        batches = Batches(data, size: batchSize, count: batchCount)
+        self.batchSize = batchSize
+        try step()  // builds the parameters and every layer's workspaces
+    }
+
+    @discardableResult
+    public func step() throws -> Float {
+        let k = next
+        next = (next + 1) % batches.images.count
+        return try trainer.step(&model, images: batches.images[k], labels: batches.labels[k]).loss
+    }
+}
+
+/// Inference (training: false) of a freshly initialised model on one fixed
+/// real batch; the result's values do not change the cost of the pass.
+public final class InferenceWorkload: @unchecked Sendable {
+    public var model: Sequential
+    public let input: Tensor
+    public let batchSize: Int
+
+    public init(_ name: ModelName, data: Dataset, batchSize: Int) throws {
+        model = name.make()
+        input = Batches(data, size: batchSize, count: 1).images[0]
+        self.batchSize = batchSize
+        try run()
+    }
+
+    @discardableResult
+    public func run() throws -> Tensor {
+        try model.forward(input, training: false)
+    }
+}

@@ -1,0 +1,124 @@
+import Axon
+import Foundation
+import Workloads
+
+// Measures Axon's side of `compare.py`: each workload of issue #6 on real
+// Fashion-MNIST, printed as one JSON object. Usage:
+//   axon-workloads [--threads N] [--seconds S] [--data DIR] [--only a,b] [--rss-steps N]
+// `--only lenet5_peak_rss_mib` must run in a process of its own (compare.py does):
+// peak RSS is a high-water mark of the whole process.
+
+struct Options {
+    var threads = 0
+    var seconds = 3.0
+    var data = MNIST.defaultDirectory
+    var only: Set<String>? = nil
+    var rssSteps = 300
+}
+
+func parse() -> Options {
+    var o = Options()
+    var args = CommandLine.arguments.dropFirst()
+    func value(_ flag: String) -> String {
+        guard let v = args.popFirst() else { fail("\(flag) needs a value") }
+        return v
+    }
+    while let a = args.popFirst() {
+        switch a {
+        case "--threads": guard let n = Int(value(a)), n >= 0 else { fail("--threads: expected an integer >= 0") }; o.threads = n
+        case "--seconds": guard let s = Double(value(a)), s > 0 else { fail("--seconds: expected a number > 0") }; o.seconds = s
+        case "--data": o.data = value(a)
+        case "--only": o.only = Set(value(a).split(separator: ",").map(String.init))
+        case "--rss-steps": guard let n = Int(value(a)), n > 0 else { fail("--rss-steps: expected an integer > 0") }; o.rssSteps = n
+        default: fail("unknown argument \(a)")
+        }
+    }
+    return o
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("axon-workloads: \(message)\n".utf8))
+    exit(2)
+}
+
+/// Images per second of training: a few untimed warm-up steps, then steps
+/// until `seconds` have passed (at least 10).
+func trainingRate(_ w: TrainingWorkload, seconds: Double) throws -> Double {
+    for _ in 0..<3 { try w.step() }
+    var steps = 0
+    let start = monotonicSeconds()
+    var now = start
+    while steps < 10 || now - start < seconds {
+        try w.step()
+        steps += 1
+        now = monotonicSeconds()
+    }
+    return Double(steps * w.batchSize) / (now - start)
+}
+
+/// Median latency in milliseconds of single inference calls.
+func latencyMs(_ w: InferenceWorkload, seconds: Double) throws -> Double {
+    for _ in 0..<20 { try w.run() }
+    var samples: [Double] = []
+    let start = monotonicSeconds()
+    while samples.count < 50 || monotonicSeconds() - start < seconds {
+        let t0 = monotonicSeconds()
+        try w.run()
+        samples.append(monotonicSeconds() - t0)
+    }
+    samples.sort()
+    return 1000 * samples[samples.count / 2]
+}
+
+/// Images per second of batched inference.
+func inferenceRate(_ w: InferenceWorkload, seconds: Double) throws -> Double {
+    for _ in 0..<3 { try w.run() }
+    var calls = 0
+    let start = monotonicSeconds()
+    var now = start
+    while calls < 10 || now - start < seconds {
+        try w.run()
+        calls += 1
+        now = monotonicSeconds()
+    }
+    return Double(calls * w.batchSize) / (now - start)
+}
+
+let options = parse()
+setThreadCount(options.threads)
+func wanted(_ key: String) -> Bool { options.only?.contains(key) ?? (key != "lenet5_peak_rss_mib") }
+
+do {
+    let data = try MNIST.load(from: options.data).train
+    var results: [String: Double] = [:]
+    if wanted("lenet5_train_ips") {
+        results["lenet5_train_ips"] = try trainingRate(TrainingWorkload(.lenet5, data: data, batchSize: 64), seconds: options.seconds)
+    }
+    if wanted("deep_mnist_train_ips") {
+        results["deep_mnist_train_ips"] = try trainingRate(TrainingWorkload(.deepMNIST, data: data, batchSize: 50), seconds: options.seconds)
+    }
+    if wanted("lstm_train_ips") {
+        results["lstm_train_ips"] = try trainingRate(TrainingWorkload(.lstm, data: data, batchSize: 128), seconds: options.seconds)
+    }
+    if wanted("lenet5_infer_b1_ms") {
+        results["lenet5_infer_b1_ms"] = try latencyMs(InferenceWorkload(.lenet5, data: data, batchSize: 1), seconds: options.seconds)
+    }
+    if wanted("lenet5_infer_b256_ips") {
+        results["lenet5_infer_b256_ips"] = try inferenceRate(InferenceWorkload(.lenet5, data: data, batchSize: 256), seconds: options.seconds)
+    }
+    if wanted("lstm_infer_b1_ms") {
+        results["lstm_infer_b1_ms"] = try latencyMs(InferenceWorkload(.lstm, data: data, batchSize: 1), seconds: options.seconds)
+    }
+    if wanted("lenet5_peak_rss_mib") {
+        // Whole-process high-water mark: runtime, the loaded training set
+        // (60000×784 floats, 180 MiB, held by TF's side too), model and workspaces.
+        let w = try TrainingWorkload(.lenet5, data: data, batchSize: 64)
+        for _ in 0..<options.rssSteps { try w.step() }
+        results["lenet5_peak_rss_mib"] = peakResidentMiB()
+    }
+    results["threads"] = Double(threadCount())
+    let json = try JSONSerialization.data(withJSONObject: results, options: [.sortedKeys])
+    print(String(decoding: json, as: UTF8.self))
+} catch {
+    fail("\(error)")
+}
