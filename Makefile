@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev dataset-fashion-mnist
 SWIFT ?= swift
 
-.PHONY: deps build release test run lib install bench clean
+.PHONY: deps build release test run lib install bench compare clean
 
 # Installs the Debian packages that are missing (needs root, or sudo).
 deps:
@@ -66,7 +66,7 @@ install: lib release
 	install -m 755 .build/release/axon $(PREFIX)/bin
 
 clean:
-	rm -rf .build build
+	rm -rf .build build Benchmarks/.build
 
 # package-benchmark suites (Benchmarks/, a package of its own so that `make
 # test` never builds it); the plugin builds them in release mode. Narrow with
