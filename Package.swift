@@ -8,8 +8,10 @@ import PackageDescription
 //  -march=x86-64-v3     AVX2+FMA: ~1.65x on elementwise kernels; -march=native (AVX-512 here)
 //                       added nothing measurable and would break on other x86-64 CPUs.
 //  -fopenmp             the pragmas; the runtime is Debian's libomp (linked as omp5, see module.modulemap).
-//  -fno-math-errno      lets expf/tanhf vectorise ...
-//  -fveclib=libmvec     ... through glibc's vector math library (LSTM cell ~1.7x).
+//  -fno-math-errno      lets expf/logf vectorise ...
+//  -fveclib=libmvec     ... through glibc's vector math library (LSTM cell ~1.7x). clang does not
+//                       map tanhf this way: activation.c calls glibc's 8-lane tanhf directly
+//                       (~15x on 1.6M values) and lstm.c builds tanh from expf.
 //  Reductions are vectorised per loop with `#pragma clang fp reassociate(on)`, not -ffast-math,
 //  so NaN checks and IEEE semantics elsewhere stay intact.
 let ckernelsFlags: [CSetting] = [
