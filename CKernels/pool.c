@@ -102,23 +102,51 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
             float *restrict yo = y + (q * g.ow + j) * C;
             int32_t *restrict ao = argmax ? argmax + (q * g.ow + j) * C : NULL;
             /* Start from the first in-bounds cell, never from -inf or a padded 0:
-             * an all-negative window has a negative maximum. */
-            const long first = ((b * g.h + r0) * g.w + t0) * C;
-            for (long ch = 0; ch < C; ch++) yo[ch] = x[first + ch];
-            if (ao)
-                for (long ch = 0; ch < C; ch++) ao[ch] = (int32_t)(first + ch);
-            for (long r = r0; r < r1; r++) {
-                for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
-                    const long base = ((b * g.h + r) * g.w + t) * C;
-                    const float *restrict xc = x + base;
-                    if (ao) {
-                        for (long ch = 0; ch < C; ch++)
-                            if (xc[ch] > yo[ch]) { yo[ch] = xc[ch]; ao[ch] = (int32_t)(base + ch); }
-                    } else {
-                        for (long ch = 0; ch < C; ch++)
-                            yo[ch] = xc[ch] > yo[ch] ? xc[ch] : yo[ch];
+             * an all-negative window has a negative maximum. Updates are selects, not
+             * branches: the data-dependent branch of compare-and-store mispredicted
+             * about half the time. Measured on 64 images, 2x2/2, one thread (loaded
+             * machine): C = 6, 28x28: 2.1-2.8 ms -> 0.66-0.71 ms; C = 32: 3.1-3.9 ms
+             * -> 1.3 ms. With few channels each channel's window is scanned in a
+             * register; with 8 or more the select runs across channel lanes. */
+            const long img = b * g.h * g.w * C;
+            const float *restrict xb = x + img;
+            if (C >= 8) {
+                /* Enough channels for vector lanes: compare-and-select across c. */
+                const long first = (r0 * g.w + t0) * C;
+                for (long ch = 0; ch < C; ch++) yo[ch] = xb[first + ch];
+                if (ao)
+                    for (long ch = 0; ch < C; ch++) ao[ch] = (int32_t)(img + first + ch);
+                for (long r = r0; r < r1; r++) {
+                    for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
+                        const long base = (r * g.w + t) * C;
+                        const float *restrict xc = xb + base;
+                        if (ao) {
+                            for (long ch = 0; ch < C; ch++) {
+                                const int gt = xc[ch] > yo[ch];
+                                yo[ch] = gt ? xc[ch] : yo[ch];
+                                ao[ch] = gt ? (int32_t)(img + base + ch) : ao[ch];
+                            }
+                        } else {
+                            for (long ch = 0; ch < C; ch++) yo[ch] = xc[ch] > yo[ch] ? xc[ch] : yo[ch];
+                        }
                     }
                 }
+                continue;
+            }
+            for (long ch = 0; ch < C; ch++) {
+                long bi = (r0 * g.w + t0) * C + ch;
+                float best = xb[bi];
+                for (long r = r0; r < r1; r++) {
+                    for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
+                        const long k = (r * g.w + t) * C + ch;
+                        const float v = xb[k];
+                        const int gt = v > best;
+                        best = gt ? v : best;
+                        bi = gt ? k : bi;
+                    }
+                }
+                yo[ch] = best;
+                if (ao) ao[ch] = (int32_t)(img + bi);
             }
         }
     }
