@@ -133,6 +133,24 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
                 }
                 continue;
             }
+            if (r1 - r0 == 2 && t1 - t0 == 2) {
+                /* Full 2x2 window: a two-level tournament, whose two first
+                 * matches are independent, instead of a chain of three. Ties
+                 * keep the earlier cell at each level, so the first maximal cell
+                 * in scan order still wins (and a NaN first cell still stays). */
+                const long k0 = (r0 * g.w + t0) * C, k2 = k0 + g.w * C;
+                for (long ch = 0; ch < C; ch++) {
+                    const float v0 = xb[k0 + ch], v1 = xb[k0 + C + ch];
+                    const float v2 = xb[k2 + ch], v3 = xb[k2 + C + ch];
+                    const int a = v1 > v0, c = v3 > v2;
+                    const float va = a ? v1 : v0, vc = c ? v3 : v2;
+                    const long ia = (a ? k0 + C : k0) + ch, ic = (c ? k2 + C : k2) + ch;
+                    const int e = vc > va;
+                    yo[ch] = e ? vc : va;
+                    if (ao) ao[ch] = (int32_t)(img + (e ? ic : ia));
+                }
+                continue;
+            }
             for (long ch = 0; ch < C; ch++) {
                 long bi = (r0 * g.w + t0) * C + ch;
                 float best = xb[bi];
