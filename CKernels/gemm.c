@@ -77,7 +77,17 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* Inside someone else's parallel region the blocks run serially on the
      * calling thread: same cut, same bits, no nested oversubscription. */
     int par = pl.nblocks > 1 && nt > 1 && !omp_in_parallel();
-#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+    /* The serial case avoids OpenMP altogether: a `parallel for if (0)` still
+     * costs a libomp loop setup that formats a string (see optim.c). */
+    if (!par) {
+        for (int blk = 0; blk < pl.nblocks; blk++) {
+            int r0, r1, c0, c1;
+            ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
+                           ldb, beta, c, ldc, &r0, &r1, &c0, &c1);
+        }
+        return CK_OK;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int blk = 0; blk < pl.nblocks; blk++) {
         int r0, r1, c0, c1;
         ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
@@ -90,6 +100,16 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * matrices are split by fixed column chunks: thread-count independent. */
 #define CK_SUM_COLS_CHUNK 256
 
+static void sum_chunk(int rows, int cols, int ch, const float *x, float *out) {
+    int j0 = ch * CK_SUM_COLS_CHUNK;
+    int j1 = ck_imin(cols, j0 + CK_SUM_COLS_CHUNK);
+    for (int j = j0; j < j1; j++) out[j] = 0.0f;
+    for (int i = 0; i < rows; i++) {
+        const float *row = x + (size_t)i * cols;
+        for (int j = j0; j < j1; j++) out[j] += row[j];
+    }
+}
+
 int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     CHECK(rows >= 0 && cols >= 0);
     if (cols == 0) return CK_OK;
@@ -99,15 +119,11 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     int nt = ck_threads();
     int par = nchunks > 1 && nt > 1 && (double)rows * cols >= (1 << 16) &&
               !omp_in_parallel();
-#pragma omp parallel for num_threads(nt) if (par) schedule(static)
-    for (int ch = 0; ch < nchunks; ch++) {
-        int j0 = ch * CK_SUM_COLS_CHUNK;
-        int j1 = ck_imin(cols, j0 + CK_SUM_COLS_CHUNK);
-        for (int j = j0; j < j1; j++) out[j] = 0.0f;
-        for (int i = 0; i < rows; i++) {
-            const float *row = x + (size_t)i * cols;
-            for (int j = j0; j < j1; j++) out[j] += row[j];
-        }
+    if (!par) { /* no OpenMP call at all when serial (see ck_sgemm) */
+        for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out);
+        return CK_OK;
     }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out);
     return CK_OK;
 }
