@@ -45,6 +45,25 @@ void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
     }
     *r0 = i0; *r1 = i1; *c0 = j0; *c1 = j1;
     if (i1 <= i0 || j1 <= j0) return;
+    if (i1 - i0 == 1) {
+        /* One row of C (a batch-1 dense layer): sgemv streams B once, where
+         * sgemm would pack all of B and scale C first (sgemm_beta + itcopy +
+         * incopy were ~15% of a LeNet batch-1 step). beta = 0 must not read C
+         * (BLAS rule, NaN-safe), so C is cleared and accumulated into. */
+        float *crow = c + (size_t)i0 * ldc + j0;
+        const int nn = j1 - j0;
+        if (beta == 0.0f) {
+            memset(crow, 0, sizeof(float) * (size_t)nn);
+            beta = 1.0f;
+        }
+        const float *arow = a; /* already offset to row i0 of op(A) */
+        const int inca = trans_a ? lda : 1;
+        if (trans_b)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, nn, k, alpha, b, ldb, arow, inca, beta, crow, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, k, nn, alpha, b, ldb, arow, inca, beta, crow, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, i1 - i0, j1 - j0, k, alpha,
                 a, lda, b, ldb, beta, c + (size_t)i0 * ldc + j0, ldc);
