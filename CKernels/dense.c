@@ -11,6 +11,13 @@ static int dense_sizes_ok(int n, int in, int out) {
            (double)n * out <= 4e18 && (double)in * out <= 4e18;
 }
 
+static void dense_block(const ck_gemm_plan *pl, int blk, int n, int in, int out, const float *x,
+                        const float *w, const float *b, int activation, float *y) {
+    int r0, r1, c0, c1;
+    ck_sgemm_block(pl, blk, 0, 0, n, out, in, 1.0f, x, in, w, out, 0.0f, y, out, &r0, &r1, &c0, &c1);
+    ck_bias_act(y, out, r0, r1, c0, c1, b, activation);
+}
+
 int ck_dense_forward(int n, int in, int out, const float *x, const float *w,
                      const float *b, int activation, float *y) {
     CHECK(dense_sizes_ok(n, in, out));
@@ -19,13 +26,12 @@ int ck_dense_forward(int n, int in, int out, const float *x, const float *w,
     ck_gemm_plan pl = ck_plan_gemm(n, out, in);
     int nt = ck_threads();
     int par = pl.nblocks > 1 && nt > 1 && !omp_in_parallel();
-#pragma omp parallel for num_threads(nt) if (par) schedule(static)
-    for (int blk = 0; blk < pl.nblocks; blk++) {
-        int r0, r1, c0, c1;
-        ck_sgemm_block(&pl, blk, 0, 0, n, out, in, 1.0f, x, in, w, out, 0.0f, y,
-                       out, &r0, &r1, &c0, &c1);
-        ck_bias_act(y, out, r0, r1, c0, c1, b, activation);
+    if (!par) { /* no OpenMP call at all when serial (see ck_sgemm) */
+        for (int blk = 0; blk < pl.nblocks; blk++) dense_block(&pl, blk, n, in, out, x, w, b, activation, y);
+        return CK_OK;
     }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int blk = 0; blk < pl.nblocks; blk++) dense_block(&pl, blk, n, in, out, x, w, b, activation, y);
     return CK_OK;
 }
 

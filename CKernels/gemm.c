@@ -45,6 +45,25 @@ void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
     }
     *r0 = i0; *r1 = i1; *c0 = j0; *c1 = j1;
     if (i1 <= i0 || j1 <= j0) return;
+    if (i1 - i0 == 1) {
+        /* One row of C (a batch-1 dense layer): sgemv streams B once, where
+         * sgemm would pack all of B and scale C first (sgemm_beta + itcopy +
+         * incopy were ~15% of a LeNet batch-1 step). beta = 0 must not read C
+         * (BLAS rule, NaN-safe), so C is cleared and accumulated into. */
+        float *crow = c + (size_t)i0 * ldc + j0;
+        const int nn = j1 - j0;
+        if (beta == 0.0f) {
+            memset(crow, 0, sizeof(float) * (size_t)nn);
+            beta = 1.0f;
+        }
+        const float *arow = a; /* already offset to row i0 of op(A) */
+        const int inca = trans_a ? lda : 1;
+        if (trans_b)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, nn, k, alpha, b, ldb, arow, inca, beta, crow, 1);
+        else
+            cblas_sgemv(CblasRowMajor, CblasTrans, k, nn, alpha, b, ldb, arow, inca, beta, crow, 1);
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, i1 - i0, j1 - j0, k, alpha,
                 a, lda, b, ldb, beta, c + (size_t)i0 * ldc + j0, ldc);
@@ -77,7 +96,17 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     /* Inside someone else's parallel region the blocks run serially on the
      * calling thread: same cut, same bits, no nested oversubscription. */
     int par = pl.nblocks > 1 && nt > 1 && !omp_in_parallel();
-#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+    /* The serial case avoids OpenMP altogether: a `parallel for if (0)` still
+     * costs a libomp loop setup that formats a string (see optim.c). */
+    if (!par) {
+        for (int blk = 0; blk < pl.nblocks; blk++) {
+            int r0, r1, c0, c1;
+            ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
+                           ldb, beta, c, ldc, &r0, &r1, &c0, &c1);
+        }
+        return CK_OK;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
     for (int blk = 0; blk < pl.nblocks; blk++) {
         int r0, r1, c0, c1;
         ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
@@ -90,6 +119,16 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * matrices are split by fixed column chunks: thread-count independent. */
 #define CK_SUM_COLS_CHUNK 256
 
+static void sum_chunk(int rows, int cols, int ch, const float *x, float *out) {
+    int j0 = ch * CK_SUM_COLS_CHUNK;
+    int j1 = ck_imin(cols, j0 + CK_SUM_COLS_CHUNK);
+    for (int j = j0; j < j1; j++) out[j] = 0.0f;
+    for (int i = 0; i < rows; i++) {
+        const float *row = x + (size_t)i * cols;
+        for (int j = j0; j < j1; j++) out[j] += row[j];
+    }
+}
+
 int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     CHECK(rows >= 0 && cols >= 0);
     if (cols == 0) return CK_OK;
@@ -99,15 +138,11 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     int nt = ck_threads();
     int par = nchunks > 1 && nt > 1 && (double)rows * cols >= (1 << 16) &&
               !omp_in_parallel();
-#pragma omp parallel for num_threads(nt) if (par) schedule(static)
-    for (int ch = 0; ch < nchunks; ch++) {
-        int j0 = ch * CK_SUM_COLS_CHUNK;
-        int j1 = ck_imin(cols, j0 + CK_SUM_COLS_CHUNK);
-        for (int j = j0; j < j1; j++) out[j] = 0.0f;
-        for (int i = 0; i < rows; i++) {
-            const float *row = x + (size_t)i * cols;
-            for (int j = j0; j < j1; j++) out[j] += row[j];
-        }
+    if (!par) { /* no OpenMP call at all when serial (see ck_sgemm) */
+        for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out);
+        return CK_OK;
     }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out);
     return CK_OK;
 }

@@ -13,6 +13,21 @@
 
 #define PAR_MIN ((size_t)1 << 15)
 
+/* One loop over k in [0, n), through OpenMP only from PAR_MIN elements on.
+ * Not `parallel for if (...)`: its serialized form still calls libomp's
+ * __kmpc_for_static_init, which (Debian libomp 14) formats a string with
+ * vsnprintf on every call — ~12% of a LeNet batch-1 training step, most of
+ * it from these per-parameter updates. */
+#define CK_ELEMENTWISE(n, ...)                                                 \
+    do {                                                                       \
+        if ((n) >= PAR_MIN) {                                                  \
+            _Pragma("omp parallel for num_threads(ck_threads()) schedule(static)") \
+            for (size_t k = 0; k < (n); k++) __VA_ARGS__                       \
+        } else {                                                               \
+            for (size_t k = 0; k < (n); k++) __VA_ARGS__                       \
+        }                                                                      \
+    } while (0)
+
 /* Pointers are only required when there is something to update: a Swift
  * empty array may hand over NULL. */
 #define NEED(p) if (n > 0 && !(p)) return CK_EINVAL
@@ -26,8 +41,7 @@ static inline float signf(float v) {
 /* §8.1 */
 int ck_sgd_update(size_t n, float *w, const float *g, float lr) {
     NEED(w); NEED(g); FINITE(lr);
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) w[k] = w[k] - lr * g[k];
+    CK_ELEMENTWISE(n, { w[k] = w[k] - lr * g[k]; });
     return CK_OK;
 }
 
@@ -36,19 +50,17 @@ int ck_momentum_update(size_t n, float *w, const float *g, float *accum,
                        float lr, float momentum, int nesterov) {
     NEED(w); NEED(g); NEED(accum); FINITE(lr); FINITE(momentum);
     if (nesterov) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-        for (size_t k = 0; k < n; k++) {
+        CK_ELEMENTWISE(n, {
             float a = momentum * accum[k] + g[k];
             accum[k] = a;
             w[k] = w[k] - lr * g[k] - lr * momentum * a;
-        }
+        });
     } else {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-        for (size_t k = 0; k < n; k++) {
+        CK_ELEMENTWISE(n, {
             float a = momentum * accum[k] + g[k];
             accum[k] = a;
             w[k] = w[k] - lr * a;
-        }
+        });
     }
     return CK_OK;
 }
@@ -59,15 +71,14 @@ int ck_adam_update(size_t n, float *w, const float *g, float *m, float *v,
     NEED(w); NEED(g); NEED(m); NEED(v);
     FINITE(lr_t); FINITE(beta1); FINITE(beta2); NONNEG(epsilon);
     const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) {
+    CK_ELEMENTWISE(n, {
         float gk = g[k];
         float mk = m[k] + (gk - m[k]) * a1;
         float vk = v[k] + (gk * gk - v[k]) * a2;
         m[k] = mk;
         v[k] = vk;
         w[k] = w[k] - lr_t * mk / (sqrtf(vk) + epsilon);
-    }
+    });
     return CK_OK;
 }
 
@@ -75,13 +86,12 @@ int ck_adam_update(size_t n, float *w, const float *g, float *m, float *v,
 int ck_adagrad_update(size_t n, float *w, const float *g, float *accum,
                       float lr) {
     NEED(w); NEED(g); NEED(accum); FINITE(lr);
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) {
+    CK_ELEMENTWISE(n, {
         float gk = g[k];
         float a = accum[k] + gk * gk;
         accum[k] = a;
         w[k] = w[k] - lr * gk / sqrtf(a);
-    }
+    });
     return CK_OK;
 }
 
@@ -92,15 +102,14 @@ int ck_adadelta_update(size_t n, float *w, const float *g, float *accum,
     NEED(w); NEED(g); NEED(accum); NEED(accum_update);
     FINITE(lr); FINITE(rho); NONNEG(epsilon);
     const float a = 1.0f - rho;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) {
+    CK_ELEMENTWISE(n, {
         float gk = g[k];
         float A = rho * accum[k] + a * (gk * gk);
         float delta = sqrtf(accum_update[k] + epsilon) / sqrtf(A + epsilon) * gk;
         accum[k] = A;
         w[k] = w[k] - lr * delta;
         accum_update[k] = rho * accum_update[k] + a * (delta * delta);
-    }
+    });
     return CK_OK;
 }
 
@@ -113,8 +122,7 @@ int ck_rmsprop_update(size_t n, float *w, const float *g, float *ms,
     FINITE(lr); FINITE(decay); FINITE(momentum); NONNEG(epsilon);
     const float a = 1.0f - decay;
     if (centered) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-        for (size_t k = 0; k < n; k++) {
+        CK_ELEMENTWISE(n, {
             float gk = g[k];
             float s = ms[k] + (gk * gk - ms[k]) * a;
             float mgk = mg[k] + (gk - mg[k]) * a;
@@ -123,17 +131,16 @@ int ck_rmsprop_update(size_t n, float *w, const float *g, float *ms,
             mg[k] = mgk;
             mom[k] = mo;
             w[k] = w[k] - mo;
-        }
+        });
     } else {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-        for (size_t k = 0; k < n; k++) {
+        CK_ELEMENTWISE(n, {
             float gk = g[k];
             float s = ms[k] + (gk * gk - ms[k]) * a;
             float mo = momentum * mom[k] + lr * gk / sqrtf(s + epsilon);
             ms[k] = s;
             mom[k] = mo;
             w[k] = w[k] - mo;
-        }
+        });
     }
     return CK_OK;
 }
@@ -144,11 +151,10 @@ int ck_proximal_sgd_update(size_t n, float *w, const float *g, float lr,
                            float l1, float l2) {
     NEED(w); NEED(g); FINITE(lr); NONNEG(l1); NONNEG(l2);
     const float shrink = lr * l1, den = 1.0f + lr * l2;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) {
+    CK_ELEMENTWISE(n, {
         float v = w[k] - lr * g[k];
         w[k] = signf(v) * fmaxf(fabsf(v) - shrink, 0.0f) / den;
-    }
+    });
     return CK_OK;
 }
 
@@ -156,15 +162,14 @@ int ck_proximal_sgd_update(size_t n, float *w, const float *g, float lr,
 int ck_proximal_adagrad_update(size_t n, float *w, const float *g,
                                float *accum, float lr, float l1, float l2) {
     NEED(w); NEED(g); NEED(accum); FINITE(lr); NONNEG(l1); NONNEG(l2);
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) {
+    CK_ELEMENTWISE(n, {
         float gk = g[k];
         float a = accum[k] + gk * gk;
         float eta = lr / sqrtf(a);
         float v = w[k] - eta * gk;
         accum[k] = a;
         w[k] = signf(v) * fmaxf(fabsf(v) - eta * l1, 0.0f) / (1.0f + eta * l2);
-    }
+    });
     return CK_OK;
 }
 
@@ -177,15 +182,14 @@ int ck_adagrad_da_update(size_t n, float *w, const float *g, float *gacc,
     if (global_step < 0 || global_step == INT64_MAX) return CK_EINVAL;
     const float T = (float)(global_step + 1);
     const float l1T = l1 * T, l2Tlr = l2 * T * lr;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-    for (size_t k = 0; k < n; k++) {
+    CK_ELEMENTWISE(n, {
         float gk = g[k];
         float G = gacc[k] + gk;
         float Q = gsq[k] + gk * gk;
         gacc[k] = G;
         gsq[k] = Q;
         w[k] = -lr * signf(G) * fmaxf(fabsf(G) - l1T, 0.0f) / (l2Tlr + sqrtf(Q));
-    }
+    });
     return CK_OK;
 }
 
@@ -202,8 +206,7 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
     const float l2p = l2 + beta / (2.0f * lr);
     const float two_l2p = 2.0f * l2p, two_shr = 2.0f * l2_shrinkage;
     if (p == 0.5f) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-        for (size_t k = 0; k < n; k++) {
+        CK_ELEMENTWISE(n, {
             float gk = g[k], wk = w[k], nk = accum[k];
             float gh = gk + two_shr * wk;
             float n2 = nk + gk * gk;
@@ -213,10 +216,9 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
             w[k] = fabsf(z) > l1 ? (l1 * signf(z) - z) / (sn2 / lr + two_l2p)
                                  : 0.0f;
             accum[k] = n2;
-        }
+        });
     } else {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PAR_MIN)
-        for (size_t k = 0; k < n; k++) {
+        CK_ELEMENTWISE(n, {
             float gk = g[k], wk = w[k], nk = accum[k];
             float gh = gk + two_shr * wk;
             float n2 = nk + gk * gk;
@@ -226,7 +228,7 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
             w[k] = fabsf(z) > l1 ? (l1 * signf(z) - z) / (pn2 / lr + two_l2p)
                                  : 0.0f;
             accum[k] = n2;
-        }
+        });
     }
     return CK_OK;
 }

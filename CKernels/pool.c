@@ -84,44 +84,98 @@ int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
     return CK_OK;
 }
 
+/* One output row q (image q / oh, row q % oh) of max pooling. */
+static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t *argmax) {
+    const long C = g->c;
+    const long b = q / g->oh, i = q % g->oh;
+    long r0, r1;
+    window(i, g->sh, g->pad_top, g->kh, g->h, &r0, &r1);
+    for (long j = 0; j < g->ow; j++) {
+        long t0, t1;
+        window(j, g->sw, g->pad_left, g->kw, g->w, &t0, &t1);
+        float *restrict yo = y + (q * g->ow + j) * C;
+        int32_t *restrict ao = argmax ? argmax + (q * g->ow + j) * C : NULL;
+        /* Start from the first in-bounds cell, never from -inf or a padded 0:
+         * an all-negative window has a negative maximum. Updates are selects, not
+         * branches: the data-dependent branch of compare-and-store mispredicted
+         * about half the time. Measured on 64 images, 2x2/2, one thread (loaded
+         * machine): C = 6, 28x28: 2.1-2.8 ms -> 0.66-0.71 ms; C = 32: 3.1-3.9 ms
+         * -> 1.3 ms. With few channels each channel's window is scanned in a
+         * register; with 8 or more the select runs across channel lanes. */
+        const long img = b * g->h * g->w * C;
+        const float *restrict xb = x + img;
+        if (C >= 8) {
+            /* Enough channels for vector lanes: compare-and-select across c. */
+            const long first = (r0 * g->w + t0) * C;
+            for (long ch = 0; ch < C; ch++) yo[ch] = xb[first + ch];
+            if (ao)
+                for (long ch = 0; ch < C; ch++) ao[ch] = (int32_t)(img + first + ch);
+            for (long r = r0; r < r1; r++) {
+                for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
+                    const long base = (r * g->w + t) * C;
+                    const float *restrict xc = xb + base;
+                    if (ao) {
+                        for (long ch = 0; ch < C; ch++) {
+                            const int gt = xc[ch] > yo[ch];
+                            yo[ch] = gt ? xc[ch] : yo[ch];
+                            ao[ch] = gt ? (int32_t)(img + base + ch) : ao[ch];
+                        }
+                    } else {
+                        for (long ch = 0; ch < C; ch++) yo[ch] = xc[ch] > yo[ch] ? xc[ch] : yo[ch];
+                    }
+                }
+            }
+            continue;
+        }
+        if (r1 - r0 == 2 && t1 - t0 == 2) {
+            /* Full 2x2 window: a two-level tournament, whose two first
+             * matches are independent, instead of a chain of three. Ties
+             * keep the earlier cell at each level, so the first maximal cell
+             * in scan order still wins (and a NaN first cell still stays). */
+            const long k0 = (r0 * g->w + t0) * C, k2 = k0 + g->w * C;
+            for (long ch = 0; ch < C; ch++) {
+                const float v0 = xb[k0 + ch], v1 = xb[k0 + C + ch];
+                const float v2 = xb[k2 + ch], v3 = xb[k2 + C + ch];
+                const int a = v1 > v0, c = v3 > v2;
+                const float va = a ? v1 : v0, vc = c ? v3 : v2;
+                const long ia = (a ? k0 + C : k0) + ch, ic = (c ? k2 + C : k2) + ch;
+                const int e = vc > va;
+                yo[ch] = e ? vc : va;
+                if (ao) ao[ch] = (int32_t)(img + (e ? ic : ia));
+            }
+            continue;
+        }
+        for (long ch = 0; ch < C; ch++) {
+            long bi = (r0 * g->w + t0) * C + ch;
+            float best = xb[bi];
+            for (long r = r0; r < r1; r++) {
+                for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
+                    const long k = (r * g->w + t) * C + ch;
+                    const float v = xb[k];
+                    const int gt = v > best;
+                    best = gt ? v : best;
+                    bi = gt ? k : bi;
+                }
+            }
+            yo[ch] = best;
+            if (ao) ao[ch] = (int32_t)(img + bi);
+        }
+    }
+}
+
 int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
                          int32_t *argmax) {
     geom g;
     if (geometry(p, &g) || !x) return CK_EINVAL;
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
-    const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
-    for (long q = 0; q < rows; q++) {
-        const long b = q / g.oh, i = q % g.oh;
-        long r0, r1;
-        window(i, g.sh, g.pad_top, g.kh, g.h, &r0, &r1);
-        for (long j = 0; j < g.ow; j++) {
-            long t0, t1;
-            window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
-            float *restrict yo = y + (q * g.ow + j) * C;
-            int32_t *restrict ao = argmax ? argmax + (q * g.ow + j) * C : NULL;
-            /* Start from the first in-bounds cell, never from -inf or a padded 0:
-             * an all-negative window has a negative maximum. */
-            const long first = ((b * g.h + r0) * g.w + t0) * C;
-            for (long ch = 0; ch < C; ch++) yo[ch] = x[first + ch];
-            if (ao)
-                for (long ch = 0; ch < C; ch++) ao[ch] = (int32_t)(first + ch);
-            for (long r = r0; r < r1; r++) {
-                for (long t = (r == r0 ? t0 + 1 : t0); t < t1; t++) {
-                    const long base = ((b * g.h + r) * g.w + t) * C;
-                    const float *restrict xc = x + base;
-                    if (ao) {
-                        for (long ch = 0; ch < C; ch++)
-                            if (xc[ch] > yo[ch]) { yo[ch] = xc[ch]; ao[ch] = (int32_t)(base + ch); }
-                    } else {
-                        for (long ch = 0; ch < C; ch++)
-                            yo[ch] = xc[ch] > yo[ch] ? xc[ch] : yo[ch];
-                    }
-                }
-            }
-        }
+    const long rows = g.n * g.oh;
+    if (g.in_total < POOL_PAR_MIN) { /* serial: no OpenMP call at all (see optim.c) */
+        for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
+        return CK_OK;
     }
+#pragma omp parallel for num_threads(ck_threads()) schedule(static)
+    for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
     return CK_OK;
 }
 

@@ -45,9 +45,9 @@ struct Bench: ParsableCommand {
             var start = monotonicSeconds()
             for _ in 0..<steps { try trainer.step(&network, images: images, labels: labels) }
             let train = monotonicSeconds() - start
-            _ = try Trainer.predict(network, images, batchSize: n)
+            _ = try Trainer.predict(&network, images, batchSize: n)
             start = monotonicSeconds()
-            for _ in 0..<steps { _ = try Trainer.predict(network, images, batchSize: n) }
+            for _ in 0..<steps { _ = try Trainer.predict(&network, images, batchSize: n) }
             let infer = monotonicSeconds() - start
             let done = Double(n * steps)
             print("\(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) batch \(n)  "

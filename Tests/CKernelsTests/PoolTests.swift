@@ -209,6 +209,25 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
         #expect(a2 == [1])
     }
 
+    // Values from {0, 1, 2}: most windows hold tied maxima, in every position.
+    // Covers the 2x2 tournament (few channels), the lane-wise path (8+ channels)
+    // and SAME edge windows, each against the naive first-maximal-cell rule.
+    @Test func tiedMaximaMatchNaiveOnEveryPath() {
+        var rng = TestRNG(seed: 21)
+        var mismatches: [String] = []
+        for c in [1, 3, 6, 8, 9, 16] {
+            for (h, pad) in [(8, valid), (7, same), (6, same)] {
+                let p = params(3, h, h + 1, c, k: (2, 2), s: (2, 2), pad)
+                let q = NaivePool(p)
+                let x = (0..<q.inCount).map { _ in Float(rng.int(0...2)) }
+                let (st, y, a) = cMax(p, x)
+                let (ry, ra) = q.max(x)
+                if st != ok || y != ry || a != ra { mismatches.append("c \(c) h \(h) pad \(pad)") }
+            }
+        }
+        #expect(mismatches.isEmpty, "max pool with ties differs from naive for \(mismatches)")
+    }
+
     @Test func forwardKernelsMatchNaiveOnRandomShapes() {
         var rng = TestRNG(seed: 11)
         var worst: (max: Float, avg: Float, infer: Float) = (0, 0, 0)

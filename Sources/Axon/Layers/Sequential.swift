@@ -89,9 +89,17 @@ public struct Sequential: Layer {
     public mutating func backward(_ dy: Tensor) throws -> Tensor { try backward(dy, inputGradient: true) }
 
     public mutating func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor {
+        // A layer needs its input gradient only if some earlier layer has
+        // parameters (or the caller asked): so after parameterless front layers
+        // (Reshape before an LSTM, Flatten) the first trainable layer skips it.
+        var first = layers.count
+        if !inputGradient {
+            first = layers.firstIndex { !$0.parameterNames.isEmpty } ?? layers.count
+        }
         var g = dy
         for i in layers.indices.reversed() {
-            g = try layers[i].backward(g, inputGradient: i > 0 || inputGradient)
+            if !inputGradient && i < first { return .empty }
+            g = try layers[i].backward(g, inputGradient: inputGradient || i > first)
         }
         return g
     }

@@ -185,15 +185,28 @@ public final class Trainer {
     }
 
     /// Predicted class of every image of `images` [N, ...] (batched inference).
+    ///
+    /// Works on a copy of `model`: its buffers are shared with the caller's, so
+    /// the first pass copies each layer's output and workspace (copy-on-write).
+    /// For repeated calls pass the model `inout` instead, which reuses them.
     public static func predict<Model: Layer>(_ model: Model, _ images: Tensor, batchSize: Int = 1000) throws -> [Int] {
-        guard images.rank >= 1 else { throw AxonError.invalidArgument("predict: images need a batch axis, got \(images.shape)") }
         var m = model
+        return try predict(&m, images, batchSize: batchSize)
+    }
+
+    /// Predicted class of every image of `images` [N, ...], running `model` in
+    /// place: its layer buffers are reused, so a steady state allocates nothing
+    /// but the result. The parameters are not changed.
+    public static func predict<Model: Layer>(_ model: inout Model, _ images: Tensor, batchSize: Int = 1000) throws -> [Int] {
+        guard images.rank >= 1 else { throw AxonError.invalidArgument("predict: images need a batch axis, got \(images.shape)") }
         var out: [Int] = []
         out.reserveCapacity(images.shape[0])
         var begin = 0
         while begin < images.shape[0] {
             let end = min(begin + max(batchSize, 1), images.shape[0])
-            let logits = try m.forward(images.rows(begin..<end), training: false)
+            // The whole tensor as one batch needs no copy.
+            let batch = begin == 0 && end == images.shape[0] ? images : images.rows(begin..<end)
+            let logits = try model.forward(batch, training: false)
             guard logits.rank == 2 else {
                 throw AxonError.shapeMismatch("predict: model output [batch, classes]", expected: [end - begin, -1],
                                               got: logits.shape)
