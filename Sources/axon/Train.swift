@@ -41,6 +41,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Use only the first N training examples.")
     var limit: Int?
 
+    @Option(help: ArgumentHelp("Save the trained model to this file (safetensors; see `axon inspect`).", valueName: "file"))
+    var save: String?
+
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
         ResolvedSettings(model: model, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
@@ -71,6 +74,7 @@ struct Train: ParsableCommand {
         if let limit, limit <= 0 {
             throw ValidationError("--limit must be a positive number of training examples, got \(limit)")
         }
+        if let save { try checkCanWrite(save, flag: "--save") }
     }
 
     func run() throws {
@@ -105,6 +109,16 @@ struct Train: ParsableCommand {
         let final = history.last?.validationAccuracy ?? .nan
         print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
               + "after \(plural(history.epochs.count, "epoch")), \(fixed(seconds, 1)) s of training")
+        if let save {
+            try network.save(to: save, metadata: [
+                "axon.training.model": model.rawValue, "axon.training.data": data,
+                "axon.training.examples": String(train.count), "axon.training.epochs": String(history.epochs.count),
+                "axon.training.optimizer": settings.optimizerDescription,
+                "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
+                "axon.training.test_accuracy": fixed(final, 4),
+            ])
+            print("saved the model to \(save)")
+        }
     }
 }
 
