@@ -69,6 +69,8 @@ public enum ModelFile {
         let config: LayerConfig
         do {
             config = try JSONDecoder().decode(LayerConfig.self, from: Data(architecture.utf8))
+        } catch let DecodingError.dataCorrupted(context) where context.codingPath.isEmpty {
+            throw fail("\(architectureKey) is not well-formed JSON")
         } catch let error as DecodingError {
             throw fail("\(architectureKey) is not a valid architecture: \(SafeTensors.describe(error))")
         } catch {
