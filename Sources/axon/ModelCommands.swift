@@ -93,8 +93,9 @@ struct Eval: ParsableCommand {
         let network = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
         let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
-        print("\(model) on \(data): test accuracy \(percent(accuracy)) "
-              + "(\(Int((accuracy * Double(test.count)).rounded()))/\(test.count)), loss \(fixed(Double(loss), 4))")
+        print("\(model) on the \(test.count) test images of \(data)")
+        print("test accuracy \(percent(accuracy)) (\(Int((accuracy * Double(test.count)).rounded()))/\(test.count)), "
+              + "loss \(fixed(Double(loss), 4))")
     }
 }
 

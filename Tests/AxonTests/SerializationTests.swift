@@ -389,3 +389,55 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         return try ModelFile.encode(m)
     }
 }
+
+@Suite(.serialized) struct ModelCLITests {
+    @Test func trainSaveInspectEvalPredict() throws {
+        let dir = try makeTempDir("cli-model")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 100)
+        let file = dir.appendingPathComponent("mlp.safetensors").path
+        let t = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--threads", "1",
+                             "--seed", "3", "--save", file])
+        #expect(t.status == 0 && t.stdout.contains("saved the model to \(file)"), "stdout \(t.stdout) stderr \(t.stderr)")
+        let trained = finalAccuracy(t.stdout)
+
+        let i = try runAxon(["inspect", file])
+        #expect(i.status == 0, "stderr \(i.stderr)")
+        for needle in ["Dense(500, relu)", "(None, 500)", "(None, 784)", "392,500", "Total parameters: 545,810",
+                       "axon.training.model: mlp", "axon.format_version: 1", "axon.architecture: {"] {
+            #expect(i.stdout.contains(needle), "inspect output lacks \"\(needle)\":\n\(i.stdout)")
+        }
+
+        let e = try runAxon(["eval", "--model", file, "--data", dir.path, "--threads", "1"])
+        #expect(e.status == 0, "stderr \(e.stderr)")
+        #expect(finalAccuracy(e.stdout) == trained && trained != nil,
+                "eval says \(e.stdout), training ended with \(String(describing: trained))%")
+
+        let p = try runAxon(["predict", "--model", file, "--index", "3", "--data", dir.path])
+        #expect(p.status == 0 && p.stdout.contains("predicted class") && p.stdout.contains("true class"),
+                "stdout \(p.stdout) stderr \(p.stderr)")
+        // The same image as a PGM file gives the same probabilities.
+        let images = try [UInt8](Data(contentsOf: dir.appendingPathComponent("t10k-images-idx3-ubyte")))
+        let pgm = Array("P5\n28 28\n255\n".utf8) + images[(16 + 3 * 784)..<(16 + 4 * 784)]
+        let pgmURL = dir.appendingPathComponent("three.pgm")
+        try write(pgm, to: pgmURL)
+        let q = try runAxon(["predict", "--model", file, "--image", pgmURL.path])
+        #expect(q.status == 0, "stderr \(q.stderr)")
+        func table(_ s: String) -> [Substring] { s.split(separator: "\n").filter { $0.hasPrefix("  ") } }
+        #expect(table(q.stdout) == table(p.stdout) && table(p.stdout).count == 10, "--image:\n\(q.stdout)\n--index:\n\(p.stdout)")
+
+        // A damaged file: one line on stderr naming it.
+        var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))
+        bytes.removeLast(10)
+        let bad = dir.appendingPathComponent("bad.safetensors").path
+        try write(bytes, to: URL(fileURLWithPath: bad))
+        for args in [["inspect", bad], ["eval", "--model", bad, "--data", dir.path], ["predict", "--model", bad, "--index", "0", "--data", dir.path]] {
+            let r = try runAxon(args)
+            let lines = r.stderr.split(separator: "\n")
+            #expect(r.status != 0 && lines.count == 1 && r.stderr.hasPrefix("axon: \(bad): not a valid safetensors file"),
+                    "\(args): status \(r.status), stderr \(r.stderr)")
+        }
+        let n = try runAxon(["train", "--model", "mlp", "--save", dir.appendingPathComponent("no/such/dir/m.safetensors").path])
+        #expect(n.status != 0 && n.stderr.contains("does not exist"), "stderr \(n.stderr)")
+    }
+}
