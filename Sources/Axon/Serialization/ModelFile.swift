@@ -55,7 +55,11 @@ public enum ModelFile {
 
     /// Validates and rebuilds a model from the bytes of a model file; errors name `path`.
     public static func decode(_ bytes: [UInt8], path: String) throws -> Loaded {
-        let contents = try SafeTensors.decode(bytes, path: path)
+        try rebuild(SafeTensors.decode(bytes, path: path), path: path)
+    }
+
+    /// Validates and rebuilds the model described by decoded safetensors contents.
+    static func rebuild(_ contents: SafeTensors.Contents, path: String) throws -> Loaded {
         func fail(_ message: String) -> AxonError { .file(path: path, "not a valid Axon model file: \(message)") }
         guard let version = contents.metadata[versionKey] else {
             throw fail("no \(versionKey) in the metadata (a safetensors file, but not written by Axon's model.save)")
