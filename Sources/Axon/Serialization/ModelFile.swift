@@ -60,6 +60,11 @@ public enum ModelFile {
 
     /// Validates and rebuilds the model described by decoded safetensors contents.
     static func rebuild(_ contents: SafeTensors.Contents, path: String) throws -> Loaded {
+        var contents = contents
+        if contents.metadata[Checkpoint.metadataKey] != nil {
+            // A checkpoint is a model file plus optimizer slots (checked by Checkpoint.load).
+            contents.tensors.removeAll { $0.name.hasPrefix(Checkpoint.slotPrefix) }
+        }
         func fail(_ message: String) -> AxonError { .file(path: path, "not a valid Axon model file: \(message)") }
         guard let version = contents.metadata[versionKey] else {
             throw fail("no \(versionKey) in the metadata (a safetensors file, but not written by Axon's model.save)")
