@@ -441,3 +441,123 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(n.status != 0 && n.stderr.contains("does not exist"), "stderr \(n.stderr)")
     }
 }
+
+@Suite struct CheckpointTests {
+    static func data() throws -> Dataset {
+        var g = SeededGenerator(seed: 21)
+        let n = 96
+        let labels = (0..<n).map { _ in Int32(g.next() % 10) }
+        return try Dataset(images: randomTensor([n, 8, 8, 1], seed: 22, range: 0...1), labels: labels)
+    }
+
+    static func model() -> Sequential {
+        Sequential(seed: 8) {
+            Conv2D(filters: 4, kernelSize: 3, activation: .relu)
+            StochasticPool2D(poolSize: 2)
+            Flatten()
+            Dense(16, activation: .relu)
+            Dropout(0.3)
+            Dense(10)
+        }
+    }
+
+    static func optimizers() -> [any Optimizer] {
+        [Adam(learningRate: 0.01), Momentum(learningRate: 0.05, momentum: 0.9, nesterov: true), GradientDescent(learningRate: 0.1)]
+    }
+
+    @Test(arguments: 0..<3)
+    func resumedRunEqualsUninterruptedBitForBit(which: Int) throws {
+        let data = try Self.data()
+        let dir = try makeTempDir("ckpt")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var straight = Self.model()
+        let a = Trainer(optimizer: Self.optimizers()[which], schedule: .exponentialDecay(rate: 0.5))
+        try a.fit(&straight, on: data, epochs: 4, batchSize: 10, seed: 3)
+
+        var first = Self.model()
+        let b = Trainer(optimizer: Self.optimizers()[which], schedule: .exponentialDecay(rate: 0.5))
+        try b.fit(&first, on: data, epochs: 2, batchSize: 10, seed: 3)
+        try CheckpointDirectory.save(Checkpoint(model: first, optimizer: b.optimizer, epoch: 2, configuration: ["k": "v"]),
+                                     in: dir.path)
+        let restored = try CheckpointDirectory.latest(in: dir.path)
+        #expect(restored.epoch == 2 && restored.configuration == ["k": "v"])
+        var second = restored.model
+        let c = Trainer(optimizer: Self.optimizers()[which], schedule: .exponentialDecay(rate: 0.5))
+        try restored.restore(into: &c.optimizer)
+        try c.fit(&second, on: data, epochs: 4, batchSize: 10, seed: 3, startEpoch: 3)
+
+        let worst = zip(straight.parameters, second.parameters).map { p, q in
+            zip(p.value.scalars, q.value.scalars).map { abs($0 - $1) }.max() ?? 0
+        }.max() ?? .infinity
+        #expect(straight.parameters.map(\.value) == second.parameters.map(\.value),
+                "\(a.optimizer.summary): resumed weights differ from the uninterrupted run by up to \(worst)")
+        #expect(c.optimizer.step == a.optimizer.step)
+
+        // Control: without the optimizer state or the layer counters the result differs,
+        // so the comparison above would catch a checkpoint that lost them.
+        if which != 2 {
+            var noSlots = restored.model
+            let d = Trainer(optimizer: Self.optimizers()[which], schedule: .exponentialDecay(rate: 0.5))
+            try d.fit(&noSlots, on: data, epochs: 4, batchSize: 10, seed: 3, startEpoch: 3)
+            #expect(noSlots.parameters.map(\.value) != straight.parameters.map(\.value))
+        }
+        var noCounters = restored.model
+        Checkpoint.setCounters(&noCounters, prefix: "", ["layers.1": 0, "layers.4": 0])
+        let e = Trainer(optimizer: Self.optimizers()[which], schedule: .exponentialDecay(rate: 0.5))
+        try restored.restore(into: &e.optimizer)
+        try e.fit(&noCounters, on: data, epochs: 4, batchSize: 10, seed: 3, startEpoch: 3)
+        #expect(noCounters.parameters.map(\.value) != straight.parameters.map(\.value))
+    }
+
+    @Test func keepsTheLastFiveAndRejectsBadCheckpoints() throws {
+        let dir = try makeTempDir("ckpt-keep")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var m = Self.model()
+        let t = Trainer(optimizer: Adam(learningRate: 0.01))
+        for epoch in 1...7 {
+            try t.fit(&m, on: Self.data(), epochs: epoch, batchSize: 32, seed: 1, startEpoch: epoch)
+            try CheckpointDirectory.save(Checkpoint(model: m, optimizer: t.optimizer, epoch: epoch), in: dir.path)
+        }
+        #expect(try CheckpointDirectory.epochs(in: dir.path) == [3, 4, 5, 6, 7])
+        #expect(try CheckpointDirectory.latest(in: dir.path).epoch == 7)
+        let path = dir.appendingPathComponent(CheckpointDirectory.fileName(epoch: 7)).path
+        // A checkpoint is also a loadable model.
+        #expect(try Sequential.load(from: path).parameters.map(\.value) == m.parameters.map(\.value))
+        // Restoring Adam state into another optimizer is refused.
+        var other: any Optimizer = Momentum(learningRate: 0.1)
+        #expect(throws: AxonError.self) { try CheckpointDirectory.latest(in: dir.path).restore(into: &other) }
+        // A slot whose shape does not match its parameter.
+        var contents = try SafeTensors.read(path)
+        let i = contents.tensors.firstIndex { $0.name == "optimizer.layers.3.kernel/m" }!
+        contents.tensors[i].value = Tensor(zeros: [3])
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: path)
+        let e = fileError { _ = try Checkpoint.load(from: path) }
+        #expect(e.map { "\($0)".contains("optimizer slot \"layers.3.kernel/m\" has shape [3]") } == true, "\(String(describing: e))")
+        // A model file is not a checkpoint.
+        let modelPath = dir.appendingPathComponent("model.safetensors").path
+        try m.save(to: modelPath)
+        let e2 = fileError { _ = try Checkpoint.load(from: modelPath) }
+        #expect(e2.map { "\($0)".contains("no axon.checkpoint") } == true, "\(String(describing: e2))")
+    }
+
+    @Test func cliResumeEqualsUninterruptedRun() throws {
+        let dir = try makeTempDir("cli-resume")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 50)
+        let common = ["--data", dir.path, "--threads", "1", "--seed", "5", "--batch-size", "32"]
+        let full = dir.appendingPathComponent("full.safetensors").path
+        let resumed = dir.appendingPathComponent("resumed.safetensors").path
+        let ck = dir.appendingPathComponent("ck").path
+        let r1 = try runAxon(["train", "--model", "mlp", "--epochs", "3", "--save", full] + common)
+        #expect(r1.status == 0, "\(r1.stderr)")
+        let r2 = try runAxon(["train", "--model", "mlp", "--epochs", "1", "--checkpoint-dir", ck] + common)
+        #expect(r2.status == 0, "\(r2.stderr)")
+        let r3 = try runAxon(["train", "--resume", ck, "--epochs", "3", "--threads", "1", "--save", resumed])
+        #expect(r3.status == 0 && r3.stdout.contains("resuming from \(ck) after epoch 1"), "\(r3.stdout) \(r3.stderr)")
+        let a = try SafeTensors.read(full), b = try SafeTensors.read(resumed)
+        #expect(a.tensors.count == 6 && a.tensors.map(\.value) == b.tensors.map(\.value), "resumed CLI run differs")
+        #expect(try CheckpointDirectory.epochs(in: ck) == [1, 2, 3])
+        let r4 = try runAxon(["train", "--resume", ck, "--model", "mlp"])
+        #expect(r4.status != 0 && r4.stderr.contains("cannot be combined with --resume"), "\(r4.stderr)")
+    }
+}
