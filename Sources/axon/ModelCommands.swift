@@ -192,3 +192,11 @@ func checkCanWrite(_ path: String, flag: String) throws {
         throw ValidationError("\(flag) \(path): directory \(directory) is not writable")
     }
 }
+
+/// Throws unless `path` is a directory, or does not exist yet (it is created at the first checkpoint).
+func checkCanCreateDirectory(_ path: String, flag: String) throws {
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
+        throw ValidationError("\(flag) \(path) exists and is not a directory")
+    }
+}

@@ -90,6 +90,7 @@ struct Train: ParsableCommand {
             throw ValidationError("--limit must be a positive number of training examples, got \(limit)")
         }
         if let save { try checkCanWrite(save, flag: "--save") }
+        if let checkpointDir { try checkCanCreateDirectory(checkpointDir, flag: "--checkpoint-dir") }
     }
 
     func run() throws {
