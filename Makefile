@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev dataset-fashion-mnist
 SWIFT ?= swift
 
-.PHONY: deps build release test run lib install bench compare clean
+.PHONY: deps build release test run lib install bench compare fuzz clean
 
 # Installs the Debian packages that are missing (needs root, or sudo).
 deps:
@@ -64,6 +64,20 @@ install: lib release
 	install -m 644 build/lib/libckernels.a build/lib/libckernels.so $(PREFIX)/lib
 	install -m 644 build/include/ckernels.h $(PREFIX)/include
 	install -m 755 .build/release/axon $(PREFIX)/bin
+
+# libFuzzer run over the model-file loader, bounded by FUZZ_RUNS inputs and FUZZ_SECONDS.
+# Axon's sources are compiled with the harness as one module, with coverage and
+# AddressSanitizer; new interesting inputs accumulate in build/fuzz-corpus, seeds
+# (small model files written by Python's safetensors, Fuzz/make_seeds.py) are in Fuzz/corpus.
+SWIFTC ?= swiftc
+FUZZ_RUNS ?= 1000000
+FUZZ_SECONDS ?= 900
+fuzz: lib
+	@mkdir -p build/fuzz-corpus
+	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name AxonFuzz -I CKernels/include \
+	  $(wildcard Sources/Axon/*/*.swift) Fuzz/LoaderFuzz.swift build/lib/libckernels.a $(CLIBS) -o build/fuzz-loader
+	build/fuzz-loader -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 \
+	  -print_final_stats=1 build/fuzz-corpus Fuzz/corpus
 
 clean:
 	rm -rf .build build Benchmarks/.build

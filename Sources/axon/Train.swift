@@ -9,8 +9,8 @@ struct Train: ParsableCommand {
             return "  \(m.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(r.optimizerDescription), batch \(r.batchSize), \(r.epochs) epochs"
         }.joined(separator: "\n"))
 
-    @Option(help: "The model to train.")
-    var model: ModelKind
+    @Option(help: "The model to train (required unless --resume).")
+    var model: ModelKind?
 
     @Option(help: ArgumentHelp("Directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or .gz).", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
@@ -41,13 +41,31 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Use only the first N training examples.")
     var limit: Int?
 
+    @Option(help: ArgumentHelp("Save the trained model to this file (safetensors; see `axon inspect`).", valueName: "file"))
+    var save: String?
+
+    @Option(help: ArgumentHelp("Save a checkpoint (model, optimizer state, counters, settings) after every epoch in this directory, keeping the last 5.", valueName: "dir"))
+    var checkpointDir: String?
+
+    @Option(help: ArgumentHelp("Continue the run checkpointed in this directory from its newest checkpoint, with its settings (--epochs may raise the total; checkpoints keep going to this directory unless --checkpoint-dir says otherwise).", valueName: "dir"))
+    var resume: String?
+
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
-        ResolvedSettings(model: model, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
+        ResolvedSettings(model: model ?? .lenet5, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
                          batchSize: batchSize, epochs: epochs)
     }
 
     func validate() throws {
+        if resume != nil {
+            let given = [("--model", model != nil), ("--batch-size", batchSize != nil), ("--optimizer", optimizer != nil),
+                         ("--learning-rate", learningRate != nil), ("--momentum", momentum != nil), ("--limit", limit != nil)]
+            if let flag = given.first(where: { $0.1 }) {
+                throw ValidationError("\(flag.0) cannot be combined with --resume: the run's settings come from its checkpoint")
+            }
+        } else if model == nil {
+            throw ValidationError("missing --model (one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))), or --resume DIR")
+        }
         if let epochs, epochs <= 0 {
             throw ValidationError("--epochs must be a positive integer, got \(epochs)")
         }
@@ -57,7 +75,7 @@ struct Train: ParsableCommand {
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a finite number > 0, got \(learningRate)")
         }
-        if let momentum {
+        if let momentum, model != nil {
             guard momentum >= 0 && momentum < 1 else {
                 throw ValidationError("--momentum must be in [0, 1), got \(momentum)")
             }
@@ -71,11 +89,63 @@ struct Train: ParsableCommand {
         if let limit, limit <= 0 {
             throw ValidationError("--limit must be a positive number of training examples, got \(limit)")
         }
+        if let save { try checkCanWrite(save, flag: "--save") }
+        if let checkpointDir { try checkCanCreateDirectory(checkpointDir, flag: "--checkpoint-dir") }
     }
 
     func run() throws {
-        let settings = resolved
         if let threads { setThreadCount(threads) }
+        var flags = self
+        var checkpoint: Checkpoint?
+        if let resume {
+            let c = try CheckpointDirectory.latest(in: resume)
+            try flags.apply(c.configuration, path: resume)
+            if flags.checkpointDir == nil { flags.checkpointDir = resume }
+            checkpoint = c
+        }
+        try flags.train(from: checkpoint)
+    }
+
+    /// The flags a checkpoint must record to continue this run.
+    var configuration: [String: String] {
+        var c = ["model": (model ?? .lenet5).rawValue, "seed": String(seed), "data": data]
+        if let epochs { c["epochs"] = String(epochs) }
+        if let batchSize { c["batch_size"] = String(batchSize) }
+        if let optimizer { c["optimizer"] = optimizer.rawValue }
+        if let learningRate { c["learning_rate_bits"] = String(learningRate.bitPattern) }
+        if let momentum { c["momentum_bits"] = String(momentum.bitPattern) }
+        if let limit { c["limit"] = String(limit) }
+        return c
+    }
+
+    /// Takes the run's flags from a checkpoint's configuration (an --epochs given now wins).
+    mutating func apply(_ c: [String: String], path: String) throws {
+        func bad(_ key: String) -> AxonError { .file(path: path, "checkpoint setting \"\(key)\" is missing or invalid") }
+        func optional<T>(_ key: String, _ parse: (String) -> T?) throws -> T? {
+            guard let text = c[key] else { return nil }
+            guard let v = parse(text) else { throw bad(key) }
+            return v
+        }
+        guard let m = c["model"].flatMap(ModelKind.init(rawValue:)) else { throw bad("model") }
+        guard let s = c["seed"].flatMap({ UInt64($0) }) else { throw bad("seed") }
+        guard let d = c["data"] else { throw bad("data") }
+        model = m; seed = s; data = d
+        if epochs == nil { epochs = try optional("epochs") { Int($0) } }
+        batchSize = try optional("batch_size") { Int($0) }
+        optimizer = try optional("optimizer") { OptimizerKind(rawValue: $0) }
+        learningRate = try optional("learning_rate_bits") { UInt32($0).map(Float.init(bitPattern:)) }
+        momentum = try optional("momentum_bits") { UInt32($0).map(Float.init(bitPattern:)) }
+        limit = try optional("limit") { Int($0) }
+        // A hand-edited checkpoint gets the same checks as flags.
+        let resumed = resume
+        resume = nil
+        try validate()
+        resume = resumed
+    }
+
+    func train(from checkpoint: Checkpoint?) throws {
+        let model = self.model ?? .lenet5
+        let settings = resolved
         let loaded = try MNIST.load(from: data)
         guard loaded.train.exampleShape == [28, 28, 1] else {
             throw ValidationError("\(data): images are \(loaded.train.exampleShape[0])×\(loaded.train.exampleShape[1]); the reference models need 28×28")
@@ -87,11 +157,18 @@ struct Train: ParsableCommand {
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
-        var network = try model.build(seed: seed)
         let trainer = Trainer(loss: .softmaxCrossEntropy,
                               optimizer: settings.optimizer.make(learningRate: settings.learningRate,
                                                                  momentum: settings.momentum),
                               schedule: settings.schedule)
+        var network: Sequential
+        if let checkpoint {
+            network = checkpoint.model
+            try checkpoint.restore(into: &trainer.optimizer)
+            print("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
+        } else {
+            network = try model.build(seed: seed)
+        }
         let width = String(settings.epochs).count
         trainer.onEpoch = { r in
             let epoch = String(r.epoch).leftPadded(to: width)
@@ -99,12 +176,37 @@ struct Train: ParsableCommand {
                   + "train acc \(percent(r.trainAccuracy))  test acc \(percent(r.validationAccuracy ?? .nan))  "
                   + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
         }
-        let history = try trainer.fit(&network, on: train, epochs: settings.epochs, batchSize: settings.batchSize,
-                                      validation: test, seed: seed)
-        let seconds = history.epochs.reduce(0) { $0 + $1.seconds }
-        let final = history.last?.validationAccuracy ?? .nan
+        // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
+        // checkpoint can be taken between epochs; the batches are those of a single call.
+        var records: [EpochRecord] = []
+        let first = (checkpoint?.epoch ?? 0) + 1
+        for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
+            let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
+                                    validation: test, seed: seed, startEpoch: epoch)
+            records += h.epochs
+            if let checkpointDir {
+                try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
+                                                        configuration: configuration), in: checkpointDir)
+            }
+        }
+        guard let last = records.last else {
+            print("nothing to do: the checkpoint already holds \(plural(first - 1, "epoch")) of \(settings.epochs); raise --epochs to continue")
+            return
+        }
+        let seconds = records.reduce(0) { $0 + $1.seconds }
+        let final = last.validationAccuracy ?? .nan
         print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
-              + "after \(plural(history.epochs.count, "epoch")), \(fixed(seconds, 1)) s of training")
+              + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
+        if let save {
+            try network.save(to: save, metadata: [
+                "axon.training.model": model.rawValue, "axon.training.data": data,
+                "axon.training.examples": String(train.count), "axon.training.epochs": String(last.epoch),
+                "axon.training.optimizer": settings.optimizerDescription,
+                "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
+                "axon.training.test_accuracy": fixed(final, 4),
+            ])
+            print("saved the model to \(save)")
+        }
     }
 }
 

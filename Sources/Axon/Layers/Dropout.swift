@@ -5,7 +5,7 @@
 public struct Dropout: Layer {
     public let rate: Float
     public private(set) var seed: UInt64 = 0
-    public private(set) var counter: UInt64 = 0
+    public internal(set) var counter: UInt64 = 0
     private var seeded = false
     private var output = Tensor.empty
     private var dx = Tensor.empty

@@ -140,7 +140,7 @@ public struct StochasticPool2D: Layer {
     public let window: PoolWindow
     /// Seed of the sampling stream and how many uniforms it has used.
     public private(set) var seed: UInt64 = 0
-    public private(set) var counter: UInt64 = 0
+    public internal(set) var counter: UInt64 = 0
     private var seeded = false
     private var geometry = Geometry2D()
     private var output = Tensor.empty

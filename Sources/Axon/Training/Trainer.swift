@@ -89,9 +89,14 @@ public final class Trainer {
     /// Trains `model` for `epochs` passes over `train` in shuffled mini-batches
     /// (order drawn from `SeededGenerator(seed:)`, reshuffled every epoch),
     /// evaluating on `validation` after each epoch.
+    ///
+    /// `startEpoch` > 1 resumes a run whose epochs before it are done (model and
+    /// optimizer restored from a checkpoint): their shuffles are replayed, not
+    /// trained, so epochs `startEpoch...epochs` see exactly the batches of an
+    /// uninterrupted run.
     @discardableResult
     public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
-                                  validation: Dataset? = nil, seed: UInt64 = 0) throws -> History {
+                                  validation: Dataset? = nil, seed: UInt64 = 0, startEpoch: Int = 1) throws -> History {
         guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
         guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
         guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
@@ -104,6 +109,7 @@ public final class Trainer {
             for i in stride(from: order.count - 1, to: 0, by: -1) {
                 order.swapAt(i, Int(generator.next() % UInt64(i + 1)))
             }
+            if epoch < startEpoch { continue }
             let start = Date()
             var lossSum = 0.0, correct = 0
             var begin = 0

@@ -1,0 +1,202 @@
+import ArgumentParser
+import Axon
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `axon inspect FILE`: the layers of a saved model with their output shapes
+/// and parameter counts (like Keras' `model.summary()`), then the metadata.
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show the layers, output shapes, parameter counts and metadata of a saved model file.")
+
+    @Argument(help: ArgumentHelp("A model file written by `axon train --save` or Sequential.save(to:).", valueName: "file"))
+    var file: String
+
+    func run() throws {
+        let loaded = try ModelFile.load(from: file)
+        print(modelSummary(loaded, path: file))
+    }
+}
+
+/// The Keras-like table of a loaded model and its metadata.
+func modelSummary(_ loaded: ModelFile.Loaded, path: String) -> String {
+    let model = loaded.model
+    let shapes = (try? model.shapes(for: loaded.inputShape)) ?? []
+    func shapeText(_ s: [Int]) -> String { "(None, " + s.map(String.init).joined(separator: ", ") + ")" }
+    var rows: [(String, String, String)] = [("#  Layer", "Output shape", "Params")]
+    rows.append(("   Input", shapeText(loaded.inputShape), "0"))
+    for (i, layer) in model.layers.enumerated() {
+        rows.append(("\(String(i).padding(toLength: 2, withPad: " ", startingAt: 0)) \(layer.summary)",
+                     i < shapes.count ? shapeText(shapes[i]) : "?", grouped(layer.parameterCount)))
+    }
+    let w0 = rows.map(\.0.count).max()! + 2, w1 = rows.map(\.1.count).max()! + 2
+    let w2 = max(rows.map(\.2.count).max()!, 6)
+    var lines = ["Model file \(path): Sequential, \(model.layers.count) layers, seed \(model.seed)"]
+    let rule = String(repeating: "─", count: w0 + w1 + w2)
+    for (k, r) in rows.enumerated() {
+        lines.append(r.0.padding(toLength: w0, withPad: " ", startingAt: 0) + r.1.padding(toLength: w1, withPad: " ", startingAt: 0)
+                     + r.2.leftPadded(to: w2))
+        if k == 0 { lines.append(rule) }
+    }
+    lines.append(rule)
+    lines.append("Total parameters: \(grouped(model.parameterCount)) (\(grouped(model.parameterCount * 4)) bytes of float32)")
+    lines.append("Metadata:")
+    for (key, value) in loaded.metadata.sorted(by: { $0.key < $1.key }) where key != ModelFile.architectureKey {
+        lines.append("  \(key): \(value)")
+    }
+    lines.append("  \(ModelFile.architectureKey): \(loaded.metadata[ModelFile.architectureKey] ?? "")")
+    return lines.joined(separator: "\n")
+}
+
+/// `1234567` → `1,234,567`.
+func grouped(_ n: Int) -> String {
+    let digits = String(n.magnitude)
+    var out = ""
+    for (i, c) in digits.enumerated() {
+        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+        out.append(c)
+    }
+    return (n < 0 ? "-" : "") + out
+}
+
+/// Loads a model file and checks that it takes examples of `shape`.
+func loadModel(_ path: String, expecting shape: [Int], dataDescription: String) throws -> Sequential {
+    let loaded = try ModelFile.load(from: path)
+    guard loaded.inputShape == shape else {
+        throw ValidationError("\(path): the model takes examples of shape \(loaded.inputShape), but \(dataDescription) has \(shape)")
+    }
+    return loaded.model
+}
+
+/// `axon eval --model FILE`: test-set loss and accuracy of a saved model.
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a saved model on the test set: accuracy and mean softmax cross-entropy loss.")
+
+    @Option(help: ArgumentHelp("The model file.", valueName: "file"))
+    var model: String
+
+    @Option(help: ArgumentHelp("Directory holding the four MNIST-format files (each raw or .gz).", valueName: "dir"))
+    var data: String = MNIST.defaultDirectory
+
+    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
+    var threads: Int?
+
+    func validate() throws {
+        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+    }
+
+    func run() throws {
+        if let threads { setThreadCount(threads) }
+        let test = try MNIST.load(from: data).test
+        let network = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
+        let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
+        let (loss, accuracy) = try evaluator.evaluate(network, on: test)
+        print("\(model) on the \(test.count) test images of \(data)")
+        print("test accuracy \(percent(accuracy)) (\(Int((accuracy * Double(test.count)).rounded()))/\(test.count)), "
+              + "loss \(fixed(Double(loss), 4))")
+    }
+}
+
+/// `axon predict --model FILE`: the class of one test image or of a PGM file.
+struct Predict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify one image with a saved model: a test-set image by index, or a PGM file.")
+
+    @Option(help: ArgumentHelp("The model file.", valueName: "file"))
+    var model: String
+
+    @Option(parsing: .unconditional, help: "Index of a test-set image (0-based).")
+    var index: Int?
+
+    @Option(help: ArgumentHelp("A grayscale PGM image (P5 or P2) of the model's input size, e.g. 28×28; dark background, light object, as in Fashion-MNIST.", valueName: "file"))
+    var image: String?
+
+    @Option(help: ArgumentHelp("Directory holding the MNIST-format files, for --index.", valueName: "dir"))
+    var data: String = MNIST.defaultDirectory
+
+    func validate() throws {
+        guard (index == nil) != (image == nil) else {
+            throw ValidationError("give exactly one of --index N and --image FILE.pgm")
+        }
+        if let index, index < 0 { throw ValidationError("--index must be >= 0, got \(index)") }
+    }
+
+    func run() throws {
+        let loaded = try ModelFile.load(from: model)
+        var network = loaded.model
+        let shape = loaded.inputShape
+        let x: Tensor
+        var truth: Int?
+        if let index {
+            let test = try MNIST.load(from: data).test
+            guard index < test.count else {
+                throw ValidationError("--index \(index) is past the end of the test set (\(test.count) images, 0...\(test.count - 1))")
+            }
+            guard test.exampleShape == shape else {
+                throw ValidationError("\(model): the model takes examples of shape \(shape), but the test set in \(data) has \(test.exampleShape)")
+            }
+            x = test.images.rows(index..<(index + 1))
+            truth = Int(test.labels[index])
+            print("test image \(index) of \(data)")
+        } else {
+            let path = image!
+            guard shape.count == 3, shape[2] == 1 else {
+                throw ValidationError("\(model): the model takes examples of shape \(shape), not grayscale images")
+            }
+            x = try GrayImage.readPGM(path).tensor(expectingWidth: shape[1], height: shape[0], path: path)
+            print("image \(path)")
+        }
+        let output = try network(x)
+        guard output.rank == 2, output.shape[0] == 1 else {
+            throw ValidationError("\(model): the model outputs shape \(output.shape), not one row of class scores")
+        }
+        let scores = output.scalars
+        let isProbability = network.layers.last is Softmax
+        let probabilities = isProbability ? scores : softmax(scores)
+        let names = scores.count == MNIST.fashionClassNames.count ? MNIST.fashionClassNames
+            : (0..<scores.count).map { "class \($0)" }
+        let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+        var line = "predicted class \(best) (\(names[best])), probability \(percent(Double(probabilities[best])))"
+        if let truth { line += "; true class \(truth) (\(names[truth]))" + (truth == best ? ", correct" : ", wrong") }
+        print(line)
+        for k in probabilities.indices.sorted(by: { probabilities[$0] > probabilities[$1] }) {
+            print("  \(String(k).leftPadded(to: 2)) \(names[k].padding(toLength: 12, withPad: " ", startingAt: 0)) "
+                  + percent(Double(probabilities[k])).leftPadded(to: 7))
+        }
+    }
+}
+
+/// Softmax of one row of logits, shifted by the maximum for stability.
+func softmax(_ z: [Float]) -> [Float] {
+    let m = z.max() ?? 0
+    var e = z.map { Double($0 - m) }
+    for i in e.indices { e[i] = exp(e[i]) }
+    let s = e.reduce(0, +)
+    return e.map { Float($0 / s) }
+}
+
+/// Throws unless a file can be created at `path` (its directory exists and is
+/// writable, and `path` is not a directory): checked before a long training run, not after it.
+func checkCanWrite(_ path: String, flag: String) throws {
+    let directory = path.lastIndex(of: "/").map { i in i == path.startIndex ? "/" : String(path[..<i]) } ?? "."
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
+        throw ValidationError("\(flag) \(path) is a directory; give a file name")
+    }
+    guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+        throw ValidationError("\(flag) \(path): directory \(directory) does not exist")
+    }
+    guard access(directory, W_OK) == 0 else {
+        throw ValidationError("\(flag) \(path): directory \(directory) is not writable")
+    }
+}
+
+/// Throws unless `path` is a directory, or does not exist yet (it is created at the first checkpoint).
+func checkCanCreateDirectory(_ path: String, flag: String) throws {
+    var st = stat()
+    if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
+        throw ValidationError("\(flag) \(path) exists and is not a directory")
+    }
+}
