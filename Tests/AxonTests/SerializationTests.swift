@@ -561,3 +561,23 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(r4.status != 0 && r4.stderr.contains("cannot be combined with --resume"), "\(r4.stderr)")
     }
 }
+
+@Suite struct ForeignFileTests {
+    /// Fuzz/corpus holds small model files written by Python's safetensors
+    /// (Fuzz/make_seeds.py): Axon must load what another writer produced.
+    @Test func filesWrittenByPythonLoad() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let corpus = root.appendingPathComponent("Fuzz/corpus")
+        var cnn = try Sequential.load(from: corpus.appendingPathComponent("cnn.safetensors").path)
+        #expect(cnn.layers.map(\.summary) == ["Conv2D(2, 3x3/1x1, same, relu)", "MaxPool2D(2x2/2x2, valid)", "Flatten()",
+                                              "Dropout(0.5)", "Dense(3, linear)", "Softmax()"])
+        let y = try cnn(randomTensor([2, 6, 6, 1], seed: 1))
+        #expect(y.shape == [2, 3] && abs(y.scalars[0] + y.scalars[1] + y.scalars[2] - 1) < 1e-5, "\(y)")
+        let lstm = try Sequential.load(from: corpus.appendingPathComponent("lstm.safetensors").path)
+        #expect(lstm.parameterNames == ["layers.1.kernel", "layers.1.recurrent_kernel", "layers.1.bias",
+                                        "layers.2.layers.0.kernel", "layers.2.layers.0.bias"])
+        let pools = try Sequential.load(from: corpus.appendingPathComponent("pools.safetensors").path)
+        let poolsOut = try pools.outputShape(for: [5, 5, 2])
+        #expect(pools.parameterCount == 0 && poolsOut == [8], "\(poolsOut)")
+    }
+}
