@@ -68,16 +68,16 @@ install: lib release
 # libFuzzer run over the model-file loader, bounded by FUZZ_RUNS inputs and FUZZ_SECONDS.
 # Axon's sources are compiled with the harness as one module, with coverage and
 # AddressSanitizer; new interesting inputs accumulate in build/fuzz-corpus, seeds
-# (small model files written by Python's safetensors, Fuzz/make_seeds.py) are in Fuzz/corpus.
+# (small model files written by Python's safetensors, Tests/Fuzz/make_seeds.py) are in Tests/Fuzz/corpus.
 SWIFTC ?= swiftc
 FUZZ_RUNS ?= 1000000
 FUZZ_SECONDS ?= 900
 fuzz: lib
 	@mkdir -p build/fuzz-corpus
 	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name AxonFuzz -I CKernels/include \
-	  $(wildcard Sources/Axon/*/*.swift) Fuzz/LoaderFuzz.swift build/lib/libckernels.a $(CLIBS) -o build/fuzz-loader
+	  $(wildcard Sources/Axon/*/*.swift) Tests/Fuzz/LoaderFuzz.swift build/lib/libckernels.a $(CLIBS) -o build/fuzz-loader
 	build/fuzz-loader -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 \
-	  -print_final_stats=1 build/fuzz-corpus Fuzz/corpus
+	  -print_final_stats=1 build/fuzz-corpus Tests/Fuzz/corpus
 
 clean:
 	rm -rf .build build Benchmarks/.build
