@@ -44,27 +44,27 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
     switch (activation) {
     case CK_ACT_NONE:
         if (x != y) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-            for (size_t i = 0; i < n; i++) y[i] = x[i];
+            CK_PAR_FOR(n >= ACT_PAR_MIN,
+            for (size_t i = 0; i < n; i++) y[i] = x[i];);
         }
         break;
     case CK_ACT_RELU:
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;);
         break;
     case CK_ACT_SIGMOID:
         /* expf(-x) overflows to +inf for x < -88 and 1/(1+inf) = 0: the
          * plain form is already saturating correctly at both ends. */
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i])););
         break;
     case CK_ACT_TANH: {
         const size_t spans = (n + ACT_SPAN - 1) / ACT_SPAN;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
         for (size_t s = 0; s < spans; s++) {
             const size_t lo = s * ACT_SPAN, len = n - lo < ACT_SPAN ? n - lo : ACT_SPAN;
             tanh_span(x + lo, y + lo, len);
-        }
+        });
         break;
     }
     }
@@ -79,21 +79,21 @@ int ck_activation_backward(int activation, const float *y, const float *dy,
     switch (activation) {
     case CK_ACT_NONE:
         if (dx != dy) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-            for (size_t i = 0; i < n; i++) dx[i] = dy[i];
+            CK_PAR_FOR(n >= ACT_PAR_MIN,
+            for (size_t i = 0; i < n; i++) dx[i] = dy[i];);
         }
         break;
     case CK_ACT_RELU:
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;);
         break;
     case CK_ACT_SIGMOID:
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]);
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * y[i] * (1.0f - y[i]););
         break;
     case CK_ACT_TANH:
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= ACT_PAR_MIN)
-        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]););
         break;
     }
     return CK_OK;
@@ -123,10 +123,21 @@ int ck_softmax_forward(int rows, int cols, const float *x, float *y) {
     if (rows == 0) return CK_OK;
     if (!x || !y) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)cols;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
+    CK_PAR_FOR(total >= ACT_PAR_MIN / 4,
     for (int r = 0; r < rows; r++)
-        softmax_row(cols, x + (size_t)r * cols, y + (size_t)r * cols);
+        softmax_row(cols, x + (size_t)r * cols, y + (size_t)r * cols););
     return CK_OK;
+}
+
+static void softmax_backward_row(int cols, const float *y, const float *dy, float *dx, int r) {
+    const float *yr = y + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
+    float *dxr = dx + (size_t)r * cols;
+    float d = 0.0f;
+    {
+#pragma clang fp reassociate(on)
+        for (int k = 0; k < cols; k++) d += dyr[k] * yr[k];
+    }
+    for (int k = 0; k < cols; k++) dxr[k] = yr[k] * (dyr[k] - d);
 }
 
 int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
@@ -135,16 +146,7 @@ int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
     if (rows == 0) return CK_OK;
     if (!y || !dy || !dx) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)cols;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= ACT_PAR_MIN / 4)
-    for (int r = 0; r < rows; r++) {
-        const float *yr = y + (size_t)r * cols, *dyr = dy + (size_t)r * cols;
-        float *dxr = dx + (size_t)r * cols;
-        float d = 0.0f;
-        {
-#pragma clang fp reassociate(on)
-            for (int k = 0; k < cols; k++) d += dyr[k] * yr[k];
-        }
-        for (int k = 0; k < cols; k++) dxr[k] = yr[k] * (dyr[k] - d);
-    }
+    CK_PAR_FOR(total >= ACT_PAR_MIN / 4,
+               for (int r = 0; r < rows; r++) softmax_backward_row(cols, y, dy, dx, r););
     return CK_OK;
 }

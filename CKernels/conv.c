@@ -163,7 +163,7 @@ static void col2im_img(const ck_conv2d_params *p, const geom *g, const float *co
 
 /* Parallel regions run only when the job is big enough to repay the fork. */
 static int want_parallel(double work) {
-    return ck_threads() > 1 && work >= (1 << 17) && !omp_in_parallel();
+    return work >= (1 << 17) && ck_par_ok();
 }
 
 /* ------------------------------------------------------------ direct path */
@@ -202,9 +202,9 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
                 int o = ob * 8 + l;
                 wpad[(size_t)k * O8 + ob][l] = o < O ? w[(size_t)k * O + o] : 0.0f;
             }
-    const int rows = p->n * g->oh, nt = ck_threads();
+    const int rows = p->n * g->oh;
     int par = want_parallel((double)g->m * O * g->kkc);
-#pragma omp parallel for num_threads(nt) if (par) schedule(static)
+    CK_PAR_FOR(par,
     for (int ri = 0; ri < rows; ri++) {
         int n = ri / g->oh, i = ri % g->oh;
         const float *xi = x + (size_t)n * g->in_img;
@@ -257,7 +257,7 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
             j++;
         }
         ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
-    }
+    });
 }
 
 /* The filter gradient of the same small-channel layers, also direct. Through
@@ -280,7 +280,7 @@ static int direct_backward_filter(const ck_conv2d_params *p, const geom *g, cons
     while (nblk > 1 && (size_t)nblk * plen > ws_len) nblk--;
     if (plen > ws_len) return 0;
     int par = nblk > 1 && want_parallel((double)g->m * O * KKC);
-#pragma omp parallel for num_threads(ck_threads()) if (par) schedule(static)
+    CK_PAR_FOR(par,
     for (int blk = 0; blk < nblk; blk++) {
         ck_v8 acc[CK_DIRECT_MAX_W / 8];
         const ck_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -311,7 +311,7 @@ static int direct_backward_filter(const ck_conv2d_params *p, const geom *g, cons
         float *part = ws + (size_t)blk * plen;
         for (int k = 0; k < KKC * O8; k++)
             for (int l = 0; l < 8; l++) part[(size_t)k * 8 + l] = acc[k][l];
-    }
+    });
     for (int k = 0; k < KKC; k++)
         for (int o = 0; o < O; o++) {
             float s = 0.0f;
@@ -327,10 +327,10 @@ int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols) {
     int st = conv_geom(p, &g);
     if (st != CK_OK) return st;
     CHECK(x != NULL && cols != NULL);
-    int nt = ck_threads();
-#pragma omp parallel for num_threads(nt) if (want_parallel((double)g.col_img * p->n)) schedule(static)
+
+    CK_PAR_FOR(want_parallel((double)g.col_img * p->n),
     for (int i = 0; i < p->n; i++)
-        im2col_img(p, &g, x + (size_t)i * g.in_img, cols + (size_t)i * g.col_img);
+        im2col_img(p, &g, x + (size_t)i * g.in_img, cols + (size_t)i * g.col_img););
     return CK_OK;
 }
 
@@ -339,11 +339,11 @@ int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx) {
     int st = conv_geom(p, &g);
     if (st != CK_OK) return st;
     CHECK(cols != NULL && dx != NULL);
-    int nt = ck_threads();
+
     /* Each image's dx is written by one thread only: no races, no atomics. */
-#pragma omp parallel for num_threads(nt) if (want_parallel((double)g.col_img * p->n)) schedule(static)
+    CK_PAR_FOR(want_parallel((double)g.col_img * p->n),
     for (int i = 0; i < p->n; i++)
-        col2im_img(p, &g, cols + (size_t)i * g.col_img, dx + (size_t)i * g.in_img);
+        col2im_img(p, &g, cols + (size_t)i * g.col_img, dx + (size_t)i * g.in_img););
     return CK_OK;
 }
 
@@ -378,7 +378,20 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
         int par = want_parallel((double)rows * O * g.kkc);
         /* One region: patches, then GEMM blocks each followed by the bias and
          * activation of the rows it just wrote, while they are in cache. */
-#pragma omp parallel num_threads(nt) if (par)
+        /* Serial: plain loops, no OpenMP call (see CK_PAR_FOR). */
+        if (!par) {
+            if (!g.pointwise)
+                for (int i = 0; i < nb; i++)
+                    im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img);
+            for (int blk = 0; blk < pl.nblocks; blk++) {
+                int r0, r1, c0, c1;
+                ck_sgemm_block(&pl, blk, 0, 0, rows, O, g.kkc, 1.0f, cols, g.kkc, w, O,
+                               0.0f, ys, O, &r0, &r1, &c0, &c1);
+                ck_bias_act(ys, O, r0, r1, c0, c1, b, activation);
+            }
+            continue;
+        }
+#pragma omp parallel num_threads(nt)
         {
             if (!g.pointwise) {
 #pragma omp for schedule(static)
@@ -424,7 +437,18 @@ int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
         float *dcols = g.pointwise ? dxs : workspace;
         ck_gemm_plan pl = ck_plan_gemm(rows, g.kkc, O);
         int par = want_parallel((double)rows * O * g.kkc);
-#pragma omp parallel num_threads(nt) if (par)
+        if (!par) {
+            for (int blk = 0; blk < pl.nblocks; blk++) {
+                int r0, r1, c0, c1;
+                ck_sgemm_block(&pl, blk, 0, 1, rows, g.kkc, O, 1.0f, dzs, O, w, O, 0.0f,
+                               dcols, g.kkc, &r0, &r1, &c0, &c1);
+            }
+            if (!g.pointwise)
+                for (int i = 0; i < nb; i++)
+                    col2im_img(p, &g, workspace + (size_t)i * g.col_img, dxs + (size_t)i * g.in_img);
+            continue;
+        }
+#pragma omp parallel num_threads(nt)
         {
 #pragma omp for schedule(static)
             for (int blk = 0; blk < pl.nblocks; blk++) {
@@ -471,7 +495,18 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
         float beta = n0 == 0 ? 0.0f : 1.0f; /* chunks accumulate into dw */
         ck_gemm_plan pl = ck_plan_gemm(g.kkc, O, rows);
         int par = want_parallel((double)rows * O * g.kkc);
-#pragma omp parallel num_threads(nt) if (par)
+        if (!par) {
+            if (!g.pointwise)
+                for (int i = 0; i < nb; i++)
+                    im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img);
+            for (int blk = 0; blk < pl.nblocks; blk++) {
+                int r0, r1, c0, c1;
+                ck_sgemm_block(&pl, blk, 1, 0, g.kkc, O, rows, 1.0f, cols, g.kkc, dzs, O,
+                               beta, dw, O, &r0, &r1, &c0, &c1);
+            }
+            continue;
+        }
+#pragma omp parallel num_threads(nt)
         {
             if (!g.pointwise) {
 #pragma omp for schedule(static)

@@ -41,11 +41,11 @@ int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
     /* TF multiplies by the reciprocal (x * (1/keep_prob)); so do we. */
     const float scale = 1.0f / (1.0f - rate);
     const size_t spans = (n + DROPOUT_SPAN - 1) / DROPOUT_SPAN;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
+    CK_PAR_FOR(n >= DROPOUT_PAR_MIN,
     for (size_t s = 0; s < spans; s++) {
         const size_t lo = s * DROPOUT_SPAN, len = n - lo < DROPOUT_SPAN ? n - lo : DROPOUT_SPAN;
         dropout_span(len, key, counter + lo, rate, scale, x + lo, y + lo, mask + lo);
-    }
+    });
     return CK_OK;
 }
 
@@ -55,8 +55,8 @@ int ck_dropout_backward(size_t n, float rate, const uint8_t *mask,
     if (n == 0) return CK_OK;
     if (!mask || !dy || !dx) return CK_EINVAL;
     const float scale = 1.0f / (1.0f - rate);
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= DROPOUT_PAR_MIN)
+    CK_PAR_FOR(n >= DROPOUT_PAR_MIN,
     for (size_t i = 0; i < n; i++)
-        dx[i] = mask[i] ? dy[i] * scale : 0.0f;
+        dx[i] = mask[i] ? dy[i] * scale : 0.0f;);
     return CK_OK;
 }

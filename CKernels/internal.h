@@ -29,6 +29,27 @@ void openblas_set_num_threads(int);
  * changes the calling thread's setting, and Swift may call from any thread. */
 int ck_threads(void);
 
+/* Whether a parallel region may run: more than one thread and not already
+ * inside one (nested regions are serialized anyway). */
+static inline int ck_par_ok(void) { return ck_threads() > 1 && !omp_in_parallel(); }
+
+/* CK_PAR_FOR(cond, for (...) body): the loop runs as an OpenMP parallel for
+ * (num_threads(ck_threads()), static schedule) only when cond holds and more
+ * than one thread may run; otherwise it is a plain C loop that makes no
+ * OpenMP call at all. A serialized `parallel for if(0)` is not free: libomp
+ * still enters __kmpc_fork_call and __kmpc_for_static_init, which formats a
+ * string with vsnprintf (~1 us per loop; see optim.c). The loop must not
+ * contain preprocessor directives (they cannot appear in macro arguments). */
+#define CK_PAR_FOR(cond, ...)                                                  \
+    do {                                                                       \
+        if ((cond) && ck_par_ok()) {                                           \
+            _Pragma("omp parallel for num_threads(ck_threads()) schedule(static)") \
+            __VA_ARGS__                                                        \
+        } else {                                                               \
+            __VA_ARGS__                                                        \
+        }                                                                      \
+    } while (0)
+
 static inline int ck_imin(int a, int b) { return a < b ? a : b; }
 static inline int ck_imax(int a, int b) { return a > b ? a : b; }
 

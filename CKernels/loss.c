@@ -25,6 +25,33 @@ static float row_logsumexp(int k, const float *x, float *m_out) {
     return m + logf(s);
 }
 
+static void xent_row(int k, const float *logits, const float *labels, float *loss, float scale, float *dlogits, int r) {
+    const float *x = logits + (size_t)r * k, *z = labels + (size_t)r * k;
+    float m;
+    const float lse = row_logsumexp(k, x, &m);
+    if (loss) {
+        /* Σ z_k (LSE − x_k) term by term: LSE·Σz − Σ z·x would cancel. */
+        float l = 0.0f;
+        {
+#pragma clang fp reassociate(on)
+            for (int j = 0; j < k; j++) l += z[j] * (lse - x[j]);
+        }
+        loss[r] = l;
+    }
+    if (dlogits) {
+        float zs = 0.0f;
+        {
+#pragma clang fp reassociate(on)
+            for (int j = 0; j < k; j++) zs += z[j];
+        }
+        float *g = dlogits + (size_t)r * k;
+        /* softmax_j = e^(x_j − LSE); with labels summing to 1 this is
+         * softmax − z, TF's gradient. */
+        for (int j = 0; j < k; j++)
+            g[j] = scale * (expf(x[j] - lse) * zs - z[j]);
+    }
+}
+
 int ck_softmax_cross_entropy(int rows, int k, const float *logits,
                              const float *labels, float *loss, float scale,
                              float *dlogits) {
@@ -32,33 +59,8 @@ int ck_softmax_cross_entropy(int rows, int k, const float *logits,
     if (rows == 0) return CK_OK;
     if (!logits || !labels) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)k;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= LOSS_PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        const float *x = logits + (size_t)r * k, *z = labels + (size_t)r * k;
-        float m;
-        const float lse = row_logsumexp(k, x, &m);
-        if (loss) {
-            /* Σ z_k (LSE − x_k) term by term: LSE·Σz − Σ z·x would cancel. */
-            float l = 0.0f;
-            {
-#pragma clang fp reassociate(on)
-                for (int j = 0; j < k; j++) l += z[j] * (lse - x[j]);
-            }
-            loss[r] = l;
-        }
-        if (dlogits) {
-            float zs = 0.0f;
-            {
-#pragma clang fp reassociate(on)
-                for (int j = 0; j < k; j++) zs += z[j];
-            }
-            float *g = dlogits + (size_t)r * k;
-            /* softmax_j = e^(x_j − LSE); with labels summing to 1 this is
-             * softmax − z, TF's gradient. */
-            for (int j = 0; j < k; j++)
-                g[j] = scale * (expf(x[j] - lse) * zs - z[j]);
-        }
-    }
+    CK_PAR_FOR(total >= LOSS_PAR_MIN,
+               for (int r = 0; r < rows; r++) xent_row(k, logits, labels, loss, scale, dlogits, r););
     return CK_OK;
 }
 
@@ -72,7 +74,7 @@ int ck_sparse_softmax_cross_entropy(int rows, int k, const float *logits,
     for (int r = 0; r < rows; r++)
         if (labels[r] < 0 || labels[r] >= k) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)k;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= LOSS_PAR_MIN)
+    CK_PAR_FOR(total >= LOSS_PAR_MIN,
     for (int r = 0; r < rows; r++) {
         const float *x = logits + (size_t)r * k;
         const int t = labels[r];
@@ -85,7 +87,7 @@ int ck_sparse_softmax_cross_entropy(int rows, int k, const float *logits,
             for (int j = 0; j < k; j++) g[j] = scale * expf(x[j] - lse);
             g[t] = scale * (pt - 1.0f);
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -94,14 +96,14 @@ int ck_sigmoid_cross_entropy(size_t n, const float *logits, const float *labels,
     if (n == 0) return CK_OK;
     if (!logits || !labels) return CK_EINVAL;
     if (loss) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= LOSS_PAR_MIN)
+        CK_PAR_FOR(n >= LOSS_PAR_MIN,
         for (size_t i = 0; i < n; i++) {
             const float x = logits[i], z = labels[i];
             loss[i] = (x > 0.0f ? x : 0.0f) - x * z + log1pf(expf(-fabsf(x)));
-        }
+        });
     }
     if (dlogits) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= LOSS_PAR_MIN)
+        CK_PAR_FOR(n >= LOSS_PAR_MIN,
         for (size_t i = 0; i < n; i++) {
             const float x = logits[i];
             /* σ from e^(−|x|) ∈ (0, 1]: no overflow on either side, and
@@ -109,9 +111,28 @@ int ck_sigmoid_cross_entropy(size_t n, const float *logits, const float *labels,
             const float e = expf(-fabsf(x));
             const float s = x >= 0.0f ? 1.0f / (1.0f + e) : e / (1.0f + e);
             dlogits[i] = scale * (s - labels[i]);
-        }
+        });
     }
     return CK_OK;
+}
+
+static void quadratic_row(int k, const float *y, const float *t, float *loss, float scale, float *dy, int r) {
+    const float *yr = y + (size_t)r * k, *tr = t + (size_t)r * k;
+    if (loss) {
+        float s = 0.0f;
+        {
+#pragma clang fp reassociate(on)
+            for (int j = 0; j < k; j++) {
+                const float d = tr[j] - yr[j];
+                s += d * d;
+            }
+        }
+        loss[r] = 0.5f * s;
+    }
+    if (dy) {
+        float *g = dy + (size_t)r * k;
+        for (int j = 0; j < k; j++) g[j] = scale * (yr[j] - tr[j]);
+    }
 }
 
 int ck_quadratic_cost(int rows, int k, const float *y, const float *t,
@@ -120,24 +141,7 @@ int ck_quadratic_cost(int rows, int k, const float *y, const float *t,
     if (rows == 0) return CK_OK;
     if (!y || !t) return CK_EINVAL;
     const size_t total = (size_t)rows * (size_t)k;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (total >= LOSS_PAR_MIN)
-    for (int r = 0; r < rows; r++) {
-        const float *yr = y + (size_t)r * k, *tr = t + (size_t)r * k;
-        if (loss) {
-            float s = 0.0f;
-            {
-#pragma clang fp reassociate(on)
-                for (int j = 0; j < k; j++) {
-                    const float d = tr[j] - yr[j];
-                    s += d * d;
-                }
-            }
-            loss[r] = 0.5f * s;
-        }
-        if (dy) {
-            float *g = dy + (size_t)r * k;
-            for (int j = 0; j < k; j++) g[j] = scale * (yr[j] - tr[j]);
-        }
-    }
+    CK_PAR_FOR(total >= LOSS_PAR_MIN,
+               for (int r = 0; r < rows; r++) quadratic_row(k, y, t, loss, scale, dy, r););
     return CK_OK;
 }

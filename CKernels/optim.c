@@ -20,7 +20,7 @@
  * it from these per-parameter updates. */
 #define CK_ELEMENTWISE(n, ...)                                                 \
     do {                                                                       \
-        if ((n) >= PAR_MIN) {                                                  \
+        if ((n) >= PAR_MIN && ck_par_ok()) {                                 \
             _Pragma("omp parallel for num_threads(ck_threads()) schedule(static)") \
             for (size_t k = 0; k < (n); k++) __VA_ARGS__                       \
         } else {                                                               \

@@ -29,12 +29,12 @@ static double block_sum(const float *w, size_t lo, size_t hi, int square) {
 
 static double blocked_sum(size_t n, const float *w, int square) {
     double part[PENALTY_BLOCKS];
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PENALTY_PAR_MIN)
+    CK_PAR_FOR(n >= PENALTY_PAR_MIN,
     for (int b = 0; b < PENALTY_BLOCKS; b++) {
         size_t lo = n / PENALTY_BLOCKS * b + (n % PENALTY_BLOCKS < (size_t)b ? n % PENALTY_BLOCKS : (size_t)b);
         size_t hi = lo + n / PENALTY_BLOCKS + ((size_t)b < n % PENALTY_BLOCKS);
         part[b] = block_sum(w, lo, hi, square);
-    }
+    });
     double s = 0.0;
     for (int b = 0; b < PENALTY_BLOCKS; b++) s += part[b];
     return s;
@@ -45,8 +45,8 @@ int ck_l2_penalty(size_t n, const float *w, float coef, float *penalty,
     if (!penalty || (n > 0 && !w)) return CK_EINVAL;
     *penalty = n ? (float)(0.5 * (double)coef * blocked_sum(n, w, 1)) : 0.0f;
     if (grad && n) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PENALTY_PAR_MIN)
-        for (size_t i = 0; i < n; i++) grad[i] += coef * w[i];
+        CK_PAR_FOR(n >= PENALTY_PAR_MIN,
+        for (size_t i = 0; i < n; i++) grad[i] += coef * w[i];);
     }
     return CK_OK;
 }
@@ -57,9 +57,9 @@ int ck_l1_penalty(size_t n, const float *w, float coef, float *penalty,
     *penalty = n ? (float)((double)coef * blocked_sum(n, w, 0)) : 0.0f;
     if (grad && n) {
         /* sign(0) = 0, as TF's gradient of abs at 0 (spec §7). */
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= PENALTY_PAR_MIN)
+        CK_PAR_FOR(n >= PENALTY_PAR_MIN,
         for (size_t i = 0; i < n; i++)
-            grad[i] += w[i] > 0.0f ? coef : (w[i] < 0.0f ? -coef : 0.0f);
+            grad[i] += w[i] > 0.0f ? coef : (w[i] < 0.0f ? -coef : 0.0f););
     }
     return CK_OK;
 }

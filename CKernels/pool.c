@@ -170,7 +170,7 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long rows = g.n * g.oh;
-    if (g.in_total < POOL_PAR_MIN) { /* serial: no OpenMP call at all (see optim.c) */
+    if (g.in_total < POOL_PAR_MIN || !ck_par_ok()) { /* serial: no OpenMP call at all (see optim.c) */
         for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
         return CK_OK;
     }
@@ -189,14 +189,22 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
      * scattered in parallel without races (and a bad index never writes
      * outside dx). Checked before dx is touched. */
     int bad = 0;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad) if (g.out_total >= POOL_PAR_MIN)
-    for (long k = 0; k < g.out_total; k++) {
-        const long lo = (k / img_out) * img_in;
-        const long v = index[k];
-        bad |= v >= 0 && (v < lo || v >= lo + img_in);
+    if (g.out_total >= POOL_PAR_MIN && ck_par_ok()) {
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad)
+        for (long k = 0; k < g.out_total; k++) {
+            const long lo = (k / img_out) * img_in;
+            const long v = index[k];
+            bad |= v >= 0 && (v < lo || v >= lo + img_in);
+        }
+    } else {
+        for (long k = 0; k < g.out_total; k++) {
+            const long lo = (k / img_out) * img_in;
+            const long v = index[k];
+            bad |= v >= 0 && (v < lo || v >= lo + img_in);
+        }
     }
     if (bad) return CK_EINVAL;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
         memset(d, 0, (size_t)img_in * sizeof(float));
@@ -204,7 +212,7 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
         const int32_t *restrict ix = index ? index + b * img_out : NULL;
         for (long k = 0; k < img_out; k++)
             if (ix[k] >= 0) dx[ix[k]] += gy[k];
-    }
+    });
     return CK_OK;
 }
 
@@ -214,7 +222,7 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -233,7 +241,7 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
             const float cnt = (float)((r1 - r0) * (t1 - t0));
             for (long ch = 0; ch < C; ch++) yo[ch] /= cnt;
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -242,7 +250,7 @@ int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx)
     if (geometry(p, &g) || !dx) return CK_EINVAL;
     if (g.out_total > 0 && !dy) return CK_EINVAL;
     const long C = g.c, img_in = g.h * g.w * C;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
         memset(d, 0, (size_t)img_in * sizeof(float));
@@ -261,7 +269,7 @@ int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx)
                     }
             }
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -272,7 +280,7 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
     if (g.out_total == 0) return CK_OK;
     if (!u || !y || !switches) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -315,7 +323,7 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
                 switches[o + ch] = (int32_t)pick;
             }
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -326,7 +334,7 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
     if (g.out_total == 0) return CK_OK;
     if (!y) return CK_EINVAL;
     const long C = g.c, rows = g.n * g.oh;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (g.in_total >= POOL_PAR_MIN)
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
         const long b = q / g.oh, i = q % g.oh;
         long r0, r1;
@@ -352,6 +360,6 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
                     yo[c0 + ch] = s[ch] > 0.0f ? num[ch] / s[ch] : 0.0f;
             }
         }
-    }
+    });
     return CK_OK;
 }
