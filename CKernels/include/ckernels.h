@@ -317,6 +317,42 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
                    float *linear, float lr, float lr_power, float l1,
                    float l2, float l2_shrinkage, float beta);
 
+/* ---------------------------------------------------------- augmentation */
+
+/* tf.image augmentation on NHWC batches [n, h, w, c] (spec §10), each image
+ * drawing its own random values from stream `seed`: image i uses draw
+ * counter + i (and counter + n + i for a second quantity), so results depend
+ * on (seed, counter) only, not on the thread count. Outputs are not clipped. */
+
+/* Pad every image with `pad` zeros on each side, then crop back h×w at offsets
+ * drawn uniformly from [0, 2·pad] (rows: draw counter + i, columns:
+ * counter + n + i). x and y must be different buffers. */
+int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
+                           uint64_t counter, const float *x, float *y);
+/* Reverse the W axis of image i when draw counter + i is < ½; y may alias x. */
+int ck_augment_random_flip(int n, int h, int w, int c, uint64_t seed,
+                           uint64_t counter, const float *x, float *y);
+/* y = x + δ_i, δ_i = −max_delta + 2·max_delta·u (u draw counter + i); max_delta >= 0. */
+int ck_augment_random_brightness(int n, int h, int w, int c, float max_delta,
+                                 uint64_t seed, uint64_t counter,
+                                 const float *x, float *y);
+/* adjust_contrast: y = (x − μ_c)·factors[i] + μ_c, μ_c the mean of channel c
+ * of image i; factors >= 0. Any channel count; y may alias x. */
+int ck_adjust_contrast(int n, int h, int w, int c, const float *factors,
+                       const float *x, float *y);
+/* adjust_saturation (closed form of TF's HSV round trip): C must be 3
+ * (CK_EINVAL otherwise, as TF rejects grayscale); factors >= 0. */
+int ck_adjust_saturation(int n, int h, int w, int c, const float *factors,
+                         const float *x, float *y);
+/* Random forms: factors[i] = lower + (upper − lower)·u (u draw counter + i) is
+ * written to the caller's factors[n], then applied; 0 <= lower < upper. */
+int ck_augment_random_contrast(int n, int h, int w, int c, float lower,
+                               float upper, uint64_t seed, uint64_t counter,
+                               float *factors, const float *x, float *y);
+int ck_augment_random_saturation(int n, int h, int w, int c, float lower,
+                                 float upper, uint64_t seed, uint64_t counter,
+                                 float *factors, const float *x, float *y);
+
 /* ------------------------------------------------------------ utilities */
 
 /* out[cols] = Σ over rows of x [rows, cols] (e.g. a bias gradient). */

@@ -15,49 +15,121 @@ enum ModelKind: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    func build(seed: UInt64) throws -> Sequential { try Models.named(rawValue, seed: seed) }
+    func build(seed: UInt64, dropout: Float? = nil) throws -> Sequential {
+        switch (self, dropout) {
+        case (.mlp, let rate?): return Models.mlp(dropout: rate, seed: seed)
+        case (.cnn, let rate?): return Models.deepMNIST(dropout: rate, seed: seed)
+        default: return try Models.named(rawValue, seed: seed)
+        }
+    }
+
+    /// Whether the model has dropout layers (so `--dropout` applies).
+    var hasDropout: Bool { self == .mlp || self == .cnn }
     var recipe: Models.Recipe { try! Models.recipe(for: rawValue) }  // every case is a known name
 }
 
-/// Optimizers selectable from the command line; TensorFlow's class names are accepted too.
+/// The ten tf.compat.v1.train optimizers, by short name; `init(argument:)`
+/// also takes TensorFlow's class names (with or without "Optimizer"), any case.
 enum OptimizerKind: String, CaseIterable, ExpressibleByArgument {
-    case gd, momentum, adam
+    case gd, momentum, adam, adagrad, adadelta, adagradda, ftrl, proximalgd, proximaladagrad, rmsprop
 
     init?(argument: String) {
-        switch argument.lowercased() {
-        case "gd", "gradientdescent": self = .gd
+        var a = argument.lowercased().filter { $0 != "-" && $0 != "_" }
+        if a.hasSuffix("optimizer") { a.removeLast("optimizer".count) }
+        switch a {
+        case "gd", "sgd", "gradientdescent": self = .gd
         case "momentum": self = .momentum
         case "adam": self = .adam
+        case "adagrad": self = .adagrad
+        case "adadelta": self = .adadelta
+        case "adagradda": self = .adagradda
+        case "ftrl": self = .ftrl
+        case "proximalgd", "proximalsgd", "proximalgradientdescent": self = .proximalgd
+        case "proximaladagrad": self = .proximaladagrad
+        case "rmsprop": self = .rmsprop
         default: return nil
         }
     }
 
-    /// The kind of a configured optimizer (nil for the ones the CLI does not offer).
+    static var allValueStrings: [String] { allCases.map(\.rawValue) }
+
+    /// TensorFlow's name for it.
+    var tensorFlowName: String {
+        switch self {
+        case .gd: return "GradientDescent"
+        case .momentum: return "Momentum"
+        case .adam: return "Adam"
+        case .adagrad: return "Adagrad"
+        case .adadelta: return "Adadelta"
+        case .adagradda: return "AdagradDA"
+        case .ftrl: return "Ftrl"
+        case .proximalgd: return "ProximalGradientDescent"
+        case .proximaladagrad: return "ProximalAdagrad"
+        case .rmsprop: return "RMSProp"
+        }
+    }
+
+    /// The kind of a configured optimizer.
     init?(_ optimizer: any Optimizer) {
         switch optimizer {
         case is GradientDescent: self = .gd
         case is Momentum: self = .momentum
         case is Adam: self = .adam
+        case is Adagrad: self = .adagrad
+        case is Adadelta: self = .adadelta
+        case is AdagradDA: self = .adagradda
+        case is Ftrl: self = .ftrl
+        case is ProximalGradientDescent: self = .proximalgd
+        case is ProximalAdagrad: self = .proximaladagrad
+        case is RMSProp: self = .rmsprop
         default: return nil
         }
     }
 
     /// Learning rate when neither the flag nor the model's recipe gives one
-    /// (the recipe's rate belongs to the recipe's optimizer only).
+    /// (the recipe's rate belongs to the recipe's optimizer only); TF's default
+    /// where it has one.
     var fallbackLearningRate: Float {
         switch self {
-        case .gd, .momentum: return 0.01
-        case .adam: return 0.001
+        case .gd, .momentum, .adagrad, .adagradda, .ftrl, .proximalgd, .proximaladagrad: return 0.01
+        case .adam, .adadelta, .rmsprop: return 0.001
         }
     }
 
-    func make(learningRate: Float, momentum: Float) -> any Optimizer {
+    /// The optimizer with TensorFlow's defaults for every hyper-parameter not in `h`.
+    func make(learningRate lr: Float, momentum: Float, _ h: HyperParameters = HyperParameters()) -> any Optimizer {
         switch self {
-        case .gd: return GradientDescent(learningRate: learningRate)
-        case .momentum: return Momentum(learningRate: learningRate, momentum: momentum)
-        case .adam: return Adam(learningRate: learningRate)
+        case .gd: return GradientDescent(learningRate: lr)
+        case .momentum: return Momentum(learningRate: lr, momentum: momentum, nesterov: h.nesterov)
+        case .adam: return Adam(learningRate: lr, beta1: h.beta1 ?? 0.9, beta2: h.beta2 ?? 0.999, epsilon: h.epsilon ?? 1e-8)
+        case .adagrad: return Adagrad(learningRate: lr, initialAccumulatorValue: h.initialAccumulator ?? 0.1)
+        case .adadelta: return Adadelta(learningRate: lr, rho: h.rho ?? 0.95, epsilon: h.epsilon ?? 1e-8)
+        case .adagradda:
+            return AdagradDA(learningRate: lr, initialGradientSquaredAccumulatorValue: h.initialAccumulator ?? 0.1,
+                             l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0)
+        case .ftrl:
+            return Ftrl(learningRate: lr, learningRatePower: h.lrPower ?? -0.5, initialAccumulatorValue: h.initialAccumulator ?? 0.1,
+                        l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0, l2Shrinkage: h.l2Shrinkage ?? 0, beta: h.ftrlBeta ?? 0)
+        case .proximalgd: return ProximalGradientDescent(learningRate: lr, l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0)
+        case .proximaladagrad:
+            return ProximalAdagrad(learningRate: lr, initialAccumulatorValue: h.initialAccumulator ?? 0.1,
+                                   l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0)
+        case .rmsprop:
+            return RMSProp(learningRate: lr, decay: h.decay ?? 0.9, momentum: h.rmsMomentum ?? 0, epsilon: h.epsilon ?? 1e-10,
+                           centered: h.centered)
         }
     }
+}
+
+/// Optimizer hyper-parameters beyond the learning rate (nil: TensorFlow's default).
+struct HyperParameters: Equatable {
+    var nesterov = false
+    var centered = false
+    var beta1: Float?, beta2: Float?, epsilon: Float?, rho: Float?, decay: Float?
+    var initialAccumulator: Float?, l1Strength: Float?, l2Strength: Float?, l2Shrinkage: Float?
+    var lrPower: Float?, ftrlBeta: Float?
+    /// RMSProp's momentum (from --momentum, default 0).
+    var rmsMomentum: Float?
 }
 
 /// What a `train` run uses once the flags are applied over the model's recipe.

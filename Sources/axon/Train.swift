@@ -23,13 +23,13 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Examples per mini-batch (default per model).")
     var batchSize: Int?
 
-    @Option(help: "gd, momentum or adam (TensorFlow's GradientDescent, Momentum, Adam accepted).")
+    @Option(help: "gd, momentum, adam, adagrad, adadelta, adagradda, ftrl, proximalgd, proximaladagrad or rmsprop (TensorFlow's names, e.g. GradientDescent or RMSPropOptimizer, accepted in any case).")
     var optimizer: OptimizerKind?
 
     @Option(parsing: .unconditional, help: "Learning rate, > 0 (default per model).")
     var learningRate: Float?
 
-    @Option(parsing: .unconditional, help: "Momentum coefficient in [0, 1) for --optimizer momentum (default 0.9).")
+    @Option(parsing: .unconditional, help: "Momentum coefficient in [0, 1) for --optimizer momentum (default 0.9) or rmsprop (default 0).")
     var momentum: Float?
 
     @Option(parsing: .unconditional, help: "Seed of every random choice (initial weights, shuffling, dropout).")
@@ -50,6 +50,9 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the run checkpointed in this directory from its newest checkpoint, with its settings (--epochs may raise the total; checkpoints keep going to this directory unless --checkpoint-dir says otherwise).", valueName: "dir"))
     var resume: String?
 
+    @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
+    var training: TrainingOptions
+
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
         ResolvedSettings(model: model ?? .lenet5, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
@@ -60,8 +63,8 @@ struct Train: ParsableCommand {
         if resume != nil {
             let given = [("--model", model != nil), ("--batch-size", batchSize != nil), ("--optimizer", optimizer != nil),
                          ("--learning-rate", learningRate != nil), ("--momentum", momentum != nil), ("--limit", limit != nil)]
-            if let flag = given.first(where: { $0.1 }) {
-                throw ValidationError("\(flag.0) cannot be combined with --resume: the run's settings come from its checkpoint")
+            if let flag = given.first(where: { $0.1 })?.0 ?? training.givenFlags.first {
+                throw ValidationError("\(flag) cannot be combined with --resume: the run's settings come from its checkpoint")
             }
         } else if model == nil {
             throw ValidationError("missing --model (one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))), or --resume DIR")
@@ -79,9 +82,13 @@ struct Train: ParsableCommand {
             guard momentum >= 0 && momentum < 1 else {
                 throw ValidationError("--momentum must be in [0, 1), got \(momentum)")
             }
-            guard resolved.optimizer == .momentum else {
-                throw ValidationError("--momentum applies only to --optimizer momentum (this run uses \(resolved.optimizer.rawValue))")
+            guard [.momentum, .rmsprop].contains(resolved.optimizer) else {
+                throw ValidationError("--momentum applies only to --optimizer momentum or rmsprop (this run uses \(resolved.optimizer.rawValue))")
             }
+        }
+        if let model { try training.validate(optimizer: resolved.optimizer, model: model) }
+        if training.earlyStopping != nil && (checkpointDir != nil || resume != nil) {
+            throw ValidationError("--early-stopping cannot be combined with --checkpoint-dir or --resume: checkpoints do not hold the best weights and the patience count")
         }
         if let threads, threads < 0 {
             throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)")
@@ -115,7 +122,7 @@ struct Train: ParsableCommand {
         if let learningRate { c["learning_rate_bits"] = String(learningRate.bitPattern) }
         if let momentum { c["momentum_bits"] = String(momentum.bitPattern) }
         if let limit { c["limit"] = String(limit) }
-        return c
+        return c.merging(training.configuration) { a, _ in a }
     }
 
     /// Takes the run's flags from a checkpoint's configuration (an --epochs given now wins).
@@ -136,6 +143,7 @@ struct Train: ParsableCommand {
         learningRate = try optional("learning_rate_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         momentum = try optional("momentum_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         limit = try optional("limit") { Int($0) }
+        try training.apply(c, bad: bad)
         // A hand-edited checkpoint gets the same checks as flags.
         let resumed = resume
         resume = nil
@@ -150,30 +158,42 @@ struct Train: ParsableCommand {
         guard loaded.train.exampleShape == [28, 28, 1] else {
             throw ValidationError("\(data): images are \(loaded.train.exampleShape[0])×\(loaded.train.exampleShape[1]); the reference models need 28×28")
         }
-        let train = limit.map { loaded.train.prefix($0) } ?? loaded.train
+        var train = limit.map { loaded.train.prefix($0) } ?? loaded.train
         let test = loaded.test
+        // Early stopping must not look at the test set: hold out the end of the training set.
+        var validation = test
+        if training.earlyStopping != nil {
+            let held = min(10000, train.count / 6)
+            guard held > 0 else { throw ValidationError("--early-stopping needs at least 6 training examples to hold some out") }
+            let v = train.batch((train.count - held)..<train.count), t = train.batch(0..<(train.count - held))
+            validation = try Dataset(images: v.images, labels: v.labels, classCount: train.classCount)
+            train = try Dataset(images: t.images, labels: t.labels, classCount: train.classCount)
+        }
 
         print("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
         let trainer = Trainer(loss: .softmaxCrossEntropy,
-                              optimizer: settings.optimizer.make(learningRate: settings.learningRate,
-                                                                 momentum: settings.momentum),
-                              schedule: settings.schedule)
+                              optimizer: settings.optimizer.make(learningRate: settings.learningRate, momentum: settings.momentum,
+                                                                 training.hyperParameters(momentum: momentum)),
+                              schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
+                              earlyStoppingPatience: training.earlyStopping)
+        trainer.augmentation = try training.augmentation()
+        print(trainer.optimizer.summary + regularisationSummary(validationCount: validation.count))
         var network: Sequential
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)
             print("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
         } else {
-            network = try model.build(seed: seed)
+            network = try model.build(seed: seed, dropout: training.dropout)
         }
         let width = String(settings.epochs).count
         trainer.onEpoch = { r in
             let epoch = String(r.epoch).leftPadded(to: width)
             print("epoch \(epoch)/\(settings.epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
-                  + "train acc \(percent(r.trainAccuracy))  test acc \(percent(r.validationAccuracy ?? .nan))  "
+                  + "train acc \(percent(r.trainAccuracy))  \(training.earlyStopping == nil ? "test" : "val") acc \(percent(r.validationAccuracy ?? .nan))  "
                   + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
         }
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
@@ -182,8 +202,12 @@ struct Train: ParsableCommand {
         let first = (checkpoint?.epoch ?? 0) + 1
         for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
-                                    validation: test, seed: seed, startEpoch: epoch)
+                                    validation: validation, seed: seed, startEpoch: epoch)
             records += h.epochs
+            if let stop = h.earlyStop {
+                print("early stopping after epoch \(stop.epoch): \(stop.reason); restored the weights of epoch \(stop.bestEpoch)")
+                break
+            }
             if let checkpointDir {
                 try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
                                                         configuration: configuration), in: checkpointDir)
@@ -194,7 +218,14 @@ struct Train: ParsableCommand {
             return
         }
         let seconds = records.reduce(0) { $0 + $1.seconds }
-        let final = last.validationAccuracy ?? .nan
+        var final = last.validationAccuracy ?? .nan
+        if training.earlyStopping != nil {
+            if trainer.earlyStop == nil {
+                try trainer.restoreBestWeights(&network)
+                print("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(trainer.earlyStoppingBestEpoch) (best validation accuracy)")
+            }
+            final = try trainer.evaluate(network, on: test).accuracy
+        }
         print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
               + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
         if let save {
@@ -207,6 +238,19 @@ struct Train: ParsableCommand {
             ])
             print("saved the model to \(save)")
         }
+    }
+}
+
+extension Train {
+    /// The regularisation part of the settings line ("" when none is on).
+    func regularisationSummary(validationCount: Int) -> String {
+        var parts: [String] = []
+        if let l1 = training.l1 { parts.append("L1 λ \(l1)") }
+        if let l2 = training.l2 { parts.append("L2 λ \(l2)") }
+        if let d = training.dropout { parts.append("dropout \(d)") }
+        if let a = try? training.augmentation() { parts.append("augmentation: \(a.summary)") }
+        if let p = training.earlyStopping { parts.append("early stopping, patience \(p), on \(validationCount) held-out images") }
+        return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }
 }
 

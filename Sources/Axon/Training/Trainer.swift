@@ -25,6 +25,22 @@ public struct History: Sendable, Equatable, Codable {
         return best?.0
     }
     public var last: EpochRecord? { epochs.last }
+    /// Set when early stopping ended the run (spec §9).
+    public var earlyStop: EarlyStop?
+}
+
+/// Why and when early stopping ended a run (spec §9).
+public struct EarlyStop: Sendable, Equatable, Codable {
+    /// The epoch after which training stopped.
+    public var epoch: Int
+    /// The epoch whose weights were restored (best validation accuracy).
+    public var bestEpoch: Int
+    public var bestAccuracy: Double
+    public var patience: Int
+    public var reason: String {
+        "no new best validation accuracy in \(patience) epoch\(patience == 1 ? "" : "s") "
+            + "(best \(bestAccuracy) at epoch \(bestEpoch))"
+    }
 }
 
 /// Learning rate as a function of the epoch.
@@ -63,8 +79,20 @@ public final class Trainer {
     /// (λ₂/2n)·Σw² + (λ₁/n)·Σ|w| over kernels (not biases), n = training set size.
     public var l2: Float
     public var l1: Float
-    /// Stop when validation accuracy has not improved for this many epochs (spec §9).
+    /// Stop when validation accuracy has not improved for this many epochs (spec §9):
+    /// a new best must be strictly greater; training stops when `wait == patience`,
+    /// and at the end (stop or epoch limit) the best epoch's weights are put back.
+    /// The state lives in the trainer, so consecutive `fit` calls with
+    /// `startEpoch` continue the same count (`startEpoch == 1` resets it).
     public var earlyStoppingPatience: Int?
+    /// Applied to every training batch before the forward pass (seeded by `fit`'s seed,
+    /// the epoch and the batch index, so a resumed run sees the same images).
+    public var augmentation: Augmentation?
+    /// Set by `fit` when early stopping ended the run.
+    public private(set) var earlyStop: EarlyStop?
+
+    private var best = -Double.infinity, bestEpoch = 0, wait = 0
+    private var bestParameters: [(name: String, value: Tensor)] = []
     /// Called after every epoch (e.g. to print a line or save a checkpoint).
     public var onEpoch: ((EpochRecord) -> Void)?
     /// Batch size used by `evaluate` and `predict`.
@@ -103,7 +131,10 @@ public final class Trainer {
         var generator = SeededGenerator(seed: seed)
         var order = Array(0..<train.count)
         var history = History()
-        var best = -Double.infinity, wait = 0
+        if startEpoch <= 1 {
+            best = -.infinity; bestEpoch = 0; wait = 0; bestParameters = []; earlyStop = nil
+        }
+        if earlyStop != nil { return history }  // this run already stopped
         for epoch in 1...max(epochs, 1) where epochs > 0 {
             optimizer.learningRate = schedule.learningRate(base: baseLearningRate, epoch: epoch)
             for i in stride(from: order.count - 1, to: 0, by: -1) {
@@ -112,10 +143,16 @@ public final class Trainer {
             if epoch < startEpoch { continue }
             let start = Date()
             var lossSum = 0.0, correct = 0
-            var begin = 0
+            var begin = 0, batchIndex: UInt64 = 0
             while begin < order.count {
                 let end = min(begin + batchSize, order.count)
                 let labels = gather(train, order[begin..<end])
+                if augmentation != nil {
+                    // The stream depends on (seed, epoch, batch) only: resumable and order-free.
+                    try augmentation!.apply(to: &batchImages, seed: seed,
+                                           counter: (UInt64(epoch) << 40) | (batchIndex << 20))
+                    batchIndex += 1
+                }
                 let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count)
                 lossSum += Double(r.loss) * Double(end - begin)
                 correct += r.correct
@@ -135,11 +172,35 @@ public final class Trainer {
             history.epochs.append(record)
             onEpoch?(record)
             if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
-                if a > best { best = a; wait = 0 } else { wait += 1; if wait >= patience { break } }
+                if a > best {
+                    best = a; bestEpoch = epoch; wait = 0
+                    bestParameters = model.parameters  // copy-on-write: kept apart from later updates
+                } else {
+                    wait += 1
+                    if wait == patience {
+                        earlyStop = EarlyStop(epoch: epoch, bestEpoch: bestEpoch, bestAccuracy: best, patience: patience)
+                        history.earlyStop = earlyStop
+                    }
+                }
+                // A call that resumes (startEpoch > 1) may be one of several; its caller
+                // ends the run with restoreBestWeights.
+                if earlyStop != nil || (epoch == epochs && startEpoch <= 1) {
+                    try restoreBestWeights(&model)
+                    if earlyStop != nil { break }
+                }
             }
         }
         return history
     }
+
+    /// Puts back the parameters of the best validation epoch seen by early
+    /// stopping (no-op without early stopping or before any epoch).
+    public func restoreBestWeights<Model: Layer>(_ model: inout Model) throws {
+        for (name, value) in bestParameters { try model.setParameter(name, to: value) }
+    }
+
+    /// The epoch whose weights `restoreBestWeights` puts back (0 if none).
+    public var earlyStoppingBestEpoch: Int { bestEpoch }
 
     /// One optimisation step on a batch: forward, loss, backward, penalties,
     /// update. Returns the batch loss and the number of correct predictions.
