@@ -50,6 +50,8 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the run checkpointed in this directory from its newest checkpoint, with its settings (--epochs may raise the total; checkpoints keep going to this directory unless --checkpoint-dir says otherwise).", valueName: "dir"))
     var resume: String?
 
+    @OptionGroup var output: OutputOptions
+
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
         ResolvedSettings(model: model ?? .lenet5, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
@@ -153,7 +155,7 @@ struct Train: ParsableCommand {
         let train = limit.map { loaded.train.prefix($0) } ?? loaded.train
         let test = loaded.test
 
-        print("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
+        output.say("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
@@ -165,17 +167,11 @@ struct Train: ParsableCommand {
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)
-            print("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
+            output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
         } else {
             network = try model.build(seed: seed)
         }
-        let width = String(settings.epochs).count
-        trainer.onEpoch = { r in
-            let epoch = String(r.epoch).leftPadded(to: width)
-            print("epoch \(epoch)/\(settings.epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
-                  + "train acc \(percent(r.trainAccuracy))  test acc \(percent(r.validationAccuracy ?? .nan))  "
-                  + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
-        }
+        let reporter = output.attach(to: trainer, epochs: settings.epochs)
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
@@ -184,6 +180,7 @@ struct Train: ParsableCommand {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
                                     validation: test, seed: seed, startEpoch: epoch)
             records += h.epochs
+            for r in h.epochs { try reporter.epoch(r) }
             if let checkpointDir {
                 try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
                                                         configuration: configuration), in: checkpointDir)
@@ -205,7 +202,7 @@ struct Train: ParsableCommand {
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
                 "axon.training.test_accuracy": fixed(final, 4),
             ])
-            print("saved the model to \(save)")
+            output.say("saved the model to \(save)")
         }
     }
 }

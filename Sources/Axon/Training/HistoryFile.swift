@@ -7,6 +7,8 @@ extension History {
     public static let columns = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                                  "learning_rate", "seconds"]
 
+    public init(records: [EpochRecord]) { self.init(); epochs = records }
+
     public enum FileFormat: String, Sendable { case csv, json }
 
     /// The format named by `path`'s extension, or a clear error.
