@@ -66,7 +66,7 @@ func confusionTable(_ counts: [[Int]], classNames: [String]) -> String {
     let n = counts.count
     let w = max(5, String(counts.flatMap { $0 }.max() ?? 0).count + 1)
     let nameW = (classNames.map(\.count).max() ?? 5) + 1
-    var lines = ["true \\ predicted".padding(toLength: nameW + 3, withPad: " ", startingAt: 0)
+    var lines = ["true\\predicted".padding(toLength: nameW + 3, withPad: " ", startingAt: 0)
                  + (0..<n).map { String($0).leftPadded(to: w) }.joined() + "  recall"]
     for i in 0..<n {
         let name = i < classNames.count ? classNames[i] : ""

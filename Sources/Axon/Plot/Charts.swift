@@ -146,7 +146,7 @@ public enum Chart {
     }
 
     /// The input, every convolution and pooling layer's output for `image`
-    /// [1, h, w, c], and the first convolution's filters (HWIO, averaged over input channels).
+    /// [1, h, w, c], and the first convolution filters (HWIO, averaged over input channels).
     public static func featureMaps(_ model: inout Sequential, image: Tensor) throws -> Canvas {
         guard image.rank == 4, image.shape[0] == 1 else {
             throw AxonError.shapeMismatch("featureMaps image", expected: [1, -1, -1, -1], got: image.shape)
@@ -172,7 +172,7 @@ public enum Chart {
             let tiles = (0..<co).map { o in
                 (0..<(kh * kw)).map { p in (0..<ci).reduce(Float(0)) { $0 + s[(p * ci + $1) * co + o] } / Float(ci) }
             }
-            rows.append(TileRow(label: "first convolution's filters \(kh)x\(kw)", tiles: tiles,
+            rows.append(TileRow(label: "first convolution filters \(kh)x\(kw)", tiles: tiles,
                                 tileHeight: kh, tileWidth: kw, scale: max(2, 56 / max(kh, kw))))
         }
         return tileGrid(rows)

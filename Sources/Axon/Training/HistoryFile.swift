@@ -79,10 +79,11 @@ extension History {
                 rows.append(row)
             }
         case .json:
-            guard let array = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [[String: Any]] else {
-                throw AxonError.file(path: path, "is not a JSON array of per-epoch objects")
+            // JSONDecoder, not JSONSerialization: the latter's NSNumber path can lose the last bit of a Double.
+            guard let array = try? JSONDecoder().decode([[String: Double?]].self, from: Data(bytes)) else {
+                throw AxonError.file(path: path, "is not a JSON array of per-epoch objects with numeric fields")
             }
-            rows = array.map { $0.compactMapValues { ($0 as? NSNumber)?.doubleValue } }
+            rows = array.map { $0.compactMapValues { $0 } }
         }
         var history = History()
         for (n, row) in rows.enumerated() {
