@@ -37,7 +37,7 @@ run: release
 # Swift's bundled clang: the same compiler SwiftPM uses for the C target.
 CC := $(dir $(shell command -v swift))clang
 CFLAGS_CK := -std=c99 -O3 -march=x86-64-v3 -fopenmp -fno-math-errno -fveclib=libmvec -fPIC -Wall -Wextra
-CLIBS := -lopenblas -lomp5 -lmvec -lz -lm
+CLIBS := -lopenblas -lomp5 -lmvec -lz -lpng16 -lm
 CK_SRCS := $(wildcard CKernels/*.c)
 CK_OBJS := $(patsubst CKernels/%.c,build/obj/%.o,$(CK_SRCS))
 

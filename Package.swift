@@ -41,6 +41,7 @@ let package = Package(
                 .linkedLibrary("omp5"),
                 .linkedLibrary("mvec"),
                 .linkedLibrary("z"),
+                .linkedLibrary("png16"),
                 .linkedLibrary("m"),
             ]
         ),

@@ -364,6 +364,19 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out);
 int ck_read_file(const char *path, size_t max_len, uint8_t **data, size_t *len);
 void ck_free(void *p);
 
+/* ----------------------------------------------------------------- PNG */
+
+/* Writes an 8-bit RGB image (rows top to bottom, 3 bytes a pixel, no padding)
+ * as a PNG file through libpng. CK_EIO if libpng fails; then msg (if not NULL)
+ * holds libpng's message, truncated to msg_len bytes. */
+int ck_png_write_rgb(const char *path, int width, int height, const uint8_t *rgb,
+                     char *msg, size_t msg_len);
+/* Reads any PNG as 8-bit RGB. On success *rgb is malloc'ed (free with ck_free),
+ * width*height*3 bytes. CK_EFORMAT if the file cannot be read or decoded
+ * (msg as above). */
+int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
+                    char *msg, size_t msg_len);
+
 #ifdef __cplusplus
 }
 #endif

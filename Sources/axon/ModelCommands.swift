@@ -83,8 +83,12 @@ struct Eval: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
     var threads: Int?
 
+    @Option(help: ArgumentHelp("Also draw the 10×10 confusion matrix as a heat map in this PNG file (and print it as a table).", valueName: "file"))
+    var confusion: String?
+
     func validate() throws {
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+        if let confusion { try checkCanWrite(confusion, flag: "--confusion") }
     }
 
     func run() throws {
@@ -96,6 +100,17 @@ struct Eval: ParsableCommand {
         print("\(model) on the \(test.count) test images of \(data)")
         print("test accuracy \(percent(accuracy)) (\(Int((accuracy * Double(test.count)).rounded()))/\(test.count)), "
               + "loss \(fixed(Double(loss), 4))")
+        if let confusion {
+            let predicted = try evaluator.predict(network, test.images)
+            let classes = max(predicted.max() ?? 0, Int(test.labels.max() ?? 0)) + 1
+            var counts = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+            for (p, t) in zip(predicted, test.labels) { counts[Int(t)][p] += 1 }
+            let names = classes == MNIST.fashionClassNames.count ? MNIST.fashionClassNames : (0..<classes).map { "class \($0)" }
+            print("confusion matrix (rows: true class, columns: predicted class)")
+            print(confusionTable(counts, classNames: names))
+            try Chart.confusion(counts, classNames: names).writePNG(to: confusion)
+            print("wrote \(confusion)")
+        }
     }
 }
 

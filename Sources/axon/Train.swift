@@ -52,6 +52,7 @@ struct Train: ParsableCommand {
 
     @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
     var training: TrainingOptions
+    @OptionGroup var output: OutputOptions
 
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
@@ -170,7 +171,7 @@ struct Train: ParsableCommand {
             train = try Dataset(images: t.images, labels: t.labels, classCount: train.classCount)
         }
 
-        print("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
+        output.say("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
@@ -180,22 +181,17 @@ struct Train: ParsableCommand {
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
                               earlyStoppingPatience: training.earlyStopping)
         trainer.augmentation = try training.augmentation()
-        print(trainer.optimizer.summary + regularisationSummary(validationCount: validation.count))
+        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation.count))
         var network: Sequential
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)
-            print("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
+            output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
         } else {
             network = try model.build(seed: seed, dropout: training.dropout)
         }
-        let width = String(settings.epochs).count
-        trainer.onEpoch = { r in
-            let epoch = String(r.epoch).leftPadded(to: width)
-            print("epoch \(epoch)/\(settings.epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
-                  + "train acc \(percent(r.trainAccuracy))  \(training.earlyStopping == nil ? "test" : "val") acc \(percent(r.validationAccuracy ?? .nan))  "
-                  + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
-        }
+        let reporter = output.attach(to: trainer, epochs: settings.epochs,
+                                     validationLabel: training.earlyStopping == nil ? "test" : "val")
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
@@ -204,8 +200,9 @@ struct Train: ParsableCommand {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
                                     validation: validation, seed: seed, startEpoch: epoch)
             records += h.epochs
+            for r in h.epochs { try reporter.epoch(r) }
             if let stop = h.earlyStop {
-                print("early stopping after epoch \(stop.epoch): \(stop.reason); restored the weights of epoch \(stop.bestEpoch)")
+                output.say("early stopping after epoch \(stop.epoch): \(stop.reason); restored the weights of epoch \(stop.bestEpoch)")
                 break
             }
             if let checkpointDir {
@@ -222,7 +219,7 @@ struct Train: ParsableCommand {
         if training.earlyStopping != nil {
             if trainer.earlyStop == nil {
                 try trainer.restoreBestWeights(&network)
-                print("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(trainer.earlyStoppingBestEpoch) (best validation accuracy)")
+                output.say("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(trainer.earlyStoppingBestEpoch) (best validation accuracy)")
             }
             final = try trainer.evaluate(network, on: test).accuracy
         }
@@ -236,7 +233,7 @@ struct Train: ParsableCommand {
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
                 "axon.training.test_accuracy": fixed(final, 4),
             ])
-            print("saved the model to \(save)")
+            output.say("saved the model to \(save)")
         }
     }
 }

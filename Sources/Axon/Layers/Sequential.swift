@@ -83,6 +83,27 @@ public struct Sequential: Layer {
         return y
     }
 
+    /// Inference forward pass that returns every layer's output, in layer order
+    /// (the last one is the model's output): for looking inside the network.
+    public mutating func forwardCollecting(_ x: Tensor) throws -> [Tensor] {
+        if inputShape == nil {
+            guard x.rank >= 1 else {
+                throw AxonError.invalidArgument("Sequential: input needs a batch axis, got shape \(x.shape)")
+            }
+            try build(inputShape: x.exampleShape)
+        }
+        if let expected = inputShape, x.exampleShape != expected {
+            throw AxonError.shapeMismatch("Sequential input", expected: [x.shape.first ?? -1] + expected, got: x.shape)
+        }
+        var outputs: [Tensor] = []
+        var y = x
+        for i in layers.indices {
+            y = try layers[i].forward(y, training: false)
+            outputs.append(y)
+        }
+        return outputs
+    }
+
     /// Forward pass at inference (dropout off, stochastic pooling weighted).
     public mutating func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
 

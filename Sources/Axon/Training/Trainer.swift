@@ -15,6 +15,20 @@ public struct EpochRecord: Sendable, Equatable, Codable {
     public var imagesPerSecond: Double
 }
 
+/// Where an epoch of `fit` stands, after one of its batches.
+public struct BatchProgress: Sendable, Equatable {
+    public var epoch: Int
+    public var examplesDone: Int
+    public var examples: Int
+    /// 1-based index of the batch just done, of `batches`.
+    public var batch: Int
+    public var batches: Int
+    /// Mean training loss over the epoch's batches so far.
+    public var meanLoss: Float
+    /// Seconds since the epoch started.
+    public var seconds: Double
+}
+
 /// Per-epoch records of a `fit`.
 public struct History: Sendable, Equatable, Codable {
     public var epochs: [EpochRecord] = []
@@ -95,6 +109,8 @@ public final class Trainer {
     private var bestParameters: [(name: String, value: Tensor)] = []
     /// Called after every epoch (e.g. to print a line or save a checkpoint).
     public var onEpoch: ((EpochRecord) -> Void)?
+    /// Called after every training batch (e.g. to draw a progress bar).
+    public var onBatch: ((BatchProgress) -> Void)?
     /// Batch size used by `evaluate` and `predict`.
     public var inferenceBatchSize = 1000
 
@@ -157,6 +173,13 @@ public final class Trainer {
                 lossSum += Double(r.loss) * Double(end - begin)
                 correct += r.correct
                 begin = end
+                if let onBatch {
+                    onBatch(BatchProgress(epoch: epoch, examplesDone: end, examples: order.count,
+                                          batch: (end + batchSize - 1) / batchSize,
+                                          batches: (order.count + batchSize - 1) / batchSize,
+                                          meanLoss: Float(lossSum / Double(end)),
+                                          seconds: Date().timeIntervalSince(start)))
+                }
             }
             let seconds = Date().timeIntervalSince(start)
             var record = EpochRecord(epoch: epoch, learningRate: optimizer.learningRate,

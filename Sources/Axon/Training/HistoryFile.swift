@@ -1,0 +1,101 @@
+import Foundation
+
+/// A `History` as a file: CSV (`.csv`) or JSON (`.json`), one row/object per
+/// epoch with the columns of `History.columns`. A missing test figure is an
+/// empty CSV field or a JSON `null`.
+extension History {
+    public static let columns = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+                                 "learning_rate", "seconds"]
+
+    public init(records: [EpochRecord]) { self.init(); epochs = records }
+
+    public enum FileFormat: String, Sendable { case csv, json }
+
+    /// The format named by `path`'s extension, or a clear error.
+    public static func format(of path: String) throws -> FileFormat {
+        let ext = path.split(separator: "/").last.flatMap { name in
+            name.contains(".") ? name.split(separator: ".").last.map { $0.lowercased() } : nil
+        }
+        guard let ext, let f = FileFormat(rawValue: ext) else {
+            throw AxonError.file(path: path, "history files end in .csv or .json")
+        }
+        return f
+    }
+
+    private static func text(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "" }
+        return "\(x)"
+    }
+
+    private func fields(_ r: EpochRecord) -> [String] {
+        [String(r.epoch), Self.text(Double(r.trainLoss)), Self.text(r.trainAccuracy),
+         Self.text(r.validationLoss.map(Double.init)), Self.text(r.validationAccuracy),
+         Self.text(Double(r.learningRate)), Self.text(r.seconds)]
+    }
+
+    public func csv() -> String {
+        ([Self.columns.joined(separator: ",")] + epochs.map { fields($0).joined(separator: ",") })
+            .joined(separator: "\n") + "\n"
+    }
+
+    public func json() -> String {
+        let rows = epochs.map { r in
+            "  {" + zip(Self.columns, fields(r)).map { "\"\($0)\": \($1.isEmpty ? "null" : $1)" }
+                .joined(separator: ", ") + "}"
+        }
+        return "[\n" + rows.joined(separator: ",\n") + (rows.isEmpty ? "]\n" : "\n]\n")
+    }
+
+    /// Writes the history atomically (a reader never sees half a file).
+    public func write(to path: String) throws {
+        let body = try Self.format(of: path) == .csv ? csv() : json()
+        try SafeTensors.writeAtomically(Array(body.utf8), to: path)
+    }
+
+    /// Reads a file written by `write(to:)`.
+    public static func read(from path: String) throws -> History {
+        let format = try format(of: path)
+        let bytes = try readFileBytes(path, maxLength: 64 << 20)
+        let text = String(decoding: bytes, as: UTF8.self)
+        var rows: [[String: Double]] = []
+        switch format {
+        case .csv:
+            var lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.isEmpty }
+            guard !lines.isEmpty else { throw AxonError.file(path: path, "is empty, expected a CSV header line") }
+            let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+            for (n, line) in lines.enumerated() {
+                let cells = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                guard cells.count == header.count else {
+                    throw AxonError.file(path: path, "line \(n + 2) has \(cells.count) fields, the header \(header.count)")
+                }
+                var row: [String: Double] = [:]
+                for (key, cell) in zip(header, cells) {
+                    let c = cell.trimmingCharacters(in: .whitespaces)
+                    if c.isEmpty { continue }
+                    guard let v = Double(c) else { throw AxonError.file(path: path, "line \(n + 2): \(key) \"\(c)\" is not a number") }
+                    row[key] = v
+                }
+                rows.append(row)
+            }
+        case .json:
+            // JSONDecoder, not JSONSerialization: the latter's NSNumber path can lose the last bit of a Double.
+            guard let array = try? JSONDecoder().decode([[String: Double?]].self, from: Data(bytes)) else {
+                throw AxonError.file(path: path, "is not a JSON array of per-epoch objects with numeric fields")
+            }
+            rows = array.map { $0.compactMapValues { $0 } }
+        }
+        var history = History()
+        for (n, row) in rows.enumerated() {
+            guard let epoch = row["epoch"], let loss = row["train_loss"], let acc = row["train_accuracy"] else {
+                throw AxonError.file(path: path, "epoch row \(n + 1) lacks epoch, train_loss or train_accuracy")
+            }
+            let seconds = row["seconds"] ?? 0
+            history.epochs.append(EpochRecord(
+                epoch: Int(epoch), learningRate: Float(row["learning_rate"] ?? .nan), trainLoss: Float(loss),
+                trainAccuracy: acc, validationLoss: row["test_loss"].map(Float.init),
+                validationAccuracy: row["test_accuracy"], seconds: seconds, imagesPerSecond: 0))
+        }
+        return history
+    }
+}
