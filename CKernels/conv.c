@@ -212,6 +212,34 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
         int p0 = ck_imax(0, g->pt - i * p->sh), p1 = ck_imin(p->kh, p->h + g->pt - i * p->sh);
         for (int j = 0; j < g->ow;) {
             int t0 = j * p->sw - g->pl;
+            /* One channel, stride 1, at most 8 filters: eight neighbouring
+             * pixels in one register per filter. A tap is then one load of 8
+             * contiguous inputs and O fully used FMAs with broadcast weights,
+             * where the filter-lane form below needs a broadcast per pixel
+             * and leaves 8 − O lanes idle. Same tap order, same sums.
+             * LeNet conv1 (64×28×28×1, 6 filters 5×5 SAME), one thread, CPU
+             * time: see the commit message. */
+            if (C == 1 && p->sw == 1 && O <= 8 && j + 7 < g->ow && t0 >= 0 && t0 + 7 + KW <= p->w) {
+                ck_v8 acc[8];
+                for (int o = 0; o < 8; o++) acc[o] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+                for (int pp = p0; pp < p1; pp++) {
+                    int r = i * p->sh - g->pt + pp;
+                    const float *xr = xi + (size_t)r * p->w + t0;
+                    const float *wr = (const float *)(wpad + (size_t)pp * KW);
+                    for (int q = 0; q < KW; q++) {
+                        ck_v8 xv;
+                        __builtin_memcpy(&xv, xr + q, sizeof xv);
+                        /* All 8 lanes (padding weights are zero): a constant
+                         * trip count keeps the accumulators in registers. */
+                        for (int o = 0; o < 8; o++) acc[o] += xv * wr[q * 8 + o];
+                    }
+                }
+                float *yo = yr + (size_t)j * O;
+                for (int k = 0; k < 8; k++)
+                    for (int o = 0; o < O; o++) yo[k * O + o] = acc[o][k];
+                j += 8;
+                continue;
+            }
             /* Four neighbouring pixels whose windows are all inside the row:
              * four independent accumulators hide the FMA latency. */
             if (j + 3 < g->ow && t0 >= 0 && t0 + 3 * p->sw + KW <= p->w) {
@@ -521,6 +549,40 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
             }
         }
     }
+    if (db) return ck_sum_rows(g.m, O, dz, db);
+    return CK_OK;
+}
+
+int ck_conv2d_forward_keeps_cols(const ck_conv2d_params *p, size_t workspace_len) {
+    geom g;
+    if (!p || conv_geom(p, &g) != CK_OK) return 0;
+    return g.m > 0 && !g.pointwise && !use_direct(p, &g) &&
+           chunk_images(p, &g, workspace_len) == p->n;
+}
+
+/* The GEMM half of the im2col backward-filter path: forward already built
+ * the patches, and rebuilding them was the im2col half of this pass. */
+int ck_conv2d_backward_filter_cols(const ck_conv2d_params *p, const float *cols,
+                                   const float *dz, float *dw, float *db) {
+    geom g;
+    int st = conv_geom(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(dw != NULL);
+    const int O = p->o;
+    if (g.m == 0) {
+        memset(dw, 0, sizeof(float) * (size_t)g.kkc * O);
+        if (db) memset(db, 0, sizeof(float) * (size_t)O);
+        return CK_OK;
+    }
+    CHECK(cols != NULL && dz != NULL);
+    /* Same plan and block order as ck_conv2d_backward_filter's single chunk. */
+    ck_gemm_plan pl = ck_plan_gemm(g.kkc, O, g.m);
+    CK_PAR_FOR(want_parallel((double)g.m * O * g.kkc),
+        for (int blk = 0; blk < pl.nblocks; blk++) {
+            int r0, r1, c0, c1;
+            ck_sgemm_block(&pl, blk, 1, 0, g.kkc, O, g.m, 1.0f, cols, g.kkc, dz, O,
+                           0.0f, dw, O, &r0, &r1, &c0, &c1);
+        });
     if (db) return ck_sum_rows(g.m, O, dz, db);
     return CK_OK;
 }

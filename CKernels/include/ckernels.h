@@ -126,6 +126,20 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
                               const float *dz, float *dw, float *db,
                               float *workspace, size_t workspace_len);
 
+/* 1 when ck_conv2d_forward with this workspace length leaves the im2col matrix
+ * of the whole batch in its workspace (the im2col + GEMM path in one chunk),
+ * 0 otherwise (direct path, 1×1 stride 1, empty output, small workspace or
+ * invalid parameters). A layer may then keep that workspace for the backward
+ * pass and call ck_conv2d_backward_filter_cols instead of redoing im2col. */
+int ck_conv2d_forward_keeps_cols(const ck_conv2d_params *p, size_t workspace_len);
+
+/* dw and db as ck_conv2d_backward_filter, from cols, the im2col matrix of the
+ * whole batch [(n·oh·ow), (kh·kw·c)] (as ck_im2col writes it); bit for bit the
+ * result of ck_conv2d_backward_filter's im2col path with a whole-batch
+ * workspace. */
+int ck_conv2d_backward_filter_cols(const ck_conv2d_params *p, const float *cols,
+                                   const float *dz, float *dw, float *db);
+
 /* Naive direct-loop references, kept beside the fast kernels for tests
  * (double accumulation). In the backward, dx, dw and db may each be NULL. */
 int ck_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,

@@ -382,4 +382,67 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
                  maxDiff(dw, rdw).rel, maxDiff(db, rdb).rel]
         #expect(e.allSatisfy { $0 < 1e-5 }, "y/dx/dw/db diffs \(e)")
     }
+
+    // One input channel, stride 1, up to 8 filters: rows wide enough for the 8-pixel register
+    // blocks of the direct forward (LeNet conv1 among them), against the naive loops.
+    @Test func singleChannelWideRowsMatchNaive() {
+        var rng = TestRNG(seed: 19)
+        let shapes = [
+            Conv(n: 2, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true),
+            Conv(n: 1, h: 9, w: 31, c: 1, kh: 3, kw: 4, o: 8, same: true),
+            Conv(n: 2, h: 6, w: 23, c: 1, kh: 5, kw: 2, o: 1, sh: 2, sw: 1, same: false),
+            Conv(n: 1, h: 7, w: 17, c: 1, kh: 1, kw: 5, o: 7, same: true),
+        ]
+        var worst: Float = 0
+        for (idx, conv) in shapes.enumerated() {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+            let act = acts[idx % acts.count]
+            let d = maxDiff(conv.forward(x, w, b, act: act), applyAct(act, conv.naive(x, w, b)))
+            worst = max(worst, d.rel)
+            #expect(d.rel < 1e-5, "\(conv): max diff \(d.abs)")
+        }
+        print("single-channel wide rows vs naive: max rel diff \(worst)")
+    }
+
+    // The forward pass's workspace, when ck_conv2d_forward_keeps_cols says so, is ck_im2col's
+    // matrix; ck_conv2d_backward_filter_cols from it equals ck_conv2d_backward_filter bit for bit
+    // and the naive gradients within rounding.
+    @Test func backwardFilterFromForwardCols() {
+        var rng = TestRNG(seed: 20)
+        var kept = 0, worst: Float = 0
+        let shapes = randomShapes(count: 40, seed: 5) + [
+            Conv(n: 4, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false), // LeNet conv2
+            Conv(n: 2, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true),   // direct path: not kept
+        ]
+        for conv in shapes {
+            var p = conv.p
+            let wsLen = conv.workspace
+            let keeps = ck_conv2d_forward_keeps_cols(&p, wsLen) == 1
+            #expect(ck_conv2d_forward_keeps_cols(&p, max(0, wsLen - 1)) == 0, "\(conv): short workspace")
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), dz = rng.array(conv.yCount)
+            var y = [Float](repeating: 0, count: max(1, conv.yCount))
+            var ws = [Float](repeating: .nan, count: max(1, wsLen))
+            #expect(ck_conv2d_forward(&p, x, w, nil, 0, &y, &ws, wsLen) == ok)
+            guard keeps else { continue }
+            kept += 1
+            var cols = [Float](repeating: .nan, count: wsLen)
+            #expect(ck_im2col(&p, x, &cols) == ok)
+            #expect(Array(ws[0..<wsLen]) == cols, "\(conv): forward workspace is not the im2col matrix")
+            var dw = [Float](repeating: .nan, count: conv.wCount), db = [Float](repeating: .nan, count: Int(p.o))
+            #expect(ck_conv2d_backward_filter_cols(&p, ws, dz, &dw, &db) == ok)
+            let (rdw, rdb) = conv.backwardFilter(x, dz)
+            #expect(dw == rdw && db == rdb, "\(conv): differs from ck_conv2d_backward_filter")
+            let (_, ndw, ndb) = conv.naiveBackward(x, w, dz)
+            let e = max(maxDiff(dw, ndw).rel, maxDiff(db, ndb).rel)
+            worst = max(worst, e)
+            #expect(e < 1e-5, "\(conv): vs naive \(e)")
+        }
+        #expect(kept >= 10, "only \(kept) shapes took the im2col path")
+        var p = shapes[0].p
+        var dw = [Float](repeating: 0, count: shapes[0].wCount)
+        #expect(ck_conv2d_backward_filter_cols(nil, [0], [0], &dw, nil) == einval)
+        #expect(ck_conv2d_backward_filter_cols(&p, [0], [0], nil, nil) == einval)
+        #expect(ck_conv2d_forward_keeps_cols(nil, 100) == 0)
+        print("backward filter from forward cols: \(kept) shapes, max rel diff vs naive \(worst)")
+    }
 }

@@ -132,6 +132,21 @@ enum Kernels {
         } } } }
     }
 
+    /// Whether `conv2dForward` with this workspace leaves the whole batch's im2col matrix in it.
+    static func conv2dForwardKeepsCols(_ g: Geometry2D, workspaceLength: Int) -> Bool {
+        var p = g.conv
+        return ck_conv2d_forward_keeps_cols(&p, workspaceLength) == 1
+    }
+
+    /// The filter gradient from the im2col matrix `cols` that the forward pass left in its workspace.
+    static func conv2dBackwardFilterCols(_ g: Geometry2D, cols: Tensor, dz: Tensor, dw: inout Tensor,
+                                         db: inout Tensor) throws {
+        var p = g.conv
+        try readPtr(cols) { cp in try readPtr(dz) { dzp in try writePtr(&dw) { dwp in try writePtr(&db) { dbp in
+            try check(ck_conv2d_backward_filter_cols(&p, cp, dzp, dwp, dbp), "ck_conv2d_backward_filter_cols")
+        } } } }
+    }
+
     // MARK: pooling
 
     static func pool2dOutputShape(_ g: Geometry2D) throws -> (Int, Int) {

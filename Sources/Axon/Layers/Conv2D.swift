@@ -21,6 +21,9 @@ public struct Conv2D: Layer {
     private var dz = Tensor.empty
     private var dx = Tensor.empty
     private var workspace = Tensor.empty
+    /// The workspace holds the im2col matrix of `input` (left by a training forward pass), so the
+    /// backward pass takes the filter gradient from it instead of rebuilding it.
+    private var colsKept = false
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, kernelInitializer: Initializer = .glorotUniform,
@@ -101,6 +104,7 @@ public struct Conv2D: Layer {
         try Kernels.conv2dForward(g, x: x, w: kernel, b: bias, activation: activation, y: &output,
                                   workspace: &workspace)
         input = training ? x : .empty
+        colsKept = training && Kernels.conv2dForwardKeepsCols(g, workspaceLength: workspace.count)
         return output
     }
 
@@ -116,8 +120,14 @@ public struct Conv2D: Layer {
             try Kernels.activationBackward(activation, y: output, dy: dy, dx: &dz)
         }
         let grad = activation == .linear ? dy : dz
-        try Kernels.conv2dBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &biasGradient,
-                                         workspace: &workspace)
+        if colsKept {
+            try Kernels.conv2dBackwardFilterCols(geometry, cols: workspace, dz: grad, dw: &kernelGradient,
+                                                 db: &biasGradient)
+        } else {
+            try Kernels.conv2dBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &biasGradient,
+                                             workspace: &workspace)
+        }
+        colsKept = false // backward data below reuses the workspace
         if inputGradient {
             Tensor.reuse(&dx, shape: input.shape)
             try Kernels.conv2dBackwardData(geometry, dz: grad, w: kernel, dx: &dx, workspace: &workspace)
