@@ -61,7 +61,7 @@ struct CLIError: Error, CustomStringConvertible {
         (["train", "--model", "cnn", "--batch-size", "0"], "--batch-size"),
         (["train", "--model", "mlp", "--learning-rate", "0"], "--learning-rate must be a finite number > 0"),
         (["train", "--model", "mlp", "--learning-rate", "-0.1"], "--learning-rate must be a finite number > 0"),
-        (["train", "--model", "lstm", "--optimizer", "rmsprop"], "rmsprop"),
+        (["train", "--model", "lstm", "--optimizer", "nadam"], "nadam"),  // not one of the ten TF optimizers
         (["train", "--model", "lenet5", "--momentum", "1.5"], "--momentum must be in [0, 1)"),
         (["train", "--model", "mlp", "--optimizer", "adam", "--momentum", "0.5"], "--momentum applies only"),
         (["train", "--model", "lenet5", "--threads", "-1"], "--threads"),
