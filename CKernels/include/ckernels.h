@@ -186,8 +186,9 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
 /* out[i] = uniform [0,1) draw number (counter + i) of stream `seed`.
  * Counter-based: independent of thread count and of how a range is split. */
 int ck_random_uniform(uint64_t seed, uint64_t counter, float *out, size_t n);
-/* out[i] ~ N(mean, std²) truncated to |x − mean| <= 2·std (redrawn), from the
- * same counter-based stream. */
+/* out[i] ~ N(mean, std²) truncated to |x − mean| <= 2·std (redrawn), drawn
+ * counter-based from a stream derived from `seed` (not the uniform stream of
+ * the same seed, so normals and dropout masks are not correlated). */
 int ck_random_truncated_normal(uint64_t seed, uint64_t counter, float mean,
                                float std, float *out, size_t n);
 
@@ -323,7 +324,8 @@ int ck_proximal_sgd_update(size_t n, float *w, const float *g, float lr,
                            float l1, float l2);
 int ck_proximal_adagrad_update(size_t n, float *w, const float *g,
                                float *accum, float lr, float l1, float l2);
-/* global_step T as in spec §8.9 (T = step + 1). */
+/* global_step is the counter read before the update (spec §8.9); the kernel
+ * uses T = global_step + 1, so steps 0, 1, 2, ... give T = 1, 2, 3, .... */
 int ck_adagrad_da_update(size_t n, float *w, const float *g, float *gacc,
                          float *gsq, float lr, float l1, float l2,
                          int64_t global_step);
