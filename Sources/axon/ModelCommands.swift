@@ -114,10 +114,10 @@ struct Eval: ParsableCommand {
     }
 }
 
-/// `axon predict --model FILE`: the class of one test image or of a PGM file.
+/// `axon predict --model FILE`: the class of one test image or of an image file (PNG or PGM).
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify one image with a saved model: a test-set image by index, or a PGM file.")
+        abstract: "Classify one image with a saved model: a test-set image by index, or a PNG/PGM image file.")
 
     @Option(help: ArgumentHelp("The model file.", valueName: "file"))
     var model: String
@@ -125,7 +125,7 @@ struct Predict: ParsableCommand {
     @Option(parsing: .unconditional, help: "Index of a test-set image (0-based).")
     var index: Int?
 
-    @Option(help: ArgumentHelp("A grayscale PGM image (P5 or P2) of the model's input size, e.g. 28×28; dark background, light object, as in Fashion-MNIST.", valueName: "file"))
+    @Option(help: ArgumentHelp("A PNG (colour is turned to grey) or PGM (P5 or P2) image of the model's input size, e.g. 28×28; dark background, light object, as in Fashion-MNIST.", valueName: "file"))
     var image: String?
 
     @Option(help: ArgumentHelp("Directory holding the MNIST-format files, for --index.", valueName: "dir"))
@@ -133,7 +133,7 @@ struct Predict: ParsableCommand {
 
     func validate() throws {
         guard (index == nil) != (image == nil) else {
-            throw ValidationError("give exactly one of --index N and --image FILE.pgm")
+            throw ValidationError("give exactly one of --index N and --image FILE (.png or .pgm)")
         }
         if let index, index < 0 { throw ValidationError("--index must be >= 0, got \(index)") }
     }
@@ -160,7 +160,7 @@ struct Predict: ParsableCommand {
             guard shape.count == 3, shape[2] == 1 else {
                 throw ValidationError("\(model): the model takes examples of shape \(shape), not grayscale images")
             }
-            x = try GrayImage.readPGM(path).tensor(expectingWidth: shape[1], height: shape[0], path: path)
+            x = try GrayImage.read(path).tensor(expectingWidth: shape[1], height: shape[0], path: path)
             print("image \(path)")
         }
         let output = try network(x)

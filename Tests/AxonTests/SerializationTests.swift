@@ -425,6 +425,13 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(q.status == 0, "stderr \(q.stderr)")
         func table(_ s: String) -> [Substring] { s.split(separator: "\n").filter { $0.hasPrefix("  ") } }
         #expect(table(q.stdout) == table(p.stdout) && table(p.stdout).count == 10, "--image:\n\(q.stdout)\n--index:\n\(p.stdout)")
+        // ... and so does a PNG of it, written through libpng.
+        var canvas = Canvas(width: 28, height: 28)
+        for (i, v) in images[(16 + 3 * 784)..<(16 + 4 * 784)].enumerated() { canvas.set(i % 28, i / 28, RGB(v, v, v)) }
+        let pngURL = dir.appendingPathComponent("three.png")
+        try canvas.writePNG(to: pngURL.path)
+        let r = try runAxon(["predict", "--model", file, "--image", pngURL.path])
+        #expect(r.status == 0 && table(r.stdout) == table(p.stdout), "--image png:\n\(r.stdout)\n\(r.stderr)")
 
         // A damaged file: one line on stderr naming it.
         var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: file)))

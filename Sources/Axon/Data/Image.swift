@@ -20,6 +20,24 @@ public struct GrayImage: Equatable, Sendable {
         try parsePGM(readFileBytes(path, maxLength: 1 << 28), path: path)
     }
 
+    /// Reads a PNG file (any colour type, through libpng); colour is turned
+    /// into grey with the ITU-R BT.601 weights, as TensorFlow's rgb_to_grayscale does.
+    public static func readPNG(_ path: String) throws -> GrayImage {
+        let (w, h, rgb) = try readPNGFile(path)
+        var pixels = [Float](repeating: 0, count: w * h)
+        for i in pixels.indices {
+            let r = Float(rgb[3 * i]), g = Float(rgb[3 * i + 1]), b = Float(rgb[3 * i + 2])
+            // A grey pixel stays exact (the weights sum to 0.9999, not 1).
+            pixels[i] = (r == g && g == b ? r : 0.2989 * r + 0.5870 * g + 0.1140 * b) / 255
+        }
+        return try GrayImage(width: w, height: h, pixels: pixels)
+    }
+
+    /// Reads a PNG (by its .png name) or a PGM file.
+    public static func read(_ path: String) throws -> GrayImage {
+        path.lowercased().hasSuffix(".png") ? try readPNG(path) : try readPGM(path)
+    }
+
     /// The image as a batch of one, [1, height, width, 1], after checking its
     /// size (no resizing is done: a model trained on 28×28 needs 28×28).
     public func tensor(expectingWidth w: Int, height h: Int, path: String) throws -> Tensor {

@@ -44,3 +44,33 @@ func fileExists(_ path: String, isDirectory: inout Bool) -> Bool {
     isDirectory = (st.st_mode & S_IFMT) == S_IFDIR
     return true
 }
+
+/// Writes 8-bit RGB pixels (height × width × 3, row by row) as a PNG file through libpng.
+func writePNGFile(_ path: String, width: Int, height: Int, rgb: [UInt8]) throws {
+    var message = [CChar](repeating: 0, count: 256)
+    let status = rgb.withUnsafeBufferPointer { p in
+        ck_png_write_rgb(path, Int32(width), Int32(height), p.baseAddress, &message, message.count)
+    }
+    guard status == Int32(CK_OK.rawValue) else {
+        let why = String(cString: message)
+        throw AxonError.file(path: path, "cannot write the PNG file" + (why.isEmpty ? "" : ": \(why)"))
+    }
+}
+
+/// Reads a PNG file of any colour type as 8-bit RGB: width, height and height × width × 3 bytes.
+func readPNGFile(_ path: String) throws -> (width: Int, height: Int, rgb: [UInt8]) {
+    var isDir = false
+    guard fileExists(path, isDirectory: &isDir), !isDir else {
+        throw AxonError.file(path: path, isDir ? "is a directory, expected a PNG file" : "does not exist")
+    }
+    var w: Int32 = 0, h: Int32 = 0
+    var data: UnsafeMutablePointer<UInt8>? = nil
+    var message = [CChar](repeating: 0, count: 256)
+    let status = ck_png_read_rgb(path, &w, &h, &data, &message, message.count)
+    defer { if let data { ck_free(data) } }
+    guard status == Int32(CK_OK.rawValue), let data else {
+        let why = String(cString: message)
+        throw AxonError.file(path: path, "is not a readable PNG file" + (why.isEmpty ? "" : ": \(why)"))
+    }
+    return (Int(w), Int(h), Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
+}

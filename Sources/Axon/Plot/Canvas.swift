@@ -1,4 +1,3 @@
-import CKernels
 
 /// An 8-bit RGB colour.
 public struct RGB: Sendable, Equatable {
@@ -112,33 +111,14 @@ public struct Canvas: Sendable {
         if !fileExists(directory, isDirectory: &isDir) || !isDir {
             throw AxonError.file(path: path, "cannot write: directory \(directory) does not exist")
         }
-        var message = [CChar](repeating: 0, count: 256)
-        let status = pixels.withUnsafeBufferPointer { p in
-            ck_png_write_rgb(path, Int32(width), Int32(height), p.baseAddress, &message, message.count)
-        }
-        guard status == Int32(CK_OK.rawValue) else {
-            let why = String(cString: message)
-            throw AxonError.file(path: path, "cannot write the PNG file" + (why.isEmpty ? "" : ": \(why)"))
-        }
+        try writePNGFile(path, width: width, height: height, rgb: pixels)
     }
 
     /// Reads a PNG file (any colour type) as RGB.
     public static func readPNG(_ path: String) throws -> Canvas {
-        var isDir = false
-        guard fileExists(path, isDirectory: &isDir), !isDir else {
-            throw AxonError.file(path: path, isDir ? "is a directory, expected a PNG file" : "does not exist")
-        }
-        var w: Int32 = 0, h: Int32 = 0
-        var data: UnsafeMutablePointer<UInt8>? = nil
-        var message = [CChar](repeating: 0, count: 256)
-        let status = ck_png_read_rgb(path, &w, &h, &data, &message, message.count)
-        defer { if let data { ck_free(data) } }
-        guard status == Int32(CK_OK.rawValue), let data else {
-            let why = String(cString: message)
-            throw AxonError.file(path: path, "is not a readable PNG file" + (why.isEmpty ? "" : ": \(why)"))
-        }
-        var c = Canvas(width: Int(w), height: Int(h))
-        c.pixels = Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3))
+        let (w, h, rgb) = try readPNGFile(path)
+        var c = Canvas(width: w, height: h)
+        c.pixels = rgb
         return c
     }
 
