@@ -175,7 +175,8 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
         !h || !c || !gates)
         return CK_EINVAL;
     const int g4 = 4 * u;
-#pragma omp parallel num_threads(ck_threads())
+    /* Rows are the only split here: never more threads than rows (batch 1 runs on one). */
+#pragma omp parallel num_threads(ck_imin(ck_threads(), b))
     {
         int j0, j1;
         split_rows(b, &j0, &j1);
@@ -286,7 +287,8 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         z = workspace;
         cstate = workspace + zlen;
     }
-#pragma omp parallel num_threads(ck_threads())
+    /* Rows are the only split here: never more threads than rows (batch 1 runs on one). */
+#pragma omp parallel num_threads(ck_imin(ck_threads(), B))
     {
         int j0, j1;
         split_rows(B, &j0, &j1);
