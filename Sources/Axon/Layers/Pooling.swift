@@ -25,6 +25,7 @@ public struct PoolWindow: Sendable, Equatable {
     }
 
     func geometry(for x: Tensor, _ what: String) throws -> Geometry2D {
+        try validate(what)
         guard x.rank == 4 else {
             throw AxonError.shapeMismatch("\(what) input", expected: [-1, -1, -1, -1], got: x.shape)
         }
@@ -41,8 +42,37 @@ public struct PoolWindow: Sendable, Equatable {
     }
 }
 
+/// What the three pooling layers share: their window, the Keras-style
+/// initialisers, the output shape and the checks before a backward pass.
+public protocol PoolingLayer: Layer {
+    var window: PoolWindow { get }
+    init(window: PoolWindow)
+}
+
+extension PoolingLayer {
+    /// `stride` defaults to `poolSize` (non-overlapping windows), as in Keras.
+    public init(poolSize: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
+        self.init(window: PoolWindow((poolSize, poolSize), stride.map { ($0, $0) }, padding))
+    }
+    public init(poolSize: (Int, Int), stride: (Int, Int)? = nil, padding: Padding = .valid) {
+        self.init(window: PoolWindow(poolSize, stride, padding))
+    }
+
+    public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.outputShape(for: inputShape, summary) }
+
+    /// Checks that a training forward pass came first and `dy` has the output's
+    /// shape, then sizes `dx` like the input.
+    func prepareBackward(_ dy: Tensor, output: Tensor, inputShape: [Int], dx: inout Tensor) throws {
+        guard !inputShape.isEmpty else {
+            throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
+        }
+        try dy.expectShape(output.shape, "\(summary) output gradient")
+        Tensor.reuse(&dx, shape: inputShape)
+    }
+}
+
 /// Max pooling (spec §2.1): the first maximal in-bounds cell of each window.
-public struct MaxPool2D: Layer {
+public struct MaxPool2D: PoolingLayer {
     public let window: PoolWindow
     private var geometry = Geometry2D()
     private var output = Tensor.empty
@@ -50,23 +80,15 @@ public struct MaxPool2D: Layer {
     private var argmax: [Int32] = []
     private var inputShape: [Int] = []
 
-    /// `stride` defaults to `poolSize` (non-overlapping windows), as in Keras.
-    public init(poolSize: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
-        window = PoolWindow((poolSize, poolSize), stride.map { ($0, $0) }, padding)
-    }
-    public init(poolSize: (Int, Int), stride: (Int, Int)? = nil, padding: Padding = .valid) {
-        window = PoolWindow(poolSize, stride, padding)
-    }
+    public init(window: PoolWindow) { self.window = window }
 
     public var isBuilt: Bool { true }
     public var summary: String { "MaxPool2D(\(window.description))" }
     public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {
         _ = try outputShape(for: inputShape)
     }
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.outputShape(for: inputShape, summary) }
 
     public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        try window.validate(summary)
         geometry = try window.geometry(for: x, summary)
         let (oh, ow) = try Kernels.pool2dOutputShape(geometry)
         let shape = [geometry.n, oh, ow, geometry.c]
@@ -79,40 +101,29 @@ public struct MaxPool2D: Layer {
     }
 
     public mutating func backward(_ dy: Tensor) throws -> Tensor {
-        guard !inputShape.isEmpty else {
-            throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
-        }
-        try dy.expectShape(output.shape, "\(summary) output gradient")
-        Tensor.reuse(&dx, shape: inputShape)
+        try prepareBackward(dy, output: output, inputShape: inputShape, dx: &dx)
         try Kernels.poolRouteBackward(geometry, dy: dy, index: argmax, dx: &dx)
         return dx
     }
 }
 
 /// Average pooling (spec §2.2): the divisor counts in-bounds cells only.
-public struct AvgPool2D: Layer {
+public struct AvgPool2D: PoolingLayer {
     public let window: PoolWindow
     private var geometry = Geometry2D()
     private var output = Tensor.empty
     private var dx = Tensor.empty
     private var inputShape: [Int] = []
 
-    public init(poolSize: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
-        window = PoolWindow((poolSize, poolSize), stride.map { ($0, $0) }, padding)
-    }
-    public init(poolSize: (Int, Int), stride: (Int, Int)? = nil, padding: Padding = .valid) {
-        window = PoolWindow(poolSize, stride, padding)
-    }
+    public init(window: PoolWindow) { self.window = window }
 
     public var isBuilt: Bool { true }
     public var summary: String { "AvgPool2D(\(window.description))" }
     public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {
         _ = try outputShape(for: inputShape)
     }
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.outputShape(for: inputShape, summary) }
 
     public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        try window.validate(summary)
         geometry = try window.geometry(for: x, summary)
         let (oh, ow) = try Kernels.pool2dOutputShape(geometry)
         Tensor.reuse(&output, shape: [geometry.n, oh, ow, geometry.c])
@@ -122,11 +133,7 @@ public struct AvgPool2D: Layer {
     }
 
     public mutating func backward(_ dy: Tensor) throws -> Tensor {
-        guard !inputShape.isEmpty else {
-            throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
-        }
-        try dy.expectShape(output.shape, "\(summary) output gradient")
-        Tensor.reuse(&dx, shape: inputShape)
+        try prepareBackward(dy, output: output, inputShape: inputShape, dx: &dx)
         try Kernels.avgPoolBackward(geometry, dy: dy, dx: &dx)
         return dx
     }
@@ -136,7 +143,7 @@ public struct AvgPool2D: Layer {
 /// outputs one of its activations sampled with probability ∝ activation, drawn
 /// from the layer's counter-based stream (seeded at build); at inference the
 /// probability-weighted mean Σa²/Σa. Expects non-negative input (after a ReLU).
-public struct StochasticPool2D: Layer {
+public struct StochasticPool2D: PoolingLayer {
     public let window: PoolWindow
     /// Seed of the sampling stream and how many uniforms it has used.
     public private(set) var seed: UInt64 = 0
@@ -149,12 +156,7 @@ public struct StochasticPool2D: Layer {
     private var switches: [Int32] = []
     private var inputShape: [Int] = []
 
-    public init(poolSize: Int = 2, stride: Int? = nil, padding: Padding = .valid) {
-        window = PoolWindow((poolSize, poolSize), stride.map { ($0, $0) }, padding)
-    }
-    public init(poolSize: (Int, Int), stride: (Int, Int)? = nil, padding: Padding = .valid) {
-        window = PoolWindow(poolSize, stride, padding)
-    }
+    public init(window: PoolWindow) { self.window = window }
 
     public var isBuilt: Bool { seeded }
     public var summary: String { "StochasticPool2D(\(window.description))" }
@@ -164,11 +166,9 @@ public struct StochasticPool2D: Layer {
         counter = 0
         seeded = true
     }
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { try window.outputShape(for: inputShape, summary) }
 
     public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try buildIfNeeded(for: x)
-        try window.validate(summary)
         geometry = try window.geometry(for: x, summary)
         let (oh, ow) = try Kernels.pool2dOutputShape(geometry)
         let shape = [geometry.n, oh, ow, geometry.c]
@@ -188,11 +188,7 @@ public struct StochasticPool2D: Layer {
     }
 
     public mutating func backward(_ dy: Tensor) throws -> Tensor {
-        guard !inputShape.isEmpty else {
-            throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
-        }
-        try dy.expectShape(output.shape, "\(summary) output gradient")
-        Tensor.reuse(&dx, shape: inputShape)
+        try prepareBackward(dy, output: output, inputShape: inputShape, dx: &dx)
         try Kernels.poolRouteBackward(geometry, dy: dy, index: switches, dx: &dx)
         return dx
     }
