@@ -103,7 +103,7 @@ def fmt(value, unit):
 def table(rounds, args):
     med = {name: {} for name in ("axon", "tf")}
     for name in med:
-        keys = set().union(*(r[name].keys() for r in rounds)) - {"tensorflow"}
+        keys = set().union(*(r[name].keys() for r in rounds)) - {"tensorflow", "onednn"}
         for k in keys:
             med[name][k] = statistics.median(r[name][k] for r in rounds if k in r[name])
     lines = ["| Workload | Axon | TensorFlow | Ratio | Target |", "|---|---:|---:|---:|---|"]
@@ -128,9 +128,10 @@ def table(rounds, args):
         lines.append(f"| deep-MNIST training speed-up, 1 → {args.threads} threads | {fmt(a, '×')} | {fmt(t, '×')} | "
                      f"| Axon ≥ 1.7×: {'met' if met else 'NOT met'} |")
     tf_version = next((r["tf"].get("tensorflow") for r in rounds if "tensorflow" in r["tf"]), "?")
+    onednn = next((r["tf"].get("onednn") for r in rounds if "onednn" in r["tf"]), "?")
     lines.append("")
     lines.append(f"Medians of {len(rounds)} alternating rounds, {args.threads} threads, real Fashion-MNIST, "
-                 f"TensorFlow-CPU {tf_version} (tf.function training step). "
+                 f"TensorFlow-CPU {tf_version} (tf.function training step, TF_ENABLE_ONEDNN_OPTS={onednn}). "
                  f"Ratio > 1 means Axon is better (rates: Axon/TF; latency and memory: TF/Axon). "
                  f"Targets met: {sum(verdicts)}/{len(verdicts)}.")
     return "\n".join(lines)

@@ -40,6 +40,12 @@ inter = args.inter_op_threads or args.threads
 # Before TensorFlow is imported: its thread pools (Eigen and oneDNN) are sized
 # when the runtime starts.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow switches its oneDNN kernels on by default only on the CPUs it
+# recognises; on this project's AVX2 machine it left them off, and turning them
+# on doubled its LeNet-5 training rate (3.4k -> 7.7k images/s) and its CNN rate
+# (490 -> 850). Axon is compared with TensorFlow's faster setting; export
+# TF_ENABLE_ONEDNN_OPTS=0 to measure the other one.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ["OMP_NUM_THREADS"] = str(args.threads)
 os.environ["TF_NUM_INTRAOP_THREADS"] = str(args.threads)
 os.environ["TF_NUM_INTEROP_THREADS"] = str(inter)
@@ -65,8 +71,9 @@ def read_idx(path, header):
 def load_train(directory):
     images = read_idx(os.path.join(directory, "train-images-idx3-ubyte"), 16)
     labels = read_idx(os.path.join(directory, "train-labels-idx1-ubyte"), 8)
-    # Same as MNIST.load: [N, 28, 28, 1] floats byte/255, held in memory whole.
-    return images.reshape(-1, 28, 28, 1).astype(np.float32) / 255.0, labels.astype(np.int32)
+    # Same as MNIST.load: the bytes are held, [N, 28, 28, 1]; a batch becomes
+    # floats byte/255 when it is taken.
+    return images.reshape(-1, 28, 28, 1), labels.astype(np.int32)
 
 
 def batches(images, labels, size, count=16):
@@ -74,7 +81,8 @@ def batches(images, labels, size, count=16):
     out = []
     for k in range(count):
         begin = (k * size) % max(len(labels) - size + 1, 1)
-        out.append((tf.constant(images[begin:begin + size]), tf.constant(labels[begin:begin + size])))
+        x = images[begin:begin + size].astype(np.float32) / np.float32(255)
+        out.append((tf.constant(x), tf.constant(labels[begin:begin + size])))
     return out
 
 
@@ -225,6 +233,7 @@ def main():
         results[RSS] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     results["threads"] = args.threads
     results["tensorflow"] = tf.__version__
+    results["onednn"] = os.environ["TF_ENABLE_ONEDNN_OPTS"]
     print(json.dumps(results, sort_keys=True))
 
 

@@ -10,6 +10,8 @@
  * weight gradients, which sum over the batch, are done afterwards with the
  * output columns split across threads, so every element of dW, dR, db is summed
  * by one thread in a fixed order (bitwise reproducible for a thread count).
+ * A forward pass with fewer batch rows than threads (batch-1 inference) splits
+ * the hidden units across threads instead, with a barrier per step.
  *
  * Cache layout (ck_lstm_cache_size = 6·b·t·u floats). Rows are ordered
  * (batch, time) exactly like x [b, t, d], so one GEMM over all b·t rows pairs
@@ -50,17 +52,56 @@ static void split_cols(int n, int *lo, int *hi) {
     *hi = b * 16 < n ? b * 16 : n;
 }
 
+/* z[n] += h[k]·R[k, n] for one row h, R row-major with leading dimension ldr:
+ * 64 columns at a time held in eight vector registers while the k rows of R
+ * stream past. Used on column slices of R (a thread's share of the units):
+ * there OpenBLAS's sgemv hardly gained on the whole width (28 steps of four
+ * 128 × 64 slices: 73 µs, against 85 µs for 128 × 512 and 49 µs here), while
+ * on the whole width sgemv is the faster (85 µs against 109 µs). */
+static void gemv_rows(int k, int n, const float *restrict h, const float *restrict r,
+                      int ldr, float *restrict z) {
+    int c0 = 0;
+    for (; c0 + 64 <= n; c0 += 64) {
+        float acc[64];
+        for (int c = 0; c < 64; c++) acc[c] = z[c0 + c];
+        for (int q = 0; q < k; q++) {
+            float hq = h[q];
+            const float *restrict row = r + (size_t)q * ldr + c0;
+            for (int c = 0; c < 64; c++) acc[c] += hq * row[c];
+        }
+        for (int c = 0; c < 64; c++) z[c0 + c] = acc[c];
+    }
+    for (; c0 < n; c0++) {
+        float a = z[c0];
+        for (int q = 0; q < k; q++) a += h[q] * r[(size_t)q * ldr + c0];
+        z[c0] = a;
+    }
+}
+
+/* A batch of at most this many rows takes the recurrent products row by row
+ * (decided on the whole batch, not a thread's share, so that a row's bits do
+ * not depend on how the rows are split across threads). */
+#define FEW_ROWS 4
+
 /* C[nb, n] += A[nb, k]·B (or ·Bᵀ with trans_b), for the per-step recurrent
- * products. A single row goes to sgemv: sgemm would pack all of R (64k floats
- * for u = 128) for one row every step, and that packing was ~45% of an LSTM
- * batch-1 profile (sgemm_itcopy + incopy). */
-static void rec_gemm(int trans_b, int nb, int n, int k, const float *a, int lda,
+ * products. With few rows (a batch of FEW_ROWS or less) they go one by one to
+ * a matrix-vector product: sgemm would pack all of R (64k floats for u = 128)
+ * for them every step, which was ~45% of an LSTM batch-1 profile
+ * (sgemm_itcopy + incopy) and made batch 2 on one thread five times slower
+ * than batch 1. */
+static void rec_gemm(int trans_b, int few, int nb, int n, int k, const float *a, int lda,
                      const float *b, int ldb, float *c, int ldc) {
-    if (nb == 1) {
-        if (trans_b)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, b, ldb, a, 1, 1.0f, c, 1);
-        else
-            cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, b, ldb, a, 1, 1.0f, c, 1);
+    if (few) {
+        for (int j = 0; j < nb; j++) {
+            const float *aj = a + (size_t)j * lda;
+            float *cj = c + (size_t)j * ldc;
+            if (trans_b)
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, b, ldb, aj, 1, 1.0f, cj, 1);
+            else if (n < ldb)
+                gemv_rows(k, n, aj, b, ldb, cj);
+            else
+                cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, b, ldb, aj, 1, 1.0f, cj, 1);
+        }
         return;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, nb, n, k,
@@ -86,13 +127,14 @@ static float tanh_v(float x) {
     return copysignf(a < 0.125f ? small : big, x);
 }
 
-/* The fused forward pass of one row: z [4u] holds x·W + h·R + b on entry and
- * the activated gates on exit; writes c and h [u]. c_prev may be NULL (zeros).
+/* The fused forward pass of n units of one row: the gate blocks are z, z + gs,
+ * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R + b on entry
+ * and the activated gates on exit; writes c and h [n]. c_prev may be NULL (zeros).
  * restrict and separate loops per case keep the vectoriser from falling back
  * to its scalar path (it did: the backward ran scalar behind a failed overlap
  * check until these were added). */
 #define LSTM_FWD_BODY(CPREV)                                               \
-    for (int k = 0; k < u; k++) {                                          \
+    for (int k = 0; k < n; k++) {                                          \
         float i = sigmoidf(zi[k]), f = sigmoidf(zf[k]);                    \
         float g = tanh_v(zc[k]), o = sigmoidf(zo[k]);                      \
         float cn = f * (CPREV) + i * g;                                    \
@@ -101,11 +143,11 @@ static float tanh_v(float x) {
         h[k] = o * tanh_v(cn);                                             \
     }
 
-static void cell_row_forward(int u, float *restrict z,
+static void cell_row_forward(int n, int gs, float *restrict z,
                              const float *restrict c_prev, float *restrict c,
                              float *restrict h) {
-    float *restrict zi = z, *restrict zf = z + u, *restrict zc = z + 2 * u,
-                    *restrict zo = z + 3 * u;
+    float *restrict zi = z, *restrict zf = z + gs, *restrict zc = z + 2 * gs,
+                    *restrict zo = z + 3 * gs;
     if (c_prev) {
         LSTM_FWD_BODY(c_prev[k])
     } else {
@@ -114,10 +156,10 @@ static void cell_row_forward(int u, float *restrict z,
 }
 
 /* The same with the state c updated in place (inference without a cache). */
-static void cell_row_forward_inplace(int u, float *restrict z,
+static void cell_row_forward_inplace(int n, int gs, float *restrict z,
                                      float *restrict c, float *restrict h) {
-    float *restrict zi = z, *restrict zf = z + u, *restrict zc = z + 2 * u,
-                    *restrict zo = z + 3 * u;
+    float *restrict zi = z, *restrict zf = z + gs, *restrict zc = z + 2 * gs,
+                    *restrict zo = z + 3 * gs;
     LSTM_FWD_BODY(c[k])
 }
 
@@ -192,10 +234,10 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
             for (int j = j0; j < j1; j++) {
                 float *cj = c + (size_t)j * u;
                 if (c == c_prev)
-                    cell_row_forward_inplace(u, gates + (size_t)j * g4, cj,
+                    cell_row_forward_inplace(u, u, gates + (size_t)j * g4, cj,
                                              h + (size_t)j * u);
                 else
-                    cell_row_forward(u, gates + (size_t)j * g4,
+                    cell_row_forward(u, u, gates + (size_t)j * g4,
                                      c_prev + (size_t)j * u, cj,
                                      h + (size_t)j * u);
             }
@@ -266,6 +308,83 @@ size_t ck_lstm_cache_size(const ck_lstm_params *p) {
     return 6 * (size_t)p->b * p->t * p->u;
 }
 
+/* The forward pass of batch rows [j0, j1) and hidden units [k0, k1) (the four
+ * gate columns of each) over the whole sequence. z, cs, hprev, cstate as in
+ * ck_lstm_sequence_forward (cs and hprev NULL without a cache, cstate NULL with
+ * one). When the units are split across threads, every thread needs all of
+ * h_{t-1}: step_barrier then makes each step wait for the others. */
+static void forward_part(const ck_lstm_params *p, const float *x, const float *h0,
+                         const float *c0, const float *w, const float *r,
+                         const float *bias, float *hs, float *h_last, float *c_last,
+                         float *z, float *cs, float *hprev, float *cstate,
+                         int j0, int j1, int k0, int k1, int step_barrier) {
+    const int T = p->t, D = p->d, U = p->u, g4 = 4 * U;
+    const int nb = j1 - j0, nu = k1 - k0, mine = nb > 0 && nu > 0;
+    /* All units: each product is one call over the 4u columns; a share of the
+     * units: one call per gate block. */
+    const int blocks = nu == U ? 1 : 4, width = nu == U ? g4 : nu;
+    if (mine) {
+        /* Input projection of all steps of these rows: their rows of x are
+         * contiguous, (batch, time) ordered, exactly the rows of z. */
+        float *zb = z + (size_t)j0 * T * g4;
+        for (int gb = 0; gb < blocks; gb++) {
+            int col = gb * U + k0;
+            for (int q = 0; q < nb * T; q++)
+                memcpy(zb + (size_t)q * g4 + col, bias + col, sizeof(float) * width);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * T, width, D,
+                        1.0f, x + (size_t)j0 * T * D, D, w + col, g4, 1.0f, zb + col, g4);
+        }
+    }
+    for (int s = 0; s < T; s++) {
+        if (mine) {
+            /* h_{s-1} of the rows: rows of h0, or of hs one step back. */
+            const float *hp = NULL;
+            int ldh = U;
+            if (s > 0) {
+                hp = hs + ((size_t)j0 * T + s - 1) * U;
+                ldh = T * U;
+            } else if (h0) {
+                hp = h0 + (size_t)j0 * U;
+            }
+            float *zs = z + ((size_t)j0 * T + s) * g4;
+            if (hp)
+                for (int gb = 0; gb < blocks; gb++)
+                    rec_gemm(0, p->b <= FEW_ROWS, nb, width, U, hp, ldh, r + gb * U + k0, g4,
+                             zs + gb * U + k0, T * g4);
+            for (int j = j0; j < j1; j++) {
+                size_t row = (size_t)j * T + s;
+                float *zr = z + row * g4 + k0, *hr = hs + row * U + k0;
+                if (!cs) {
+                    float *cn = cstate + (size_t)j * U + k0;
+                    if (s > 0)
+                        cell_row_forward_inplace(nu, U, zr, cn, hr);
+                    else
+                        cell_row_forward(nu, U, zr, c0 ? c0 + (size_t)j * U + k0 : NULL, cn, hr);
+                    continue;
+                }
+                float *hpv = hprev + row * U + k0;
+                if (hp)
+                    memcpy(hpv, hp + (size_t)(j - j0) * ldh + k0, sizeof(float) * nu);
+                else
+                    memset(hpv, 0, sizeof(float) * nu);
+                const float *cp = s > 0 ? cs + (row - 1) * U : (c0 ? c0 + (size_t)j * U : NULL);
+                cell_row_forward(nu, U, zr, cp ? cp + k0 : NULL, cs + row * U + k0, hr);
+            }
+        }
+        if (step_barrier) {
+#pragma omp barrier
+        }
+    }
+    for (int j = j0; mine && j < j1; j++) {
+        size_t last = (size_t)j * T + T - 1;
+        if (h_last)
+            memcpy(h_last + (size_t)j * U + k0, hs + last * U + k0, sizeof(float) * nu);
+        if (c_last)
+            memcpy(c_last + (size_t)j * U + k0,
+                   (cs ? cs + last * U : cstate + (size_t)j * U) + k0, sizeof(float) * nu);
+    }
+}
+
 int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
                              const float *h0, const float *c0, const float *w,
                              const float *r, const float *bias, float *hs,
@@ -274,7 +393,7 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
     if (!p || !dims_ok(p->b, p->t, p->d, p->u) || !x || !w || !r || !bias ||
         !hs)
         return CK_EINVAL;
-    const int B = p->b, T = p->t, D = p->d, U = p->u, g4 = 4 * U;
+    const int B = p->b, T = p->t, U = p->u, g4 = 4 * U;
     const size_t zlen = (size_t)B * T * g4;
     float *z, *cs = NULL, *hprev = NULL, *cstate = NULL;
     if (cache) {
@@ -287,69 +406,33 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         z = workspace;
         cstate = workspace + zlen;
     }
-    /* Rows are the only split here: never more threads than rows (batch 1 runs on one). */
-#pragma omp parallel num_threads(ck_imin(ck_threads(), B))
-    {
-        int j0, j1;
-        split_rows(B, &j0, &j1);
-        int nb = j1 - j0;
-        if (nb > 0) {
-            /* Input projection of all steps of this block: its rows of x are
-             * contiguous, (batch, time) ordered, exactly the rows of z. */
-            float *zb = z + (size_t)j0 * T * g4;
-            for (int q = 0; q < nb * T; q++)
-                memcpy(zb + (size_t)q * g4, bias, sizeof(float) * g4);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * T, g4, D,
-                        1.0f, x + (size_t)j0 * T * D, D, w, g4, 1.0f, zb, g4);
-            for (int s = 0; s < T; s++) {
-                /* h_{s-1} of the block: rows of h0, or of hs one step back. */
-                const float *hp = NULL;
-                int ldh = U;
-                if (s > 0) {
-                    hp = hs + ((size_t)j0 * T + s - 1) * U;
-                    ldh = T * U;
-                } else if (h0) {
-                    hp = h0 + (size_t)j0 * U;
-                }
-                float *zs = z + ((size_t)j0 * T + s) * g4;
-                if (hp)
-                    rec_gemm(0, nb, g4, U, hp, ldh, r, g4, zs, T * g4);
-                for (int j = j0; j < j1; j++) {
-                    size_t row = (size_t)j * T + s;
-                    const float *cp;
-                    float *cn;
-                    if (cache) {
-                        float *hpv = hprev + row * U;
-                        if (hp)
-                            memcpy(hpv, hp + (size_t)(j - j0) * ldh,
-                                   sizeof(float) * U);
-                        else
-                            memset(hpv, 0, sizeof(float) * U);
-                        cp = s > 0 ? cs + (row - 1) * U
-                                   : (c0 ? c0 + (size_t)j * U : NULL);
-                        cn = cs + row * U;
-                    } else {
-                        cn = cstate + (size_t)j * U;
-                        if (s > 0) {
-                            cell_row_forward_inplace(U, z + row * g4, cn,
-                                                     hs + row * U);
-                            continue;
-                        }
-                        cp = c0 ? c0 + (size_t)j * U : NULL;
-                    }
-                    cell_row_forward(U, z + row * g4, cp, cn, hs + row * U);
-                }
+    const int nt = ck_par_ok() ? ck_threads() : 1;
+    if (B >= nt || U < 32) {
+        /* Split the batch rows: each thread runs the whole sequence for its
+         * rows with no barrier (never more threads than rows). */
+        if (nt > 1 && B > 1) {
+#pragma omp parallel num_threads(ck_imin(nt, B))
+            {
+                int j0, j1;
+                split_rows(B, &j0, &j1);
+                forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, z, cs, hprev,
+                             cstate, j0, j1, 0, U, 0);
             }
-            for (int j = j0; j < j1; j++) {
-                size_t last = (size_t)j * T + T - 1;
-                if (h_last)
-                    memcpy(h_last + (size_t)j * U, hs + last * U,
-                           sizeof(float) * U);
-                if (c_last)
-                    memcpy(c_last + (size_t)j * U,
-                           cache ? cs + last * U : cstate + (size_t)j * U,
-                           sizeof(float) * U);
-            }
+        } else {
+            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, z, cs, hprev,
+                         cstate, 0, B, 0, U, 0);
+        }
+    } else {
+        /* Fewer rows than threads (batch-1 inference above all): split the
+         * hidden units instead, at the price of a barrier per step. The step's
+         * h·R is bound by reading R (256 KB at u = 128, from L2); a thread
+         * reads only its units' columns, which stay in its own core's cache. */
+#pragma omp parallel num_threads(ck_imin(nt, U / 16))
+        {
+            int k0, k1;
+            split_cols(U, &k0, &k1);
+            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, z, cs, hprev,
+                         cstate, 0, B, k0, k1, 1);
         }
     }
     return CK_OK;
@@ -402,7 +485,7 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 }
                 /* δh_rec = δz_{s+1}·Rᵀ, added into the upstream gradient. */
                 if (s < T - 1)
-                    rec_gemm(1, nb, U, g4, dZ + ((size_t)j0 * T + s + 1) * g4,
+                    rec_gemm(1, B <= FEW_ROWS, nb, U, g4, dZ + ((size_t)j0 * T + s + 1) * g4,
                              T * g4, r, g4, dh + (size_t)j0 * U, U);
                 for (int j = j0; j < j1; j++) {
                     size_t row = (size_t)j * T + s;

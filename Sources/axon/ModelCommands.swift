@@ -152,7 +152,7 @@ struct Predict: ParsableCommand {
             guard test.exampleShape == shape else {
                 throw ValidationError("\(model): the model takes examples of shape \(shape), but the test set in \(data) has \(test.exampleShape)")
             }
-            x = test.images.rows(index..<(index + 1))
+            x = test.rows(index..<(index + 1))
             truth = Int(test.labels[index])
             print("test image \(index) of \(data)")
         } else {

@@ -53,7 +53,7 @@ struct Visualize: ParsableCommand {
         guard network.layers.contains(where: { $0 is Conv2D }) else {
             throw ValidationError("\(model): the model has no convolution layer to visualise")
         }
-        let x = test.images.rows(image..<(image + 1))
+        let x = test.rows(image..<(image + 1))
         try Chart.featureMaps(&network, image: x).writePNG(to: out)
         let label = Int(test.labels[image])
         let name = label < MNIST.fashionClassNames.count ? " (\(MNIST.fashionClassNames[label]))" : ""

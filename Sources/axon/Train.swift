@@ -166,9 +166,8 @@ struct Train: ParsableCommand {
         if training.earlyStopping != nil {
             let held = min(10000, train.count / 6)
             guard held > 0 else { throw ValidationError("--early-stopping needs at least 6 training examples to hold some out") }
-            let v = train.batch((train.count - held)..<train.count), t = train.batch(0..<(train.count - held))
-            validation = try Dataset(images: v.images, labels: v.labels, classCount: train.classCount)
-            train = try Dataset(images: t.images, labels: t.labels, classCount: train.classCount)
+            validation = train.slice((train.count - held)..<train.count)
+            train = train.prefix(train.count - held)
         }
 
         output.say("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "

@@ -210,6 +210,54 @@ func fileError(naming path: String, _ body: () throws -> Void) -> String {
     }
 }
 
+@Suite struct DatasetTests {
+    /// 5 examples of 2×3×1 bytes with labels 0...4, as bytes and as floats.
+    func pair() throws -> (bytes: Dataset, floats: Dataset) {
+        let pixels: [UInt8] = (0..<30).map { UInt8(($0 * 37 + 11) % 256) }
+        let labels: [Int32] = [0, 1, 2, 3, 4]
+        let bytes = try Dataset(bytes: pixels, exampleShape: [2, 3, 1], labels: labels, classCount: 5)
+        let floats = try Dataset(images: Tensor(shape: [5, 2, 3, 1], scalars: pixels.map { Float($0) / 255 }),
+                                 labels: labels, classCount: 5)
+        return (bytes, floats)
+    }
+
+    @Test func bytesGiveTheSameBatchesAsFloats() throws {
+        let (b, f) = try pair()
+        #expect(b.count == 5 && b.exampleShape == [2, 3, 1])
+        #expect(b.images == f.images)
+        #expect(b.rows(1..<4) == f.rows(1..<4) && b.rows(1..<4).shape == [3, 2, 3, 1])
+        let (bi, bl) = b.batch([4, 0, 2]), (fi, fl) = f.batch([4, 0, 2])
+        #expect(bi == fi && bl == fl && bl == [4, 0, 2])
+        #expect(bi.scalars[0..<6] == f.rows(4..<5).scalars[...], "first row of the batch is example 4")
+        var reused = Tensor(zeros: [2, 2, 3, 1])
+        #expect(b.batch([3, 1], into: &reused) == [3, 1] && reused == f.batch([3, 1]).images)
+        for (x, y) in [(b.prefix(2), f.prefix(2)), (b.slice(2..<5), f.slice(2..<5)), (b.prefix(99), f.prefix(99))] {
+            #expect(x.images == y.images && x.labels == y.labels && x.classCount == 5)
+        }
+        #expect(b.slice(2..<5).labels == [2, 3, 4] && b.prefix(0).count == 0)
+    }
+
+    @Test func badBytesAreRejected() throws {
+        for (pixels, shape) in [([UInt8](repeating: 0, count: 29), [2, 3, 1]), ([UInt8](repeating: 0, count: 30), [2, 0, 1]),
+                                ([UInt8](repeating: 0, count: 30), []), ([UInt8](repeating: 0, count: 30), [Int.max, 3])] {
+            #expect(throws: AxonError.self, "\(pixels.count) bytes, shape \(shape)") {
+                try Dataset(bytes: pixels, exampleShape: shape, labels: [0, 1, 2, 3, 4])
+            }
+        }
+        #expect(throws: AxonError.self) { try Dataset(bytes: [UInt8](repeating: 0, count: 6), exampleShape: [6], labels: [10]) }
+    }
+
+    @Test func mnistLoadsBytes() throws {
+        // A byte dataset's batches are exactly byte / 255, as the float loader gave.
+        let dir = try makeTempDir("idx")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let train = Synthetic(count: 7, rows: 4, cols: 3), test = Synthetic(count: 5, rows: 4, cols: 3)
+        try writeMNISTDir(dir, train: train, test: test)
+        let data = try MNIST.load(from: dir.path)
+        #expect(data.train.batch([6, 2]).images.scalars == (train.pixels[72..<84] + train.pixels[24..<36]).map { Float($0) / 255 })
+    }
+}
+
 @Suite struct PGMTests {
     @Test func binaryAndAsciiPGM() throws {
         let dir = try makeTempDir("pgm")

@@ -218,7 +218,7 @@ private func expectClose(_ got: [Float], _ want: [Double], _ tol: Float, _ what:
 
 // MARK: - Tests
 
-@Suite("LSTM kernels")
+@Suite("LSTM kernels", .serialized)  // unitSplit changes the thread count
 struct LSTMTests {
     @Test("cell forward matches the naive per-gate reference",
           arguments: [(1, 1, 1), (3, 5, 7), (5, 11, 37), (16, 28, 64)])
@@ -263,12 +263,51 @@ struct LSTMTests {
         expectClose(out.hLast, ref.steps[p.t - 1].h, 5e-6, "h_last")
         expectClose(out.cLast, ref.steps[p.t - 1].c, 5e-6, "c_last")
 
-        // Without a cache (inference path, state in the workspace): same bits.
+        // Without a cache (inference path, state in the workspace): the same
+        // values. Not compared bit for bit: suites that run alongside may change
+        // the process-wide thread count between the two calls, and the rows'
+        // split across threads changes sgemm's blocking.
         let inf = runForward(p, x: pr.x, h0: h0, c0: c0, w: pr.w, r: pr.r, bias: pr.bias,
                              withCache: false)
         #expect(inf.status == ok)
-        #expect(inf.hs == out.hs && inf.hLast == out.hLast && inf.cLast == out.cLast,
-                "forward without cache differs from forward with cache")
+        expectClose(inf.hs, dbl(out.hs), 1e-6, "hs without a cache")
+        expectClose(inf.hLast, dbl(out.hLast), 1e-6, "h_last without a cache")
+        expectClose(inf.cLast, dbl(out.cLast), 1e-6, "c_last without a cache")
+    }
+
+    @Test("fewer batch rows than threads: the units are split across threads, same results",
+          arguments: [LSTMDims(b: 1, t: 6, d: 5, u: 50), LSTMDims(b: 2, t: 3, d: 4, u: 64),
+                      LSTMDims(b: 3, t: 2, d: 3, u: 32)])
+    func unitSplit(p: LSTMDims) {
+        let pr = Problem(p, seed: 40 + UInt64(p.u))
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
+        let ref = naiveSequence(p, x: dbl(pr.x), h0: dbl(pr.h0), c0: dbl(pr.c0),
+                                w: dbl(pr.w), r: dbl(pr.r), bias: dbl(pr.bias))
+        ck_set_num_threads(1)
+        let one = runForward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, bias: pr.bias)
+        let g1 = runBackward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, cache: one.cache,
+                             dhs: pr.dhs, dhLast: pr.dhLast, dcLast: pr.dcLast)
+        for threads: Int32 in [2, 3, 4] {
+            ck_set_num_threads(threads)
+            let out = runForward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, bias: pr.bias)
+            #expect(out.status == ok)
+            expectClose(out.hs, ref.hs, 5e-6, "hs, \(threads) threads")
+            expectClose(out.hLast, ref.steps[p.t - 1].h, 5e-6, "h_last, \(threads) threads")
+            expectClose(out.cLast, ref.steps[p.t - 1].c, 5e-6, "c_last, \(threads) threads")
+            let inf = runForward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, bias: pr.bias,
+                                 withCache: false)
+            expectClose(inf.hs, dbl(out.hs), 1e-6, "hs without a cache, \(threads) threads")
+            expectClose(inf.cLast, dbl(out.cLast), 1e-6, "c_last without a cache, \(threads) threads")
+            // The cache it wrote drives the backward pass as the one-thread cache does.
+            let g = runBackward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, cache: out.cache,
+                                dhs: pr.dhs, dhLast: pr.dhLast, dcLast: pr.dcLast)
+            #expect(g.status == ok)
+            for (got, want, what) in [(g.dx, g1.dx, "dx"), (g.dw, g1.dw, "dW"), (g.dr, g1.dr, "dR"),
+                                      (g.db, g1.db, "db"), (g.dh0, g1.dh0, "dh0"), (g.dc0, g1.dc0, "dc0")] {
+                expectClose(got, dbl(want), 1e-5, "\(what), \(threads) threads")
+            }
+        }
     }
 
     @Test("cell backward matches finite differences, and accumulates dW, dR, db")

@@ -23,7 +23,7 @@ public enum MNIST {
     ]
 
     /// Loads the training and test sets from `directory`. Images are
-    /// [N, rows, cols, 1] with values in [0, 1] (byte / 255).
+    /// [N, rows, cols, 1] with values in [0, 1] (byte / 255), held as bytes.
     public static func load(from directory: String = defaultDirectory) throws -> (train: Dataset, test: Dataset) {
         var isDir = false
         if !fileExists(directory, isDirectory: &isDir) {
@@ -56,8 +56,7 @@ public enum MNIST {
         if let i = labels.firstIndex(where: { $0 > 9 }) {
             throw AxonError.file(path: labelsPath, "label \(labels[i]) at index \(i) is not a class id 0...9")
         }
-        let scalars = images.pixels.map { Float($0) / 255 }
-        return try Dataset(images: Tensor(shape: [images.count, images.rows, images.cols, 1], scalars: scalars),
+        return try Dataset(bytes: images.pixels, exampleShape: [images.rows, images.cols, 1],
                            labels: labels.map { Int32($0) }, classCount: 10)
     }
 

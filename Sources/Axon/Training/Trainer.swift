@@ -257,7 +257,7 @@ public final class Trainer {
         var begin = 0
         while begin < data.count {
             let end = min(begin + inferenceBatchSize, data.count)
-            let x = data.images.rows(begin..<end)
+            let x = data.rows(begin..<end)
             let labels = Array(data.labels[begin..<end])
             let logits = try m.forward(x, training: false)
             let (l, _) = try loss.compute(logits: logits, labels: labels)
@@ -309,21 +309,8 @@ public final class Trainer {
 
     /// Copies the examples at `indices` into the reused batch buffer.
     private func gather(_ data: Dataset, _ indices: ArraySlice<Int>) -> [Int32] {
-        let stride = data.images.rowStride
         Tensor.reuse(&batchImages, shape: [indices.count] + data.exampleShape)
-        var labels = [Int32]()
-        labels.reserveCapacity(indices.count)
-        data.images.withUnsafeBufferPointer { src in
-            batchImages.withUnsafeMutableBufferPointer { dst in
-                var o = 0
-                for i in indices {
-                    dst.baseAddress!.advanced(by: o).update(from: src.baseAddress!.advanced(by: i * stride), count: stride)
-                    o += stride
-                    labels.append(data.labels[i])
-                }
-            }
-        }
-        return labels
+        return data.batch(indices, into: &batchImages)
     }
 
     static func countCorrect(_ logits: Tensor, _ labels: [Int32]) -> Int {
