@@ -295,6 +295,31 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
         }
     }
 
+    @Test func imageGroupsMatchNaiveWithIdenticalBitsOnAnyThreadCount() {
+        // One image per group (7 groups), and two groups of 6 and 7 images.
+        var rng = TestRNG(seed: 17)
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
+        for conv in [Conv(n: 7, h: 20, w: 20, c: 16, kh: 5, kw: 5, o: 8, same: true),
+                     Conv(n: 13, h: 6, w: 6, c: 4, kh: 3, kw: 3, o: 8, sh: 2, sw: 1, same: false)] {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+            let dz = rng.array(conv.yCount)
+            let (rdx, _, _) = conv.naiveBackward(x, w, dz)
+            var runs: [[[Float]]] = []
+            for threads: Int32 in [1, 2, 3] {
+                ck_set_num_threads(threads)
+                let y = conv.forward(x, w, b, act: CK_ACT_NONE), dx = conv.backwardData(dz, w)
+                #expect(maxDiff(y, conv.naive(x, w, b)).rel < 1e-5, "\(conv) forward, \(threads) threads")
+                #expect(maxDiff(dx, rdx).rel < 1e-5, "\(conv) backward data, \(threads) threads")
+                runs.append([y, dx])
+            }
+            for r in runs.dropFirst() {
+                #expect(r[0].map(\.bitPattern) == runs[0][0].map(\.bitPattern), "\(conv) forward bits")
+                #expect(r[1].map(\.bitPattern) == runs[0][1].map(\.bitPattern), "\(conv) backward-data bits")
+            }
+        }
+    }
+
     @Test func badArgumentsAreRejected() {
         let good = Conv(n: 2, h: 6, w: 5, c: 2, kh: 3, kw: 3, o: 2, same: true)
         let x = [Float](repeating: 1, count: good.xCount), w = [Float](repeating: 1, count: good.wCount)
