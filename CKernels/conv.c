@@ -98,8 +98,25 @@ static int chunk_images(const ck_conv2d_params *p, const geom *g, size_t len) {
 
 #define CK_IM2COL_SHORT 16
 
+/* Copies n floats, n >= 8: whole 8-float vectors and one last vector that
+ * may overlap the previous one. Patch rows are short (LeNet conv2: 30 floats),
+ * and a memcpy call per row cost more than the copy: 7% of LeNet-5 inference. */
+static inline void copy_row(float *restrict d, const float *restrict s, size_t n) {
+    typedef float v8 __attribute__((vector_size(32)));
+    size_t e = 0;
+    v8 v;
+    for (; e + 8 <= n; e += 8) {
+        memcpy(&v, s + e, sizeof v);
+        memcpy(d + e, &v, sizeof v);
+    }
+    if (e < n) {
+        memcpy(&v, s + n - 8, sizeof v);
+        memcpy(d + n - 8, &v, sizeof v);
+    }
+}
+
 /* One image's patches. Within a patch row the in-bounds taps of one filter row
- * are contiguous in x (NHWC), so each becomes a single memcpy. */
+ * are contiguous in x (NHWC), so each is a single copy. */
 static void im2col_img(const ck_conv2d_params *p, const geom *g, const float *x,
                        float *cols) {
     const int C = p->c, KW = p->kw;
@@ -129,8 +146,12 @@ static void im2col_img(const ck_conv2d_params *p, const geom *g, const float *x,
                     continue;
                 }
                 if (q0 > 0) memset(dst, 0, sizeof(float) * (size_t)q0 * C);
-                memcpy(dst + (size_t)q0 * C, x + ((size_t)r * p->w + t0 + q0) * C,
-                       sizeof(float) * (size_t)(q1 - q0) * C);
+                const size_t len = (size_t)(q1 - q0) * C;
+                const float *src = x + ((size_t)r * p->w + t0 + q0) * C;
+                if (len >= 8 && len <= 64)
+                    copy_row(dst + (size_t)q0 * C, src, len);
+                else
+                    memcpy(dst + (size_t)q0 * C, src, sizeof(float) * len);
                 if (q1 < KW)
                     memset(dst + (size_t)q1 * C, 0, sizeof(float) * (size_t)(KW - q1) * C);
             }
