@@ -7,11 +7,14 @@
  * transposes anywhere.
  *
  * Workspace (floats, ck_conv2d_workspace_size): the im2col matrix of the whole
- * batch, n·oh·ow·kh·kw·c — forward and backward_filter hold the patches there,
- * backward_data the patch gradients dz·wᵀ before col2im. A smaller workspace
- * still works as long as it holds one image's matrix (oh·ow·kh·kw·c): the batch
- * is then processed in chunks of as many images as fit, one GEMM per chunk
- * (results may differ from the whole-batch run in the last bits). A 1×1
+ * batch, n·oh·ow·kh·kw·c — forward and backward_filter hold the patches there
+ * (a training forward leaves them for ck_conv2d_backward_filter_cols),
+ * backward_data the patch gradients dz·wᵀ of one group per thread before
+ * col2im. Forward and backward_data run at full speed with
+ * ck_conv2d_scratch_size floats (one group of images per thread; inference
+ * needs no more). Less still works as long as it holds one image's matrix
+ * (oh·ow·kh·kw·c): the batch is then processed in chunks of as many images as
+ * fit (results may differ from the whole-batch run in the last bits). A 1×1
  * stride-1 convolution needs no workspace: x already is its im2col matrix.
  */
 #include <cblas.h>
@@ -405,10 +408,19 @@ int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx) {
  * through memory twice, and OpenBLAS's beta = 0 pass cleared it once more:
  * the layer ran at 48 GFLOP/s on one thread against sgemm's 80.
  * Groups come from the sizes and the core count, never the thread count, so
- * results do not depend on how many threads run them. */
+ * results do not depend on how many threads run them.
+ *
+ * Where a group's patches go: with a workspace for the whole batch, the
+ * forward pass writes them at their images' place and leaves them there for
+ * ck_conv2d_backward_filter_cols; otherwise (and always in backward-data,
+ * whose patch gradients nobody needs afterwards) each thread reuses its own
+ * scratch of one group, which then never leaves its cache. */
 #define CK_GROUP_FLOATS (96 * 1024) /* a group's patches: 384 KB */
 
-typedef struct { int count; int nb; } ck_groups;
+typedef struct {
+    int count, nb;  /* groups, images                       */
+    int most;       /* images in the largest group          */
+} ck_groups;
 
 static ck_groups plan_groups(const geom *g, int nb) {
     size_t per = g->col_img ? CK_GROUP_FLOATS / g->col_img : (size_t)nb;
@@ -418,7 +430,7 @@ static ck_groups plan_groups(const geom *g, int nb) {
      * static schedule gives every thread the same number of images ±1. */
     int procs = ck_imax(1, omp_get_num_procs());
     count = ck_imin(nb, (count + procs - 1) / procs * procs);
-    ck_groups gr = {count, nb};
+    ck_groups gr = {count, nb, (nb + count - 1) / count};
     return gr;
 }
 
@@ -428,37 +440,113 @@ static void group_range(ck_groups gr, int k, int *i0, int *i1) {
     *i1 = (int)((long long)gr.nb * (k + 1) / gr.count);
 }
 
-/* One group of the forward: patches, one GEMM, then bias and activation. */
-static void forward_group(const ck_conv2d_params *p, const geom *g, const float *xs,
-                          const float *w, const float *b, int activation, float *ys,
-                          float *workspace, int i0, int i1) {
-    const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
-    const float *cols;
-    if (g->pointwise) {
-        cols = xs + (size_t)i0 * g->in_img;
-    } else {
-        for (int i = i0; i < i1; i++)
-            im2col_img(p, g, xs + (size_t)i * g->in_img, workspace + (size_t)i * g->col_img);
-        cols = workspace + (size_t)i0 * g->col_img;
-    }
-    float *y = ys + (size_t)i0 * g->out_img;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, O, g->kkc, 1.0f, cols,
-                g->kkc, w, O, 0.0f, y, O);
-    ck_bias_act(y, O, 0, rows, 0, O, b, activation);
+size_t ck_conv2d_scratch_size(const ck_conv2d_params *p) {
+    geom g;
+    if (conv_geom(p, &g) != CK_OK || g.m == 0 || g.pointwise) return 0;
+    ck_groups gr = plan_groups(&g, p->n);
+    size_t threads = (size_t)ck_imin(ck_imax(1, omp_get_num_procs()), gr.count);
+    size_t scratch = threads * (size_t)gr.most * g.col_img, whole = (size_t)p->n * g.col_img;
+    return scratch < whole ? scratch : whole;
 }
 
-/* One group of backward-data: patch gradients dz·wᵀ, then col2im. */
-static void backward_data_group(const ck_conv2d_params *p, const geom *g, const float *dzs,
-                                const float *w, float *dxs, float *workspace, int i0, int i1) {
+/* One group of the forward: patches (into cols), one GEMM, then bias and
+ * activation. */
+static void forward_group(const ck_conv2d_params *p, const geom *g, const float *x,
+                          const float *w, const float *b, int activation, float *y,
+                          float *cols, int i0, int i1) {
+    const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
+    if (g->pointwise) {
+        cols = (float *)(x + (size_t)i0 * g->in_img);
+    } else {
+        for (int i = i0; i < i1; i++)
+            im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)(i - i0) * g->col_img);
+    }
+    float *yg = y + (size_t)i0 * g->out_img;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, O, g->kkc, 1.0f, cols,
+                g->kkc, w, O, 0.0f, yg, O);
+    ck_bias_act(yg, O, 0, rows, 0, O, b, activation);
+}
+
+/* One group of backward-data: patch gradients dz·wᵀ (into dcols), then col2im. */
+static void backward_data_group(const ck_conv2d_params *p, const geom *g, const float *dz,
+                                const float *w, float *dx, float *dcols, int i0, int i1) {
     const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
     /* Pointwise: the patch gradients are dx itself. */
-    float *dcols = g->pointwise ? dxs + (size_t)i0 * g->in_img
-                                : workspace + (size_t)i0 * g->col_img;
+    if (g->pointwise) dcols = dx + (size_t)i0 * g->in_img;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, g->kkc, O, 1.0f,
-                dzs + (size_t)i0 * g->out_img, O, w, O, 0.0f, dcols, g->kkc);
+                dz + (size_t)i0 * g->out_img, O, w, O, 0.0f, dcols, g->kkc);
     if (!g->pointwise)
         for (int i = i0; i < i1; i++)
-            col2im_img(p, g, workspace + (size_t)i * g->col_img, dxs + (size_t)i * g->in_img);
+            col2im_img(p, g, dcols + (size_t)(i - i0) * g->col_img, dx + (size_t)i * g->in_img);
+}
+
+typedef enum { FORWARD, BACKWARD_DATA } group_pass;
+
+/* Runs every group of images [0, nb) of x/dz: in parallel when worth it.
+ * keep: the forward's patches stay at their images' place in the workspace;
+ * otherwise each thread uses its own scratch of gr.most images, and `threads`
+ * (>= 1) of them fit in the workspace. */
+static void run_groups(group_pass pass, const ck_conv2d_params *p, const geom *g,
+                       ck_groups gr, int keep, int threads, const float *in, const float *w,
+                       const float *b, int activation, float *out, float *workspace) {
+    const size_t scratch = (size_t)gr.most * g->col_img;
+    int par = gr.count > 1 && threads > 1 &&
+              want_parallel((double)gr.nb * g->oh * g->ow * p->o * g->kkc);
+    if (!par) { /* serial: plain loops, no OpenMP call (see CK_PAR_FOR) */
+        for (int k = 0; k < gr.count; k++) {
+            int i0, i1;
+            group_range(gr, k, &i0, &i1);
+            float *cols = g->pointwise ? NULL : keep ? workspace + (size_t)i0 * g->col_img : workspace;
+            if (pass == FORWARD) forward_group(p, g, in, w, b, activation, out, cols, i0, i1);
+            else backward_data_group(p, g, in, w, out, cols, i0, i1);
+        }
+        return;
+    }
+#pragma omp parallel for num_threads(threads) schedule(static)
+    for (int k = 0; k < gr.count; k++) {
+        int i0, i1;
+        group_range(gr, k, &i0, &i1);
+        float *cols = g->pointwise ? NULL
+                      : keep ? workspace + (size_t)i0 * g->col_img
+                             : workspace + (size_t)omp_get_thread_num() * scratch;
+        if (pass == FORWARD) forward_group(p, g, in, w, b, activation, out, cols, i0, i1);
+        else backward_data_group(p, g, in, w, out, cols, i0, i1);
+    }
+}
+
+/* Forward or backward-data over the whole batch with the workspace given. */
+static void run_batch(group_pass pass, const ck_conv2d_params *p, const geom *g,
+                      const float *in, const float *w, const float *b, int activation,
+                      float *out, float *workspace, size_t workspace_len) {
+    const int nt = ck_threads();
+    ck_groups gr = plan_groups(g, p->n);
+    const size_t scratch = (size_t)gr.most * g->col_img;
+    if (g->pointwise) {
+        run_groups(pass, p, g, gr, 1, nt, in, w, b, activation, out, workspace);
+        return;
+    }
+    /* Patches at their images' place (kept), or in per-thread scratch. */
+    const int whole = workspace_len >= (size_t)p->n * g->col_img;
+    const size_t fit = workspace_len / scratch;
+    const int want = ck_imin(nt, gr.count);
+    if (pass == FORWARD && whole) {
+        run_groups(pass, p, g, gr, 1, nt, in, w, b, activation, out, workspace);
+    } else if (fit >= (size_t)want) {
+        run_groups(pass, p, g, gr, 0, want, in, w, b, activation, out, workspace);
+    } else if (whole) {
+        run_groups(pass, p, g, gr, 1, nt, in, w, b, activation, out, workspace);
+    } else if (fit >= 1) {
+        run_groups(pass, p, g, gr, 0, (int)fit, in, w, b, activation, out, workspace);
+    } else {
+        /* Not even one group's scratch: chunks of as many images as fit. */
+        const int chunk = (int)(workspace_len / g->col_img);
+        const size_t in_img = pass == FORWARD ? g->in_img : g->out_img;
+        const size_t out_img = pass == FORWARD ? g->out_img : g->in_img;
+        for (int n0 = 0; n0 < p->n; n0 += chunk)
+            run_groups(pass, p, g, plan_groups(g, ck_imin(chunk, p->n - n0)), 1, nt,
+                       in + (size_t)n0 * in_img, w, b, activation, out + (size_t)n0 * out_img,
+                       workspace);
+    }
 }
 
 int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
@@ -470,8 +558,7 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
     CHECK(x != NULL && w != NULL && y != NULL);
     CHECK(ck_valid_act(activation));
     if (g.m == 0) return CK_OK; /* VALID with k > h: empty output */
-    int chunk = chunk_images(p, &g, workspace_len);
-    if (chunk == 0) return CK_ENOSPC;
+    if (chunk_images(p, &g, workspace_len) == 0) return CK_ENOSPC;
     CHECK(g.pointwise || workspace != NULL);
     /* The workspace is checked even when the direct path needs none, so the
      * contract does not depend on which path runs. */
@@ -479,28 +566,7 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
         direct_forward(p, &g, x, w, b, activation, y);
         return CK_OK;
     }
-    const int nt = ck_threads();
-    for (int n0 = 0; n0 < p->n; n0 += chunk) {
-        int nb = ck_imin(chunk, p->n - n0);
-        const float *xs = x + (size_t)n0 * g.in_img;
-        float *ys = y + (size_t)n0 * g.out_img;
-        ck_groups gr = plan_groups(&g, nb);
-        /* Serial: plain loops, no OpenMP call (see CK_PAR_FOR). */
-        if (gr.count < 2 || !want_parallel((double)nb * g.oh * g.ow * p->o * g.kkc)) {
-            for (int k = 0; k < gr.count; k++) {
-                int i0, i1;
-                group_range(gr, k, &i0, &i1);
-                forward_group(p, &g, xs, w, b, activation, ys, workspace, i0, i1);
-            }
-            continue;
-        }
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int k = 0; k < gr.count; k++) {
-            int i0, i1;
-            group_range(gr, k, &i0, &i1);
-            forward_group(p, &g, xs, w, b, activation, ys, workspace, i0, i1);
-        }
-    }
+    run_batch(FORWARD, p, &g, x, w, b, activation, y, workspace, workspace_len);
     return CK_OK;
 }
 
@@ -516,30 +582,9 @@ int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
         memset(dx, 0, sizeof(float) * g.in_img * p->n);
         return CK_OK;
     }
-    int chunk = chunk_images(p, &g, workspace_len);
-    if (chunk == 0) return CK_ENOSPC;
+    if (chunk_images(p, &g, workspace_len) == 0) return CK_ENOSPC;
     CHECK(g.pointwise || workspace != NULL);
-    const int nt = ck_threads();
-    for (int n0 = 0; n0 < p->n; n0 += chunk) {
-        int nb = ck_imin(chunk, p->n - n0);
-        const float *dzs = dz + (size_t)n0 * g.out_img;
-        float *dxs = dx + (size_t)n0 * g.in_img;
-        ck_groups gr = plan_groups(&g, nb);
-        if (gr.count < 2 || !want_parallel((double)nb * g.oh * g.ow * p->o * g.kkc)) {
-            for (int k = 0; k < gr.count; k++) {
-                int i0, i1;
-                group_range(gr, k, &i0, &i1);
-                backward_data_group(p, &g, dzs, w, dxs, workspace, i0, i1);
-            }
-            continue;
-        }
-#pragma omp parallel for num_threads(nt) schedule(static)
-        for (int k = 0; k < gr.count; k++) {
-            int i0, i1;
-            group_range(gr, k, &i0, &i1);
-            backward_data_group(p, &g, dzs, w, dxs, workspace, i0, i1);
-        }
-    }
+    run_batch(BACKWARD_DATA, p, &g, dz, w, NULL, 0, dx, workspace, workspace_len);
     return CK_OK;
 }
 

@@ -105,6 +105,12 @@ int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow);
  * chunks); less than that is CK_ENOSPC. */
 size_t ck_conv2d_workspace_size(const ck_conv2d_params *p);
 
+/* Scratch floats with which forward (without keeping its patches) and
+ * backward_data run at full speed: one group of images per core, usually far
+ * less than ck_conv2d_workspace_size (what inference needs). 0 when no
+ * workspace is needed or for invalid parameters. */
+size_t ck_conv2d_scratch_size(const ck_conv2d_params *p);
+
 /* im2col of the whole batch: cols [(n·oh·ow), (kh·kw·c)], zeros for padding. */
 int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols);
 /* col2im: dx [n,h,w,c] = Σ of overlapping cols (dx is overwritten). */

@@ -295,7 +295,7 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
         }
     }
 
-    @Test func imageGroupsMatchNaiveWithIdenticalBitsOnAnyThreadCount() {
+    @Test func imageGroupsMatchNaiveWithIdenticalBitsOnAnyThreadCountAndScratch() {
         // One image per group (7 groups), and two groups of 6 and 7 images.
         var rng = TestRNG(seed: 17)
         let before = ck_get_num_threads()
@@ -313,6 +313,14 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
                 #expect(maxDiff(dx, rdx).rel < 1e-5, "\(conv) backward data, \(threads) threads")
                 runs.append([y, dx])
             }
+            // Inference-sized scratch (one group per core): the same bits, and no patches kept.
+            var p = conv.p
+            let scratch = ck_conv2d_scratch_size(&p)
+            #expect(scratch > 0 && scratch <= conv.workspace, "\(conv) scratch \(scratch) of \(conv.workspace)")
+            if scratch < conv.workspace { #expect(ck_conv2d_forward_keeps_cols(&p, scratch) == 0) }
+            ck_set_num_threads(2)
+            runs.append([conv.forward(x, w, b, act: CK_ACT_NONE, workspace: scratch),
+                         conv.backwardData(dz, w, workspace: scratch)])
             for r in runs.dropFirst() {
                 #expect(r[0].map(\.bitPattern) == runs[0][0].map(\.bitPattern), "\(conv) forward bits")
                 #expect(r[1].map(\.bitPattern) == runs[0][1].map(\.bitPattern), "\(conv) backward-data bits")

@@ -45,6 +45,11 @@ func fileExists(_ path: String, isDirectory: inout Bool) -> Bool {
     return true
 }
 
+/// The text of a C character buffer up to its first NUL (all of it if none).
+func string(fromNulTerminated chars: [CChar]) -> String {
+    String(decoding: chars.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
 /// Writes 8-bit RGB pixels (height × width × 3, row by row) as a PNG file through libpng.
 func writePNGFile(_ path: String, width: Int, height: Int, rgb: [UInt8]) throws {
     var message = [CChar](repeating: 0, count: 256)
@@ -52,7 +57,7 @@ func writePNGFile(_ path: String, width: Int, height: Int, rgb: [UInt8]) throws 
         ck_png_write_rgb(path, Int32(width), Int32(height), p.baseAddress, &message, message.count)
     }
     guard status == Int32(CK_OK.rawValue) else {
-        let why = String(cString: message)
+        let why = string(fromNulTerminated: message)
         throw AxonError.file(path: path, "cannot write the PNG file" + (why.isEmpty ? "" : ": \(why)"))
     }
 }
@@ -69,7 +74,7 @@ func readPNGFile(_ path: String) throws -> (width: Int, height: Int, rgb: [UInt8
     let status = ck_png_read_rgb(path, &w, &h, &data, &message, message.count)
     defer { if let data { ck_free(data) } }
     guard status == Int32(CK_OK.rawValue), let data else {
-        let why = String(cString: message)
+        let why = string(fromNulTerminated: message)
         throw AxonError.file(path: path, "is not a readable PNG file" + (why.isEmpty ? "" : ": \(why)"))
     }
     return (Int(w), Int(h), Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))

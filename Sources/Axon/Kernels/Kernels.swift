@@ -101,10 +101,18 @@ enum Kernels {
         return ck_conv2d_workspace_size(&p)
     }
 
-    static func conv2dForward(_ g: Geometry2D, x: Tensor, w: Tensor, b: Tensor, activation: Activation,
-                              y: inout Tensor, workspace: inout Tensor) throws {
+    /// Workspace floats with which forward (keeping no patches) and backward-data run at full speed.
+    static func conv2dScratchSize(_ g: Geometry2D) -> Int {
         var p = g.conv
-        let wsLen = workspace.count
+        return ck_conv2d_scratch_size(&p)
+    }
+
+    /// Uses the first `workspaceLength` floats of `workspace` (all of it by default): a training
+    /// pass gives the whole-batch size so that the patches stay for the filter gradient.
+    static func conv2dForward(_ g: Geometry2D, x: Tensor, w: Tensor, b: Tensor, activation: Activation,
+                              y: inout Tensor, workspace: inout Tensor, workspaceLength: Int? = nil) throws {
+        var p = g.conv
+        let wsLen = min(workspaceLength ?? workspace.count, workspace.count)
         try readPtr(x) { xp in try readPtr(w) { wp in try readPtr(b) { bp in try writePtr(&y) { yp in
             try writePtr(&workspace) { wsp in
                 try check(ck_conv2d_forward(&p, xp, wp, bp, activation.ck, yp, wsp, wsLen), "ck_conv2d_forward")

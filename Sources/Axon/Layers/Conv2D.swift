@@ -21,6 +21,9 @@ public struct Conv2D: Layer {
     private var dz = Tensor.empty
     private var dx = Tensor.empty
     private var workspace = Tensor.empty
+    /// Workspace floats a training pass needs (the im2col matrix of the batch), and
+    /// the far smaller scratch with which inference runs at full speed.
+    private var trainingWorkspace = 0, inferenceWorkspace = 0
     /// The workspace holds the im2col matrix of `input` (left by a training forward pass), so the
     /// backward pass takes the filter gradient from it instead of rebuilding it.
     private var colsKept = false
@@ -96,15 +99,17 @@ public struct Conv2D: Layer {
                            padding: padding, o: filters)
         if g != geometry {
             geometry = g
-            let size = Kernels.conv2dWorkspaceSize(g)
-            if workspace.count < size { workspace = Tensor(zeros: [size]) }
+            trainingWorkspace = Kernels.conv2dWorkspaceSize(g)
+            inferenceWorkspace = Kernels.conv2dScratchSize(g)
         }
+        let size = training ? trainingWorkspace : inferenceWorkspace
+        if workspace.count < size { workspace = Tensor(zeros: [size]) }
         let (oh, ow) = try Kernels.conv2dOutputShape(g)
         Tensor.reuse(&output, shape: [g.n, oh, ow, filters])
         try Kernels.conv2dForward(g, x: x, w: kernel, b: bias, activation: activation, y: &output,
-                                  workspace: &workspace)
+                                  workspace: &workspace, workspaceLength: size)
         input = training ? x : .empty
-        colsKept = training && Kernels.conv2dForwardKeepsCols(g, workspaceLength: workspace.count)
+        colsKept = training && Kernels.conv2dForwardKeepsCols(g, workspaceLength: size)
         return output
     }
 

@@ -108,7 +108,7 @@ public enum SafeTensors {
         guard fd >= 0 else {
             throw AxonError.file(path: path, "cannot create a temporary file in \(directory): \(errnoText())")
         }
-        let temp = String(cString: template)
+        let temp = string(fromNulTerminated: template)
         var closed = false
         var committed = false
         defer {
