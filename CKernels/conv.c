@@ -211,6 +211,63 @@ static int use_direct(const ck_conv2d_params *p, const geom *g) {
            (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
 }
 
+/* One channel, stride 1 along rows, at most 6 filters (LeNet conv1): each image
+ * is first copied into a zero-bordered buffer, so that every output pixel,
+ * borders included, takes one form: 16 neighbouring pixels × 6 filters in 12
+ * accumulators, each tap two loads of 8 inputs and six broadcast weights for
+ * twelve fully used FMAs (the eight-pixel form below needs nine loads for eight
+ * FMAs, a quarter of whose lanes are idle filters, and borders fell to slower
+ * forms). Taps in the same (p, q) order from zero; padded taps add 0·w, as the
+ * im2col path does. */
+#define CK_C1_MAX_PAD 8192 /* floats of a bordered image kept on the stack */
+
+static int use_c1(const ck_conv2d_params *p, const geom *g) {
+    int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
+    return p->c == 1 && p->sw == 1 && p->o <= 6 && (long)pw * ph <= CK_C1_MAX_PAD;
+}
+
+static void c1_image(const ck_conv2d_params *p, const geom *g, const float *xi,
+                     const ck_v8 *wpad, const float *b, int act, float *yi) {
+    const int O = p->o, KW = p->kw, KH = p->kh;
+    const int blocks = (g->ow + 15) / 16, pw = blocks * 16 + KW - 1;
+    const int ph = (g->oh - 1) * p->sh + KH;
+    float buf[CK_C1_MAX_PAD];
+    for (int r = 0; r < ph; r++) {
+        float *dst = buf + (size_t)r * pw;
+        int src_r = r - g->pt;
+        for (int e = 0; e < pw; e++) {
+            int t = e - g->pl;
+            dst[e] = src_r >= 0 && src_r < p->h && t >= 0 && t < p->w
+                         ? xi[(size_t)src_r * p->w + t] : 0.0f;
+        }
+    }
+    for (int i = 0; i < g->oh; i++) {
+        float *yr = yi + (size_t)i * g->ow * O;
+        for (int jb = 0; jb < blocks; jb++) {
+            ck_v8 a0[6], a1[6];
+            for (int o = 0; o < 6; o++) a0[o] = a1[o] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+            for (int pp = 0; pp < KH; pp++) {
+                const float *row = buf + (size_t)(i * p->sh + pp) * pw + jb * 16;
+                const float *wr = (const float *)(wpad + (size_t)pp * KW);
+                for (int q = 0; q < KW; q++) {
+                    ck_v8 x0, x1;
+                    __builtin_memcpy(&x0, row + q, sizeof x0);
+                    __builtin_memcpy(&x1, row + q + 8, sizeof x1);
+                    for (int o = 0; o < 6; o++) {
+                        a0[o] += x0 * wr[q * 8 + o];
+                        a1[o] += x1 * wr[q * 8 + o];
+                    }
+                }
+            }
+            const int n = ck_imin(16, g->ow - jb * 16);
+            float *yo = yr + (size_t)jb * 16 * O;
+            for (int k = 0; k < n; k++)
+                for (int o = 0; o < O; o++) yo[k * O + o] = k < 8 ? a0[o][k] : a1[o][k - 8];
+        }
+        ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
+    }
+}
+
 static void direct_forward(const ck_conv2d_params *p, const geom *g, const float *x,
                            const float *w, const float *b, int act, float *y) {
     const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw;
@@ -222,8 +279,14 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
                 int o = ob * 8 + l;
                 wpad[(size_t)k * O8 + ob][l] = o < O ? w[(size_t)k * O + o] : 0.0f;
             }
-    const int rows = p->n * g->oh;
     int par = want_parallel((double)g->m * O * g->kkc);
+    if (use_c1(p, g)) {
+        CK_PAR_FOR(par && p->n > 1,
+        for (int n = 0; n < p->n; n++)
+            c1_image(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img););
+        return;
+    }
+    const int rows = p->n * g->oh;
     CK_PAR_FOR(par,
     for (int ri = 0; ri < rows; ri++) {
         int n = ri / g->oh, i = ri % g->oh;

@@ -425,6 +425,10 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
             Conv(n: 1, h: 9, w: 31, c: 1, kh: 3, kw: 4, o: 8, same: true),
             Conv(n: 2, h: 6, w: 23, c: 1, kh: 5, kw: 2, o: 1, sh: 2, sw: 1, same: false),
             Conv(n: 1, h: 7, w: 17, c: 1, kh: 1, kw: 5, o: 7, same: true),
+            // The bordered-image form (one channel, at most 6 filters): row stride 3,
+            // a width that is no multiple of 16; then an image too large for it.
+            Conv(n: 3, h: 11, w: 45, c: 1, kh: 3, kw: 7, o: 3, sh: 3, sw: 1, same: true),
+            Conv(n: 1, h: 100, w: 100, c: 1, kh: 5, kw: 5, o: 6, same: true),
         ]
         var worst: Float = 0
         for (idx, conv) in shapes.enumerated() {
