@@ -226,12 +226,10 @@ static int use_c1(const ck_conv2d_params *p, const geom *g) {
     return p->c == 1 && p->sw == 1 && p->o <= 6 && (long)pw * ph <= CK_C1_MAX_PAD;
 }
 
-static void c1_image(const ck_conv2d_params *p, const geom *g, const float *xi,
-                     const ck_v8 *wpad, const float *b, int act, float *yi) {
-    const int O = p->o, KW = p->kw, KH = p->kh;
-    const int blocks = (g->ow + 15) / 16, pw = blocks * 16 + KW - 1;
-    const int ph = (g->oh - 1) * p->sh + KH;
-    float buf[CK_C1_MAX_PAD];
+/* The image xi with its padding made explicit: ((oh-1)·sh + kh) rows of
+ * (ow rounded up to 16) + kw − 1 floats, zeros outside the image. */
+static void c1_border(const ck_conv2d_params *p, const geom *g, const float *xi, float *buf) {
+    const int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
     for (int r = 0; r < ph; r++) {
         float *dst = buf + (size_t)r * pw;
         int src_r = r - g->pt;
@@ -241,6 +239,65 @@ static void c1_image(const ck_conv2d_params *p, const geom *g, const float *xi,
                          ? xi[(size_t)src_r * p->w + t] : 0.0f;
         }
     }
+}
+
+/* The filter gradient of one image in the same bordered form, added into
+ * acc [kh·kw][o] (8-lane partial sums over pixels): per output row, each
+ * filter's dz row (zero beyond ow) is held in registers and every tap's row of
+ * inputs is multiplied into it, so an accumulator is touched once per row, not
+ * once per pixel. Needs ow ≤ 256 and kw ≤ 8. */
+/* ar[q·o_stride] += Σ_v row[v·8 + q ..] · d[v] for the kw ≤ 8 taps of one filter row. */
+static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, const float *row,
+                                                          const ck_v8 *d, ck_v8 *ar, int o_stride) {
+    ck_v8 t[8];
+    for (int q = 0; q < kw; q++) t[q] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int v = 0; v < nv; v++) {
+        const ck_v8 dv = d[v];
+        for (int q = 0; q < kw; q++) {
+            ck_v8 xv;
+            __builtin_memcpy(&xv, row + v * 8 + q, sizeof xv);
+            t[q] += xv * dv;
+        }
+    }
+    for (int q = 0; q < kw; q++) ar[(size_t)q * o_stride] += t[q];
+}
+
+static void c1_backward_filter_image(const ck_conv2d_params *p, const geom *g, const float *xi,
+                                     const float *dzi, ck_v8 *acc) {
+    const int O = p->o, KW = p->kw, KH = p->kh;
+    const int nv = (g->ow + 15) / 16 * 2, pw = nv * 8 + KW - 1;
+    float buf[CK_C1_MAX_PAD];
+    c1_border(p, g, xi, buf);
+    for (int i = 0; i < g->oh; i++) {
+        const float *dr = dzi + (size_t)i * g->ow * O;
+        for (int o = 0; o < O; o++) {
+            ck_v8 d[32];
+            for (int v = 0; v < nv; v++)
+                for (int l = 0; l < 8; l++) {
+                    int j = v * 8 + l;
+                    d[v][l] = j < g->ow ? dr[(size_t)j * O + o] : 0.0f;
+                }
+            for (int pp = 0; pp < KH; pp++) {
+                const float *row = buf + (size_t)(i * p->sh + pp) * pw;
+                ck_v8 *ar = acc + (size_t)pp * KW * O + o;
+                /* A constant filter width lets the taps' sums live in registers
+                 * as independent chains (one chain per tap was FMA-latency bound). */
+                switch (KW) {
+                case 3: c1_taps(3, nv, row, d, ar, O); break;
+                case 5: c1_taps(5, nv, row, d, ar, O); break;
+                default: c1_taps(KW, nv, row, d, ar, O); break;
+                }
+            }
+        }
+    }
+}
+
+static void c1_image(const ck_conv2d_params *p, const geom *g, const float *xi,
+                     const ck_v8 *wpad, const float *b, int act, float *yi) {
+    const int O = p->o, KW = p->kw, KH = p->kh;
+    const int blocks = (g->ow + 15) / 16, pw = blocks * 16 + KW - 1;
+    float buf[CK_C1_MAX_PAD];
+    c1_border(p, g, xi, buf);
     for (int i = 0; i < g->oh; i++) {
         float *yr = yi + (size_t)i * g->ow * O;
         for (int jb = 0; jb < blocks; jb++) {
@@ -391,12 +448,28 @@ static int direct_backward_filter(const ck_conv2d_params *p, const geom *g, cons
     while (nblk > 1 && (size_t)nblk * plen > ws_len) nblk--;
     if (plen > ws_len) return 0;
     int par = nblk > 1 && want_parallel((double)g->m * O * KKC);
+    const int c1 = use_c1(p, g) && g->ow <= 256 && KW <= 8 && KKC * O <= CK_DIRECT_MAX_W / 8;
     CK_PAR_FOR(par,
     for (int blk = 0; blk < nblk; blk++) {
         ck_v8 acc[CK_DIRECT_MAX_W / 8];
         const ck_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int k = 0; k < KKC * O8; k++) acc[k] = zero;
+        for (int k = 0; k < KKC * (c1 ? O : O8); k++) acc[k] = zero;
         const int n0 = (int)((long long)blk * p->n / nblk), n1 = (int)((long long)(blk + 1) * p->n / nblk);
+        if (c1) {
+            /* acc is [tap][o] here; lanes are summed into part below. */
+            for (int n = n0; n < n1; n++)
+                c1_backward_filter_image(p, g, x + (size_t)n * g->in_img,
+                                         dz + (size_t)n * g->out_img, acc);
+            float *part = ws + (size_t)blk * plen;
+            for (int k = 0; k < KKC; k++)
+                for (int o = 0; o < O8 * 8; o++) {
+                    float s = 0.0f;
+                    if (o < O)
+                        for (int l = 0; l < 8; l++) s += acc[(size_t)k * O + o][l];
+                    part[(size_t)k * O8 * 8 + o] = s;
+                }
+            continue;
+        }
         for (int n = n0; n < n1; n++) {
             const float *xi = x + (size_t)n * g->in_img;
             for (int i = 0; i < g->oh; i++) {

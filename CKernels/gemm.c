@@ -129,6 +129,13 @@ static void sum_chunk(int rows, int cols, int ch, const float *x, float *out) {
     }
 }
 
+/* A tall matrix of at most one chunk of columns (a convolution's bias
+ * gradient: 50176 × 6 for LeNet conv1) is summed in row blocks, one per core,
+ * whose partial sums are then added in block order. The blocks depend on the
+ * core count only, and are used however many threads run them, so the result
+ * does not depend on the thread count. */
+#define CK_SUM_ROWS_BLOCK_MIN 4096
+
 int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     CHECK(rows >= 0 && cols >= 0);
     if (cols == 0) return CK_OK;
@@ -136,6 +143,21 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     CHECK(rows == 0 || x != NULL);
     int nchunks = (cols + CK_SUM_COLS_CHUNK - 1) / CK_SUM_COLS_CHUNK;
     int nt = ck_threads();
+    int nblk = ck_imin(ck_imax(1, omp_get_num_procs()), 8);
+    if (nchunks == 1 && nblk > 1 && rows >= CK_SUM_ROWS_BLOCK_MIN) {
+        float part[8][CK_SUM_COLS_CHUNK];
+        CK_PAR_FOR(nt > 1 && (double)rows * cols >= (1 << 16),
+            for (int b = 0; b < nblk; b++) {
+                int r0 = (int)((long long)rows * b / nblk), r1 = (int)((long long)rows * (b + 1) / nblk);
+                sum_chunk(r1 - r0, cols, 0, x + (size_t)r0 * cols, part[b]);
+            });
+        for (int j = 0; j < cols; j++) {
+            float s = part[0][j];
+            for (int b = 1; b < nblk; b++) s += part[b][j];
+            out[j] = s;
+        }
+        return CK_OK;
+    }
     int par = nchunks > 1 && nt > 1 && (double)rows * cols >= (1 << 16) &&
               !omp_in_parallel();
     if (!par) { /* no OpenMP call at all when serial (see ck_sgemm) */
