@@ -68,7 +68,8 @@ public struct Sequential: Layer {
         return try layers.map { shape = try $0.outputShape(for: shape); return shape }
     }
 
-    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+    /// Builds the layers on the first input, then checks every input's example shape.
+    private mutating func prepare(for x: Tensor) throws {
         if inputShape == nil {
             guard x.rank >= 1 else {
                 throw AxonError.invalidArgument("Sequential: input needs a batch axis, got shape \(x.shape)")
@@ -78,6 +79,10 @@ public struct Sequential: Layer {
         if let expected = inputShape, x.exampleShape != expected {
             throw AxonError.shapeMismatch("Sequential input", expected: [x.shape.first ?? -1] + expected, got: x.shape)
         }
+    }
+
+    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
+        try prepare(for: x)
         var y = x
         for i in layers.indices { y = try layers[i].forward(y, training: training) }
         return y
@@ -86,15 +91,7 @@ public struct Sequential: Layer {
     /// Inference forward pass that returns every layer's output, in layer order
     /// (the last one is the model's output): for looking inside the network.
     public mutating func forwardCollecting(_ x: Tensor) throws -> [Tensor] {
-        if inputShape == nil {
-            guard x.rank >= 1 else {
-                throw AxonError.invalidArgument("Sequential: input needs a batch axis, got shape \(x.shape)")
-            }
-            try build(inputShape: x.exampleShape)
-        }
-        if let expected = inputShape, x.exampleShape != expected {
-            throw AxonError.shapeMismatch("Sequential input", expected: [x.shape.first ?? -1] + expected, got: x.shape)
-        }
+        try prepare(for: x)
         var outputs: [Tensor] = []
         var y = x
         for i in layers.indices {
