@@ -11,7 +11,11 @@
  * output columns split across threads, so every element of dW, dR, db is summed
  * by one thread in a fixed order (bitwise reproducible for a thread count).
  * A forward pass with fewer batch rows than threads (batch-1 inference) splits
- * the hidden units across threads instead, with a barrier per step.
+ * the hidden units across threads instead. Every thread then needs all of
+ * h_{t-1}; rather than a barrier per step, each thread publishes the step it
+ * has finished (a flag per thread) and starts step t on its own units' rows of
+ * R, waiting for another thread's h_{t-1} only when it reaches that thread's
+ * rows (see rec_units).
  *
  * Cache layout (ck_lstm_cache_size = 6·b·t·u floats). Rows are ordered
  * (batch, time) exactly like x [b, t, d], so one GEMM over all b·t rows pairs
@@ -21,9 +25,12 @@
  *   hprev [b, t, u]   h_{t-1} of every step (h0 or zeros at t = 0); stored so
  *                     backward needs no hs argument and dR = hprevᵀ·dZ is one GEMM
  *
- * Workspace (ck_lstm_workspace_size = b·t·4u + 2·b·u floats):
+ * Workspace (ck_lstm_workspace_size = b·t·4u + 2·b·u floats, and for fewer
+ * than PACK_ROWS rows 4u² + 32 more):
  *   forward with a cache: none (workspace may be NULL, workspace_len 0);
- *   forward without a cache: z/gates [b, t, 4u] then c state [b, u];
+ *   forward without a cache: z/gates [b, t, 4u] then c state [b, u] (a unit
+ *     split: each thread's block of both, see state_view), then (if there is
+ *     room) the packed copy of R for a unit split (pack_r);
  *   backward: dZ [b, t, 4u], then δh [b, u], then δc [b, u].
  */
 #include "ckernels.h"
@@ -32,6 +39,8 @@
 #include <cblas.h>
 #include <limits.h>
 #include <math.h>
+#include <sched.h>
+#include <stdint.h>
 #include <string.h>
 
 /* Rows [*lo, *hi) of n owned by this thread: an even split, fixed for a given
@@ -42,22 +51,26 @@ static void split_rows(int n, int *lo, int *hi) {
     *hi = (int)((long long)n * (id + 1) / nt);
 }
 
-/* Columns [*lo, *hi) of n for this thread, in whole 16-float blocks so a
- * thread's slice starts on a vector boundary. */
-static void split_cols(int n, int *lo, int *hi) {
+/* Columns [*lo, *hi) of n for thread id of nt, in whole 16-float blocks so a
+ * thread's slice starts on a vector (and, packed, a cache-line) boundary. */
+static void cols_of(int n, int nt, int id, int *lo, int *hi) {
     int blocks = (n + 15) / 16;
-    int a, b;
-    split_rows(blocks, &a, &b);
+    int a = (int)((long long)blocks * id / nt), b = (int)((long long)blocks * (id + 1) / nt);
     *lo = a * 16 < n ? a * 16 : n;
     *hi = b * 16 < n ? b * 16 : n;
 }
 
+/* This thread's columns of n. */
+static void split_cols(int n, int *lo, int *hi) {
+    cols_of(n, omp_get_num_threads(), omp_get_thread_num(), lo, hi);
+}
+
 /* z[n] += h[k]·R[k, n] for one row h, R row-major with leading dimension ldr:
  * 64 columns at a time held in eight vector registers while the k rows of R
- * stream past. Used on column slices of R (a thread's share of the units):
- * there OpenBLAS's sgemv hardly gained on the whole width (28 steps of four
- * 128 × 64 slices: 73 µs, against 85 µs for 128 × 512 and 49 µs here), while
- * on the whole width sgemv is the faster (85 µs against 109 µs). */
+ * stream past. Used on column slices of R and W (a thread's share of the
+ * units): there OpenBLAS's sgemv hardly gained on the whole width (28 steps of
+ * four 128 × 64 slices: 73 µs, against 85 µs for 128 × 512 and 49 µs here),
+ * while on the whole width sgemv is the faster (85 µs against 109 µs). */
 static void gemv_rows(int k, int n, const float *restrict h, const float *restrict r,
                       int ldr, float *restrict z) {
     int c0 = 0;
@@ -97,8 +110,6 @@ static void rec_gemm(int trans_b, int few, int nb, int n, int k, const float *a,
             float *cj = c + (size_t)j * ldc;
             if (trans_b)
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, b, ldb, aj, 1, 1.0f, cj, 1);
-            else if (n < ldb)
-                gemv_rows(k, n, aj, b, ldb, cj);
             else
                 cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, b, ldb, aj, 1, 1.0f, cj, 1);
         }
@@ -302,9 +313,15 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
 
 /* ------------------------------------------------------------- sequence */
 
+/* A batch of fewer rows than this gets room in the workspace for a packed copy
+ * of R (4u² floats): only such batches can have fewer rows than threads. */
+#define PACK_ROWS 64
+
 size_t ck_lstm_workspace_size(const ck_lstm_params *p) {
     if (!p || !dims_ok(p->b, p->t, p->d, p->u)) return 0;
-    return (size_t)p->b * p->t * 4 * p->u + 2 * (size_t)p->b * p->u;
+    size_t n = (size_t)p->b * p->t * 4 * p->u + 2 * (size_t)p->b * p->u;
+    if (p->b < PACK_ROWS) n += 4 * (size_t)p->u * p->u + 32; /* + two alignment skips */
+    return n;
 }
 
 size_t ck_lstm_cache_size(const ck_lstm_params *p) {
@@ -312,31 +329,126 @@ size_t ck_lstm_cache_size(const ck_lstm_params *p) {
     return 6 * (size_t)p->b * p->t * p->u;
 }
 
+/* The step a thread of a unit split has finished, on a cache line of its own. */
+typedef struct {
+    int done;
+    char pad[60];
+} step_flag;
+
+/* Waits until flag->done >= s. Spins (the wait is usually far shorter than
+ * a sleep and wake-up), yielding now and then in case the other thread is
+ * not running (more threads than cores). */
+static void wait_step(step_flag *flag, int s) {
+    unsigned spins = 0;
+    while (__atomic_load_n(&flag->done, __ATOMIC_ACQUIRE) < s) {
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if (++spins == 1u << 14) {
+            sched_yield();
+            spins = 0;
+        }
+    }
+}
+
+/* Where a unit split reads R: the rows of R for the units [k0, k1) and gate
+ * block gb start at base + gb·gstride, one row per ld floats. */
+typedef struct {
+    const float *base;
+    size_t gstride;
+    int ld;
+} r_view;
+
+/* A thread's columns of R (four gate blocks of units [k0, k1)) copied into
+ * pk as [gate][row][unit]: each gate block's rows then follow each other in
+ * memory from a cache-line boundary. R itself comes from the caller with
+ * any alignment (a Swift array's storage is 16-byte aligned), and a
+ * 256-byte slice of a row then spans five cache lines instead of four;
+ * packed, every step streams the thread's 4u·(k1−k0) floats in order. */
+static r_view pack_r(const float *r, int U, int k0, int k1, float *pk) {
+    const int nu = k1 - k0, g4 = 4 * U;
+    for (int gb = 0; gb < 4; gb++)
+        for (int q = 0; q < U; q++) {
+            const float *restrict src = r + (size_t)q * g4 + gb * U + k0;
+            float *restrict dst = pk + ((size_t)gb * U + q) * nu;
+            for (int c = 0; c < nu; c++) dst[c] = src[c];
+        }
+    return (r_view){pk, (size_t)U * nu, nu};
+}
+
+/* Where a thread's z and c state live. Shared: z [b, t, 4u] and c [b, u]
+ * with every thread writing its units' columns (the cache's layout, and the
+ * one a split of the rows uses). Private (a unit split without a cache): the
+ * thread's own block of the workspace, z [b, t, 4·nu] and c [b, nu], so that
+ * no cache line is written by two cores (two threads' columns meeting inside
+ * a line cost 20-25% of a batch-1 inference when the workspace was not
+ * 64-byte aligned). Row i of z starts at z + i·ldz, its gate blocks gs apart;
+ * row j of c at c + j·ldc. */
+typedef struct {
+    float *z, *c;
+    size_t ldz, gs, ldc;
+} state_view;
+
+/* zs[j] += h_{s-1}[j]·R over the gate columns of units [k0, k1), rows j of
+ * [0, nb) (row j of z at zs + j·ldzj), for thread id of a unit split over nt
+ * threads. The thread starts with the rows of R that multiply its own units
+ * of h_{s-1} (which it wrote itself), then takes each other thread's rows in
+ * turn (id+1, id+2, ...), waiting only there for that thread to have finished
+ * step s−1. So one thread's lateness is hidden behind the other's own work,
+ * and the sum order of every element is fixed by the thread count. */
+static void rec_units(int U, int nb, int nt, int id, int s, const float *hp, int ldh,
+                      r_view rv, float *zs, size_t ldzj, size_t gs, int nu, step_flag *flags) {
+    for (int m = 0; m < nt; m++) {
+        int o = (id + m) % nt, q0, q1;
+        cols_of(U, nt, o, &q0, &q1);
+        if (q1 <= q0) continue;
+        if (m > 0) wait_step(&flags[o], s);
+        for (int j = 0; j < nb; j++)
+            for (int gb = 0; gb < 4; gb++)
+                gemv_rows(q1 - q0, nu, hp + (size_t)j * ldh + q0,
+                          rv.base + gb * rv.gstride + (size_t)q0 * rv.ld, rv.ld,
+                          zs + j * ldzj + gb * gs);
+    }
+}
+
 /* The forward pass of batch rows [j0, j1) and hidden units [k0, k1) (the four
- * gate columns of each) over the whole sequence. z, cs, hprev, cstate as in
- * ck_lstm_sequence_forward (cs and hprev NULL without a cache, cstate NULL with
- * one). When the units are split across threads, every thread needs all of
- * h_{t-1}: step_barrier then makes each step wait for the others. */
+ * gate columns of each) over the whole sequence, z and the c state as sv says
+ * (sv.c is NULL with a cache), cs and hprev as in ck_lstm_sequence_forward
+ * (NULL without a cache). flags is NULL when this thread has all the units;
+ * for a share of the units (a unit split) it holds every thread's step flag,
+ * and pk (NULL or room for 4u² floats from a cache-line boundary) receives the
+ * packed R. */
 static void forward_part(const ck_lstm_params *p, const float *x, const float *h0,
                          const float *c0, const float *w, const float *r,
                          const float *bias, float *hs, float *h_last, float *c_last,
-                         float *z, float *cs, float *hprev, float *cstate,
-                         int j0, int j1, int k0, int k1, int step_barrier) {
+                         state_view sv, float *cs, float *hprev,
+                         int j0, int j1, int k0, int k1, step_flag *flags, float *pk) {
     const int T = p->t, D = p->d, U = p->u, g4 = 4 * U;
     const int nb = j1 - j0, nu = k1 - k0, mine = nb > 0 && nu > 0;
-    /* All units: each product is one call over the 4u columns; a share of the
-     * units: one call per gate block. */
-    const int blocks = nu == U ? 1 : 4, width = nu == U ? g4 : nu;
+    const int nt = flags ? omp_get_num_threads() : 1, id = flags ? omp_get_thread_num() : 0;
+    r_view rv = {r + k0, U, g4};
     if (mine) {
         /* Input projection of all steps of these rows: their rows of x are
-         * contiguous, (batch, time) ordered, exactly the rows of z. */
-        float *zb = z + (size_t)j0 * T * g4;
-        for (int gb = 0; gb < blocks; gb++) {
-            int col = gb * U + k0;
-            for (int q = 0; q < nb * T; q++)
-                memcpy(zb + (size_t)q * g4 + col, bias + col, sizeof(float) * width);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * T, width, D,
-                        1.0f, x + (size_t)j0 * T * D, D, w + col, g4, 1.0f, zb + col, g4);
+         * contiguous, (batch, time) ordered, exactly the rows of z. All units:
+         * one GEMM; a share of them: one matrix-vector product per row and
+         * gate block (the thread's 4·nu columns of W stay in L1; OpenBLAS's
+         * packing made four small GEMMs cost 4-6 times as much). */
+        float *zb = sv.z + (size_t)j0 * T * sv.ldz;
+        const float *xb = x + (size_t)j0 * T * D;
+        if (!flags) {
+            for (int q = 0; q < nb * T; q++) memcpy(zb + (size_t)q * g4, bias, sizeof(float) * g4);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * T, g4, D, 1.0f, xb, D,
+                        w, g4, 1.0f, zb, g4);
+        } else {
+            for (int gb = 0; gb < 4; gb++) {
+                int col = gb * U + k0;
+                for (int q = 0; q < nb * T; q++) {
+                    float *zq = zb + q * sv.ldz + gb * sv.gs;
+                    memcpy(zq, bias + col, sizeof(float) * nu);
+                    gemv_rows(D, nu, xb + (size_t)q * D, w + col, g4, zq);
+                }
+            }
+            if (pk) rv = pack_r(r, U, k0, k1, pk + (size_t)4 * U * k0);
         }
     }
     for (int s = 0; s < T; s++) {
@@ -350,20 +462,20 @@ static void forward_part(const ck_lstm_params *p, const float *x, const float *h
             } else if (h0) {
                 hp = h0 + (size_t)j0 * U;
             }
-            float *zs = z + ((size_t)j0 * T + s) * g4;
-            if (hp)
-                for (int gb = 0; gb < blocks; gb++)
-                    rec_gemm(0, p->b <= FEW_ROWS, nb, width, U, hp, ldh, r + gb * U + k0, g4,
-                             zs + gb * U + k0, T * g4);
+            float *zs = sv.z + ((size_t)j0 * T + s) * sv.ldz;
+            if (hp && flags)
+                rec_units(U, nb, nt, id, s, hp, ldh, rv, zs, T * sv.ldz, sv.gs, nu, flags);
+            else if (hp)
+                rec_gemm(0, p->b <= FEW_ROWS, nb, g4, U, hp, ldh, r, g4, zs, T * g4);
             for (int j = j0; j < j1; j++) {
                 size_t row = (size_t)j * T + s;
-                float *zr = z + row * g4 + k0, *hr = hs + row * U + k0;
+                float *zr = sv.z + row * sv.ldz, *hr = hs + row * U + k0;
                 if (!cs) {
-                    float *cn = cstate + (size_t)j * U + k0;
+                    float *cn = sv.c + j * sv.ldc;
                     if (s > 0)
-                        cell_row_forward_inplace(nu, U, zr, cn, hr);
+                        cell_row_forward_inplace(nu, sv.gs, zr, cn, hr);
                     else
-                        cell_row_forward(nu, U, zr, c0 ? c0 + (size_t)j * U + k0 : NULL, cn, hr);
+                        cell_row_forward(nu, sv.gs, zr, c0 ? c0 + (size_t)j * U + k0 : NULL, cn, hr);
                     continue;
                 }
                 float *hpv = hprev + row * U + k0;
@@ -372,21 +484,25 @@ static void forward_part(const ck_lstm_params *p, const float *x, const float *h
                 else
                     memset(hpv, 0, sizeof(float) * nu);
                 const float *cp = s > 0 ? cs + (row - 1) * U : (c0 ? c0 + (size_t)j * U : NULL);
-                cell_row_forward(nu, U, zr, cp ? cp + k0 : NULL, cs + row * U + k0, hr);
+                cell_row_forward(nu, sv.gs, zr, cp ? cp + k0 : NULL, cs + row * U + k0, hr);
             }
         }
-        if (step_barrier) {
-#pragma omp barrier
-        }
+        /* Release: the other threads read this step's h after seeing it. */
+        if (flags) __atomic_store_n(&flags[id].done, s + 1, __ATOMIC_RELEASE);
     }
     for (int j = j0; mine && j < j1; j++) {
         size_t last = (size_t)j * T + T - 1;
         if (h_last)
             memcpy(h_last + (size_t)j * U + k0, hs + last * U + k0, sizeof(float) * nu);
         if (c_last)
-            memcpy(c_last + (size_t)j * U + k0,
-                   (cs ? cs + last * U : cstate + (size_t)j * U) + k0, sizeof(float) * nu);
+            memcpy(c_last + (size_t)j * U + k0, cs ? cs + last * U + k0 : sv.c + j * sv.ldc,
+                   sizeof(float) * nu);
     }
+}
+
+/* Floats to skip from f to the next 64-byte boundary. */
+static size_t to_line(const float *f) {
+    return (64 - (uintptr_t)f % 64) % 64 / sizeof(float);
 }
 
 int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
@@ -398,46 +514,60 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         !hs)
         return CK_EINVAL;
     const int B = p->b, T = p->t, U = p->u, g4 = 4 * U;
-    const size_t zlen = (size_t)B * T * g4;
-    float *z, *cs = NULL, *hprev = NULL, *cstate = NULL;
+    const size_t zlen = (size_t)B * T * g4, clen = (size_t)B * U;
+    float *cs = NULL, *hprev = NULL;
     if (cache) {
-        z = cache;
         cs = cache + zlen;
         hprev = cs + (size_t)B * T * U;
     } else {
         if (!workspace) return CK_EINVAL;
-        if (workspace_len < zlen + (size_t)B * U) return CK_ENOSPC;
-        z = workspace;
-        cstate = workspace + zlen;
+        if (workspace_len < zlen + clen) return CK_ENOSPC;
     }
     const int nt = ck_par_ok() ? ck_threads() : 1;
     if (B >= nt || U < 32) {
         /* Split the batch rows: each thread runs the whole sequence for its
          * rows with no barrier (never more threads than rows). */
+        state_view sv = {cache ? cache : workspace, cache ? NULL : workspace + zlen, g4, U, U};
         if (nt > 1 && B > 1) {
 #pragma omp parallel num_threads(ck_imin(nt, B))
             {
                 int j0, j1;
                 split_rows(B, &j0, &j1);
-                forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, z, cs, hprev,
-                             cstate, j0, j1, 0, U, 0);
+                forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev,
+                             j0, j1, 0, U, NULL, NULL);
             }
         } else {
-            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, z, cs, hprev,
-                         cstate, 0, B, 0, U, 0);
+            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev, 0, B,
+                         0, U, NULL, NULL);
         }
-    } else {
-        /* Fewer rows than threads (batch-1 inference above all): split the
-         * hidden units instead, at the price of a barrier per step. The step's
-         * h·R is bound by reading R (256 KB at u = 128, from L2); a thread
-         * reads only its units' columns, which stay in its own core's cache. */
-#pragma omp parallel num_threads(ck_imin(nt, U / 16))
-        {
-            int k0, k1;
-            split_cols(U, &k0, &k1);
-            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, z, cs, hprev,
-                         cstate, 0, B, k0, k1, 1);
-        }
+        return CK_OK;
+    }
+    /* Fewer rows than threads (batch-1 inference above all): split the hidden
+     * units instead. The step's h·R is bound by reading R (256 KB at u = 128,
+     * from L2); a thread reads only its units' columns, which stay in its own
+     * core's cache. Without a cache, z and c go to each thread's own block of
+     * the workspace, from a cache-line boundary if there is room, and so does
+     * the packed R if there is room for it. */
+    float *base = workspace, *pk = NULL;
+    if (!cache) {
+        size_t skip = to_line(workspace);
+        if (workspace_len >= skip + zlen + clen) base += skip;
+        size_t used = (size_t)(base - workspace) + zlen + clen;
+        used += to_line(workspace + used);
+        if (workspace_len >= used + (size_t)g4 * U) pk = workspace + used;
+    }
+    step_flag flags[64] __attribute__((aligned(64)));
+    memset(flags, 0, sizeof flags);
+#pragma omp parallel num_threads(ck_imin(ck_imin(nt, U / 16), 64))
+    {
+        int k0, k1;
+        split_cols(U, &k0, &k1);
+        const size_t nu = (size_t)(k1 - k0);
+        state_view sv = cache ? (state_view){cache + k0, NULL, g4, U, U}
+                              : (state_view){base + (size_t)B * T * 4 * k0,
+                                             base + zlen + (size_t)B * k0, 4 * nu, nu, nu};
+        forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev, 0, B, k0,
+                     k1, flags, pk);
     }
     return CK_OK;
 }

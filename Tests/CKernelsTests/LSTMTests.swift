@@ -310,6 +310,39 @@ struct LSTMTests {
         }
     }
 
+    @Test("unit split without a cache: the same values with a workspace too small for the packed R, and at any alignment",
+          arguments: [LSTMDims(b: 1, t: 5, d: 7, u: 48), LSTMDims(b: 2, t: 4, d: 3, u: 50)])
+    func unitSplitWorkspace(p: LSTMDims) {
+        let pr = Problem(p, seed: 60 + UInt64(p.u))
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
+        ck_set_num_threads(3)
+        var params = ck_lstm_params(b: Int32(p.b), t: Int32(p.t), d: Int32(p.d), u: Int32(p.u))
+        let full = ck_lstm_workspace_size(&params)
+        let least = p.b * p.t * 4 * p.u + p.b * p.u  // z and the c state only
+        #expect(full >= least + 4 * p.u * p.u, "no room for the packed R")
+        let ref = naiveSequence(p, x: dbl(pr.x), h0: dbl(pr.h0), c0: dbl(pr.c0),
+                                w: dbl(pr.w), r: dbl(pr.r), bias: dbl(pr.bias))
+        for len in [least, least + 5, full] {
+            for offset in 0..<4 {  // the workspace starts `offset` floats into a buffer
+                var buf = [Float](repeating: .nan, count: len + offset)
+                var hs = [Float](repeating: .nan, count: p.b * p.t * p.u)
+                var hLast = [Float](repeating: .nan, count: p.b * p.u), cLast = hLast
+                let st = buf.withUnsafeMutableBufferPointer { b in
+                    ck_lstm_sequence_forward(&params, pr.x, pr.h0, pr.c0, pr.w, pr.r, pr.bias, &hs, &hLast,
+                                             &cLast, nil, b.baseAddress! + offset, len)
+                }
+                #expect(st == ok)
+                expectClose(hs, ref.hs, 5e-6, "hs, workspace \(len) floats at +\(offset)")
+                expectClose(hLast, ref.steps[p.t - 1].h, 5e-6, "h_last, workspace \(len) at +\(offset)")
+                expectClose(cLast, ref.steps[p.t - 1].c, 5e-6, "c_last, workspace \(len) at +\(offset)")
+            }
+        }
+        var buf = [Float](repeating: 0, count: least - 1), hs = [Float](repeating: 0, count: p.b * p.t * p.u)
+        #expect(ck_lstm_sequence_forward(&params, pr.x, nil, nil, pr.w, pr.r, pr.bias, &hs, nil, nil, nil,
+                                         &buf, least - 1) == enospc)
+    }
+
     @Test("cell backward matches finite differences, and accumulates dW, dR, db")
     func cellBackward() {
         let (b, d, u) = (2, 3, 4)
@@ -454,7 +487,10 @@ struct LSTMTests {
         let pr = Problem(p, seed: 1)
         var params = ck_lstm_params(b: 2, t: 3, d: 3, u: 4)
         let cacheLen = ck_lstm_cache_size(&params), wsLen = ck_lstm_workspace_size(&params)
-        #expect(cacheLen == 6 * 2 * 3 * 4 && wsLen == 2 * 3 * 16 + 2 * 2 * 4)
+        // z and two states, and below 64 rows room for a packed R (4u²) at a cache line.
+        #expect(cacheLen == 6 * 2 * 3 * 4 && wsLen == 2 * 3 * 16 + 2 * 2 * 4 + 4 * 4 * 4 + 32)
+        var big = ck_lstm_params(b: 64, t: 3, d: 3, u: 4)
+        #expect(ck_lstm_workspace_size(&big) == 64 * 3 * 16 + 2 * 64 * 4)
         var hs = [Float](repeating: 5, count: 24), cache = [Float](repeating: 5, count: cacheLen)
         var ws = [Float](repeating: 5, count: wsLen)
         for bad in [ck_lstm_params(b: 0, t: 3, d: 3, u: 4), ck_lstm_params(b: 2, t: 0, d: 3, u: 4),
