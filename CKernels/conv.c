@@ -194,21 +194,39 @@ static int want_parallel(double work) {
  * one 8-lane register, four neighbouring pixels at a time (independent
  * accumulators hide the FMA latency), and adds the taps in the naive
  * (p, q, c) order. Measured, LeNet conv1 (64×28×28×1, 6 filters 5×5 SAME),
- * one thread, CPU time: 0.81 ms direct vs 2.1–3.5 ms im2col + GEMM. Only the
- * forward pass has a direct form; the backward passes use im2col + GEMM. */
+ * one thread, CPU time: 0.81 ms direct vs 2.1–3.5 ms im2col + GEMM. The
+ * filter gradient has a direct form too (direct_backward_filter); backward
+ * data uses im2col + GEMM. */
 #ifndef CK_DIRECT_MAX_C /* -DCK_DIRECT_MAX_C=0 turns the path off, for measuring */
 #define CK_DIRECT_MAX_C 4
+#endif
+#ifndef CK_DIRECT_MAX_C_VALID /* the same without padding */
+#define CK_DIRECT_MAX_C_VALID (CK_DIRECT_MAX_C ? 16 : 0)
 #endif
 #define CK_DIRECT_MAX_W 4096 /* floats of lane-padded filter kept on the stack */
 
 typedef float ck_v8 __attribute__((vector_size(32)));
 
-static int use_direct(const ck_conv2d_params *p, const geom *g) {
+static int direct_fits(const ck_conv2d_params *p, const geom *g) {
     size_t o8 = ((size_t)p->o + 7) / 8 * 8;
-    /* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again
-     * (measured: 32 filters over 3 channels, GEMM 0.97 ms vs direct 1.2 ms). */
-    return p->c <= CK_DIRECT_MAX_C && p->o <= 16 && !g->pointwise &&
-           (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
+    return p->o <= 16 && !g->pointwise && (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
+}
+
+/* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again
+ * (measured: 32 filters over 3 channels, GEMM 0.97 ms vs direct 1.2 ms). */
+static int use_direct(const ck_conv2d_params *p, const geom *g) {
+    return p->c <= CK_DIRECT_MAX_C && direct_fits(p, g);
+}
+
+/* The forward pass also without padding up to 16 channels, where every pixel
+ * but a row's last few takes the four-pixel form. 64 images 14×14, 5×5 VALID,
+ * 2 threads, im2col + GEMM vs direct: 6 → 16 filters (LeNet conv2) 544 vs
+ * 313 µs, 8 → 8 509 vs 328, 16 → 8 1070 vs 593; batch 1, 6 → 16: 14.4 vs
+ * 10.0 µs. With SAME padding the border pixels take the one-pixel form, and
+ * at 6 channels and 16 filters direct was no faster. */
+static int use_direct_forward(const ck_conv2d_params *p, const geom *g) {
+    return use_direct(p, g) ||
+           (p->c <= CK_DIRECT_MAX_C_VALID && p->padding == CK_PAD_VALID && direct_fits(p, g));
 }
 
 /* One channel, stride 1 along rows, at most 6 filters (LeNet conv1): each image
@@ -381,9 +399,50 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
                 continue;
             }
             /* Four neighbouring pixels whose windows are all inside the row:
-             * four independent accumulators hide the FMA latency. */
-            if (j + 3 < g->ow && t0 >= 0 && t0 + 3 * p->sw + KW <= p->w) {
+             * four independent accumulators hide the FMA latency. Near the
+             * row's end the last four pixels are taken (recomputing, with the
+             * same sums, some already written) rather than single pixels,
+             * whose one accumulator waits on each FMA: LeNet conv2 at batch 1
+             * (10 pixels a row) spent most of its time on them. */
+            const int jq = j + 3 < g->ow ? j : g->ow - 4, tq = jq * p->sw - g->pl;
+            if (jq >= 0 && tq >= 0 && tq + 3 * p->sw + KW <= p->w) {
                 const size_t xs = (size_t)p->sw * C;
+                j = jq;
+                t0 = tq;
+                if (O8 == 2) {
+                    /* 9 to 16 filters: both halves at once, eight accumulators;
+                     * each tap's four inputs are broadcast once for eight FMAs. */
+                    ck_v8 a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+                    ck_v8 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                    for (int pp = p0; pp < p1; pp++) {
+                        int r = i * p->sh - g->pt + pp;
+                        const float *xr = xi + ((size_t)r * p->w + t0) * C;
+                        const ck_v8 *wr = wpad + (size_t)pp * KW * C * 2;
+                        for (int e = 0; e < KW * C; e++) {
+                            ck_v8 w0 = wr[2 * e], w1 = wr[2 * e + 1];
+                            float x0 = xr[e], x1 = xr[e + xs], x2 = xr[e + 2 * xs], x3 = xr[e + 3 * xs];
+                            a0 += x0 * w0; b0 += x0 * w1;
+                            a1 += x1 * w0; b1 += x1 * w1;
+                            a2 += x2 * w0; b2 += x2 * w1;
+                            a3 += x3 * w0; b3 += x3 * w1;
+                        }
+                    }
+                    float *yo = yr + (size_t)j * O;
+                    for (int l = 0; l < 8; l++) {
+                        yo[l] = a0[l];
+                        yo[O + l] = a1[l];
+                        yo[2 * O + l] = a2[l];
+                        yo[3 * O + l] = a3[l];
+                    }
+                    for (int l = 0; l < O - 8; l++) {
+                        yo[8 + l] = b0[l];
+                        yo[O + 8 + l] = b1[l];
+                        yo[2 * O + 8 + l] = b2[l];
+                        yo[3 * O + 8 + l] = b3[l];
+                    }
+                    j += 4;
+                    continue;
+                }
                 for (int ob = 0; ob < O8; ob++) {
                     ck_v8 a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
                     for (int pp = p0; pp < p1; pp++) {
@@ -693,7 +752,7 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
     CHECK(g.pointwise || workspace != NULL);
     /* The workspace is checked even when the direct path needs none, so the
      * contract does not depend on which path runs. */
-    if (use_direct(p, &g)) {
+    if (use_direct_forward(p, &g)) {
         direct_forward(p, &g, x, w, b, activation, y);
         return CK_OK;
     }
@@ -781,7 +840,7 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
 int ck_conv2d_forward_keeps_cols(const ck_conv2d_params *p, size_t workspace_len) {
     geom g;
     if (!p || conv_geom(p, &g) != CK_OK) return 0;
-    return g.m > 0 && !g.pointwise && !use_direct(p, &g) &&
+    return g.m > 0 && !g.pointwise && !use_direct_forward(p, &g) &&
            chunk_images(p, &g, workspace_len) == p->n;
 }
 

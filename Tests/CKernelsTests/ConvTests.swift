@@ -441,6 +441,30 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
         print("single-channel wide rows vs naive: max rel diff \(worst)")
     }
 
+    // Without padding the forward pass is direct up to 16 channels: both halves of 9 to 16
+    // filters at once, four pixels at a time, a row's last four pixels overlapping the previous
+    // four when the width is no multiple of 4, and rows narrower than four pixels.
+    @Test func severalChannelsValidMatchNaive() {
+        var rng = TestRNG(seed: 23)
+        let shapes = [
+            Conv(n: 2, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false),  // LeNet conv2
+            Conv(n: 1, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false),
+            Conv(n: 3, h: 9, w: 11, c: 5, kh: 3, kw: 3, o: 9, same: false),
+            Conv(n: 1, h: 8, w: 13, c: 16, kh: 3, kw: 3, o: 16, sh: 2, sw: 2, same: false),
+            Conv(n: 2, h: 6, w: 6, c: 7, kh: 4, kw: 4, o: 12, sh: 1, sw: 3, same: false),
+            Conv(n: 2, h: 10, w: 9, c: 12, kh: 2, kw: 3, o: 5, sh: 2, sw: 1, same: false),
+        ]
+        var worst: Float = 0
+        for (idx, conv) in shapes.enumerated() {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+            let act = acts[idx % acts.count]
+            let d = maxDiff(conv.forward(x, w, b, act: act), applyAct(act, conv.naive(x, w, b)))
+            worst = max(worst, d.rel)
+            #expect(d.rel < 1e-5, "\(conv): max diff \(d.abs)")
+        }
+        print("several channels, VALID, vs naive: max rel diff \(worst)")
+    }
+
     // The forward pass's workspace, when ck_conv2d_forward_keeps_cols says so, is ck_im2col's
     // matrix; ck_conv2d_backward_filter_cols from it equals ck_conv2d_backward_filter bit for bit
     // and the naive gradients within rounding.
@@ -448,8 +472,11 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
         var rng = TestRNG(seed: 20)
         var kept = 0, worst: Float = 0
         let shapes = randomShapes(count: 40, seed: 5) + [
-            Conv(n: 4, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false), // LeNet conv2
+            Conv(n: 4, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false), // LeNet conv2: direct, not kept
             Conv(n: 2, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true),   // direct path: not kept
+            Conv(n: 2, h: 14, w: 14, c: 32, kh: 5, kw: 5, o: 64, same: true), // deep-MNIST conv2
+            Conv(n: 2, h: 10, w: 10, c: 6, kh: 3, kw: 3, o: 16, same: true),
+            Conv(n: 2, h: 9, w: 9, c: 20, kh: 3, kw: 3, o: 8, same: false),
         ]
         for conv in shapes {
             var p = conv.p
