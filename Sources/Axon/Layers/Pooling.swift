@@ -8,26 +8,26 @@ public struct PoolWindow: Sendable, Equatable {
         a.size == b.size && a.stride == b.stride && a.padding == b.padding
     }
 
-    func validate(_ what: String) throws {
+    func validate(_ what: @autoclosure () -> String) throws {
         guard size.height > 0, size.width > 0, stride.height > 0, stride.width > 0 else {
-            throw AxonError.invalidArgument("\(what): pool size and stride must be > 0, got size \(size), stride \(stride)")
+            throw AxonError.invalidArgument("\(what()): pool size and stride must be > 0, got size \(size), stride \(stride)")
         }
     }
 
-    func outputShape(for s: [Int], _ what: String) throws -> [Int] {
-        try validate(what)
+    func outputShape(for s: [Int], _ what: @autoclosure () -> String) throws -> [Int] {
+        try validate(what())
         guard s.count == 3 else {
-            throw AxonError.shapeMismatch("\(what) input (height, width, channels)", expected: [-1, -1, -1], got: s)
+            throw AxonError.shapeMismatch("\(what()) input (height, width, channels)", expected: [-1, -1, -1], got: s)
         }
         let oh = try Kernels.outputSize(s[0], window: size.height, stride: stride.height, padding: padding)
         let ow = try Kernels.outputSize(s[1], window: size.width, stride: stride.width, padding: padding)
         return [oh, ow, s[2]]
     }
 
-    func geometry(for x: Tensor, _ what: String) throws -> Geometry2D {
-        try validate(what)
+    func geometry(for x: Tensor, _ what: @autoclosure () -> String) throws -> Geometry2D {
+        try validate(what())
         guard x.rank == 4 else {
-            throw AxonError.shapeMismatch("\(what) input", expected: [-1, -1, -1, -1], got: x.shape)
+            throw AxonError.shapeMismatch("\(what()) input", expected: [-1, -1, -1, -1], got: x.shape)
         }
         return Geometry2D(n: x.shape[0], h: x.shape[1], w: x.shape[2], c: x.shape[3], kh: size.height,
                           kw: size.width, sh: stride.height, sw: stride.width, padding: padding)
