@@ -114,6 +114,13 @@ private func cMax(_ p: ck_pool2d_params, _ x: [Float]) -> (Int32, [Float], [Int3
     let st = ck_maxpool2d_forward(&p, x, &y, &a)
     return (st, y, a)
 }
+/// Without argmax (inference), which takes other paths for some shapes.
+private func cMaxValues(_ p: ck_pool2d_params, _ x: [Float]) -> (Int32, [Float]) {
+    var p = p
+    var y = [Float](repeating: -7, count: NaivePool(p).outCount)
+    let st = ck_maxpool2d_forward(&p, x, &y, nil)
+    return (st, y)
+}
 private func cAvg(_ p: ck_pool2d_params, _ x: [Float]) -> (Int32, [Float]) {
     var p = p; var y = [Float](repeating: .nan, count: NaivePool(p).outCount)
     let st = ck_avgpool2d_forward(&p, x, &y)
@@ -223,9 +230,28 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
                 let (st, y, a) = cMax(p, x)
                 let (ry, ra) = q.max(x)
                 if st != ok || y != ry || a != ra { mismatches.append("c \(c) h \(h) pad \(pad)") }
+                let (st2, y2) = cMaxValues(p, x)
+                if st2 != ok || y2 != ry { mismatches.append("no argmax: c \(c) h \(h) pad \(pad)") }
             }
         }
         #expect(mismatches.isEmpty, "max pool with ties differs from naive for \(mismatches)")
+    }
+
+    // NaN cells: with and without argmax the same bits (a NaN that a window's tournament
+    // keeps stays NaN), on the whole-row 2x2 form (fewer than 8 channels) and the others.
+    @Test func maxWithoutArgmaxMatchesWithArgmaxIncludingNaN() {
+        var rng = TestRNG(seed: 31)
+        for c in [1, 5, 6, 7, 8, 12] {
+            for (h, w, pad) in [(28, 28, valid), (9, 12, same), (6, 7, same), (4, 8, valid)] {
+                let p = params(2, h, w, c, k: (2, 2), s: (2, 2), pad)
+                var x = rng.array(NaivePool(p).inCount, -1, 1)
+                for k in stride(from: 3, to: x.count, by: 13) { x[k] = .nan }
+                let (_, y, _) = cMax(p, x)
+                let (st, y2) = cMaxValues(p, x)
+                #expect(st == ok)
+                #expect(y.map(\.bitPattern) == y2.map(\.bitPattern), "c \(c) \(h)x\(w) \(pad)")
+            }
+        }
     }
 
     @Test func forwardKernelsMatchNaiveOnRandomShapes() {
