@@ -96,23 +96,16 @@ enum Kernels {
         return (Int(oh), Int(ow))
     }
 
-    static func conv2dWorkspaceSize(_ g: Geometry2D) -> Int {
-        var p = g.conv
-        return ck_conv2d_workspace_size(&p)
-    }
-
-    /// Workspace floats with which forward (keeping no patches) and backward-data run at full speed.
+    /// Workspace floats with which forward, backward-data and the filter gradient run at full speed.
     static func conv2dScratchSize(_ g: Geometry2D) -> Int {
         var p = g.conv
         return ck_conv2d_scratch_size(&p)
     }
 
-    /// Uses the first `workspaceLength` floats of `workspace` (all of it by default): a training
-    /// pass gives the whole-batch size so that the patches stay for the filter gradient.
     static func conv2dForward(_ g: Geometry2D, x: Tensor, w: Tensor, b: Tensor, activation: Activation,
-                              y: inout Tensor, workspace: inout Tensor, workspaceLength: Int? = nil) throws {
+                              y: inout Tensor, workspace: inout Tensor) throws {
         var p = g.conv
-        let wsLen = min(workspaceLength ?? workspace.count, workspace.count)
+        let wsLen = workspace.count
         try readPtr(x) { xp in try readPtr(w) { wp in try readPtr(b) { bp in try writePtr(&y) { yp in
             try writePtr(&workspace) { wsp in
                 try check(ck_conv2d_forward(&p, xp, wp, bp, activation.ck, yp, wsp, wsLen), "ck_conv2d_forward")
@@ -137,21 +130,6 @@ enum Kernels {
             try writePtr(&workspace) { wsp in
                 try check(ck_conv2d_backward_filter(&p, xp, dzp, dwp, dbp, wsp, wsLen), "ck_conv2d_backward_filter")
             }
-        } } } }
-    }
-
-    /// Whether `conv2dForward` with this workspace leaves the whole batch's im2col matrix in it.
-    static func conv2dForwardKeepsCols(_ g: Geometry2D, workspaceLength: Int) -> Bool {
-        var p = g.conv
-        return ck_conv2d_forward_keeps_cols(&p, workspaceLength) == 1
-    }
-
-    /// The filter gradient from the im2col matrix `cols` that the forward pass left in its workspace.
-    static func conv2dBackwardFilterCols(_ g: Geometry2D, cols: Tensor, dz: Tensor, dw: inout Tensor,
-                                         db: inout Tensor) throws {
-        var p = g.conv
-        try readPtr(cols) { cp in try readPtr(dz) { dzp in try writePtr(&dw) { dwp in try writePtr(&db) { dbp in
-            try check(ck_conv2d_backward_filter_cols(&p, cp, dzp, dwp, dbp), "ck_conv2d_backward_filter_cols")
         } } } }
     }
 
