@@ -334,6 +334,8 @@ static inline ck_v8 fused(ck_v8 v, ck_v8 bias, int mode) {
     return v;
 }
 
+static inline ck_v8 splat(float v) { return (ck_v8){v, v, v, v, v, v, v, v}; }
+
 /* The bias of filters [o0, o0 + 8) in lanes, zero past o. */
 static ck_v8 bias_lanes(const float *b, int o0, int o) {
     ck_v8 v = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -366,13 +368,11 @@ static void c1_image(const ck_conv2d_params *p, const geom *g, const float *xi,
                     }
                 }
             }
-            if (mode & (FUSE_ADD | FUSE_RELU))
-                for (int o = 0; o < 6; o++) {
-                    const float bo = (mode & FUSE_ADD) && o < O ? b[o] : 0.0f;
-                    const ck_v8 bv = {bo, bo, bo, bo, bo, bo, bo, bo};
-                    a0[o] = fused(a0[o], bv, mode);
-                    a1[o] = fused(a1[o], bv, mode);
-                }
+            for (int o = 0; o < O; o++) {
+                const ck_v8 bv = splat(mode & FUSE_ADD ? b[o] : 0.0f);
+                a0[o] = fused(a0[o], bv, mode);
+                a1[o] = fused(a1[o], bv, mode);
+            }
             const int n = ck_imin(16, g->ow - jb * 16);
             float *yo = yr + (size_t)jb * 16 * O;
             for (int k = 0; k < n; k++)
@@ -434,10 +434,8 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
                     }
                 }
                 float *yo = yr + (size_t)j * O;
-                for (int o = 0; o < O && (mode & (FUSE_ADD | FUSE_RELU)); o++) {
-                    const float bo = (mode & FUSE_ADD) ? b[o] : 0.0f;
-                    acc[o] = fused(acc[o], (ck_v8){bo, bo, bo, bo, bo, bo, bo, bo}, mode);
-                }
+                for (int o = 0; o < O; o++)
+                    acc[o] = fused(acc[o], splat(mode & FUSE_ADD ? b[o] : 0.0f), mode);
                 for (int k = 0; k < 8; k++)
                     for (int o = 0; o < O; o++) yo[k * O + o] = acc[o][k];
                 j += 8;
