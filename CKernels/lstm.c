@@ -556,9 +556,10 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         used += to_line(workspace + used);
         if (workspace_len >= used + (size_t)g4 * U) pk = workspace + used;
     }
+    const int threads = ck_imin(ck_imin(nt, U / 16), 64);
     step_flag flags[64] __attribute__((aligned(64)));
-    memset(flags, 0, sizeof flags);
-#pragma omp parallel num_threads(ck_imin(ck_imin(nt, U / 16), 64))
+    memset(flags, 0, sizeof(step_flag) * (size_t)threads);
+#pragma omp parallel num_threads(threads)
     {
         int k0, k1;
         split_cols(U, &k0, &k1);

@@ -109,6 +109,21 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
     return shapes
 }
 
+/// Forward with random inputs and an activation per shape (cycling through `acts`) against
+/// the naive loops, within 1e-5 relative.
+private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: String) {
+    var rng = TestRNG(seed: seed)
+    var worst: Float = 0
+    for (idx, conv) in shapes.enumerated() {
+        let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+        let act = acts[idx % acts.count]
+        let d = maxDiff(conv.forward(x, w, b, act: act), applyAct(act, conv.naive(x, w, b)))
+        worst = max(worst, d.rel)
+        #expect(d.rel < 1e-5, "\(conv): max diff \(d.abs)")
+    }
+    print("\(what) vs naive: max rel diff \(worst)")
+}
+
 @Suite struct ConvTests {
     // Spec §1.4: the 5×5 image and the X-shaped kernel, four ways.
     @Test(arguments: [
@@ -418,7 +433,6 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
     // One input channel, stride 1, up to 8 filters: rows wide enough for the 8-pixel register
     // blocks of the direct forward (LeNet conv1 among them), against the naive loops.
     @Test func singleChannelWideRowsMatchNaive() {
-        var rng = TestRNG(seed: 19)
         let shapes = [
             Conv(n: 2, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true),
             Conv(n: 1, h: 9, w: 31, c: 1, kh: 3, kw: 4, o: 8, same: true),
@@ -429,22 +443,13 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
             Conv(n: 3, h: 11, w: 45, c: 1, kh: 3, kw: 7, o: 3, sh: 3, sw: 1, same: true),
             Conv(n: 1, h: 100, w: 100, c: 1, kh: 5, kw: 5, o: 6, same: true),
         ]
-        var worst: Float = 0
-        for (idx, conv) in shapes.enumerated() {
-            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
-            let act = acts[idx % acts.count]
-            let d = maxDiff(conv.forward(x, w, b, act: act), applyAct(act, conv.naive(x, w, b)))
-            worst = max(worst, d.rel)
-            #expect(d.rel < 1e-5, "\(conv): max diff \(d.abs)")
-        }
-        print("single-channel wide rows vs naive: max rel diff \(worst)")
+        expectForwardMatchesNaive(shapes, seed: 19, "single-channel wide rows")
     }
 
     // Without padding the forward pass is direct up to 16 channels: both halves of 9 to 16
     // filters at once, four pixels at a time, a row's last four pixels overlapping the previous
     // four when the width is no multiple of 4, and rows narrower than four pixels.
     @Test func severalChannelsValidMatchNaive() {
-        var rng = TestRNG(seed: 23)
         let shapes = [
             Conv(n: 2, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false),  // LeNet conv2
             Conv(n: 1, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false),
@@ -453,15 +458,7 @@ fileprivate func randomShapes(count: Int, seed: UInt64, maxHW: Int = 11) -> [Con
             Conv(n: 2, h: 6, w: 6, c: 7, kh: 4, kw: 4, o: 12, sh: 1, sw: 3, same: false),
             Conv(n: 2, h: 10, w: 9, c: 12, kh: 2, kw: 3, o: 5, sh: 2, sw: 1, same: false),
         ]
-        var worst: Float = 0
-        for (idx, conv) in shapes.enumerated() {
-            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
-            let act = acts[idx % acts.count]
-            let d = maxDiff(conv.forward(x, w, b, act: act), applyAct(act, conv.naive(x, w, b)))
-            worst = max(worst, d.rel)
-            #expect(d.rel < 1e-5, "\(conv): max diff \(d.abs)")
-        }
-        print("several channels, VALID, vs naive: max rel diff \(worst)")
+        expectForwardMatchesNaive(shapes, seed: 23, "several channels, VALID")
     }
 
     // The filter gradient goes a few images at a time whatever the workspace: with the scratch
