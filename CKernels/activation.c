@@ -2,8 +2,10 @@
  * activation.c — elementwise activations and row-wise softmax (spec §5.1).
  *
  * Backward passes take the forward OUTPUT y: every derivative here is a
- * function of y (σ' = y(1−y), tanh' = 1−y², relu' = [y > 0]), so layers
- * need not keep their inputs. relu'(0) = 0 follows from y > 0 being false.
+ * function of y (σ' = y(1−y), tanh' = 1−y², relu' = [y > 0],
+ * relu6' = [0 < y < 6]), so layers need not keep their inputs. relu'(0) = 0
+ * follows from y > 0 being false; relu6' is 0 at both kinks as in TF's
+ * Relu6Grad (y = 6 also covers every x >= 6).
  */
 #include "internal.h"
 
@@ -38,7 +40,7 @@ static void tanh_span(const float *x, float *y, size_t n) {
 #define ACT_SPAN 4096
 
 int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
-    if (activation < CK_ACT_NONE || activation > CK_ACT_TANH) return CK_EINVAL;
+    if (!ck_valid_act(activation)) return CK_EINVAL;
     if (n == 0) return CK_OK;
     if (!x || !y) return CK_EINVAL;
     switch (activation) {
@@ -51,6 +53,14 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
     case CK_ACT_RELU:
         CK_PAR_FOR(n >= ACT_PAR_MIN,
         for (size_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;);
+        break;
+    case CK_ACT_RELU6:
+        /* As ReLU, NaN gives 0. */
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) {
+            const float v = x[i] > 0.0f ? x[i] : 0.0f;
+            y[i] = v < 6.0f ? v : 6.0f;
+        });
         break;
     case CK_ACT_SIGMOID:
         /* expf(-x) overflows to +inf for x < -88 and 1/(1+inf) = 0: the
@@ -73,7 +83,7 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
 
 int ck_activation_backward(int activation, const float *y, const float *dy,
                            float *dx, size_t n) {
-    if (activation < CK_ACT_NONE || activation > CK_ACT_TANH) return CK_EINVAL;
+    if (!ck_valid_act(activation)) return CK_EINVAL;
     if (n == 0) return CK_OK;
     if (!y || !dy || !dx) return CK_EINVAL;
     switch (activation) {
@@ -86,6 +96,10 @@ int ck_activation_backward(int activation, const float *y, const float *dy,
     case CK_ACT_RELU:
         CK_PAR_FOR(n >= ACT_PAR_MIN,
         for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f ? dy[i] : 0.0f;);
+        break;
+    case CK_ACT_RELU6:
+        CK_PAR_FOR(n >= ACT_PAR_MIN,
+        for (size_t i = 0; i < n; i++) dx[i] = y[i] > 0.0f && y[i] < 6.0f ? dy[i] : 0.0f;);
         break;
     case CK_ACT_SIGMOID:
         CK_PAR_FOR(n >= ACT_PAR_MIN,

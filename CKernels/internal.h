@@ -132,6 +132,13 @@ static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1
                 row[j] = tanhf(v);
             }
             break;
+        case CK_ACT_RELU6:
+            for (int j = c0; j < c1; j++) {
+                float v = row[j] + (bias ? bias[j] : 0.0f);
+                v = v > 0.0f ? v : 0.0f;
+                row[j] = v < 6.0f ? v : 6.0f;
+            }
+            break;
         default:
             for (int j = c0; j < c1; j++) row[j] += bias[j];
             break;
@@ -139,6 +146,6 @@ static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1
     }
 }
 
-static inline int ck_valid_act(int act) { return act >= CK_ACT_NONE && act <= CK_ACT_TANH; }
+static inline int ck_valid_act(int act) { return act >= CK_ACT_NONE && act <= CK_ACT_RELU6; }
 
 #endif /* CKERNELS_INTERNAL_H */

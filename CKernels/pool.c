@@ -1,5 +1,6 @@
 /*
- * pool.c — max, average and stochastic pooling over NHWC (spec §2, §3).
+ * pool.c — max, average and stochastic pooling over NHWC (spec §2, §3), and
+ * global average pooling.
  *
  * Every window is the set of its IN-BOUNDS cells: padding never takes part in
  * a maximum, never counts in an average's divisor and is never sampled. Cells
@@ -393,6 +394,53 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
                     yo[c0 + ch] = s[ch] > 0.0f ? num[ch] / s[ch] : 0.0f;
             }
         }
+    });
+    return CK_OK;
+}
+
+/* ------------------------------------------------- global average pooling */
+
+/* Channels per task: the sums of one block live in doubles on the stack. */
+#define GAP_CBLOCK 64
+
+/* y[n, c] = mean of x[n, ·, c] over the hw positions. Each (image, channel
+ * block) is one task summing its positions in order in double, so every
+ * thread count gives the same bits, and a 112×112 map loses nothing to a
+ * long float sum. */
+int ck_global_avgpool_forward(int n, int hw, int c, const float *x, float *y) {
+    CHECK(n >= 1 && hw >= 1 && c >= 1);
+    CHECK((double)n * hw * c <= 4e18);
+    CHECK(x != NULL && y != NULL);
+    const long nblk = (c + GAP_CBLOCK - 1) / GAP_CBLOCK, tasks = (long)n * nblk;
+    const size_t img = (size_t)hw * c;
+    CK_PAR_FOR((double)n * hw * c >= POOL_PAR_MIN,
+    for (long t = 0; t < tasks; t++) {
+        const long b = t / nblk, c0 = (t % nblk) * GAP_CBLOCK;
+        const long cn = c - c0 < GAP_CBLOCK ? c - c0 : GAP_CBLOCK;
+        double s[GAP_CBLOCK];
+        for (long ch = 0; ch < cn; ch++) s[ch] = 0.0;
+        const float *xb = x + (size_t)b * img + c0;
+        for (long k = 0; k < hw; k++) {
+            const float *restrict xc = xb + (size_t)k * c;
+            for (long ch = 0; ch < cn; ch++) s[ch] += xc[ch];
+        }
+        for (long ch = 0; ch < cn; ch++) y[(size_t)b * c + c0 + ch] = (float)(s[ch] / hw);
+    });
+    return CK_OK;
+}
+
+/* dx[n, k, c] = dy[n, c] / hw for every position k. */
+int ck_global_avgpool_backward(int n, int hw, int c, const float *dy, float *dx) {
+    CHECK(n >= 1 && hw >= 1 && c >= 1);
+    CHECK((double)n * hw * c <= 4e18);
+    CHECK(dy != NULL && dx != NULL);
+    const long rows = (long)n * hw;
+    const float div = (float)hw;
+    CK_PAR_FOR((double)n * hw * c >= POOL_PAR_MIN,
+    for (long q = 0; q < rows; q++) {
+        const float *restrict g = dy + (size_t)(q / hw) * c;
+        float *restrict d = dx + (size_t)q * c;
+        for (long ch = 0; ch < c; ch++) d[ch] = g[ch] / div;
     });
     return CK_OK;
 }

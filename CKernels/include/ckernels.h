@@ -54,6 +54,7 @@ typedef enum {
     CK_ACT_RELU = 1,     /* max(x, 0); relu'(0) = 0          */
     CK_ACT_SIGMOID = 2,  /* 1 / (1 + e^-x)                  */
     CK_ACT_TANH = 3,     /* tanh x                          */
+    CK_ACT_RELU6 = 4,    /* min(max(x, 0), 6); relu6' = 1 on (0, 6) only */
 } ck_activation;
 
 /* ------------------------------------------------------------------ GEMM */
@@ -142,6 +143,50 @@ int ck_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
                              const float *w, const float *dy, float *dx,
                              float *dw, float *db);
 
+/* ---------------------------------------------------- depthwise conv2d */
+
+/* Depthwise convolution, depth multiplier 1 (tf.nn.depthwise_conv2d): each
+ * channel convolved with its own kh×kw filter. Parameters as conv2d with
+ * p->o == p->c (CK_EINVAL otherwise); filter w [kh, kw, c] (TF's
+ * [kh, kw, c, 1]); x [n, h, w, c]; y [n, oh, ow, c] with oh, ow and the
+ * padding split of ck_output_size (ck_conv2d_output_shape gives them). No
+ * workspace. Results are bitwise identical on any thread count. */
+
+/* y = act(depthwise(x, w) + b); b [c] may be NULL; activation CK_ACT_*,
+ * applied after the bias. An empty output (VALID with k > h) returns CK_OK
+ * and writes nothing. x and y must not overlap. */
+int ck_depthwise_conv2d_forward(const ck_conv2d_params *p, const float *x,
+                                const float *w, const float *b, int activation,
+                                float *y);
+
+/* dx [n, h, w, c] (overwritten) from dz [n, oh, ow, c], the gradient with
+ * respect to the pre-activation output (apply ck_activation_backward first). */
+int ck_depthwise_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
+                                      const float *w, float *dx);
+
+/* dw [kh, kw, c] and db [c] (db may be NULL), overwritten, from x and dz. */
+int ck_depthwise_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
+                                        const float *dz, float *dw, float *db);
+
+/* Naive direct-loop references, kept beside the fast kernels for tests
+ * (double accumulation). In the backward, dx, dw and db may each be NULL. */
+int ck_depthwise_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
+                                      const float *w, const float *b, float *y);
+int ck_depthwise_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
+                                       const float *w, const float *dz, float *dx,
+                                       float *dw, float *db);
+
+/* ---------------------------------------------------------- zero padding */
+
+/* y [n, h+top+bottom, w+left+right, c] = x [n, h, w, c] with zeros around
+ * (tf.pad / ZeroPadding2D on H and W). Pads >= 0; x and y must not overlap. */
+int ck_pad2d_forward(int n, int h, int w, int c, int top, int bottom, int left,
+                     int right, const float *x, float *y);
+/* dx [n, h, w, c] (overwritten) = the interior of dy [n, h+top+bottom,
+ * w+left+right, c]; the same sizes and pads as the forward call. */
+int ck_pad2d_backward(int n, int h, int w, int c, int top, int bottom, int left,
+                      int right, const float *dy, float *dx);
+
 /* ------------------------------------------------------------ pooling */
 
 typedef struct {
@@ -166,6 +211,12 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
 int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y);
 int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx);
 
+/* Global average pooling: y [n, c] = mean of x [n, hw, c] over its hw
+ * positions (hw = h·w of an NHWC batch), summed in double. */
+int ck_global_avgpool_forward(int n, int hw, int c, const float *x, float *y);
+/* dx [n, hw, c] (overwritten) = dy [n, c] / hw at every position. */
+int ck_global_avgpool_backward(int n, int hw, int c, const float *dy, float *dx);
+
 /* Stochastic pooling, training: u [n,oh,ow,c] holds one uniform draw in [0,1)
  * per window; switches [n,oh,ow,c] get the sampled flat index, -1 for an
  * all-zero window (spec §3.1). */
@@ -174,6 +225,47 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
 /* Stochastic pooling, inference: y = Σ a_i² / Σ a_i, 0 for an all-zero window. */
 int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
                                  float *y);
+
+/* ------------------------------------------------- batch normalization */
+
+/* Batch normalization over the last axis of x viewed as [rows, c] (rows =
+ * n·h·w for NHWC), as tf.keras.layers.BatchNormalization:
+ *   y = gamma·(x − mean)·inv_std + beta,  inv_std = 1/sqrt(var + epsilon),
+ * var the BIASED batch variance (divided by rows). gamma [c] may be NULL
+ * (ones), beta [c] may be NULL (zeros); epsilon >= 0 and finite. Sums are in
+ * double, over fixed row blocks added in a fixed order: the same bits on any
+ * thread count. */
+
+/* Training: the batch statistics mean, var (biased) and inv_std [c] are
+ * written, then y [rows, c]. y may alias x. (Moving averages are the
+ * caller's; TF's fused kernel feeds them the unbiased var·rows/(rows−1).) */
+int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, float epsilon, float *y,
+                               float *mean, float *var, float *inv_std);
+/* Inference: the same formula with given statistics mean, var [c] (the
+ * moving averages). y may alias x. */
+int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, const float *mean,
+                               const float *var, float epsilon, float *y);
+/* Training-mode backward (the statistics depend on x), with mean and inv_std
+ * from ck_batchnorm_forward_train and x̂ = (x − mean)·inv_std:
+ *   dbeta = Σ_rows dy,  dgamma = Σ_rows dy·x̂,
+ *   dx = gamma·inv_std/rows · (rows·dy − dbeta − x̂·dgamma).
+ * gamma may be NULL (ones). dx [rows, c], dgamma and dbeta [c] may each be
+ * NULL (not computed); those given are overwritten. dx may alias dy. */
+int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
+                          const float *mean, const float *inv_std, const float *dy,
+                          float *dx, float *dgamma, float *dbeta);
+
+/* Naive per-channel references in double (two-pass variance), kept beside
+ * the fast kernels for tests; arguments and aliasing as above. */
+int ck_batchnorm_forward_naive(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, float epsilon, float *y,
+                               float *mean, float *var, float *inv_std);
+int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *gamma,
+                                const float *mean, const float *inv_std,
+                                const float *dy, float *dx, float *dgamma,
+                                float *dbeta);
 
 /* ----------------------------------------------------- random numbers */
 

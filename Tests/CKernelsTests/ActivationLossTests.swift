@@ -256,7 +256,7 @@ private func sum(_ v: [Float]) -> Double { v.reduce(0) { $0 + Double($1) } }
     @Test func badArgumentsAreRejected() {
         var y = [Float](repeating: 0, count: 4)
         let x: [Float] = [1, 2, 3, 4]
-        #expect(ck_activation_forward(4, x, &y, 4) == einval)
+        #expect(ck_activation_forward(5, x, &y, 4) == einval)  // 4 is CK_ACT_RELU6
         #expect(ck_activation_forward(-1, x, &y, 4) == einval)
         #expect(ck_activation_forward(1, nil, &y, 4) == einval)
         #expect(ck_activation_backward(9, x, x, &y, 4) == einval)

@@ -1,0 +1,338 @@
+/*
+ * batchnorm.c — batch normalization over the last axis of x [rows, c]
+ * (rows = N·H·W for NHWC), as tf.keras.layers.BatchNormalization:
+ *
+ *   y = γ·(x − μ)·s + β,   s = 1/√(σ² + ε),   σ² the BIASED batch variance.
+ *
+ * Statistics are per channel, and channels are contiguous, so every pass runs
+ * row by row with the channel loop innermost and vectorised. Sums are kept in
+ * double: a channel of 10⁷ rows summed in float would lose most of its digits.
+ * The variance is one pass over shifted data (x − k with k the channel's first
+ * value), which keeps Σd² − (Σd)²/n free of cancellation unless the first row
+ * is far out in its channel's distribution.
+ *
+ * Plan. Channels go in waves of at most BN_WAVE: a wave's statistics, then its
+ * output pass, so a wave's per-channel coefficients fit on the stack (no
+ * scratch, any c). With fewer than BN_FLAT_C channels a row is too short to
+ * vectorise, so x is viewed as "periods" of m whole rows (P = m·c floats, a
+ * multiple of 8): column j of a period is channel j % c. The statistics pass
+ * splits the view's rows into at most BN_NB fixed blocks, one task each; the
+ * blocks' partial sums are added in block order.
+ * The cut depends on rows and c only, so every thread count gives the same bits.
+ *
+ * A wave reads its columns of x (and dy) before writing its columns of the
+ * output, and waves own disjoint columns: so y may alias x, and dx may alias dy.
+ */
+#include <math.h>
+#include "internal.h"
+
+#define BN_WAVE 256        /* columns per wave                                */
+#define BN_NB 8            /* most row blocks of the statistics pass          */
+#define BN_FLAT_C 32       /* fewer channels: rows flattened into periods     */
+#define BN_BLOCK_MIN 16384 /* floats per statistics block, at least           */
+#define BN_PAR_MIN 65536   /* floats per wave below which a call runs on one thread */
+
+typedef struct {
+    int rows, c;
+    int flat;   /* rows flattened into periods of P floats                  */
+    int P;      /* floats per view row: the period, or c                    */
+    long vrows; /* rows of the view                                         */
+    long last;  /* floats in the last view row (a partial period when flat) */
+    int nb;     /* row blocks of the statistics pass                        */
+    int par;    /* large enough for threads                                 */
+} bn_plan;
+
+static void make_plan(bn_plan *pl, int rows, int c) {
+    pl->rows = rows;
+    pl->c = c;
+    pl->flat = c < BN_FLAT_C;
+    if (pl->flat) {
+        int P = c;
+        while (P % 8) P += c; /* lcm(c, 8) */
+        while (P < 64) P *= 2;
+        const long m = P / c;
+        pl->P = P;
+        pl->vrows = (rows + m - 1) / m;
+        pl->last = (rows - (pl->vrows - 1) * m) * c;
+    } else {
+        pl->P = c;
+        pl->vrows = rows;
+        pl->last = c;
+    }
+    const double total = (double)rows * c;
+    double nb = total / BN_BLOCK_MIN;
+    if (nb > BN_NB) nb = BN_NB;
+    if (nb > pl->vrows) nb = (double)pl->vrows;
+    pl->nb = nb < 1 ? 1 : (int)nb;
+    /* Two parallel regions per wave: each wave must be worth them. */
+    const int waves = pl->flat ? 1 : (c + BN_WAVE - 1) / BN_WAVE;
+    pl->par = total / waves >= BN_PAR_MIN;
+}
+
+static int sizes_ok(int rows, int c) {
+    return rows >= 1 && c >= 1 && (double)rows * c <= 4e18;
+}
+
+/* Columns [w0, w0 + *wn) of view row r form the wave; *cw its channel count. */
+static void wave_size(const bn_plan *pl, int w0, int *wn, int *cw) {
+    *wn = pl->flat ? pl->P : ck_imin(BN_WAVE, pl->c - w0);
+    *cw = pl->flat ? pl->c : *wn;
+}
+static inline int row_len(const bn_plan *pl, long r, int wn) {
+    return r == pl->vrows - 1 && pl->last < wn ? (int)pl->last : wn;
+}
+/* Channel of wave column j. */
+static inline int chan(const bn_plan *pl, int w0, int j) { return pl->flat ? j % pl->c : w0 + j; }
+
+/* Sums over view rows [r0, r1) of the wave's columns, in double. A task
+ * takes whole wave rows: 64-column strips of a wider row each swept the
+ * block apart, and that gapped reading was slower from DRAM.
+ * b == NULL (forward): s = Σ (a − ref), q = Σ (a − ref)², a = x, ref the shift.
+ * Otherwise (backward): s = Σ a, q = Σ a·(b − ref), a = dy, b = x, ref = μ. */
+static void block_sums(const bn_plan *pl, int w0, int wn, const float *a, const float *b,
+                       const float *ref, long r0, long r1, double *restrict s,
+                       double *restrict q) {
+    for (int j = 0; j < wn; j++) s[j] = q[j] = 0.0;
+    for (long r = r0; r < r1; r++) {
+        const int e = row_len(pl, r, wn);
+        const size_t off = (size_t)r * pl->P + w0;
+        const float *restrict ar = a + off;
+        if (b) {
+            const float *restrict br = b + off;
+            for (int j = 0; j < e; j++) {
+                const double g = ar[j];
+                s[j] += g;
+                q[j] += g * ((double)br[j] - ref[j]);
+            }
+        } else {
+            for (int j = 0; j < e; j++) {
+                const double d = (double)ar[j] - ref[j];
+                s[j] += d;
+                q[j] += d * d;
+            }
+        }
+    }
+}
+
+/* The wave's sums per CHANNEL: S[k], Q[k] for its cw channels. */
+static void wave_sums(const bn_plan *pl, int w0, int wn, const float *a, const float *b,
+                      const float *ref, double *S, double *Q) {
+    double ps[BN_NB][BN_WAVE], pq[BN_NB][BN_WAVE];
+    CK_PAR_FOR(pl->par && pl->nb > 1,
+    for (int blk = 0; blk < pl->nb; blk++) {
+        const long r0 = pl->vrows * blk / pl->nb, r1 = pl->vrows * (blk + 1) / pl->nb;
+        block_sums(pl, w0, wn, a, b, ref, r0, r1, ps[blk], pq[blk]);
+    });
+    for (int j = 0; j < wn; j++) {
+        double s = ps[0][j], q = pq[0][j];
+        for (int k = 1; k < pl->nb; k++) {
+            s += ps[k][j];
+            q += pq[k][j];
+        }
+        S[j] = s;
+        Q[j] = q;
+    }
+    if (pl->flat) /* fold the period's columns onto their channels, in column order */
+        for (int k = 0; k < pl->c; k++)
+            for (int j = k + pl->c; j < wn; j += pl->c) {
+                S[k] += S[j];
+                Q[k] += Q[j];
+            }
+}
+
+/* One view row of the output pass: out = ((x − m) − d)·a + b when dy is NULL
+ * (m + d the mean to twice float precision: x − m is exact near the mean, so a
+ * channel whose mean is far larger than its spread keeps its digits), else
+ * out = dy·a + ((x − m)·b + d). Same index read then written, so out may be x
+ * or dy (hence no restrict, and assume_safety instead of runtime checks). */
+static void apply_row(int n, const float *x, const float *dy, float *out, const float *m,
+                      const float *a, const float *b, const float *d) {
+    if (!dy) {
+#pragma clang loop vectorize(assume_safety)
+        for (int j = 0; j < n; j++) out[j] = ((x[j] - m[j]) - d[j]) * a[j] + b[j];
+    } else {
+#pragma clang loop vectorize(assume_safety)
+        for (int j = 0; j < n; j++) out[j] = dy[j] * a[j] + ((x[j] - m[j]) * b[j] + d[j]);
+    }
+}
+
+/* Coefficients per wave column (expanded from the cw channel values). */
+typedef struct {
+    float m[BN_WAVE], a[BN_WAVE], b[BN_WAVE], d[BN_WAVE];
+} bn_coef;
+
+static void wave_apply(const bn_plan *pl, int w0, int wn, const float *x, const float *dy,
+                       float *out, const bn_coef *k) {
+    CK_PAR_FOR(pl->par,
+    for (long r = 0; r < pl->vrows; r++) {
+        const size_t off = (size_t)r * pl->P + w0;
+        apply_row(row_len(pl, r, wn), x + off, dy ? dy + off : NULL, out + off, k->m, k->a,
+                  k->b, k->d);
+    });
+}
+
+static int eps_ok(float epsilon) { return epsilon >= 0.0f && isfinite(epsilon); }
+
+int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, float epsilon, float *y, float *mean,
+                               float *var, float *inv_std) {
+    CHECK(sizes_ok(rows, c) && eps_ok(epsilon));
+    CHECK(x != NULL && y != NULL && mean != NULL && var != NULL && inv_std != NULL);
+    bn_plan pl;
+    make_plan(&pl, rows, c);
+    for (int w0 = 0; w0 < c; w0 += BN_WAVE) {
+        int wn, cw;
+        wave_size(&pl, w0, &wn, &cw);
+        float shift[BN_WAVE], mlo[BN_WAVE];
+        double S[BN_WAVE], Q[BN_WAVE];
+        for (int j = 0; j < wn; j++) shift[j] = x[chan(&pl, w0, j)];
+        wave_sums(&pl, w0, wn, x, NULL, shift, S, Q);
+        for (int k = 0; k < cw; k++) {
+            const int ch = w0 + k;
+            const double dm = S[k] / rows, mu = shift[k] + dm;
+            double v = (Q[k] - S[k] * dm) / rows;
+            if (v < 0.0) v = 0.0; /* rounding can leave −tiny; a NaN stays NaN */
+            mean[ch] = (float)mu;
+            mlo[k] = (float)(mu - mean[ch]);
+            var[ch] = (float)v;
+            inv_std[ch] = (float)(1.0 / sqrt(v + epsilon));
+        }
+        bn_coef k;
+        for (int j = 0; j < wn; j++) {
+            const int ch = chan(&pl, w0, j);
+            k.m[j] = mean[ch];
+            k.d[j] = mlo[ch - w0];
+            k.a[j] = (gamma ? gamma[ch] : 1.0f) * inv_std[ch];
+            k.b[j] = beta ? beta[ch] : 0.0f;
+        }
+        wave_apply(&pl, w0, wn, x, NULL, y, &k);
+        if (pl.flat) break;
+    }
+    return CK_OK;
+}
+
+int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, const float *mean, const float *var,
+                               float epsilon, float *y) {
+    CHECK(sizes_ok(rows, c) && eps_ok(epsilon));
+    CHECK(x != NULL && y != NULL && mean != NULL && var != NULL);
+    bn_plan pl;
+    make_plan(&pl, rows, c);
+    for (int w0 = 0; w0 < c; w0 += BN_WAVE) {
+        int wn, cw;
+        wave_size(&pl, w0, &wn, &cw);
+        bn_coef k;
+        for (int j = 0; j < wn; j++) {
+            const int ch = chan(&pl, w0, j);
+            const float s = (float)(1.0 / sqrt((double)var[ch] + epsilon));
+            k.m[j] = mean[ch];
+            k.d[j] = 0.0f;
+            k.a[j] = (gamma ? gamma[ch] : 1.0f) * s;
+            k.b[j] = beta ? beta[ch] : 0.0f;
+        }
+        wave_apply(&pl, w0, wn, x, NULL, y, &k);
+        if (pl.flat) break;
+    }
+    return CK_OK;
+}
+
+/* With x̂ = (x − μ)·s: dβ = Σ dy, dγ = Σ dy·x̂ = s·Σ dy·(x − μ), and
+ * dx = γs/n·(n·dy − dβ − x̂·dγ) = A·dy + (x − μ)·B + D with A = γs,
+ * B = −γs²·dγ/n, D = −γs·dβ/n (in double from the double sums). */
+int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
+                          const float *mean, const float *inv_std, const float *dy, float *dx,
+                          float *dgamma, float *dbeta) {
+    CHECK(sizes_ok(rows, c));
+    CHECK(x != NULL && mean != NULL && inv_std != NULL && dy != NULL);
+    if (!dx && !dgamma && !dbeta) return CK_OK;
+    bn_plan pl;
+    make_plan(&pl, rows, c);
+    for (int w0 = 0; w0 < c; w0 += BN_WAVE) {
+        int wn, cw;
+        wave_size(&pl, w0, &wn, &cw);
+        float ref[BN_WAVE];
+        double S[BN_WAVE], Q[BN_WAVE];
+        for (int j = 0; j < wn; j++) ref[j] = mean[chan(&pl, w0, j)];
+        wave_sums(&pl, w0, wn, dy, x, ref, S, Q);
+        float A[BN_WAVE], B[BN_WAVE], D[BN_WAVE];
+        for (int k = 0; k < cw; k++) {
+            const int ch = w0 + k;
+            const double s = inv_std[ch], g = gamma ? gamma[ch] : 1.0;
+            const double db = S[k], dg = Q[k] * s;
+            if (dbeta) dbeta[ch] = (float)db;
+            if (dgamma) dgamma[ch] = (float)dg;
+            A[k] = (float)(g * s);
+            B[k] = (float)(-g * s * s * dg / rows);
+            D[k] = (float)(-g * s * db / rows);
+        }
+        if (dx) {
+            bn_coef k;
+            for (int j = 0; j < wn; j++) {
+                const int ch = chan(&pl, w0, j) - w0;
+                k.m[j] = ref[j];
+                k.a[j] = A[ch];
+                k.b[j] = B[ch];
+                k.d[j] = D[ch];
+            }
+            wave_apply(&pl, w0, wn, x, dy, dx, &k);
+        }
+        if (pl.flat) break;
+    }
+    return CK_OK;
+}
+
+/* ------------------------------------------------------------------ naive */
+/* Straight from the definitions, one channel at a time, in double: two-pass
+ * mean and variance. A channel is read whole before it is written, so the
+ * same aliasing as the fast kernels is allowed. */
+
+int ck_batchnorm_forward_naive(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, float epsilon, float *y, float *mean,
+                               float *var, float *inv_std) {
+    CHECK(sizes_ok(rows, c) && eps_ok(epsilon));
+    CHECK(x != NULL && y != NULL && mean != NULL && var != NULL && inv_std != NULL);
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0;
+        for (long r = 0; r < rows; r++) s += x[(size_t)r * c + ch];
+        const double mu = s / rows;
+        double v = 0;
+        for (long r = 0; r < rows; r++) {
+            const double d = x[(size_t)r * c + ch] - mu;
+            v += d * d;
+        }
+        v /= rows;
+        const double is = 1.0 / sqrt(v + epsilon);
+        const double g = gamma ? gamma[ch] : 1.0, b = beta ? beta[ch] : 0.0;
+        for (long r = 0; r < rows; r++)
+            y[(size_t)r * c + ch] = (float)(g * (x[(size_t)r * c + ch] - mu) * is + b);
+        mean[ch] = (float)mu;
+        var[ch] = (float)v;
+        inv_std[ch] = (float)is;
+    }
+    return CK_OK;
+}
+
+int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *gamma,
+                                const float *mean, const float *inv_std, const float *dy,
+                                float *dx, float *dgamma, float *dbeta) {
+    CHECK(sizes_ok(rows, c));
+    CHECK(x != NULL && mean != NULL && inv_std != NULL && dy != NULL);
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = mean[ch], is = inv_std[ch], g = gamma ? gamma[ch] : 1.0;
+        double db = 0, dg = 0;
+        for (long r = 0; r < rows; r++) {
+            const size_t i = (size_t)r * c + ch;
+            db += dy[i];
+            dg += dy[i] * ((x[i] - mu) * is);
+        }
+        if (dx)
+            for (long r = 0; r < rows; r++) {
+                const size_t i = (size_t)r * c + ch;
+                const double xhat = (x[i] - mu) * is;
+                dx[i] = (float)(g * is / rows * ((double)rows * dy[i] - db - xhat * dg));
+            }
+        if (dgamma) dgamma[ch] = (float)dg;
+        if (dbeta) dbeta[ch] = (float)db;
+    }
+    return CK_OK;
+}
