@@ -4,48 +4,96 @@ import Axon
 import Glibc
 #endif
 
-/// `axon inspect FILE`: the layers of a saved model with their output shapes
-/// and parameter counts (like Keras' `model.summary()`), then the metadata.
+/// `axon inspect FILE`: the layers (or graph nodes) of a saved model with their
+/// output shapes and parameter counts (like Keras' `model.summary()`), then the
+/// metadata; `axon inspect --architecture NAME`: the same table for one of
+/// Axon's built-in architectures, without a file.
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show the layers, output shapes, parameter counts and metadata of a saved model file.")
+        abstract: "Show the layers, output shapes, parameter counts and metadata of a saved model file or a built-in architecture.")
 
-    @Argument(help: ArgumentHelp("A model file written by `axon train --save` or Sequential.save(to:).", valueName: "file"))
-    var file: String
+    @Argument(help: ArgumentHelp("A model file written by `axon train --save` or Network.save(to:).", valueName: "file"))
+    var file: String?
+
+    @Option(help: ArgumentHelp("A built-in architecture instead of a file: \(Self.architectures.joined(separator: ", ")).",
+                               valueName: "name"))
+    var architecture: String?
+
+    static let architectures = ModelKind.allCases.map(\.rawValue) + ["inception-v3"]
+
+    func validate() throws {
+        guard (file == nil) != (architecture == nil) else {
+            throw ValidationError("give a model file or --architecture NAME (one of \(Self.architectures.joined(separator: ", ")))")
+        }
+    }
 
     func run() throws {
-        let loaded = try ModelFile.load(from: file)
-        print(modelSummary(loaded, path: file))
+        if let file {
+            print(modelSummary(try ModelFile.load(from: file), path: file))
+            return
+        }
+        let name = architecture!.lowercased()
+        let (network, shape): (any Network, [Int])
+        if ["inception-v3", "inceptionv3", "inception_v3", "inception"].contains(name) {
+            (network, shape) = (try Models.inceptionV3(), [299, 299, 3])
+        } else if let kind = ModelKind(rawValue: name) {
+            (network, shape) = (try kind.build(seed: 42), [28, 28, 1])
+        } else {
+            throw ValidationError("unknown architecture \"\(architecture!)\"; expected one of \(Self.architectures.joined(separator: ", "))")
+        }
+        var built = network
+        try built.build(inputShapes: [shape])
+        print(networkSummary(built, inputShapes: [shape], title: "Architecture \(name)"))
     }
 }
 
 /// The Keras-like table of a loaded model and its metadata.
 func modelSummary(_ loaded: ModelFile.Loaded, path: String) -> String {
-    let model = loaded.model
-    let shapes = (try? model.shapes(for: loaded.inputShape)) ?? []
-    func shapeText(_ s: [Int]) -> String { "(None, " + s.map(String.init).joined(separator: ", ") + ")" }
-    var rows: [(String, String, String)] = [("#  Layer", "Output shape", "Params")]
-    rows.append(("   Input", shapeText(loaded.inputShape), "0"))
-    for (i, layer) in model.layers.enumerated() {
-        rows.append(("\(String(i).padding(toLength: 2, withPad: " ", startingAt: 0)) \(layer.summary)",
-                     i < shapes.count ? shapeText(shapes[i]) : "?", grouped(layer.parameterCount)))
-    }
-    let w0 = rows.map(\.0.count).max()! + 2, w1 = rows.map(\.1.count).max()! + 2
-    let w2 = max(rows.map(\.2.count).max()!, 6)
-    var lines = ["Model file \(path): Sequential, \(model.layers.count) layers, seed \(model.seed)"]
-    let rule = String(repeating: "─", count: w0 + w1 + w2)
-    for (k, r) in rows.enumerated() {
-        lines.append(r.0.padding(toLength: w0, withPad: " ", startingAt: 0) + r.1.padding(toLength: w1, withPad: " ", startingAt: 0)
-                     + r.2.leftPadded(to: w2))
-        if k == 0 { lines.append(rule) }
-    }
-    lines.append(rule)
-    lines.append("Total parameters: \(grouped(model.parameterCount)) (\(grouped(model.parameterCount * 4)) bytes of float32)")
+    var lines = [networkSummary(loaded.model, inputShapes: loaded.model.inputShapes ?? [loaded.inputShape],
+                                title: "Model file \(path)")]
     lines.append("Metadata:")
     for (key, value) in loaded.metadata.sorted(by: { $0.key < $1.key }) where key != ModelFile.architectureKey {
         lines.append("  \(key): \(value)")
     }
     lines.append("  \(ModelFile.architectureKey): \(loaded.metadata[ModelFile.architectureKey] ?? "")")
+    return lines.joined(separator: "\n")
+}
+
+/// One row per layer or node (for a Graph with the nodes it reads), output
+/// shapes, parameter counts, then the totals as Keras counts them.
+func networkSummary(_ network: any Network, inputShapes: [[Int]], title: String) -> String {
+    func shapeText(_ s: [Int]) -> String { "(None, " + s.map(String.init).joined(separator: ", ") + ")" }
+    let isGraph = network is Graph
+    var rows: [[String]] = [[isGraph ? "Node" : "#  Layer", isGraph ? "Layer" : "", "Output shape", "Params",
+                             isGraph ? "Inputs" : ""]]
+    if !isGraph { rows.append(["   Input", "", inputShapes.first.map(shapeText) ?? "?", "0", ""]) }
+    var header = "\(title): \(type(of: network).kind), seed \(network.seed)"
+    do {
+        let summary = try network.summaryRows(for: inputShapes)
+        header += ", \(summary.count) \(isGraph ? "nodes" : "layers")"
+        for r in summary {
+            let name = isGraph ? r.name : "\(r.name.padding(toLength: 2, withPad: " ", startingAt: 0)) \(r.layer)"
+            rows.append([name, isGraph ? r.layer : "", shapeText(r.outputShape), grouped(r.parameters + r.state),
+                         r.inputs.joined(separator: ", ")])
+        }
+    } catch {
+        header += " (its layers do not accept \(inputShapes): \(error))"
+    }
+    let widths = (0..<5).map { c in rows.map { $0[c].count }.max()! }
+    func line(_ r: [String]) -> String {
+        var text = ""
+        for c in 0..<5 where widths[c] > 0 {
+            text += c == 3 ? r[c].leftPadded(to: max(widths[c], 6)) + "  "
+                : r[c].padding(toLength: widths[c] + 2, withPad: " ", startingAt: 0)
+        }
+        return String(text.reversed().drop { $0 == " " }.reversed())
+    }
+    let rule = String(repeating: "─", count: line(rows[0]).count + 4)
+    var lines = [header, line(rows[0]), rule] + rows.dropFirst().map(line) + [rule]
+    let trainable = network.parameterCount, fixed = network.stateCount
+    lines.append("Total parameters: \(grouped(trainable + fixed)) (\(grouped((trainable + fixed) * 4)) bytes of float32)")
+    lines.append("Trainable parameters: \(grouped(trainable))")
+    lines.append("Non-trainable parameters: \(grouped(fixed))")
     return lines.joined(separator: "\n")
 }
 
@@ -61,7 +109,7 @@ func grouped(_ n: Int) -> String {
 }
 
 /// Loads a model file and checks that it takes examples of `shape`.
-func loadModel(_ path: String, expecting shape: [Int], dataDescription: String) throws -> Sequential {
+func loadModel(_ path: String, expecting shape: [Int], dataDescription: String) throws -> any Network {
     let loaded = try ModelFile.load(from: path)
     guard loaded.inputShape == shape else {
         throw ValidationError("\(path): the model takes examples of shape \(loaded.inputShape), but \(dataDescription) has \(shape)")
@@ -168,7 +216,7 @@ struct Predict: ParsableCommand {
             throw ValidationError("\(model): the model outputs shape \(output.shape), not one row of class scores")
         }
         let scores = output.scalars
-        let isProbability = network.layers.last is Softmax
+        let isProbability = network.outputsProbabilities
         let probabilities = isProbability ? scores : softmax(scores)
         let names = scores.count == MNIST.fashionClassNames.count ? MNIST.fashionClassNames
             : (0..<scores.count).map { "class \($0)" }

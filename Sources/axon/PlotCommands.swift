@@ -49,9 +49,9 @@ struct Visualize: ParsableCommand {
         guard image < test.count else {
             throw ValidationError("--image \(image) is past the end of the test set (\(test.count) images, 0...\(test.count - 1))")
         }
-        var network = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
-        guard network.layers.contains(where: { $0 is Conv2D }) else {
-            throw ValidationError("\(model): the model has no convolution layer to visualise")
+        let loaded = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
+        guard var network = loaded as? Sequential, network.layers.contains(where: { $0 is Conv2D }) else {
+            throw ValidationError("\(model): the model is not a Sequential with a convolution layer to visualise")
         }
         let x = test.rows(image..<(image + 1))
         try Chart.featureMaps(&network, image: x).writePNG(to: out)

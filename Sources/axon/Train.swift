@@ -181,7 +181,7 @@ struct Train: ParsableCommand {
                               earlyStoppingPatience: training.earlyStopping)
         trainer.augmentation = try training.augmentation()
         output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation.count))
-        var network: Sequential
+        var network: any Network
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)

@@ -10,6 +10,18 @@ func readPtr<R>(_ t: Tensor, _ body: (UnsafePointer<Float>?) throws -> R) rethro
     try t.withUnsafeBufferPointer { try body($0.baseAddress) }
 }
 
+/// Like readPtr/writePtr, but NULL for an empty tensor: for the optional
+/// arguments of the kernels (a bias a layer does not have).
+@inline(__always)
+func optionalReadPtr<R>(_ t: Tensor, _ body: (UnsafePointer<Float>?) throws -> R) rethrows -> R {
+    t.count == 0 ? try body(nil) : try readPtr(t, body)
+}
+
+@inline(__always)
+func optionalWritePtr<R>(_ t: inout Tensor, _ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {
+    t.count == 0 ? try body(nil) : try writePtr(&t, body)
+}
+
 @inline(__always)
 func writePtr<R>(_ t: inout Tensor, _ body: (UnsafeMutablePointer<Float>?) throws -> R) rethrows -> R {
     try t.withUnsafeMutableBufferPointer { try body($0.baseAddress) }
@@ -22,6 +34,7 @@ extension Activation {
         case .relu: return Int32(CK_ACT_RELU.rawValue)
         case .sigmoid: return Int32(CK_ACT_SIGMOID.rawValue)
         case .tanh: return Int32(CK_ACT_TANH.rawValue)
+        case .relu6: return Int32(CK_ACT_RELU6.rawValue)
         }
     }
 }
@@ -106,7 +119,7 @@ enum Kernels {
                               y: inout Tensor, workspace: inout Tensor) throws {
         var p = g.conv
         let wsLen = workspace.count
-        try readPtr(x) { xp in try readPtr(w) { wp in try readPtr(b) { bp in try writePtr(&y) { yp in
+        try readPtr(x) { xp in try readPtr(w) { wp in try optionalReadPtr(b) { bp in try writePtr(&y) { yp in
             try writePtr(&workspace) { wsp in
                 try check(ck_conv2d_forward(&p, xp, wp, bp, activation.ck, yp, wsp, wsLen), "ck_conv2d_forward")
             }
@@ -126,7 +139,7 @@ enum Kernels {
                                      workspace: inout Tensor) throws {
         var p = g.conv
         let wsLen = workspace.count
-        try readPtr(x) { xp in try readPtr(dz) { dzp in try writePtr(&dw) { dwp in try writePtr(&db) { dbp in
+        try readPtr(x) { xp in try readPtr(dz) { dzp in try writePtr(&dw) { dwp in try optionalWritePtr(&db) { dbp in
             try writePtr(&workspace) { wsp in
                 try check(ck_conv2d_backward_filter(&p, xp, dzp, dwp, dbp, wsp, wsLen), "ck_conv2d_backward_filter")
             }
@@ -535,5 +548,97 @@ extension Kernels {
             try check(ck_augment_random_saturation(n, h, w, c, lower, upper, seed, counter, &f, p, p), "ck_augment_random_saturation")
         }
         return Array(f.prefix(Int(n)))
+    }
+}
+
+// MARK: batch normalization, depthwise convolution, global pooling, padding
+
+extension Kernels {
+    static func batchNormTrain(rows: Int, channels: Int, x: Tensor, gamma: Tensor, beta: Tensor, epsilon: Float,
+                               y: inout Tensor, mean: inout Tensor, variance: inout Tensor, inverseStd: inout Tensor) throws {
+        try readPtr(x) { xp in try optionalReadPtr(gamma) { gp in try optionalReadPtr(beta) { bp in
+            try writePtr(&y) { yp in try writePtr(&mean) { mp in try writePtr(&variance) { vp in try writePtr(&inverseStd) { sp in
+                try check(ck_batchnorm_forward_train(Int32(rows), Int32(channels), xp, gp, bp, epsilon, yp, mp, vp, sp),
+                          "ck_batchnorm_forward_train")
+            } } } }
+        } } }
+    }
+
+    static func batchNormInfer(rows: Int, channels: Int, x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor,
+                               variance: Tensor, epsilon: Float, y: inout Tensor) throws {
+        try readPtr(x) { xp in try optionalReadPtr(gamma) { gp in try optionalReadPtr(beta) { bp in
+            try readPtr(mean) { mp in try readPtr(variance) { vp in try writePtr(&y) { yp in
+                try check(ck_batchnorm_forward_infer(Int32(rows), Int32(channels), xp, gp, bp, mp, vp, epsilon, yp),
+                          "ck_batchnorm_forward_infer")
+            } } }
+        } } }
+    }
+
+    /// dgamma and dbeta are written when non-empty, dx when `computeDx`.
+    static func batchNormBackward(rows: Int, channels: Int, x: Tensor, gamma: Tensor, mean: Tensor, inverseStd: Tensor,
+                                  dy: Tensor, dx: inout Tensor, computeDx: Bool, dgamma: inout Tensor,
+                                  dbeta: inout Tensor) throws {
+        try readPtr(x) { xp in try optionalReadPtr(gamma) { gp in try readPtr(mean) { mp in try readPtr(inverseStd) { sp in
+            try readPtr(dy) { dyp in try optionalWritePtr(&dgamma) { dgp in try optionalWritePtr(&dbeta) { dbp in
+                if computeDx {
+                    try writePtr(&dx) { dxp in
+                        try check(ck_batchnorm_backward(Int32(rows), Int32(channels), xp, gp, mp, sp, dyp, dxp, dgp, dbp),
+                                  "ck_batchnorm_backward")
+                    }
+                } else {
+                    try check(ck_batchnorm_backward(Int32(rows), Int32(channels), xp, gp, mp, sp, dyp, nil, dgp, dbp),
+                              "ck_batchnorm_backward")
+                }
+            } } }
+        } } } }
+    }
+
+    static func depthwiseForward(_ g: Geometry2D, x: Tensor, w: Tensor, b: Tensor, activation: Activation,
+                                 y: inout Tensor) throws {
+        var p = g.conv
+        try readPtr(x) { xp in try readPtr(w) { wp in try optionalReadPtr(b) { bp in try writePtr(&y) { yp in
+            try check(ck_depthwise_conv2d_forward(&p, xp, wp, bp, activation.ck, yp), "ck_depthwise_conv2d_forward")
+        } } } }
+    }
+
+    static func depthwiseBackwardData(_ g: Geometry2D, dz: Tensor, w: Tensor, dx: inout Tensor) throws {
+        var p = g.conv
+        try readPtr(dz) { dzp in try readPtr(w) { wp in try writePtr(&dx) { dxp in
+            try check(ck_depthwise_conv2d_backward_data(&p, dzp, wp, dxp), "ck_depthwise_conv2d_backward_data")
+        } } }
+    }
+
+    static func depthwiseBackwardFilter(_ g: Geometry2D, x: Tensor, dz: Tensor, dw: inout Tensor, db: inout Tensor) throws {
+        var p = g.conv
+        try readPtr(x) { xp in try readPtr(dz) { dzp in try writePtr(&dw) { dwp in try optionalWritePtr(&db) { dbp in
+            try check(ck_depthwise_conv2d_backward_filter(&p, xp, dzp, dwp, dbp), "ck_depthwise_conv2d_backward_filter")
+        } } } }
+    }
+
+    static func globalAvgPoolForward(n: Int, hw: Int, c: Int, x: Tensor, y: inout Tensor) throws {
+        try readPtr(x) { xp in try writePtr(&y) { yp in
+            try check(ck_global_avgpool_forward(Int32(n), Int32(hw), Int32(c), xp, yp), "ck_global_avgpool_forward")
+        } }
+    }
+
+    static func globalAvgPoolBackward(n: Int, hw: Int, c: Int, dy: Tensor, dx: inout Tensor) throws {
+        try readPtr(dy) { dyp in try writePtr(&dx) { dxp in
+            try check(ck_global_avgpool_backward(Int32(n), Int32(hw), Int32(c), dyp, dxp), "ck_global_avgpool_backward")
+        } }
+    }
+
+    /// `shape` is the unpadded [n, h, w, c].
+    static func pad2dForward(_ shape: [Int], top: Int, bottom: Int, left: Int, right: Int, x: Tensor, y: inout Tensor) throws {
+        try readPtr(x) { xp in try writePtr(&y) { yp in
+            try check(ck_pad2d_forward(Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), Int32(shape[3]), Int32(top),
+                                       Int32(bottom), Int32(left), Int32(right), xp, yp), "ck_pad2d_forward")
+        } }
+    }
+
+    static func pad2dBackward(_ shape: [Int], top: Int, bottom: Int, left: Int, right: Int, dy: Tensor, dx: inout Tensor) throws {
+        try readPtr(dy) { dyp in try writePtr(&dx) { dxp in
+            try check(ck_pad2d_backward(Int32(shape[0]), Int32(shape[1]), Int32(shape[2]), Int32(shape[3]), Int32(top),
+                                        Int32(bottom), Int32(left), Int32(right), dyp, dxp), "ck_pad2d_backward")
+        } }
     }
 }

@@ -1,9 +1,11 @@
-/// The shared body of the elementwise activation layers.
-struct ElementwiseActivation {
+/// The shared body of the elementwise activation layers (their output, kept for the backward pass).
+public struct ElementwiseActivation: Sendable {
     let activation: Activation
     var output = Tensor.empty
     var dx = Tensor.empty
     var ready = false
+
+    public init(activation: Activation) { self.activation = activation }
 
     mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         Tensor.reuse(&output, shape: x.shape)
@@ -21,45 +23,64 @@ struct ElementwiseActivation {
     }
 }
 
-/// max(x, 0), with relu'(0) = 0.
-public struct ReLU: Layer {
-    private var core = ElementwiseActivation(activation: .relu)
-    public init() {}
+/// A layer whose configuration is empty: it serializes as its kind alone.
+public protocol ArgumentlessLayer: SerializableLayer {
+    init()
+}
+
+extension ArgumentlessLayer {
+    public init(config: LayerConfig) throws { self.init() }
+    public func encode(into config: inout LayerConfig) throws {}
+}
+
+/// An elementwise activation as its own layer; a convolution or dense layer
+/// right before it can take it as its fused `activation` instead.
+public protocol ActivationLayer: ArgumentlessLayer {
+    static var activation: Activation { get }
+    var core: ElementwiseActivation { get set }
+}
+
+extension ActivationLayer {
     public var isBuilt: Bool { true }
-    public var summary: String { "ReLU()" }
+    public var summary: String { "\(Self.kind)()" }
     public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {}
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
     public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor { try core.forward(x, training: training) }
     public mutating func backward(_ dy: Tensor) throws -> Tensor { try core.backward(dy, summary) }
+}
+
+/// max(x, 0), with relu'(0) = 0.
+public struct ReLU: ActivationLayer {
+    public static let kind = "ReLU", activation = Activation.relu
+    public var core = ElementwiseActivation(activation: .relu)
+    public init() {}
+}
+
+/// min(max(x, 0), 6) (MobileNet, EfficientNet-Lite); the derivative is 1 strictly between 0 and 6.
+public struct ReLU6: ActivationLayer {
+    public static let kind = "ReLU6", activation = Activation.relu6
+    public var core = ElementwiseActivation(activation: .relu6)
+    public init() {}
 }
 
 /// The logistic function 1/(1 + e^−x).
-public struct Sigmoid: Layer {
-    private var core = ElementwiseActivation(activation: .sigmoid)
+public struct Sigmoid: ActivationLayer {
+    public static let kind = "Sigmoid", activation = Activation.sigmoid
+    public var core = ElementwiseActivation(activation: .sigmoid)
     public init() {}
-    public var isBuilt: Bool { true }
-    public var summary: String { "Sigmoid()" }
-    public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {}
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
-    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor { try core.forward(x, training: training) }
-    public mutating func backward(_ dy: Tensor) throws -> Tensor { try core.backward(dy, summary) }
 }
 
 /// tanh x.
-public struct Tanh: Layer {
-    private var core = ElementwiseActivation(activation: .tanh)
+public struct Tanh: ActivationLayer {
+    public static let kind = "Tanh", activation = Activation.tanh
+    public var core = ElementwiseActivation(activation: .tanh)
     public init() {}
-    public var isBuilt: Bool { true }
-    public var summary: String { "Tanh()" }
-    public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {}
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
-    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor { try core.forward(x, training: training) }
-    public mutating func backward(_ dy: Tensor) throws -> Tensor { try core.backward(dy, summary) }
 }
 
 /// Stable softmax over the last axis. To train a classifier, end the network
 /// with logits and use `Loss.softmaxCrossEntropy` instead, which is fused and exact.
-public struct Softmax: Layer {
+public struct Softmax: ArgumentlessLayer {
+    public static let kind = "Softmax"
     private var output = Tensor.empty
     private var dx = Tensor.empty
     private var ready = false

@@ -1,12 +1,13 @@
 /// 2-D convolution (cross-correlation) over NHWC input with an HWIO kernel,
 /// fused bias and activation (spec §1). Parameters "kernel" [kh, kw, c, filters]
-/// and "bias" [filters].
+/// and "bias" [filters] (none with `useBias: false`, as before a BatchNorm).
 public struct Conv2D: Layer {
     public let filters: Int
     public let kernelSize: (height: Int, width: Int)
     public let strides: (height: Int, width: Int)
     public let padding: Padding
     public let activation: Activation
+    public let useBias: Bool
     public let kernelInitializer: Initializer
     public let biasInitializer: Initializer
     public private(set) var channels = 0
@@ -27,29 +28,30 @@ public struct Conv2D: Layer {
     private var workspace = Tensor.empty
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
-                activation: Activation = .linear, kernelInitializer: Initializer = .glorotUniform,
+                activation: Activation = .linear, useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 biasInitializer: Initializer = .zeros) {
         self.filters = filters
         self.kernelSize = kernelSize
         self.strides = strides
         self.padding = padding
         self.activation = activation
+        self.useBias = useBias
         self.kernelInitializer = kernelInitializer
         self.biasInitializer = biasInitializer
     }
 
     public init(filters: Int, kernelSize: Int, strides: Int = 1, padding: Padding = .valid,
-                activation: Activation = .linear, kernelInitializer: Initializer = .glorotUniform,
+                activation: Activation = .linear, useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
                 biasInitializer: Initializer = .zeros) {
         self.init(filters: filters, kernelSize: (kernelSize, kernelSize), strides: (strides, strides),
-                  padding: padding, activation: activation, kernelInitializer: kernelInitializer,
+                  padding: padding, activation: activation, useBias: useBias, kernelInitializer: kernelInitializer,
                   biasInitializer: biasInitializer)
     }
 
     public var isBuilt: Bool { channels > 0 }
-    public var parameterNames: [String] { ["kernel", "bias"] }
+    public var parameterNames: [String] { useBias ? ["kernel", "bias"] : ["kernel"] }
     public var summary: String {
-        "Conv2D(\(filters), \(kernelSize.height)x\(kernelSize.width)/\(strides.height)x\(strides.width), \(padding), \(activation))"
+        "Conv2D(\(filters), \(kernelSize.height)x\(kernelSize.width)/\(strides.height)x\(strides.width), \(padding), \(activation)\(useBias ? "" : ", no bias"))"
     }
 
     private func validate() throws {
@@ -82,7 +84,7 @@ public struct Conv2D: Layer {
         }
         channels = inputShape[2]
         kernel = kernelInitializer.make([kernelSize.height, kernelSize.width, channels, filters], generator: &generator)
-        bias = biasInitializer.make([filters], generator: &generator)
+        bias = useBias ? biasInitializer.make([filters], generator: &generator) : .empty
         kernelGradient = Tensor(zeros: kernel.shape)
         biasGradient = Tensor(zeros: bias.shape)
     }
@@ -132,6 +134,51 @@ public struct Conv2D: Layer {
 
     public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
         try body("kernel", &kernel, &kernelGradient)
-        try body("bias", &bias, &biasGradient)
+        if useBias { try body("bias", &bias, &biasGradient) }
+    }
+}
+
+extension Conv2D: SerializableLayer {
+    public static let kind = "Conv2D"
+
+    public init(config c: LayerConfig) throws {
+        self.init(filters: try c.count("filters"), kernelSize: try c.pair("kernel_size"), strides: try c.pair("strides"),
+                  padding: try c.value("padding"), activation: try c.value("activation"),
+                  useBias: try c.bool("use_bias", default: true),
+                  kernelInitializer: try c.initializer("kernel_initializer", default: .glorotUniform),
+                  biasInitializer: try c.initializer("bias_initializer", default: .zeros))
+    }
+
+    public func encode(into c: inout LayerConfig) throws {
+        c.set("filters", filters)
+        c.set("kernel_size", [kernelSize.height, kernelSize.width])
+        c.set("strides", [strides.height, strides.width])
+        c.set("padding", padding)
+        c.set("activation", activation)
+        if !useBias { c.set("use_bias", false) }
+        c.set("kernel_initializer", kernelInitializer)
+        c.set("bias_initializer", biasInitializer)
+    }
+
+    public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
+        _ = try outputShape(for: inputShape)
+        let k = [("kernel", [kernelSize.height, kernelSize.width, inputShape[2], filters])]
+        return useBias ? k + [("bias", [filters])] : k
+    }
+
+    /// This convolution with its output channels scaled by `scale` and `shift`
+    /// added (a BatchNorm folded in), and `activation`; always with a bias.
+    func folded(scale: [Float], shift: [Float], activation: Activation) throws -> Conv2D {
+        var c = Conv2D(filters: filters, kernelSize: kernelSize, strides: strides, padding: padding,
+                       activation: activation, useBias: true, kernelInitializer: kernelInitializer,
+                       biasInitializer: biasInitializer)
+        c.channels = channels
+        c.kernel = kernel.scalingLastAxis(by: scale)
+        c.bias = Tensor(uncheckedShape: [filters], scalars: (0..<filters).map { j in
+            (useBias ? bias.scalars[j] : 0) * scale[j] + shift[j]
+        })
+        c.kernelGradient = Tensor(zeros: c.kernel.shape)
+        c.biasGradient = Tensor(zeros: c.bias.shape)
+        return c
     }
 }

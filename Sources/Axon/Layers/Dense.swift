@@ -93,3 +93,38 @@ public struct Dense: Layer {
         try body("bias", &bias, &biasGradient)
     }
 }
+
+extension Dense: SerializableLayer {
+    public static let kind = "Dense"
+
+    public init(config c: LayerConfig) throws {
+        self.init(try c.count("units"), activation: try c.value("activation"),
+                  kernelInitializer: try c.initializer("kernel_initializer", default: .glorotUniform),
+                  biasInitializer: try c.initializer("bias_initializer", default: .zeros))
+    }
+
+    public func encode(into c: inout LayerConfig) throws {
+        c.set("units", units)
+        c.set("activation", activation)
+        c.set("kernel_initializer", kernelInitializer)
+        c.set("bias_initializer", biasInitializer)
+    }
+
+    public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
+        _ = try outputShape(for: inputShape)
+        return [("kernel", [inputShape.last!, units]), ("bias", [units])]
+    }
+}
+
+extension Dense {
+    /// This layer with unit j scaled by scale[j] and shift[j] added (a BatchNorm folded in), and `activation`.
+    func folded(scale: [Float], shift: [Float], activation: Activation) throws -> Dense {
+        var d = Dense(units, activation: activation, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
+        d.inputs = inputs
+        d.kernel = kernel.scalingLastAxis(by: scale)
+        d.bias = Tensor(uncheckedShape: [units], scalars: (0..<units).map { bias[flat: $0] * scale[$0] + shift[$0] })
+        d.kernelGradient = Tensor(zeros: d.kernel.shape)
+        d.biasGradient = Tensor(zeros: d.bias.shape)
+        return d
+    }
+}

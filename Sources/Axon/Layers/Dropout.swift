@@ -48,3 +48,16 @@ public struct Dropout: Layer {
         return dx
     }
 }
+
+extension Dropout: SerializableLayer {
+    public static let kind = "Dropout"
+    public init(config c: LayerConfig) throws {
+        let r = try c.float("rate")
+        guard r >= 0, r < 1 else { throw AxonError.invalidArgument("rate \(r) is outside [0, 1)") }
+        self.init(rate: r)
+    }
+    public func encode(into c: inout LayerConfig) throws { c.set("rate", rate) }
+    public mutating func updateCounters(_ body: (String, inout UInt64) throws -> Void) rethrows {
+        try body("counter", &counter)
+    }
+}

@@ -14,6 +14,7 @@ public enum Initializer: Sendable, Equatable {
     case truncatedNormal(std: Float)
     case constant(Float)
     case zeros
+    case ones
     /// A matrix with orthonormal rows or columns, from a QR (Gram–Schmidt) of a Gaussian matrix.
     case orthogonal
 
@@ -28,6 +29,7 @@ public enum Initializer: Sendable, Equatable {
         var v = [Float](repeating: 0, count: n)
         switch self {
         case .zeros: break
+        case .ones: for i in 0..<n { v[i] = 1 }
         case .constant(let c): for i in 0..<n { v[i] = c }
         case .glorotUniform: Initializer.uniform(&v, limit: (6.0 / Double(fanIn + fanOut)).squareRoot(), &g)
         case .heUniform: Initializer.uniform(&v, limit: (6.0 / Double(fanIn)).squareRoot(), &g)

@@ -117,3 +117,27 @@ public struct LSTM: Layer {
         try body("bias", &bias, &biasGradient)
     }
 }
+
+extension LSTM: SerializableLayer {
+    public static let kind = "LSTM"
+
+    public init(config c: LayerConfig) throws {
+        self.init(units: try c.count("units"), returnSequences: try c.bool("return_sequences", default: false),
+                  kernelInitializer: try c.initializer("kernel_initializer", default: .glorotUniform),
+                  recurrentInitializer: try c.initializer("recurrent_initializer", default: .orthogonal),
+                  unitForgetBias: try c.bool("unit_forget_bias", default: true))
+    }
+
+    public func encode(into c: inout LayerConfig) throws {
+        c.set("units", units)
+        c.set("return_sequences", returnSequences)
+        c.set("unit_forget_bias", unitForgetBias)
+        c.set("kernel_initializer", kernelInitializer)
+        c.set("recurrent_initializer", recurrentInitializer)
+    }
+
+    public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
+        _ = try outputShape(for: inputShape)
+        return [("kernel", [inputShape[1], 4 * units]), ("recurrent_kernel", [units, 4 * units]), ("bias", [4 * units])]
+    }
+}

@@ -31,13 +31,111 @@ public protocol Layer {
     /// Calls `body` with each parameter and its gradient (from the last
     /// `backward`), by name, letting it change both (optimizer updates, penalties).
     mutating func updateParameters(_ body: (_ name: String, _ value: inout Tensor, _ gradient: inout Tensor) throws -> Void) rethrows
+    /// Calls `body` with each non-trainable tensor the layer keeps (BatchNorm's
+    /// moving statistics), by name. Saved in model files beside the parameters.
+    mutating func updateState(_ body: (_ name: String, _ value: inout Tensor) throws -> Void) rethrows
+    /// Calls `body` with each random-stream counter (Dropout's), by name.
+    /// Saved in checkpoints, so a resumed run draws what the uninterrupted one would.
+    mutating func updateCounters(_ body: (_ name: String, _ value: inout UInt64) throws -> Void) rethrows
+    /// Names and shapes of the parameters, then the state tensors, that the
+    /// layer gets for examples of `inputShape`, without allocating them: a
+    /// model file's tensors are checked against these before anything is built.
+    func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])]
     /// A short description, e.g. "Dense(120, relu)".
     var summary: String { get }
+
+    // Several inputs (a Graph node). Layers that merge inputs (Concatenate, Add)
+    // implement these; for every other layer they take exactly one input.
+
+    /// How many inputs the layer takes.
+    var inputCount: ClosedRange<Int> { get }
+    func outputShape(forInputs inputShapes: [[Int]]) throws -> [Int]
+    mutating func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws
+    mutating func forward(inputs: [Tensor], training: Bool) throws -> Tensor
+    /// ∂L/∂input for every input (empty tensors when `inputGradient` is false).
+    mutating func backwardToInputs(_ dy: Tensor, inputGradient: Bool) throws -> [Tensor]
 }
 
 extension Layer {
+    public var inputCount: ClosedRange<Int> { 1...1 }
+
+    private func single<T>(_ values: [T]) throws -> T {
+        guard values.count == 1 else {
+            throw AxonError.invalidArgument("\(summary) takes one input, got \(values.count)")
+        }
+        return values[0]
+    }
+    public func outputShape(forInputs inputShapes: [[Int]]) throws -> [Int] { try outputShape(for: single(inputShapes)) }
+    public mutating func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws {
+        try build(inputShape: single(inputShapes), generator: &generator)
+    }
+    public mutating func forward(inputs: [Tensor], training: Bool) throws -> Tensor {
+        try forward(single(inputs), training: training)
+    }
+    public mutating func backwardToInputs(_ dy: Tensor, inputGradient: Bool) throws -> [Tensor] {
+        [try backward(dy, inputGradient: inputGradient)]
+    }
+
     public var parameterNames: [String] { [] }
     public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {}
+    public mutating func updateState(_ body: (String, inout Tensor) throws -> Void) rethrows {}
+    public mutating func updateCounters(_ body: (String, inout UInt64) throws -> Void) rethrows {}
+
+    /// By default: the shapes of a copy built for `inputShape` (right for any
+    /// layer; layers with large parameters override it to skip the allocation).
+    public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
+        var copy = self
+        var g = SeededGenerator(seed: 0)
+        try copy.build(inputShape: inputShape, generator: &g)
+        return copy.parameters.map { ($0.name, $0.value.shape) } + copy.state.map { ($0.name, $0.value.shape) }
+    }
+
+    /// The non-trainable tensors by name (copies share storage with the layer).
+    public var state: [(name: String, value: Tensor)] {
+        var copy = self
+        var out: [(String, Tensor)] = []
+        copy.updateState { name, value in out.append((name, value)) }
+        return out
+    }
+
+    /// The random-stream counters by name.
+    public var counters: [(name: String, value: UInt64)] {
+        var copy = self
+        var out: [(String, UInt64)] = []
+        copy.updateCounters { name, value in out.append((name, value)) }
+        return out
+    }
+
+    /// Sets the counters named in `values`; throws if the layer has no counter of that name.
+    public mutating func setCounters(_ values: [String: UInt64]) throws {
+        var seen = 0
+        updateCounters { name, value in
+            if let v = values[name] { value = v; seen += 1 }
+        }
+        guard seen == values.count else {
+            throw AxonError.invalidArgument("\(summary) has counters \(counters.map(\.name)), not all of \(values.keys.sorted())")
+        }
+    }
+
+    /// Number of non-trainable scalars (Keras counts them as "non-trainable params").
+    public var stateCount: Int { state.reduce(0) { $0 + $1.value.count } }
+
+    /// Replaces the parameter or state tensor `name` by `value`, which must have its shape.
+    public mutating func setTensor(_ name: String, to newValue: Tensor) throws {
+        if parameterNames.contains(name) { return try setParameter(name, to: newValue) }
+        var found = false
+        let what = summary
+        try updateState { n, value in
+            if n == name {
+                try newValue.expectShape(value.shape, "\(what) state \(name)")
+                value = newValue
+                found = true
+            }
+        }
+        guard found else {
+            throw AxonError.invalidArgument("\(what) has no parameter or state \"\(name)\" (has \(parameterNames + state.map(\.name)))")
+        }
+    }
     public mutating func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor { try backward(dy) }
 
     /// The parameters by name (copies share storage with the layer).
@@ -96,10 +194,11 @@ extension Layer {
 
 /// Elementwise activation fused into Dense and Conv2D.
 public enum Activation: String, Sendable, Codable, CaseIterable {
-    case linear, relu, sigmoid, tanh
+    /// relu6 is min(max(x, 0), 6), as MobileNet and EfficientNet-Lite use it.
+    case linear, relu, sigmoid, tanh, relu6
 }
 
 /// Spatial padding (spec §1.2): SAME keeps ⌈H/s⌉ outputs, VALID only full windows.
-public enum Padding: String, Sendable, Codable {
+public enum Padding: String, Sendable, Codable, CaseIterable {
     case same, valid
 }

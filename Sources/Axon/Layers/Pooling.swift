@@ -193,3 +193,24 @@ public struct StochasticPool2D: PoolingLayer {
         return dx
     }
 }
+
+extension PoolingLayer {
+    public init(config c: LayerConfig) throws {
+        self.init(window: PoolWindow(try c.pair("pool_size"), try c.pair("strides"), try c.value("padding")))
+    }
+
+    public func encode(into c: inout LayerConfig) throws {
+        c.set("pool_size", [window.size.height, window.size.width])
+        c.set("strides", [window.stride.height, window.stride.width])
+        c.set("padding", window.padding)
+    }
+}
+
+extension MaxPool2D: SerializableLayer { public static let kind = "MaxPool2D" }
+extension AvgPool2D: SerializableLayer { public static let kind = "AvgPool2D" }
+extension StochasticPool2D: SerializableLayer {
+    public static let kind = "StochasticPool2D"
+    public mutating func updateCounters(_ body: (String, inout UInt64) throws -> Void) rethrows {
+        try body("counter", &counter)
+    }
+}

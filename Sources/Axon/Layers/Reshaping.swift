@@ -63,3 +63,17 @@ public struct Reshape: Layer {
         return dy.reshapedUnchecked(inputShape)
     }
 }
+
+extension Flatten: ArgumentlessLayer { public static let kind = "Flatten" }
+
+extension Reshape: SerializableLayer {
+    public static let kind = "Reshape"
+    public init(config c: LayerConfig) throws {
+        let s = try c.ints("shape", in: -1...LayerConfig.maxDimension)
+        guard !s.contains(0), s.filter({ $0 == -1 }).count <= 1 else {
+            throw AxonError.invalidArgument("shape \(s) must have at most 8 dimensions in 1...\(LayerConfig.maxDimension), at most one -1")
+        }
+        self.init(s)
+    }
+    public func encode(into c: inout LayerConfig) throws { c.set("shape", shape) }
+}

@@ -17,12 +17,13 @@ public enum LayerBuilder {
 /// The first `forward` (or an explicit `build(inputShape:)`) sizes every layer
 /// and initialises its parameters from one `SeededGenerator(seed:)`, in layer
 /// order, so the same seed always gives the same weights.
-public struct Sequential: Layer {
+public struct Sequential: Network {
     public var layers: [any Layer]
     /// Seed of the initialisation (and of the dropout/pooling streams).
     public let seed: UInt64
     /// Shape of one input example, known once built.
     public private(set) var inputShape: [Int]?
+    public var inputShapes: [[Int]]? { inputShape.map { [$0] } }
 
     public init(seed: UInt64 = 42, @LayerBuilder _ layers: () -> [any Layer]) {
         self.init(seed: seed, layers: layers())
@@ -41,6 +42,13 @@ public struct Sequential: Layer {
     public mutating func build(inputShape: [Int]) throws {
         var g = SeededGenerator(seed: seed)
         try build(inputShape: inputShape, generator: &g)
+    }
+
+    public mutating func build(inputShapes: [[Int]]) throws {
+        guard inputShapes.count == 1 else {
+            throw AxonError.invalidArgument("Sequential has one input, got \(inputShapes.count) input shapes")
+        }
+        try build(inputShape: inputShapes[0])
     }
 
     public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {
@@ -101,8 +109,7 @@ public struct Sequential: Layer {
         return outputs
     }
 
-    /// Forward pass at inference (dropout off, stochastic pooling weighted).
-    public mutating func callAsFunction(_ x: Tensor) throws -> Tensor { try forward(x, training: false) }
+    public var outputLayer: (any Layer)? { layers.last }
 
     public mutating func backward(_ dy: Tensor) throws -> Tensor { try backward(dy, inputGradient: true) }
 
@@ -127,20 +134,73 @@ public struct Sequential: Layer {
     }
 
     public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
-        for i in layers.indices {
-            let prefix = "layers.\(i)."
-            try layers[i].updateParameters { name, value, gradient in try body(prefix + name, &value, &gradient) }
-        }
+        for i in layers.indices { try layers[i].updateParameters(prefix: "layers.\(i).", body) }
     }
 
-    /// One line per layer with its output shape and parameter count.
-    public func describe(inputShape: [Int]) throws -> String {
-        var lines: [String] = []
-        var shape = inputShape
-        for (i, layer) in layers.enumerated() {
-            shape = try layer.outputShape(for: shape)
-            lines.append("\(i)\t\(layer.summary)\t\(shape)\t\(layer.isBuilt ? layer.parameterCount : 0)")
+    public mutating func updateState(_ body: (String, inout Tensor) throws -> Void) rethrows {
+        for i in layers.indices { try layers[i].updateState(prefix: "layers.\(i).", body) }
+    }
+
+    public mutating func updateCounters(_ body: (String, inout UInt64) throws -> Void) rethrows {
+        for i in layers.indices { try layers[i].updateCounters(prefix: "layers.\(i).", body) }
+    }
+
+    public func tensorShapes(forInputs inputShapes: [[Int]]) throws -> [(name: String, shape: [Int])] {
+        guard inputShapes.count == 1 else {
+            throw AxonError.invalidArgument("Sequential has one input, got \(inputShapes.count) input shapes")
         }
-        return lines.joined(separator: "\n")
+        return try tensorShapes(for: inputShapes[0])
+    }
+
+    public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
+        var shape = inputShape
+        var out: [(name: String, shape: [Int])] = []
+        for (i, layer) in layers.enumerated() {
+            let r = try layer.checkedTensorShapes(for: shape, prefix: "layers.\(i).")
+            out += r.tensors
+            shape = r.output
+        }
+        return out
+    }
+
+    public func summaryRows(for inputShapes: [[Int]]) throws -> [NetworkSummaryRow] {
+        guard inputShapes.count == 1 else {
+            throw AxonError.invalidArgument("Sequential has one input, got \(inputShapes.count) input shapes")
+        }
+        var shape = inputShapes[0]
+        var rows: [NetworkSummaryRow] = []
+        for (i, layer) in layers.enumerated() {
+            let shapes = try layer.tensorShapes(for: shape)
+            let trainable = Set(layer.parameterNames)
+            let counts = shapes.map { (trainable.contains($0.name), $0.shape.reduce(1, *)) }
+            shape = try layer.outputShape(for: shape)
+            rows.append(NetworkSummaryRow(name: String(i), layer: layer.summary, inputs: [], outputShape: shape,
+                                          parameters: counts.filter(\.0).reduce(0) { $0 + $1.1 },
+                                          state: counts.filter { !$0.0 }.reduce(0) { $0 + $1.1 }))
+        }
+        return rows
+    }
+
+    public func foldedForInference() throws -> Sequential {
+        var copy = self
+        copy.layers = try BatchNormFolding.fold(layers)
+        return copy
+    }
+}
+
+extension Sequential {
+    public static let kind = "Sequential"
+
+    public init(config c: LayerConfig) throws {
+        let children = try c.configs("layers")
+        self.init(seed: try c.uint64("seed", default: 42), layers: try children.enumerated().map { i, child in
+            try child.makeLayer(path: "layers.\(i)")
+        })
+    }
+
+    public func encode(into c: inout LayerConfig) throws {
+        c.set("seed", seed)
+        c.set("layers", try layers.map { try LayerConfig($0) })
+        c.set("input_shape", inputShape)
     }
 }

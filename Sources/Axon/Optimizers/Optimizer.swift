@@ -11,6 +11,9 @@ public protocol Optimizer: Sendable {
     var slots: [String: Tensor] { get set }
     /// Number of updates applied so far.
     var step: Int { get set }
+    /// Scalar state besides `step` (Adam's β powers), by name: saved in
+    /// checkpoints as exact bit patterns. Empty for most optimizers.
+    var scalarState: [String: Float] { get set }
     /// A short description, e.g. "Momentum(lr 0.01, momentum 0.9)".
     var summary: String { get }
     /// Applies one update to every parameter of `model`, then increments `step`.
@@ -18,6 +21,11 @@ public protocol Optimizer: Sendable {
 }
 
 extension Optimizer {
+    public var scalarState: [String: Float] {
+        get { [:] }
+        set { precondition(newValue.isEmpty, "\(summary) keeps no scalar state") }
+    }
+
     /// Moves the slot `name` of `parameter` out of `slots` (created filled with
     /// `initial` when missing); hand it back with `putSlot`. Moving keeps the
     /// storage uniquely referenced, so the update runs in place.
@@ -101,6 +109,14 @@ public struct Adam: Optimizer {
         beta2Power = beta2
     }
     public var summary: String { "Adam(lr \(learningRate), beta1 \(beta1), beta2 \(beta2), epsilon \(epsilon))" }
+
+    public var scalarState: [String: Float] {
+        get { ["beta1_power": beta1Power, "beta2_power": beta2Power] }
+        set {
+            beta1Power = newValue["beta1_power"] ?? beta1Power
+            beta2Power = newValue["beta2_power"] ?? beta2Power
+        }
+    }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
         try Self.validate(learningRate, "Adam learning rate", learningRate >= 0)

@@ -3,14 +3,14 @@ import Foundation
 /// A training checkpoint: everything needed to continue a run exactly where it
 /// stopped. One safetensors file (validated like a model file) holding
 ///
-/// - the model's parameters, named as in model files (`layers.0.kernel`, ...),
-///   with `axon.architecture` and `axon.format_version` in the metadata;
+/// - the model's parameters and state tensors, named as in model files
+///   (`layers.0.kernel`, ...), with `axon.architecture` and `axon.format_version` in the metadata;
 /// - the optimizer's slots as `optimizer.<parameter>/<slot>` tensors
 ///   (e.g. `optimizer.layers.0.kernel/m`);
 /// - in `axon.checkpoint` (JSON): completed epochs, the optimizer's step count
-///   and scalar state (Adam's β powers, as float bit patterns so they restore
-///   exactly), the random-stream counters of Dropout and StochasticPool2D
-///   layers, and the caller's training configuration (string pairs).
+///   and scalar state (`Optimizer.scalarState`, as float bit patterns so they
+///   restore exactly), every layer's random-stream counters (`Layer.updateCounters`,
+///   e.g. `layers.2.counter`), and the caller's training configuration (string pairs).
 ///
 /// The shuffling order needs no storage: `Trainer.fit(startEpoch:)` replays it
 /// from the seed. The weights after a resumed run equal those of an
@@ -19,31 +19,26 @@ public struct Checkpoint {
     public static let metadataKey = "axon.checkpoint"
     static let slotPrefix = "optimizer."
 
-    public var model: Sequential
+    public var model: any Network
     /// Epochs completed when the checkpoint was taken.
     public var epoch: Int
     public var optimizerSlots: [String: Tensor]
     public var optimizerStep: Int
     /// Scalar optimizer state by name ("beta1_power", "beta2_power"), as Float bit patterns.
     public var optimizerState: [String: UInt32]
-    /// Random-stream counters by layer path ("layers.2").
+    /// Random-stream counters by name ("layers.2.counter").
     public var layerCounters: [String: UInt64]
     /// Free-form training configuration (model name, seed, batch size, ...).
     public var configuration: [String: String]
 
     /// Captures `model` (built) and `optimizer` after `epoch` completed epochs.
-    public init(model: Sequential, optimizer: any Optimizer, epoch: Int, configuration: [String: String] = [:]) {
+    public init(model: any Network, optimizer: any Optimizer, epoch: Int, configuration: [String: String] = [:]) {
         self.model = model
         self.epoch = epoch
         optimizerSlots = optimizer.slots
         optimizerStep = optimizer.step
-        optimizerState = [:]
-        if let adam = optimizer as? Adam {
-            optimizerState = ["beta1_power": adam.beta1Power.bitPattern, "beta2_power": adam.beta2Power.bitPattern]
-        }
-        var counters: [String: UInt64] = [:]
-        Checkpoint.visitCounters(model, prefix: "") { path, counter in counters[path] = counter }
-        layerCounters = counters
+        optimizerState = optimizer.scalarState.mapValues(\.bitPattern)
+        layerCounters = Dictionary(model.counters.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         self.configuration = configuration
     }
 
@@ -56,16 +51,12 @@ public struct Checkpoint {
                 throw AxonError.invalidArgument("checkpoint: optimizer slot \"\(key)\" belongs to no parameter of the model")
             }
         }
-        if optimizer is Adam {
-            guard var adam = optimizer as? Adam, let b1 = optimizerState["beta1_power"], let b2 = optimizerState["beta2_power"] else {
-                throw AxonError.invalidArgument("checkpoint: the optimizer is Adam but the checkpoint holds no Adam state")
-            }
-            adam.beta1Power = Float(bitPattern: b1)
-            adam.beta2Power = Float(bitPattern: b2)
-            optimizer = adam
-        } else if !optimizerState.isEmpty {
-            throw AxonError.invalidArgument("checkpoint: saved with Adam, restored into \(optimizer.summary)")
+        let expected = optimizer.scalarState.keys.sorted()
+        guard optimizerState.keys.sorted() == expected else {
+            throw AxonError.invalidArgument("checkpoint: holds optimizer state \(optimizerState.keys.sorted()), but "
+                                            + "\(optimizer.summary) keeps \(expected): saved with another optimizer?")
         }
+        optimizer.scalarState = optimizerState.mapValues { Float(bitPattern: $0) }
         optimizer.slots = optimizerSlots
         optimizer.step = optimizerStep
     }
@@ -124,40 +115,24 @@ public struct Checkpoint {
             }
             guard t.shape == shape else { throw fail("optimizer slot \"\(key)\" has shape \(t.shape), its parameter \(shape)") }
         }
-        var known = Set<String>()
-        visitCounters(model, prefix: "") { p, _ in known.insert(p) }
-        guard Set(state.layerCounters.keys) == known else {
+        // Checkpoints before format 2 of the counters named the layer only ("layers.2" for "layers.2.counter").
+        let known = model.counters.map(\.name)
+        var counters: [String: UInt64] = [:]
+        for name in known {
+            let old = name.hasSuffix(".counter") ? String(name.dropLast(8)) : name
+            if let v = state.layerCounters[name] ?? state.layerCounters[old] { counters[name] = v }
+        }
+        guard counters.count == known.count, state.layerCounters.count == known.count else {
             throw fail("random-stream counters for \(state.layerCounters.keys.sorted()), the model has \(known.sorted())")
         }
-        setCounters(&model, prefix: "", state.layerCounters)
+        try model.setCounters(counters)
         var c = Checkpoint(model: model, optimizer: GradientDescent(learningRate: 0), epoch: state.epoch,
                            configuration: state.configuration)
         c.optimizerSlots = slots
         c.optimizerStep = state.optimizerStep
         c.optimizerState = state.optimizerState
-        c.layerCounters = state.layerCounters
+        c.layerCounters = counters
         return c
-    }
-
-    static func visitCounters(_ model: Sequential, prefix: String, _ body: (String, UInt64) -> Void) {
-        for (i, layer) in model.layers.enumerated() {
-            let path = "\(prefix)layers.\(i)"
-            switch layer {
-            case let d as Dropout: body(path, d.counter)
-            case let s as StochasticPool2D: body(path, s.counter)
-            case let q as Sequential: visitCounters(q, prefix: path + ".", body)
-            default: break
-            }
-        }
-    }
-
-    static func setCounters(_ model: inout Sequential, prefix: String, _ counters: [String: UInt64]) {
-        for i in model.layers.indices {
-            let path = "\(prefix)layers.\(i)"
-            if var d = model.layers[i] as? Dropout, let c = counters[path] { d.counter = c; model.layers[i] = d }
-            if var s = model.layers[i] as? StochasticPool2D, let c = counters[path] { s.counter = c; model.layers[i] = s }
-            if var q = model.layers[i] as? Sequential { setCounters(&q, prefix: path + ".", counters); model.layers[i] = q }
-        }
     }
 }
 

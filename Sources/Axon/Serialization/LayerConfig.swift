@@ -1,189 +1,280 @@
 import Foundation
 
+/// A JSON value, kept exact: integers stay integers (a 64-bit seed survives).
+public enum JSONValue: Codable, Equatable, Sendable {
+    case null
+    case bool(Bool)
+    case int(Int64)
+    case uint(UInt64)
+    case double(Double)
+    case string(String)
+    case array([JSONValue])
+    case object([String: JSONValue])
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .int(i) }
+        else if let u = try? c.decode(UInt64.self) { self = .uint(u) }
+        else if let d = try? c.decode(Double.self) { self = .double(d) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .int(let i): try c.encode(i)
+        case .uint(let u): try c.encode(u)
+        case .double(let d): try c.encode(d)
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        }
+    }
+}
+
+/// Values a layer may put in its configuration.
+public protocol JSONConvertible {
+    var json: JSONValue { get }
+}
+extension Int: JSONConvertible { public var json: JSONValue { .int(Int64(self)) } }
+extension UInt64: JSONConvertible { public var json: JSONValue { self <= UInt64(Int64.max) ? .int(Int64(self)) : .uint(self) } }
+extension Bool: JSONConvertible { public var json: JSONValue { .bool(self) } }
+extension String: JSONConvertible { public var json: JSONValue { .string(self) } }
+// Through the shortest decimal text, so 0.2 is written "0.2" and reads back as the same Float.
+extension Float: JSONConvertible { public var json: JSONValue { .double(Double("\(self)") ?? Double(self)) } }
+extension Array: JSONConvertible where Element: JSONConvertible { public var json: JSONValue { .array(map(\.json)) } }
+extension Padding: JSONConvertible { public var json: JSONValue { .string(rawValue) } }
+extension Activation: JSONConvertible { public var json: JSONValue { .string(rawValue) } }
+extension LayerConfig: JSONConvertible {
+    public var json: JSONValue { .object(fields.merging(["kind": .string(kind)]) { a, _ in a }) }
+}
+extension Initializer: JSONConvertible {
+    public var json: JSONValue {
+        let c = InitializerConfig(self)
+        var o: [String: JSONValue] = ["kind": .string(c.kind)]
+        if let v = c.value { o["value"] = v.json }
+        return .object(o)
+    }
+}
+
 /// The configuration of one layer: its kind and the arguments of its
 /// initialiser, enough to rebuild it without the code that created it. Stored
-/// as JSON (snake_case keys, absent fields omitted) in a model file's
-/// `axon.architecture` metadata, e.g.
+/// as one flat JSON object (snake_case keys, absent fields omitted) in a model
+/// file's `axon.architecture` metadata, e.g.
 ///
 ///     {"kind":"Conv2D","filters":6,"kernel_size":[5,5],"strides":[1,1],"padding":"same","activation":"relu",
 ///      "kernel_initializer":{"kind":"glorot_uniform"},"bias_initializer":{"kind":"zeros"}}
 ///
-/// Kinds: Dense, Conv2D, MaxPool2D, AvgPool2D, StochasticPool2D, Dropout,
-/// Flatten, Reshape, LSTM, ReLU, Sigmoid, Tanh, Softmax and Sequential (with
-/// `layers`, `seed` and, at the top level, `input_shape`).
+/// Each layer type writes and reads its own fields (`SerializableLayer`);
+/// `LayerRegistry` maps kind names to types. The typed getters below check
+/// what a file says and throw a message naming the kind and the field.
 public struct LayerConfig: Codable, Equatable, Sendable {
     public var kind: String
-    public var units: Int?
-    public var filters: Int?
-    public var kernelSize: [Int]?
-    public var strides: [Int]?
-    public var poolSize: [Int]?
-    public var padding: Padding?
-    public var activation: Activation?
-    public var rate: Float?
-    public var shape: [Int]?
-    public var returnSequences: Bool?
-    public var unitForgetBias: Bool?
-    public var kernelInitializer: InitializerConfig?
-    public var biasInitializer: InitializerConfig?
-    public var recurrentInitializer: InitializerConfig?
-    public var seed: UInt64?
-    public var inputShape: [Int]?
-    public var layers: [LayerConfig]?
+    /// Every field but "kind".
+    public var fields: [String: JSONValue]
 
-    public init(kind: String) { self.kind = kind }
-
-    enum CodingKeys: String, CodingKey {
-        case kind, units, filters, strides, padding, activation, rate, shape, seed, layers
-        case kernelSize = "kernel_size", poolSize = "pool_size", returnSequences = "return_sequences"
-        case unitForgetBias = "unit_forget_bias", kernelInitializer = "kernel_initializer"
-        case biasInitializer = "bias_initializer", recurrentInitializer = "recurrent_initializer"
-        case inputShape = "input_shape"
+    public init(kind: String, fields: [String: JSONValue] = [:]) {
+        self.kind = kind
+        self.fields = fields
     }
 
-    /// Every kind `makeLayer()` knows.
-    public static let kinds = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "StochasticPool2D", "Dropout", "Flatten",
-                               "Reshape", "LSTM", "ReLU", "Sigmoid", "Tanh", "Softmax", "Sequential"]
+    /// The configuration of `layer`; throws for layer types that are not registered.
+    public init(_ layer: any Layer) throws {
+        guard let s = layer as? any SerializableLayer else {
+            throw AxonError.invalidArgument("cannot save a layer of type \(type(of: layer)) (\(layer.summary)); it does not "
+                                            + "conform to SerializableLayer. Model files hold \(LayerRegistry.kinds.joined(separator: ", "))")
+        }
+        self.init(kind: type(of: s).kind)
+        try s.encode(into: &self)
+    }
+
+    public init(from decoder: Decoder) throws {
+        var all = try decoder.singleValueContainer().decode([String: JSONValue].self)
+        guard case .string(let k)? = all.removeValue(forKey: "kind") else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                    debugDescription: "a layer needs a string \"kind\""))
+        }
+        kind = k
+        fields = all
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(json)
+    }
 
     /// Largest dimension or count accepted from a file: keeps every size
     /// computation far from overflow whatever the file says.
-    static let maxDimension = 1 << 24
-
-    /// The configuration of `layer`; throws for layer types Axon cannot save.
-    public init(_ layer: any Layer) throws {
-        switch layer {
-        case let l as Dense:
-            self.init(kind: "Dense")
-            units = l.units; activation = l.activation
-            kernelInitializer = InitializerConfig(l.kernelInitializer); biasInitializer = InitializerConfig(l.biasInitializer)
-        case let l as Conv2D:
-            self.init(kind: "Conv2D")
-            filters = l.filters; kernelSize = [l.kernelSize.height, l.kernelSize.width]
-            strides = [l.strides.height, l.strides.width]; padding = l.padding; activation = l.activation
-            kernelInitializer = InitializerConfig(l.kernelInitializer); biasInitializer = InitializerConfig(l.biasInitializer)
-        case let l as MaxPool2D: self.init(kind: "MaxPool2D", window: l.window)
-        case let l as AvgPool2D: self.init(kind: "AvgPool2D", window: l.window)
-        case let l as StochasticPool2D: self.init(kind: "StochasticPool2D", window: l.window)
-        case let l as Dropout: self.init(kind: "Dropout"); rate = l.rate
-        case is Flatten: self.init(kind: "Flatten")
-        case let l as Reshape: self.init(kind: "Reshape"); shape = l.shape
-        case let l as LSTM:
-            self.init(kind: "LSTM")
-            units = l.units; returnSequences = l.returnSequences; unitForgetBias = l.unitForgetBias
-            kernelInitializer = InitializerConfig(l.kernelInitializer)
-            recurrentInitializer = InitializerConfig(l.recurrentInitializer)
-        case is ReLU: self.init(kind: "ReLU")
-        case is Sigmoid: self.init(kind: "Sigmoid")
-        case is Tanh: self.init(kind: "Tanh")
-        case is Softmax: self.init(kind: "Softmax")
-        case let l as Sequential:
-            self.init(kind: "Sequential")
-            seed = l.seed; inputShape = l.inputShape
-            layers = try l.layers.map { try LayerConfig($0) }
-        default:
-            throw AxonError.invalidArgument("cannot save a layer of type \(type(of: layer)) (\(layer.summary)); "
-                                            + "model files hold \(LayerConfig.kinds.joined(separator: ", "))")
-        }
-    }
-
-    private init(kind: String, window: PoolWindow) {
-        self.init(kind: kind)
-        poolSize = [window.size.height, window.size.width]
-        strides = [window.stride.height, window.stride.width]
-        padding = window.padding
-    }
+    public static let maxDimension = 1 << 24
 
     /// A new, unbuilt layer with this configuration. `path` names the layer in errors (e.g. "layers.3").
     public func makeLayer(path: String = "layer") throws -> any Layer {
-        func bad(_ message: String) -> AxonError { .invalidArgument("\(path) (\(kind)): \(message)") }
-        func need<T>(_ value: T?, _ field: String) throws -> T {
-            guard let value else { throw bad("missing \"\(field)\"") }
-            return value
+        guard let type = LayerRegistry.type(named: kind) else {
+            throw AxonError.invalidArgument("\(path): unknown layer kind \"\(kind)\"; known kinds: \(LayerRegistry.kinds.joined(separator: ", "))")
         }
-        func count(_ value: Int?, _ field: String) throws -> Int {
-            let v = try need(value, field)
-            guard v >= 1, v <= LayerConfig.maxDimension else { throw bad("\(field) \(v) is outside 1...\(LayerConfig.maxDimension)") }
-            return v
-        }
-        func pair(_ value: [Int]?, _ field: String) throws -> (Int, Int) {
-            let v = try need(value, field)
-            guard v.count == 2, v.allSatisfy({ $0 >= 1 && $0 <= LayerConfig.maxDimension }) else {
-                throw bad("\(field) must be two integers in 1...\(LayerConfig.maxDimension), got \(v)")
+        do {
+            return try type.init(config: self)
+        } catch let AxonError.invalidArgument(message) {
+            // A container's child names itself ("layers.3 (Dense): ..."): the paths join.
+            if message.hasPrefix("layers.") || message.hasPrefix("nodes.") {
+                throw AxonError.invalidArgument("\(path).\(message)")
             }
-            return (v[0], v[1])
-        }
-        func initializer(_ value: InitializerConfig?, _ field: String, default d: Initializer) throws -> Initializer {
-            guard let value else { return d }
-            do { return try value.initializer() } catch { throw bad("\(field): \(error)") }
-        }
-        switch kind {
-        case "Dense":
-            return Dense(try count(units, "units"), activation: try need(activation, "activation"),
-                         kernelInitializer: try initializer(kernelInitializer, "kernel_initializer", default: .glorotUniform),
-                         biasInitializer: try initializer(biasInitializer, "bias_initializer", default: .zeros))
-        case "Conv2D":
-            return Conv2D(filters: try count(filters, "filters"), kernelSize: try pair(kernelSize, "kernel_size"),
-                          strides: try pair(strides, "strides"), padding: try need(padding, "padding"),
-                          activation: try need(activation, "activation"),
-                          kernelInitializer: try initializer(kernelInitializer, "kernel_initializer", default: .glorotUniform),
-                          biasInitializer: try initializer(biasInitializer, "bias_initializer", default: .zeros))
-        case "MaxPool2D":
-            return MaxPool2D(poolSize: try pair(poolSize, "pool_size"), stride: try pair(strides, "strides"),
-                             padding: try need(padding, "padding"))
-        case "AvgPool2D":
-            return AvgPool2D(poolSize: try pair(poolSize, "pool_size"), stride: try pair(strides, "strides"),
-                             padding: try need(padding, "padding"))
-        case "StochasticPool2D":
-            return StochasticPool2D(poolSize: try pair(poolSize, "pool_size"), stride: try pair(strides, "strides"),
-                                    padding: try need(padding, "padding"))
-        case "Dropout":
-            let r = try need(rate, "rate")
-            guard r >= 0, r < 1 else { throw bad("rate \(r) is outside [0, 1)") }
-            return Dropout(rate: r)
-        case "Flatten": return Flatten()
-        case "Reshape":
-            let s = try need(shape, "shape")
-            guard s.count <= 8, s.allSatisfy({ ($0 >= 1 && $0 <= LayerConfig.maxDimension) || $0 == -1 }),
-                  s.filter({ $0 == -1 }).count <= 1 else {
-                throw bad("shape \(s) must have at most 8 dimensions in 1...\(LayerConfig.maxDimension), at most one -1")
-            }
-            return Reshape(s)
-        case "LSTM":
-            return LSTM(units: try count(units, "units"), returnSequences: returnSequences ?? false,
-                        kernelInitializer: try initializer(kernelInitializer, "kernel_initializer", default: .glorotUniform),
-                        recurrentInitializer: try initializer(recurrentInitializer, "recurrent_initializer", default: .orthogonal),
-                        unitForgetBias: unitForgetBias ?? true)
-        case "ReLU": return ReLU()
-        case "Sigmoid": return Sigmoid()
-        case "Tanh": return Tanh()
-        case "Softmax": return Softmax()
-        case "Sequential":
-            let children = try need(layers, "layers")
-            return Sequential(seed: seed ?? 42, layers: try children.enumerated().map { i, c in
-                try c.makeLayer(path: "\(path).layers.\(i)")
-            })
-        default:
-            throw AxonError.invalidArgument("\(path): unknown layer kind \"\(kind)\"; known kinds: \(LayerConfig.kinds.joined(separator: ", "))")
+            throw AxonError.invalidArgument("\(path) (\(kind)): \(message)")
         }
     }
 
-    /// The shapes of the parameters a layer of this configuration gets for
-    /// examples of `inputShape`, by parameter name, in the layer's order;
-    /// computed without allocating them, so a file's tensors can be checked
-    /// against its architecture before anything is built.
-    func parameterShapes(for inputShape: [Int]) -> [(String, [Int])] {
-        switch kind {
-        case "Dense": return [("kernel", [inputShape.last ?? 0, units ?? 0]), ("bias", [units ?? 0])]
-        case "Conv2D":
-            let k = kernelSize ?? [0, 0]
-            return [("kernel", [k[0], k[1], inputShape.count == 3 ? inputShape[2] : 0, filters ?? 0]),
-                    ("bias", [filters ?? 0])]
-        case "LSTM":
-            let u = units ?? 0
-            return [("kernel", [inputShape.count == 2 ? inputShape[1] : 0, 4 * u]), ("recurrent_kernel", [u, 4 * u]),
-                    ("bias", [4 * u])]
-        default: return []
+    // MARK: writing
+
+    public subscript(key: String) -> JSONValue? {
+        get { fields[key] }
+        set { fields[key] = newValue }
+    }
+
+    /// Sets `key` to `value` (nothing for nil).
+    public mutating func set(_ key: String, _ value: (any JSONConvertible)?) {
+        fields[key] = value?.json
+    }
+
+    // MARK: reading
+
+    private func fail(_ message: String) -> AxonError { .invalidArgument(message) }
+
+    private func need(_ key: String) throws -> JSONValue {
+        guard let v = fields[key], v != .null else { throw fail("missing \"\(key)\"") }
+        return v
+    }
+
+    private static func integer(_ v: JSONValue) -> Int? {
+        switch v {
+        case .int(let i): return Int(exactly: i)
+        case .double(let d) where d.rounded() == d && abs(d) < 1e15: return Int(d)
+        default: return nil
         }
+    }
+
+    public func has(_ key: String) -> Bool { fields[key] != nil && fields[key] != .null }
+
+    /// An integer in `range`; `defaultValue` when absent (if given).
+    public func int(_ key: String, in range: ClosedRange<Int> = 0...LayerConfig.maxDimension, default defaultValue: Int? = nil) throws -> Int {
+        if !has(key), let defaultValue { return defaultValue }
+        guard let i = LayerConfig.integer(try need(key)) else {
+            throw fail("\(key) must be an integer in \(range.lowerBound)...\(range.upperBound), got \(fields[key].map(describe) ?? "nothing")")
+        }
+        guard range.contains(i) else { throw fail("\(key) \(i) is outside \(range.lowerBound)...\(range.upperBound)") }
+        return i
+    }
+
+    /// A count: an integer in 1...maxDimension.
+    public func count(_ key: String, default defaultValue: Int? = nil) throws -> Int {
+        try int(key, in: 1...LayerConfig.maxDimension, default: defaultValue)
+    }
+
+    /// A list of integers, each in `range`, of `length` entries if given.
+    public func ints(_ key: String, length: Int? = nil, in range: ClosedRange<Int> = 1...LayerConfig.maxDimension,
+                     default defaultValue: [Int]? = nil) throws -> [Int] {
+        if !has(key), let defaultValue { return defaultValue }
+        guard case .array(let a) = try need(key), length == nil || a.count == length, a.count <= 8 else {
+            throw fail("\(key) must be a list of \(length.map(String.init) ?? "at most 8") integers in \(range.lowerBound)...\(range.upperBound), got \(fields[key].map(describe) ?? "")")
+        }
+        return try a.map { v in
+            guard let i = LayerConfig.integer(v), range.contains(i) else {
+                throw fail("\(key) must be a list of integers in \(range.lowerBound)...\(range.upperBound), got \(describe(.array(a)))")
+            }
+            return i
+        }
+    }
+
+    /// Two integers in 1...maxDimension, e.g. a kernel size.
+    public func pair(_ key: String, default defaultValue: (Int, Int)? = nil) throws -> (Int, Int) {
+        if !has(key), let defaultValue { return defaultValue }
+        let v = try ints(key, length: 2)
+        return (v[0], v[1])
+    }
+
+    public func uint64(_ key: String, default defaultValue: UInt64? = nil) throws -> UInt64 {
+        if !has(key), let defaultValue { return defaultValue }
+        switch try need(key) {
+        case .int(let i) where i >= 0: return UInt64(i)
+        case .uint(let u): return u
+        default: throw fail("\(key) must be a non-negative integer, got \(describe(fields[key]!))")
+        }
+    }
+
+    /// A finite number in `range`.
+    public func float(_ key: String, in range: ClosedRange<Float> = -Float.greatestFiniteMagnitude...Float.greatestFiniteMagnitude,
+                      default defaultValue: Float? = nil) throws -> Float {
+        if !has(key), let defaultValue { return defaultValue }
+        let f: Float
+        switch try need(key) {
+        case .int(let i): f = Float(i)
+        case .uint(let u): f = Float(u)
+        case .double(let d): f = Float(d)
+        default: throw fail("\(key) must be a number, got \(describe(fields[key]!))")
+        }
+        guard f.isFinite, range.contains(f) else { throw fail("\(key) \(f) is outside \(range.lowerBound)...\(range.upperBound)") }
+        return f
+    }
+
+    public func bool(_ key: String, default defaultValue: Bool? = nil) throws -> Bool {
+        if !has(key), let defaultValue { return defaultValue }
+        guard case .bool(let b) = try need(key) else { throw fail("\(key) must be true or false, got \(describe(fields[key]!))") }
+        return b
+    }
+
+    public func string(_ key: String, default defaultValue: String? = nil) throws -> String {
+        if !has(key), let defaultValue { return defaultValue }
+        guard case .string(let s) = try need(key) else { throw fail("\(key) must be a string, got \(describe(fields[key]!))") }
+        return s
+    }
+
+    /// One of the cases of a string enum (Padding, Activation, ...).
+    public func value<T: RawRepresentable & CaseIterable>(_ key: String, default defaultValue: T? = nil) throws -> T where T.RawValue == String {
+        if !has(key), let defaultValue { return defaultValue }
+        let s = try string(key)
+        guard let v = T(rawValue: s) else {
+            throw fail("\(key) \"\(s)\" is not one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
+    public func initializer(_ key: String, default defaultValue: Initializer) throws -> Initializer {
+        guard has(key) else { return defaultValue }
+        guard case .object(let o) = try need(key), case .string(let k)? = o["kind"] else {
+            throw fail("\(key) must be an object with a \"kind\"")
+        }
+        var c = InitializerConfig(kind: k)
+        if let v = o["value"] {
+            switch v {
+            case .int(let i): c.value = Float(i)
+            case .double(let d): c.value = Float(d)
+            default: throw fail("\(key): \"value\" must be a number")
+            }
+        }
+        do { return try c.initializer() } catch { throw fail("\(key): \(error)") }
+    }
+
+    /// Nested layer configurations (a container's children).
+    public func configs(_ key: String) throws -> [LayerConfig] {
+        guard case .array(let a) = try need(key) else { throw fail("\(key) must be a list of layers") }
+        return try a.map { v in
+            guard case .object(var o) = v, case .string(let k)? = o.removeValue(forKey: "kind") else {
+                throw fail("every entry of \(key) must be a layer object with a string \"kind\"")
+            }
+            return LayerConfig(kind: k, fields: o)
+        }
+    }
+
+    private func describe(_ v: JSONValue) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        let text = (try? e.encode(v)).map { String(decoding: $0, as: UTF8.self) } ?? "?"
+        return text.count > 80 ? String(text.prefix(77)) + "..." : text
     }
 }
 
@@ -192,6 +283,8 @@ public struct LayerConfig: Codable, Equatable, Sendable {
 public struct InitializerConfig: Codable, Equatable, Sendable {
     public var kind: String
     public var value: Float?
+
+    init(kind: String) { self.kind = kind }
 
     public init(_ i: Initializer) {
         switch i {
@@ -202,6 +295,7 @@ public struct InitializerConfig: Codable, Equatable, Sendable {
         case .truncatedNormal(let std): kind = "truncated_normal"; value = std
         case .constant(let c): kind = "constant"; value = c
         case .zeros: kind = "zeros"
+        case .ones: kind = "ones"
         case .orthogonal: kind = "orthogonal"
         }
     }
@@ -213,6 +307,7 @@ public struct InitializerConfig: Codable, Equatable, Sendable {
         case "he_normal": return .heNormal
         case "he_uniform": return .heUniform
         case "zeros": return .zeros
+        case "ones": return .ones
         case "orthogonal": return .orthogonal
         case "truncated_normal", "constant":
             guard let value, value.isFinite else {

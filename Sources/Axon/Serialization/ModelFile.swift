@@ -1,13 +1,15 @@
 import Foundation
 
-/// Model files: one safetensors file holding every parameter of a built
-/// `Sequential` under its parameter name (`layers.<index>.<parameter>`, e.g.
-/// `layers.0.kernel`, `layers.5.recurrent_kernel`; nested Sequentials give
-/// `layers.2.layers.0.kernel`) and, in the header's `__metadata__`:
+/// Model files: one safetensors file holding every parameter and state tensor
+/// of a built network (`Sequential` or `Graph`) under its name
+/// (`layers.<index>.<parameter>`, e.g. `layers.0.kernel`,
+/// `layers.5.recurrent_kernel`; nested Sequentials give
+/// `layers.2.layers.0.kernel`; Graph nodes `<node>.<parameter>`, BatchNorm
+/// state `<node>.moving_mean`) and, in the header's `__metadata__`:
 ///
 /// - `axon.format_version`: "1"
-/// - `axon.architecture`: the model's `LayerConfig` as JSON (layer kinds,
-///   their arguments, the seed and the input shape of one example)
+/// - `axon.architecture`: the network's `LayerConfig` as JSON (layer kinds,
+///   their arguments, the seed and the shape of one input example)
 /// - `axon.parameter_count`: total number of trainable scalars
 /// - anything the caller adds (the CLI records the training run under `axon.training.*`).
 public enum ModelFile {
@@ -21,18 +23,18 @@ public enum ModelFile {
 
     /// A model read back from a file, with the file's metadata.
     public struct Loaded {
-        public var model: Sequential
+        public var model: any Network
         public var metadata: [String: String]
+        /// The shape of one example of the first input.
         public var inputShape: [Int] { model.inputShape ?? [] }
     }
 
     /// The bytes of the model file of `model` (built), with `metadata` added.
-    static func encode(_ model: Sequential, metadata: [String: String] = [:]) throws -> [UInt8] {
-        guard let inputShape = model.inputShape, model.isBuilt else {
+    static func encode(_ model: any Network, metadata: [String: String] = [:]) throws -> [UInt8] {
+        guard model.isBuilt else {
             throw AxonError.invalidArgument("save: the model is not built yet; call build(inputShape:) or run it on a batch first")
         }
-        var config = try LayerConfig(model)
-        config.inputShape = inputShape
+        let config = try LayerConfig(model)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let architecture = String(decoding: try encoder.encode(config), as: UTF8.self)
@@ -40,11 +42,11 @@ public enum ModelFile {
         meta[versionKey] = formatVersion
         meta[architectureKey] = architecture
         meta[parameterCountKey] = String(model.parameterCount)
-        return try SafeTensors.encode(model.parameters, metadata: meta)
+        return try SafeTensors.encode(model.parameters + model.state, metadata: meta)
     }
 
     /// Writes `model` to `path` atomically.
-    public static func save(_ model: Sequential, to path: String, metadata: [String: String] = [:]) throws {
+    public static func save(_ model: any Network, to path: String, metadata: [String: String] = [:]) throws {
         try SafeTensors.writeAtomically(encode(model, metadata: metadata), to: path)
     }
 
@@ -85,18 +87,31 @@ public enum ModelFile {
         } catch {
             throw fail("\(architectureKey) is not well-formed JSON")
         }
-        guard config.kind == "Sequential" else {
-            throw fail("the architecture's top level is \"\(config.kind)\"; expected \"Sequential\"")
+        guard let type = LayerRegistry.type(named: config.kind) as? any Network.Type else {
+            throw fail("the architecture's top level is \"\(config.kind)\"; expected a network (Sequential or Graph)")
         }
-        guard let inputShape = config.inputShape else { throw fail("the architecture has no input_shape") }
-        guard (1...8).contains(inputShape.count),
-              inputShape.allSatisfy({ $0 >= 1 && $0 <= LayerConfig.maxDimension }),
-              checkedProduct(inputShape) != nil else {
-            throw fail("input_shape \(inputShape) must have 1 to 8 dimensions in 1...\(LayerConfig.maxDimension)")
-        }
-        var model: Sequential
+        let inputShapes: [[Int]]
         do {
-            guard let m = try config.makeLayer(path: "model") as? Sequential else { throw fail("top level is not a Sequential") }
+            if config.has("input_shapes") {
+                guard case .array(let list)? = config["input_shapes"], (1...64).contains(list.count) else {
+                    throw AxonError.invalidArgument("input_shapes must be a list of 1 to 64 shapes")
+                }
+                inputShapes = try list.map { try LayerConfig(kind: "", fields: ["s": $0]).ints("s") }
+            } else if config.has("input_shape") {
+                inputShapes = [try config.ints("input_shape")]
+            } else {
+                throw fail("the architecture has no input_shape")
+            }
+        } catch let error as AxonError {
+            if case .file = error { throw error }
+            throw fail("input_shape: \(error) (1 to 8 dimensions in 1...\(LayerConfig.maxDimension))")
+        }
+        guard inputShapes.allSatisfy({ (1...8).contains($0.count) && checkedProduct($0) != nil }) else {
+            throw fail("input_shape \(inputShapes.count == 1 ? "\(inputShapes[0])" : "\(inputShapes)") must have 1 to 8 dimensions in 1...\(LayerConfig.maxDimension)")
+        }
+        var model: any Network
+        do {
+            guard let m = try config.makeLayer(path: "model") as? any Network else { throw fail("the top level is not a \(type.kind)") }
             model = m
         } catch let error as AxonError {
             if case .file = error { throw error }
@@ -104,11 +119,11 @@ public enum ModelFile {
         }
 
         // Architecture and tensors must agree exactly before anything is allocated.
-        var expected: [(String, [Int])] = []
+        let expected: [(name: String, shape: [Int])]
         do {
-            _ = try expectedParameters(config, model, inputShape: inputShape, prefix: "", into: &expected)
+            expected = try model.tensorShapes(forInputs: inputShapes)
         } catch let error as AxonError {
-            throw fail("the architecture does not accept its input_shape \(inputShape): \(error)")
+            throw fail("the architecture does not accept its input_shape \(inputShapes.count == 1 ? "\(inputShapes[0])" : "\(inputShapes)"): \(error)")
         }
         let stored = Dictionary(contents.tensors.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a })
         for (name, shape) in expected {
@@ -125,31 +140,12 @@ public enum ModelFile {
         }
 
         do {
-            try model.build(inputShape: inputShape)
-            for (name, value) in contents.tensors { try model.setParameter(name, to: value) }
+            try model.build(inputShapes: inputShapes)
+            for (name, value) in contents.tensors { try model.setTensor(name, to: value) }
         } catch let error as AxonError {
             throw fail("cannot rebuild the model: \(error)")
         }
         return Loaded(model: model, metadata: contents.metadata)
-    }
-
-    /// Appends the parameter shapes of `layer` (configured by `config`) for
-    /// examples of `inputShape`, and returns its output shape.
-    private static func expectedParameters(_ config: LayerConfig, _ layer: any Layer, inputShape: [Int], prefix: String,
-                                           into out: inout [(String, [Int])]) throws -> [Int] {
-        if let seq = layer as? Sequential, let children = config.layers {
-            var shape = inputShape
-            for (i, (c, l)) in zip(children, seq.layers).enumerated() {
-                shape = try expectedParameters(c, l, inputShape: shape, prefix: "\(prefix)layers.\(i).", into: &out)
-            }
-            return shape
-        }
-        let output = try layer.outputShape(for: inputShape)
-        guard output.count <= 8, output.allSatisfy({ $0 >= 0 }), let n = checkedProduct(output), n <= maxActivationCount else {
-            throw AxonError.invalidArgument("\(prefix)\(layer.summary) would output an example of shape \(output)")
-        }
-        for (name, shape) in config.parameterShapes(for: inputShape) { out.append((prefix + name, shape)) }
-        return output
     }
 
     static func checkedProduct(_ shape: [Int]) -> Int? {
@@ -160,18 +156,5 @@ public enum ModelFile {
             p = r
         }
         return p
-    }
-}
-
-extension Sequential {
-    /// Writes this model (built) with its architecture to a safetensors file at
-    /// `path`, atomically; `metadata` adds string entries to the header.
-    public func save(to path: String, metadata: [String: String] = [:]) throws {
-        try ModelFile.save(self, to: path, metadata: metadata)
-    }
-
-    /// Rebuilds the model saved at `path` (by `save(to:)`), validating the file first.
-    public static func load(from path: String) throws -> Sequential {
-        try ModelFile.load(from: path).model
     }
 }

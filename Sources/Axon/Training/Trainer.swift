@@ -197,7 +197,7 @@ public final class Trainer {
             if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
                 if a > best {
                     best = a; bestEpoch = epoch; wait = 0
-                    bestParameters = model.parameters  // copy-on-write: kept apart from later updates
+                    bestParameters = model.parameters + model.state  // copy-on-write: kept apart from later updates
                 } else {
                     wait += 1
                     if wait == patience {
@@ -216,10 +216,10 @@ public final class Trainer {
         return history
     }
 
-    /// Puts back the parameters of the best validation epoch seen by early
-    /// stopping (no-op without early stopping or before any epoch).
+    /// Puts back the parameters (and BatchNorm statistics) of the best validation
+    /// epoch seen by early stopping (no-op without early stopping or before any epoch).
     public func restoreBestWeights<Model: Layer>(_ model: inout Model) throws {
-        for (name, value) in bestParameters { try model.setParameter(name, to: value) }
+        for (name, value) in bestParameters { try model.setTensor(name, to: value) }
     }
 
     /// The epoch whose weights `restoreBestWeights` puts back (0 if none).
