@@ -36,6 +36,8 @@ ROWS = [
     ("lenet5_infer_b1_ms", "LeNet-5 inference, batch 1 latency", "ms", False, ("max", 0.05)),
     ("lenet5_infer_b256_ips", "LeNet-5 inference, batch 256", "images/s", True, ("ratio", 1.5)),
     ("lstm_infer_b1_ms", "LSTM-128 inference, batch 1 latency", "ms", False, ("max", 0.1)),
+    ("inception_infer_b1_ms", "Inception-v3 inference, batch 1 latency", "ms", False, ("ratio", 1.5)),
+    ("inception_infer_b16_ips", "Inception-v3 inference, batch 16", "images/s", True, ("ratio", 1.0)),
     (RSS, "peak resident memory, training LeNet-5", "MiB", False, ("ratio", 4.0)),
 ]
 

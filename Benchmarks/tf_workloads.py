@@ -17,7 +17,8 @@ import sys
 import time
 
 WORKLOADS = ["lenet5_train_ips", "deep_mnist_train_ips", "lstm_train_ips",
-             "lenet5_infer_b1_ms", "lenet5_infer_b256_ips", "lstm_infer_b1_ms"]
+             "lenet5_infer_b1_ms", "lenet5_infer_b256_ips", "lstm_infer_b1_ms",
+             "inception_infer_b1_ms", "inception_infer_b16_ips"]
 RSS = "lenet5_peak_rss_mib"
 
 
@@ -169,6 +170,20 @@ def training_rate(name, data, batch, seconds):
     return steps * batch / (now - start)
 
 
+def inception_v3():
+    # Keras' own definition; Axon's Models.inceptionV3 has the same topology and
+    # parameter count (23,851,784). Random weights: the cost does not depend on them.
+    return keras.applications.InceptionV3(weights=None, input_shape=(299, 299, 3))
+
+
+MODELS["inception_v3"] = inception_v3
+
+
+def random_images(batch):
+    """Random 299x299x3 images in [-1, 1), as Sources/Workloads' InceptionWorkload."""
+    return tf.constant(np.random.default_rng(2).uniform(-1, 1, (batch, 299, 299, 3)).astype(np.float32))
+
+
 def inference_fn(name):
     model = MODELS[name]()
 
@@ -179,14 +194,14 @@ def inference_fn(name):
     return infer
 
 
-def latency_ms(name, data, seconds):
+def latency_ms(name, data, seconds, x=None, warm_up=20, minimum=50):
     infer = inference_fn(name)
-    x = batches(*data, 1, count=1)[0][0]
-    for _ in range(20):
+    x = batches(*data, 1, count=1)[0][0] if x is None else x
+    for _ in range(warm_up):
         infer(x).numpy()
     samples = []
     start = time.perf_counter()
-    while len(samples) < 50 or time.perf_counter() - start < seconds:
+    while len(samples) < minimum or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
         infer(x).numpy()  # the caller gets the logits, as Axon's forward returns them
         samples.append(time.perf_counter() - t0)
@@ -194,9 +209,9 @@ def latency_ms(name, data, seconds):
     return 1000 * samples[len(samples) // 2]
 
 
-def inference_rate(name, data, batch, seconds):
+def inference_rate(name, data, batch, seconds, x=None):
     infer = inference_fn(name)
-    x = batches(*data, batch, count=1)[0][0]
+    x = batches(*data, batch, count=1)[0][0] if x is None else x
     for _ in range(3):
         infer(x).numpy()
     calls = 0
@@ -224,6 +239,11 @@ def main():
         results["lenet5_infer_b256_ips"] = inference_rate("lenet5", data, 256, args.seconds)
     if "lstm_infer_b1_ms" in only:
         results["lstm_infer_b1_ms"] = latency_ms("lstm", data, args.seconds)
+    if "inception_infer_b1_ms" in only:
+        results["inception_infer_b1_ms"] = latency_ms("inception_v3", data, args.seconds, x=random_images(1),
+                                                      warm_up=3, minimum=10)
+    if "inception_infer_b16_ips" in only:
+        results["inception_infer_b16_ips"] = inference_rate("inception_v3", data, 16, args.seconds, x=random_images(16))
     if RSS in only:
         step = training_step("lenet5")
         bs = batches(*data, 64)

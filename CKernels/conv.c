@@ -705,6 +705,30 @@ static void forward_group(const ck_conv2d_params *p, const geom *g, const float 
     ck_bias_act(yg, O, 0, rows, 0, O, b, activation);
 }
 
+/* The forward of images [0, nb) as one group whose GEMM is cut into
+ * ck_plan_gemm blocks over the threads, each block with its bias and
+ * activation: for batches smaller than the core count (batch-1 inference),
+ * where groups of whole images would leave cores idle. The cut depends on the
+ * sizes and the core count only, so the bits do not depend on the thread count. */
+static void forward_split(const ck_conv2d_params *p, const geom *g, const float *x,
+                          const float *w, const float *b, int activation, float *y,
+                          float *cols, int nb) {
+    const int O = p->o, rows = nb * g->oh * g->ow;
+    if (g->pointwise) {
+        cols = (float *)x;
+    } else {
+        for (int i = 0; i < nb; i++)
+            im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)i * g->col_img);
+    }
+    const ck_gemm_plan pl = ck_plan_gemm(rows, O, g->kkc);
+    CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
+        int r0, r1, c0, c1;
+        ck_sgemm_block(&pl, blk, 0, 0, rows, O, g->kkc, 1.0f, cols, g->kkc, w, O, 0.0f, y, O,
+                       &r0, &r1, &c0, &c1);
+        ck_bias_act(y, O, r0, r1, c0, c1, b, activation);
+    });
+}
+
 /* One group of backward-data: patch gradients dz·wᵀ (into dcols), then col2im. */
 static void backward_data_group(const ck_conv2d_params *p, const geom *g, const float *dz,
                                 const float *w, float *dx, float *dcols, int i0, int i1) {
@@ -756,6 +780,10 @@ static void run_batch(group_pass pass, const ck_conv2d_params *p, const geom *g,
     const int nt = ck_threads();
     ck_groups gr = plan_groups(g, p->n);
     const size_t scratch = (size_t)gr.most * g->col_img;
+    if (pass == FORWARD && p->n < omp_get_num_procs() && (g->pointwise || workspace_len >= (size_t)p->n * g->col_img)) {
+        forward_split(p, g, in, w, b, activation, out, workspace, p->n);
+        return;
+    }
     if (g->pointwise) {
         run_groups(pass, p, g, gr, nt, in, w, b, activation, out, workspace);
         return;

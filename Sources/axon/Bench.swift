@@ -22,6 +22,9 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
     var threads: Int?
 
+    @Flag(help: "Measure Inception-v3 inference instead (299×299×3 random input, BatchNorm folded): batch-1 latency and batch-16 images/s.")
+    var inception = false
+
     func validate() throws {
         if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive integer, got \(batchSize)") }
         if steps <= 0 { throw ValidationError("--steps must be a positive integer, got \(steps)") }
@@ -30,6 +33,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let threads { setThreadCount(threads) }
+        if inception { return try benchInception() }
         print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
         for kind in model {
             let settings = ResolvedSettings(model: kind, optimizer: nil, learningRate: nil, momentum: nil,
@@ -53,6 +57,26 @@ struct Bench: ParsableCommand {
             print("\(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) batch \(n)  "
                   + "train \(Int((done / train).rounded())) images/s (\(fixed(1000 * train / Double(steps), 2)) ms/step)  "
                   + "inference \(Int((done / infer).rounded())) images/s")
+        }
+    }
+}
+
+extension Bench {
+    /// Inference only, as `make compare` measures it against Keras' InceptionV3.
+    func benchInception() throws {
+        var net = try Models.inceptionV3(seed: 1)
+        try net.build(inputShapes: [[299, 299, 3]])
+        var folded = try net.foldedForInference()
+        print("threads \(threadCount()), Inception-v3 (\(grouped(net.parameterCount + net.stateCount)) parameters, "
+              + "\(folded.nodes.count) nodes after folding BatchNorm), random 299×299×3 input")
+        var generator = SeededGenerator(seed: 1)
+        for n in [1, batchSize ?? 16] {
+            let x = try Tensor(shape: [n, 299, 299, 3], scalars: (0..<(n * 268_203)).map { _ in generator.nextUniform() })
+            _ = try folded(x)
+            let start = monotonicSeconds()
+            for _ in 0..<steps { _ = try folded(x) }
+            let seconds = (monotonicSeconds() - start) / Double(steps)
+            print("batch \(n)  \(fixed(1000 * seconds, 1)) ms per call  \(Int((Double(n) / seconds).rounded())) images/s")
         }
     }
 }

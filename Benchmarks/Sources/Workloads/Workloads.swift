@@ -116,3 +116,29 @@ public final class InferenceWorkload: @unchecked Sendable {
         try model.forward(input, training: false)
     }
 }
+
+/// Inception-v3 inference (Keras' topology, freshly initialised weights, BatchNorm
+/// folded into the convolutions as Axon does at inference) on random 299×299×3
+/// images; TensorFlow runs `keras.applications.InceptionV3(weights=None)`.
+public final class InceptionWorkload: @unchecked Sendable {
+    public var model: Graph
+    public let input: Tensor
+    public let batchSize: Int
+
+    public init(batchSize: Int) throws {
+        var net = try Models.inceptionV3(seed: 1)
+        try net.build(inputShapes: [[299, 299, 3]])
+        model = try net.foldedForInference()
+        var g = SeededGenerator(seed: 2)
+        input = try Tensor(shape: [batchSize, 299, 299, 3], scalars: (0..<(batchSize * 299 * 299 * 3)).map { _ in
+            2 * g.nextUniform() - 1
+        })
+        self.batchSize = batchSize
+        try run()
+    }
+
+    @discardableResult
+    public func run() throws -> Tensor {
+        try model.forward(input, training: false)
+    }
+}

@@ -56,14 +56,15 @@ func trainingRate(_ w: TrainingWorkload, seconds: Double) throws -> Double {
     return Double(steps * w.batchSize) / (now - start)
 }
 
-/// Median latency in milliseconds of single inference calls.
-func latencyMs(_ w: InferenceWorkload, seconds: Double) throws -> Double {
-    for _ in 0..<20 { try w.run() }
+/// Median latency in milliseconds of single inference calls (`warmUp` untimed
+/// first, then at least `minimum` timed calls).
+func latencyMs(seconds: Double, warmUp: Int = 20, minimum: Int = 50, _ run: () throws -> Tensor) throws -> Double {
+    for _ in 0..<warmUp { _ = try run() }
     var samples: [Double] = []
     let start = monotonicSeconds()
-    while samples.count < 50 || monotonicSeconds() - start < seconds {
+    while samples.count < minimum || monotonicSeconds() - start < seconds {
         let t0 = monotonicSeconds()
-        try w.run()
+        _ = try run()
         samples.append(monotonicSeconds() - t0)
     }
     samples.sort()
@@ -71,17 +72,17 @@ func latencyMs(_ w: InferenceWorkload, seconds: Double) throws -> Double {
 }
 
 /// Images per second of batched inference.
-func inferenceRate(_ w: InferenceWorkload, seconds: Double) throws -> Double {
-    for _ in 0..<3 { try w.run() }
+func inferenceRate(seconds: Double, batchSize: Int, _ run: () throws -> Tensor) throws -> Double {
+    for _ in 0..<3 { _ = try run() }
     var calls = 0
     let start = monotonicSeconds()
     var now = start
     while calls < 10 || now - start < seconds {
-        try w.run()
+        _ = try run()
         calls += 1
         now = monotonicSeconds()
     }
-    return Double(calls * w.batchSize) / (now - start)
+    return Double(calls * batchSize) / (now - start)
 }
 
 let options = parse()
@@ -101,13 +102,24 @@ do {
         results["lstm_train_ips"] = try trainingRate(TrainingWorkload(.lstm, data: data, batchSize: 128), seconds: options.seconds)
     }
     if wanted("lenet5_infer_b1_ms") {
-        results["lenet5_infer_b1_ms"] = try latencyMs(InferenceWorkload(.lenet5, data: data, batchSize: 1), seconds: options.seconds)
+        let w = try InferenceWorkload(.lenet5, data: data, batchSize: 1)
+        results["lenet5_infer_b1_ms"] = try latencyMs(seconds: options.seconds, w.run)
     }
     if wanted("lenet5_infer_b256_ips") {
-        results["lenet5_infer_b256_ips"] = try inferenceRate(InferenceWorkload(.lenet5, data: data, batchSize: 256), seconds: options.seconds)
+        let w = try InferenceWorkload(.lenet5, data: data, batchSize: 256)
+        results["lenet5_infer_b256_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 256, w.run)
     }
     if wanted("lstm_infer_b1_ms") {
-        results["lstm_infer_b1_ms"] = try latencyMs(InferenceWorkload(.lstm, data: data, batchSize: 1), seconds: options.seconds)
+        let w = try InferenceWorkload(.lstm, data: data, batchSize: 1)
+        results["lstm_infer_b1_ms"] = try latencyMs(seconds: options.seconds, w.run)
+    }
+    if wanted("inception_infer_b1_ms") {
+        let w = try InceptionWorkload(batchSize: 1)
+        results["inception_infer_b1_ms"] = try latencyMs(seconds: options.seconds, warmUp: 3, minimum: 10, w.run)
+    }
+    if wanted("inception_infer_b16_ips") {
+        let w = try InceptionWorkload(batchSize: 16)
+        results["inception_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
     }
     if wanted("lenet5_peak_rss_mib") {
         // Whole-process high-water mark: runtime, the loaded training set

@@ -99,17 +99,18 @@ public struct Graph: Network {
         }
         var shapes = inputShapes
         for (j, node) in nodes.enumerated() {
-            shapes.append(try at(node) { try node.layer.outputShape(forInputs: sources[j].map { shapes[$0] }) })
+            do { shapes.append(try node.layer.outputShape(forInputs: sources[j].map { shapes[$0] })) } catch { throw self.error(at: j, error) }
         }
         return shapes
     }
 
-    /// Runs `body`, naming the node in any error it throws.
-    private func at<T>(_ node: Node, _ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as AxonError {
-            if case .invalidArgument(let m) = error, m.hasPrefix("nodes.") { throw error }
-            throw AxonError.invalidArgument("nodes.\(node.name) (\(node.layer.summary)): \(error)")
-        }
+    /// `error`, thrown by node `j`, with the node's name in front. (Called after
+    /// the failing call returns: holding a copy of the node or of the graph during
+    /// a call would share every layer's buffers and make the layer copy them.)
+    private func error(at j: Int, _ error: Error) -> Error {
+        guard let e = error as? AxonError else { return error }
+        if case .invalidArgument(let m) = e, m.hasPrefix("nodes.") { return e }
+        return AxonError.invalidArgument("nodes.\(nodes[j].name) (\(nodes[j].layer.summary)): \(e)")
     }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] { try outputShape(forInputs: [inputShape]) }
@@ -147,10 +148,10 @@ public struct Graph: Network {
         var shapes = inputShapes
         for j in nodes.indices {
             let inShapes = sources[j].map { shapes[$0] }
-            try at(nodes[j]) {
+            do {
                 try nodes[j].layer.build(inputShapes: inShapes, generator: &generator)
                 shapes.append(try nodes[j].layer.outputShape(forInputs: inShapes))
-            }
+            } catch { throw self.error(at: j, error) }
         }
         self.inputShapes = inputShapes
     }
@@ -209,7 +210,9 @@ public struct Graph: Network {
         var values = inputs + [Tensor](repeating: .empty, count: nodes.count)
         for j in nodes.indices where needed[inputNames.count + j] {
             let xs = sources[j].map { values[$0] }
-            values[inputNames.count + j] = try at(nodes[j]) { try nodes[j].layer.forward(inputs: xs, training: training) }
+            do { values[inputNames.count + j] = try nodes[j].layer.forward(inputs: xs, training: training) } catch {
+                throw self.error(at: j, error)
+            }
             for s in sources[j] where lastReader[s] == j { values[s] = .empty }
         }
         lastInputShapes = training ? inputs.map(\.shape) : []
@@ -248,7 +251,8 @@ public struct Graph: Network {
             guard wants[n + j], let g = grads[n + j] else { continue }
             grads[n + j] = nil
             let wantInputs = sources[j].contains { wants[$0] }
-            let dxs = try at(nodes[j]) { try nodes[j].layer.backwardToInputs(g, inputGradient: wantInputs) }
+            let dxs: [Tensor]
+            do { dxs = try nodes[j].layer.backwardToInputs(g, inputGradient: wantInputs) } catch { throw self.error(at: j, error) }
             guard wantInputs else { continue }
             for (s, dx) in zip(sources[j], dxs) where wants[s] { try accumulate(&grads[s], dx) }
         }
@@ -303,7 +307,7 @@ public struct Graph: Network {
                 out += r.tensors
                 shapes.append(r.output)
             } else {
-                shapes.append(try at(node) { try node.layer.outputShape(forInputs: inShapes) })
+                do { shapes.append(try node.layer.outputShape(forInputs: inShapes)) } catch { throw self.error(at: j, error) }
             }
         }
         return out
