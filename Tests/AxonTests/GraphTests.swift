@@ -344,3 +344,26 @@ struct ScaleShift: SerializableLayer {
         #expect((restored.model as? Sequential)?.layers[1] is ScaleShift)
     }
 }
+
+@Suite struct GraphCLITests {
+    @Test func inspectShowsInceptionWithoutAFileAndAGraphFileWithItsBranches() throws {
+        let r = try runAxon(["inspect", "--architecture", "inception-v3"])
+        #expect(r.status == 0, "\(r.stderr)")
+        for needle in ["Total parameters: 23,851,784", "Trainable parameters: 23,817,352", "Non-trainable parameters: 34,432",
+                       "mixed10/branch3/conv1/conv", "(None, 8, 8, 2048)", "avg_pool"] {
+            #expect(r.stdout.contains(needle), "inspect --architecture lacks \"\(needle)\"")
+        }
+        var g = try GraphTests.smallGraph()
+        try g.build(inputShapes: [[6, 6, 2]])
+        let dir = try makeTempDir("graph-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("g.safetensors").path
+        try g.save(to: path)
+        let i = try runAxon(["inspect", path])
+        #expect(i.status == 0, "\(i.stderr)")
+        let row = i.stdout.split(separator: "\n").first { $0.hasPrefix("residual ") }.map(String.init) ?? ""
+        #expect(row.contains("Add()") && row.contains("project, stem/tanh"), "residual row: \(row)\n\(i.stdout)")
+        let bad = try runAxon(["inspect", "--architecture", "resnet"])
+        #expect(bad.status != 0 && bad.stderr.contains("inception-v3"), "\(bad.stderr)")
+    }
+}

@@ -142,22 +142,16 @@ extension Conv2D: SerializableLayer {
     public static let kind = "Conv2D"
 
     public init(config c: LayerConfig) throws {
-        self.init(filters: try c.count("filters"), kernelSize: try c.pair("kernel_size"), strides: try c.pair("strides"),
-                  padding: try c.value("padding"), activation: try c.value("activation"),
-                  useBias: try c.bool("use_bias", default: true),
-                  kernelInitializer: try c.initializer("kernel_initializer", default: .glorotUniform),
-                  biasInitializer: try c.initializer("bias_initializer", default: .zeros))
+        let a = try c.convolutionArguments()
+        self.init(filters: try c.count("filters"), kernelSize: a.kernelSize, strides: a.strides, padding: a.padding,
+                  activation: a.activation, useBias: a.useBias, kernelInitializer: a.kernelInitializer,
+                  biasInitializer: a.biasInitializer)
     }
 
     public func encode(into c: inout LayerConfig) throws {
         c.set("filters", filters)
-        c.set("kernel_size", [kernelSize.height, kernelSize.width])
-        c.set("strides", [strides.height, strides.width])
-        c.set("padding", padding)
-        c.set("activation", activation)
-        if !useBias { c.set("use_bias", false) }
-        c.set("kernel_initializer", kernelInitializer)
-        c.set("bias_initializer", biasInitializer)
+        c.setConvolutionArguments(kernelSize: kernelSize, strides: strides, padding: padding, activation: activation,
+                                  useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     }
 
     public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
@@ -180,5 +174,27 @@ extension Conv2D: SerializableLayer {
         c.kernelGradient = Tensor(zeros: c.kernel.shape)
         c.biasGradient = Tensor(zeros: c.bias.shape)
         return c
+    }
+}
+
+extension LayerConfig {
+    /// The arguments Conv2D and DepthwiseConv2D share.
+    func convolutionArguments() throws -> (kernelSize: (Int, Int), strides: (Int, Int), padding: Padding, activation: Activation,
+                                          useBias: Bool, kernelInitializer: Initializer, biasInitializer: Initializer) {
+        (try pair("kernel_size"), try pair("strides"), try value("padding"), try value("activation"),
+         try bool("use_bias", default: true), try initializer("kernel_initializer", default: .glorotUniform),
+         try initializer("bias_initializer", default: .zeros))
+    }
+
+    mutating func setConvolutionArguments(kernelSize: (height: Int, width: Int), strides: (height: Int, width: Int),
+                                          padding: Padding, activation: Activation, useBias: Bool,
+                                          kernelInitializer: Initializer, biasInitializer: Initializer) {
+        set("kernel_size", [kernelSize.height, kernelSize.width])
+        set("strides", [strides.height, strides.width])
+        set("padding", padding)
+        set("activation", activation)
+        if !useBias { set("use_bias", false) }  // files from before the switch stay byte-identical
+        set("kernel_initializer", kernelInitializer)
+        set("bias_initializer", biasInitializer)
     }
 }

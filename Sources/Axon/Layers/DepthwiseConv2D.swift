@@ -134,19 +134,13 @@ public struct DepthwiseConv2D: SerializableLayer {
     }
 
     public init(config c: LayerConfig) throws {
-        self.init(kernelSize: try c.pair("kernel_size"), strides: try c.pair("strides"), padding: try c.value("padding"),
-                  activation: try c.value("activation"), useBias: try c.bool("use_bias", default: true),
-                  kernelInitializer: try c.initializer("kernel_initializer", default: .glorotUniform),
-                  biasInitializer: try c.initializer("bias_initializer", default: .zeros))
+        let a = try c.convolutionArguments()
+        self.init(kernelSize: a.kernelSize, strides: a.strides, padding: a.padding, activation: a.activation,
+                  useBias: a.useBias, kernelInitializer: a.kernelInitializer, biasInitializer: a.biasInitializer)
     }
 
     public func encode(into c: inout LayerConfig) throws {
-        c.set("kernel_size", [kernelSize.height, kernelSize.width])
-        c.set("strides", [strides.height, strides.width])
-        c.set("padding", padding)
-        c.set("activation", activation)
-        if !useBias { c.set("use_bias", false) }
-        c.set("kernel_initializer", kernelInitializer)
-        c.set("bias_initializer", biasInitializer)
+        c.setConvolutionArguments(kernelSize: kernelSize, strides: strides, padding: padding, activation: activation,
+                                  useBias: useBias, kernelInitializer: kernelInitializer, biasInitializer: biasInitializer)
     }
 }
