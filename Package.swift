@@ -42,6 +42,7 @@ let package = Package(
                 .linkedLibrary("mvec"),
                 .linkedLibrary("z"),
                 .linkedLibrary("png16"),
+                .linkedLibrary("jpeg"),
                 .linkedLibrary("m"),
             ]
         ),

@@ -479,6 +479,23 @@ int ck_png_write_rgb(const char *path, int width, int height, const uint8_t *rgb
 int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
                     char *msg, size_t msg_len);
 
+/* ------------------------------------------------------------ images */
+
+/* Decodes a JPEG held in memory (len bytes) as 8-bit RGB: *rgb receives
+ * height·width·3 bytes (free with ck_free). Grey and CMYK files come out as
+ * RGB. A corrupt or unsupported file gives CK_EFORMAT with libjpeg's message
+ * in msg (msg_len bytes, may be NULL); sizes above 32768 are refused. */
+int ck_jpeg_decode_rgb(const uint8_t *data, size_t len, int *width, int *height,
+                       uint8_t **rgb, char *msg, size_t msg_len);
+
+/* Bilinear resize of x [n,h,w,c] to y [n,oh,ow,c] with TensorFlow's
+ * tf.image.resize_bilinear conventions: source coordinate = out·(in/out),
+ * or out·(in−1)/(out−1) with align_corners, or (out+0.5)·(in/out)−0.5
+ * (clamped at 0) with half_pixel_centers (TF2's tf.image.resize); the two
+ * flags exclude each other. Neighbours past the edge repeat the last pixel. */
+int ck_resize_bilinear(int n, int h, int w, int c, int oh, int ow, int align_corners,
+                       int half_pixel_centers, const float *x, float *y);
+
 #ifdef __cplusplus
 }
 #endif

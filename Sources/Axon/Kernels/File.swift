@@ -79,3 +79,19 @@ func readPNGFile(_ path: String) throws -> (width: Int, height: Int, rgb: [UInt8
     }
     return (Int(w), Int(h), Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
 }
+
+/// Decodes JPEG bytes as 8-bit RGB through libjpeg-turbo; errors name `path`.
+func decodeJPEG(_ bytes: [UInt8], path: String) throws -> (width: Int, height: Int, rgb: [UInt8]) {
+    var w: Int32 = 0, h: Int32 = 0
+    var data: UnsafeMutablePointer<UInt8>? = nil
+    var message = [CChar](repeating: 0, count: 256)
+    let status = bytes.withUnsafeBufferPointer { p in
+        ck_jpeg_decode_rgb(p.baseAddress, p.count, &w, &h, &data, &message, message.count)
+    }
+    defer { if let data { ck_free(data) } }
+    guard status == Int32(CK_OK.rawValue), let data else {
+        let why = string(fromNulTerminated: message)
+        throw AxonError.file(path: path, "is not a readable JPEG image" + (why.isEmpty ? "" : ": \(why)"))
+    }
+    return (Int(w), Int(h), Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
+}
