@@ -38,6 +38,8 @@ ROWS = [
     ("lstm_infer_b1_ms", "LSTM-128 inference, batch 1 latency", "ms", False, ("max", 0.1)),
     ("inception_infer_b1_ms", "Inception-v3 inference, batch 1 latency", "ms", False, ("ratio", 1.5)),
     ("inception_infer_b16_ips", "Inception-v3 inference, batch 16", "images/s", True, ("ratio", 1.0)),
+    ("efficientnet_infer_b1_ms", "EfficientNet-Lite0 inference, batch 1 latency", "ms", False, ("ratio", 1.5)),
+    ("efficientnet_infer_b16_ips", "EfficientNet-Lite0 inference, batch 16", "images/s", True, ("ratio", 1.0)),
     (RSS, "peak resident memory, training LeNet-5", "MiB", False, ("ratio", 4.0)),
 ]
 

@@ -18,7 +18,8 @@ import time
 
 WORKLOADS = ["lenet5_train_ips", "deep_mnist_train_ips", "lstm_train_ips",
              "lenet5_infer_b1_ms", "lenet5_infer_b256_ips", "lstm_infer_b1_ms",
-             "inception_infer_b1_ms", "inception_infer_b16_ips"]
+             "inception_infer_b1_ms", "inception_infer_b16_ips",
+             "efficientnet_infer_b1_ms", "efficientnet_infer_b16_ips"]
 RSS = "lenet5_peak_rss_mib"
 
 
@@ -31,6 +32,9 @@ def parse_args():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--only", default=None, help="comma-separated workload keys")
     p.add_argument("--rss-steps", type=int, default=300)
+    p.add_argument("--check-efficientnet", metavar="JSON", default=None,
+                   help="compare the Keras EfficientNet-Lite0's logits with `axon-workloads --dump-efficientnet` "
+                        "output or Tests/Fixtures/pretrained/efficientnet-lite0-reference.json, then exit")
     return p.parse_args()
 
 
@@ -179,14 +183,134 @@ def inception_v3():
 MODELS["inception_v3"] = inception_v3
 
 
-def random_images(batch):
-    """Random 299x299x3 images in [-1, 1), as Sources/Workloads' InceptionWorkload."""
-    return tf.constant(np.random.default_rng(2).uniform(-1, 1, (batch, 299, 299, 3)).astype(np.float32))
+def random_images(batch, size=299):
+    """Random size x size x 3 images in [-1, 1), as Sources/Workloads' InceptionWorkload and EfficientNetWorkload."""
+    return tf.constant(np.random.default_rng(2).uniform(-1, 1, (batch, size, size, 3)).astype(np.float32))
+
+
+# EfficientNet-Lite0 with the pretrained weights Axon's model file was made from.
+EFFICIENTNET_STAGES = [  # expansion, kernel, first stride, filters, repeats
+    (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3),
+    (6, 5, 1, 112, 3), (6, 5, 2, 192, 4), (6, 3, 1, 320, 1)]
+
+
+def efficientnet_weights_path():
+    """Pretrained.weightsPath("efficientnet-lite0"): $AXON_CACHE, else $XDG_CACHE_HOME/axon, else ~/.cache/axon."""
+    cache = os.environ.get("AXON_CACHE") or (
+        os.path.join(os.environ["XDG_CACHE_HOME"], "axon") if os.environ.get("XDG_CACHE_HOME")
+        else os.path.join(os.path.expanduser("~"), ".cache", "axon"))
+    return os.path.join(cache, "efficientnet-lite0-weights.safetensors")
+
+
+def read_safetensors(path):
+    """{name: float32 array} of a safetensors file (8-byte LE header length, JSON header, data)."""
+    if not os.path.exists(path):
+        sys.exit(f"tf_workloads.py: {path} not found: run `make pretrained` first")
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8:8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            sys.exit(f"tf_workloads.py: {path}: tensor {name} is {info['dtype']}, expected F32")
+        begin, end = info["data_offsets"]
+        out[name] = np.frombuffer(raw, dtype="<f4", count=(end - begin) // 4, offset=8 + n + begin).reshape(info["shape"])
+    return out
+
+
+def efficientnet_lite0():
+    """Axon's Models.efficientNetLite0 in Keras' functional API, every weight set from
+    the weights file; Keras layer names are Axon's node names with "/" as "_" (Keras
+    forbids "/"). Axon's Dropout(0.2) before the logits is the identity at inference
+    and is left out. Outputs the softmax, as Axon's model does."""
+    w = read_safetensors(efficientnet_weights_path())
+    assigned = {}
+
+    def weights(node, *names):
+        for k in names:
+            assigned[f"{node}.{k}"] = True
+        return [w[f"{node}.{k}"] for k in names]
+
+    def unit(x, node, conv, relu6=True):
+        x = conv(x)
+        conv.set_weights(weights(f"{node}/conv", "kernel"))
+        bn = layers.BatchNormalization(epsilon=1e-3, name=f"{node}/bn".replace("/", "_"))
+        x = bn(x)
+        bn.set_weights(weights(f"{node}/bn", "gamma", "beta", "moving_mean", "moving_variance"))
+        return layers.ReLU(6.0, name=f"{node}/relu6".replace("/", "_"))(x) if relu6 else x
+
+    def name(node):
+        return f"{node}/conv".replace("/", "_")
+
+    inputs = keras.Input((224, 224, 3))
+    x = unit(inputs, "stem", layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name=name("stem")))
+    width, block = 32, 0
+    for expansion, kernel, first_stride, filters, repeats in EFFICIENTNET_STAGES:
+        for r in range(repeats):
+            stride = first_stride if r == 0 else 1
+            node = f"block{block}"
+            y = x
+            if expansion != 1:
+                y = unit(y, f"{node}/expand", layers.Conv2D(width * expansion, 1, padding="same", use_bias=False,
+                                                            name=name(f"{node}/expand")))
+            y = unit(y, f"{node}/depthwise", layers.DepthwiseConv2D(kernel, strides=stride, padding="same",
+                                                                    use_bias=False, name=name(f"{node}/depthwise")))
+            y = unit(y, f"{node}/project", layers.Conv2D(filters, 1, padding="same", use_bias=False,
+                                                         name=name(f"{node}/project")), relu6=False)
+            if stride == 1 and width == filters:
+                y = layers.Add(name=f"{node}_add")([y, x])
+            x, width, block = y, filters, block + 1
+    x = unit(x, "head", layers.Conv2D(1280, 1, padding="same", use_bias=False, name=name("head")))
+    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    dense = layers.Dense(1000, name="logits")
+    x = dense(x)
+    dense.set_weights(weights("logits", "kernel", "bias"))
+    x = layers.Softmax(name="predictions")(x)
+    unused = sorted(set(w) - set(assigned))
+    if unused:
+        sys.exit(f"tf_workloads.py: {efficientnet_weights_path()}: tensors not in the Keras model: {unused[:5]}")
+    return keras.Model(inputs, x, name="efficientnet_lite0")
+
+
+MODELS["efficientnet_lite0"] = efficientnet_lite0
+
+
+def check_efficientnet(path):
+    """Max |TF − Axon| of the logits on the inputs of `path`: either the JSON of
+    `axon-workloads --dump-efficientnet` (input, Axon's logits and probabilities) or
+    the float64 NumPy reference fixture (formula inputs, reference logits)."""
+    model = efficientnet_lite0()
+    logits_model = keras.Model(model.input, [model.get_layer("logits").output, model.output])
+    with open(path) as f:
+        ref = json.load(f)
+    if "input" in ref:
+        xs = np.asarray(ref["input"], np.float32).reshape(ref["input_shape"])
+        logits, probs = (np.asarray(ref[k], np.float64).reshape(len(xs), -1) for k in ("logits", "probabilities"))
+    else:  # the fixture's formula, evaluated in float64 left to right as it documents
+        h, w, c = np.meshgrid(np.arange(224.0), np.arange(224.0), np.arange(3.0), indexing="ij")
+        xs = np.stack([(0.9 * np.sin((((0.021 * (k + 1)) * h + (0.013 * (c + 1)) * w) + 0.7 * c) + 0.3 * k))
+                       .astype(np.float32) for k in range(ref["inputs"])])
+        logits, probs = np.asarray(ref["logits"], np.float64), None
+    tf_logits, tf_probs = (np.asarray(t, np.float64) for t in logits_model(tf.constant(xs), training=False))
+    report = {"inputs": len(xs), "max_abs_logit_diff": float(np.abs(tf_logits - logits).max()),
+              "top5_equal": bool((np.argsort(-tf_logits)[:, :5] == np.argsort(-logits)[:, :5]).all())}
+    if probs is not None:
+        report["max_abs_probability_diff"] = float(np.abs(tf_probs - probs).max())
+    report["ok"] = report["max_abs_logit_diff"] <= 1e-3
+    print(json.dumps(report, sort_keys=True))
+    sys.exit(0 if report["ok"] else 1)
 
 
 def inference_fn(name):
     model = MODELS[name]()
 
+    # Plain tf.function, without XLA: Axon is compared with TF's faster setting, and
+    # jit_compile=True made EfficientNet-Lite0 about 10x slower here (2 threads, with
+    # oneDNN: batch 1 270-335 ms against 28-37 ms, batch 16 2-4 against 40-50 images/s;
+    # XLA's CPU depthwise convolutions are slow).
     @tf.function
     def infer(x):
         return model(x, training=False)
@@ -224,6 +348,8 @@ def inference_rate(name, data, batch, seconds, x=None):
 
 
 def main():
+    if args.check_efficientnet:
+        check_efficientnet(args.check_efficientnet)
     only = set(args.only.split(",")) if args.only else set(WORKLOADS)
     data = load_train(args.data)
     results = {}
@@ -244,6 +370,12 @@ def main():
                                                       warm_up=3, minimum=10)
     if "inception_infer_b16_ips" in only:
         results["inception_infer_b16_ips"] = inference_rate("inception_v3", data, 16, args.seconds, x=random_images(16))
+    if "efficientnet_infer_b1_ms" in only:
+        results["efficientnet_infer_b1_ms"] = latency_ms("efficientnet_lite0", data, args.seconds,
+                                                         x=random_images(1, 224), warm_up=5, minimum=20)
+    if "efficientnet_infer_b16_ips" in only:
+        results["efficientnet_infer_b16_ips"] = inference_rate("efficientnet_lite0", data, 16, args.seconds,
+                                                               x=random_images(16, 224))
     if RSS in only:
         step = training_step("lenet5")
         bs = batches(*data, 64)

@@ -1,4 +1,5 @@
 import Axon
+import Foundation
 
 #if canImport(Glibc)
 import Glibc
@@ -131,6 +132,37 @@ public final class InceptionWorkload: @unchecked Sendable {
         model = try net.foldedForInference()
         var g = SeededGenerator(seed: 2)
         input = try Tensor(shape: [batchSize, 299, 299, 3], scalars: (0..<(batchSize * 299 * 299 * 3)).map { _ in
+            2 * g.nextUniform() - 1
+        })
+        self.batchSize = batchSize
+        try run()
+    }
+
+    @discardableResult
+    public func run() throws -> Tensor {
+        try model.forward(input, training: false)
+    }
+}
+
+/// EfficientNet-Lite0 inference with its pretrained ImageNet weights: the model
+/// file `make pretrained` writes (`Pretrained.modelPath("efficientnet-lite0")`),
+/// BatchNorm folded as Axon does at inference, up to its softmax, on random
+/// 224×224×3 images in [-1, 1); tf_workloads.py builds the same network in Keras
+/// from the same weights file.
+public final class EfficientNetWorkload: @unchecked Sendable {
+    public static let name = "efficientnet-lite0"
+    public var model: any Network
+    public let input: Tensor
+    public let batchSize: Int
+
+    public init(batchSize: Int, path: String = Pretrained.modelPath(EfficientNetWorkload.name)) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AxonError.file(path: path, "no such file: the pretrained EfficientNet-Lite0 model file is missing; "
+                                 + "run `make pretrained` first (in Axon's source tree; it fetches the weights once)")
+        }
+        model = try ModelFile.load(from: path).model.foldedForInference()
+        var g = SeededGenerator(seed: 2)
+        input = try Tensor(shape: [batchSize, 224, 224, 3], scalars: (0..<(batchSize * 224 * 224 * 3)).map { _ in
             2 * g.nextUniform() - 1
         })
         self.batchSize = batchSize

@@ -5,6 +5,9 @@ import Workloads
 // Measures Axon's side of `compare.py`: each workload of issue #6 on real
 // Fashion-MNIST, printed as one JSON object. Usage:
 //   axon-workloads [--threads N] [--seconds S] [--data DIR] [--only a,b] [--rss-steps N]
+// A hidden flag, `--dump-efficientnet FILE`, writes the batch-1 EfficientNet-Lite0
+// input and Axon's logits and probabilities for it as JSON and exits, for checking
+// tf_workloads.py's Keras model (`tf_workloads.py --check-efficientnet FILE`).
 // `--only lenet5_peak_rss_mib` must run in a process of its own (compare.py does):
 // peak RSS is a high-water mark of the whole process.
 
@@ -14,6 +17,7 @@ struct Options {
     var data = MNIST.defaultDirectory
     var only: Set<String>? = nil
     var rssSteps = 300
+    var dumpEfficientNet: String? = nil
 }
 
 func parse() -> Options {
@@ -30,6 +34,7 @@ func parse() -> Options {
         case "--data": o.data = value(a)
         case "--only": o.only = Set(value(a).split(separator: ",").map(String.init))
         case "--rss-steps": guard let n = Int(value(a)), n > 0 else { fail("--rss-steps: expected an integer > 0") }; o.rssSteps = n
+        case "--dump-efficientnet": o.dumpEfficientNet = value(a)
         default: fail("unknown argument \(a)")
         }
     }
@@ -89,7 +94,21 @@ let options = parse()
 setThreadCount(options.threads)
 func wanted(_ key: String) -> Bool { options.only?.contains(key) ?? (key != "lenet5_peak_rss_mib") }
 
+/// The batch-1 EfficientNet-Lite0 workload's input, logits and probabilities, as JSON at `path`.
+func dumpEfficientNet(to path: String) throws {
+    let w = try EfficientNetWorkload(batchSize: 1)
+    guard var graph = w.model as? Graph else { fail("\(EfficientNetWorkload.name) is not a Graph") }
+    let out = try graph.forward([w.input], outputs: ["logits", "predictions"])
+    let object: [String: Any] = ["input_shape": w.input.shape, "input": w.input.scalars,
+                                 "logits": out[0].scalars, "probabilities": out[1].scalars]
+    try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: path))
+}
+
 do {
+    if let path = options.dumpEfficientNet {
+        try dumpEfficientNet(to: path)
+        exit(0)
+    }
     let data = try MNIST.load(from: options.data).train
     var results: [String: Double] = [:]
     if wanted("lenet5_train_ips") {
@@ -120,6 +139,14 @@ do {
     if wanted("inception_infer_b16_ips") {
         let w = try InceptionWorkload(batchSize: 16)
         results["inception_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
+    }
+    if wanted("efficientnet_infer_b1_ms") {
+        let w = try EfficientNetWorkload(batchSize: 1)
+        results["efficientnet_infer_b1_ms"] = try latencyMs(seconds: options.seconds, warmUp: 5, minimum: 20, w.run)
+    }
+    if wanted("efficientnet_infer_b16_ips") {
+        let w = try EfficientNetWorkload(batchSize: 16)
+        results["efficientnet_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
     }
     if wanted("lenet5_peak_rss_mib") {
         // Whole-process high-water mark: runtime, the loaded training set
