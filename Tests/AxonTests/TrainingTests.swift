@@ -129,6 +129,42 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         #expect(worst < 1e-6, "largest difference from the reference: \(worst)")
     }
 
+    /// AdagradDA through the Swift API against a direct Swift reference of spec §8.9 with l1 and l2
+    /// non-zero (step t uses T = t; with l1 = l2 = 0, T drops out of the formula).
+    @Test func adagradDAMatchesReference() throws {
+        var model = Sequential(seed: 8) { Flatten(); Dense(3) }
+        let data = try toyDataset(count: 8, classes: 3, seed: 9)
+        let b = data.batch(0..<8)
+        _ = try model(b.images)
+        let (lr, l1, l2): (Float, Float, Float) = (0.5, 0.002, 0.1)
+        var w = model.parameters.map(\.value.scalars)
+        var gacc = w.map { [Float](repeating: 0, count: $0.count) }
+        var gsq = w.map { [Float](repeating: 0.1, count: $0.count) }
+        let trainer = Trainer(optimizer: AdagradDA(learningRate: lr, l1: l1, l2: l2))
+        var worst: Float = 0
+        for t in 1...5 {
+            var probe = model
+            let logits = try probe.forward(b.images, training: true)
+            _ = try probe.backward(Loss.softmaxCrossEntropy.compute(logits: logits, labels: b.labels).gradient)
+            let T = Float(t)
+            for (p, g) in probe.gradients.map(\.value.scalars).enumerated() {
+                for i in g.indices {
+                    gacc[p][i] += g[i]
+                    gsq[p][i] += g[i] * g[i]
+                    let G = gacc[p][i]
+                    let sign: Float = G > 0 ? 1 : (G < 0 ? -1 : 0)
+                    w[p][i] = -lr * sign * max(abs(G) - l1 * T, 0) / (l2 * T * lr + gsq[p][i].squareRoot())
+                }
+            }
+            try trainer.step(&model, images: b.images, labels: b.labels)
+            for (p, value) in model.parameters.map(\.value.scalars).enumerated() {
+                worst = max(worst, zip(w[p], value).map { abs($0 - $1) }.max()!)
+            }
+        }
+        #expect(worst < 1e-6, "largest difference from the reference over 5 steps: \(worst)")
+        #expect(w[0].contains(0) && w[0].contains { $0 != 0 }, "l1 should zero some weights, not all: \(w[0])")
+    }
+
     @Test func sameSeedGivesBitwiseIdenticalWeights() throws {
         let data = try toyDataset(count: 40, seed: 10)
         func run(seed: UInt64) throws -> [Tensor] {
