@@ -32,7 +32,67 @@ func sampleHistory(_ n: Int) -> History {
     return History(records: records)
 }
 
+/// A greyscale PNG (colour type 0, no gAMA/sRGB chunk, as PIL writes them) of
+/// 8- or 16-bit big-endian `samples`, built byte by byte: zlib with stored blocks,
+/// so the test does not depend on the encoder it checks against.
+func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] {
+    func be32(_ v: Int) -> [UInt8] { bigEndian(UInt32(v)) }
+    func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        }
+        return ~c
+    }
+    func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+        let body = Array(type.utf8) + data
+        return be32(data.count) + body + bigEndian(crc32(body))
+    }
+    var raw: [UInt8] = []
+    for r in 0..<height {
+        raw.append(0)  // filter: none
+        for v in samples[(r * width)..<((r + 1) * width)] {
+            raw += bitDepth == 16 ? [UInt8(v >> 8), UInt8(v & 0xFF)] : [UInt8(v)]
+        }
+    }
+    var zlib: [UInt8] = [0x78, 0x01]
+    var offset = 0
+    repeat {
+        let n = min(raw.count - offset, 65535)
+        zlib += [offset + n == raw.count ? 1 : 0, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+        zlib += raw[offset..<(offset + n)]
+        offset += n
+    } while offset < raw.count
+    var (a, b): (UInt32, UInt32) = (1, 0)
+    for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
+    zlib += bigEndian(b << 16 | a)
+    return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        + chunk("IHDR", be32(width) + be32(height) + [UInt8(bitDepth), 0, 0, 0, 0])
+        + chunk("IDAT", zlib) + chunk("IEND", [])
+}
+
 @Suite struct PNGTests {
+    /// The same picture saved as 8-bit and 16-bit grey reads back the same: 16-bit
+    /// samples are linear in the sample value (v / 65535), not put through a gamma curve.
+    @Test func sixteenBitGreyReadsLikeEightBit() throws {
+        let dir = try makeTempDir("png16")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bytes = (0..<256).map { ($0 * 97 + 13) % 256 }
+        let p8 = dir.appendingPathComponent("g8.png"), p16 = dir.appendingPathComponent("g16.png")
+        try write(greyPNG(width: 16, height: 16, bitDepth: 8, samples: bytes), to: p8)
+        try write(greyPNG(width: 16, height: 16, bitDepth: 16, samples: bytes.map { $0 * 257 }), to: p16)
+        let a = try GrayImage.readPNG(p8.path), b = try GrayImage.readPNG(p16.path)
+        #expect(a.pixels == bytes.map { Float($0) / 255 }, "8-bit grey must read as byte / 255")
+        let worst = zip(a.pixels, b.pixels).map { abs($0 - $1) }.max()!
+        #expect(worst == 0, "8-bit and 16-bit versions of one picture differ by up to \(worst)")
+        // A 16-bit sample between two 8-bit levels lands on the nearest one.
+        let mid = dir.appendingPathComponent("mid.png")
+        try write(greyPNG(width: 3, height: 1, bitDepth: 16, samples: [0x4000, 0x8000, 0xC000]), to: mid)
+        let m = try GrayImage.readPNG(mid.path).pixels
+        #expect(zip(m, [0x4000, 0x8000, 0xC000]).allSatisfy { abs($0 - Float($1) / 65535) <= 0.5 / 255 + 1e-6 }, "\(m)")
+    }
+
     @Test func canvasRoundTripsThroughLibpng() throws {
         let dir = try makeTempDir("png")
         defer { try? FileManager.default.removeItem(at: dir) }
