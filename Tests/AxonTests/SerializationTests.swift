@@ -106,6 +106,32 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(c != b, "\(kind): a freshly initialised model predicts the same as the loaded one; the test would not notice lost weights")
     }
 
+    /// Re-wrapping the layers of a loaded network keeps their weights (and Dropout
+    /// its random stream); only layers not built yet are initialised, and a built
+    /// layer that does not take its new input is refused, by position.
+    @Test func rewrappedLayersKeepTheirParameters() throws {
+        let dir = try makeTempDir("rewrap")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var model = try trainedModel("mlp")  // Flatten, Dense, Dropout, Dense, Dropout, Dense
+        let path = dir.appendingPathComponent("model.safetensors").path
+        try model.save(to: path)
+        var m = try Sequential.load(from: path)
+        var c = Sequential(layers: m.layers)
+        let x = randomTensor([6, 28, 28, 1], seed: 3, range: 0...1)
+        #expect(try c(x) == model(x), "re-wrapped layers must predict what the trained model predicts")
+        let kept = c.parameters.map(\.value) == model.parameters.map(\.value)
+        #expect(kept, "re-wrapped layers must keep the trained parameters")
+        #expect(try c.forward(x, training: true) == m.forward(x, training: true), "dropout must keep its stream")
+
+        var head = Sequential(layers: Array(m.layers.dropLast()) + [Dense(5)])
+        #expect(try head(x).shape == [6, 5])
+        let body = head.parameters.dropLast(2).map(\.value) == model.parameters.dropLast(2).map(\.value)
+        #expect(body, "the trained layers under a new head must keep their parameters")
+
+        var wrong = Sequential(layers: m.layers)
+        #expect { try wrong.build(inputShape: [28, 28, 3]) } throws: { "\($0)".contains("layer 1 Dense") && "\($0)".contains("2352") }
+    }
+
     @Test func independentParserReadsAxonFiles() throws {
         let dir = try makeTempDir("parse")
         defer { try? FileManager.default.removeItem(at: dir) }
