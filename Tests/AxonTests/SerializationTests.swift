@@ -473,6 +473,27 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         let n = try runAxon(["train", "--model", "mlp", "--save", dir.appendingPathComponent("no/such/dir/m.safetensors").path])
         #expect(n.status != 0 && n.stderr.contains("does not exist"), "stderr \(n.stderr)")
     }
+
+    /// `axon eval` of a model ending in Softmax reports the mean cross-entropy of its probabilities.
+    @Test func evalOfASoftmaxModelReportsItsCrossEntropy() throws {
+        let dir = try makeTempDir("cli-softmax")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 20, test: 100)
+        var model = Sequential(seed: 4) { Flatten(); Dense(10); Softmax() }
+        try model.build(inputShape: [28, 28, 1])
+        try model.setParameter("layers.1.kernel", to: randomTensor([784, 10], seed: 6, range: -0.3...0.3))
+        let file = dir.appendingPathComponent("softmax.safetensors").path
+        try model.save(to: file)
+        let test = try MNIST.load(from: dir.path).test
+        let p = try model(test.batch(0..<test.count).images)
+        var expected = 0.0
+        for (r, label) in test.labels.enumerated() { expected -= log(Double(p[flat: r * 10 + Int(label)])) / Double(test.count) }
+        let e = try runAxon(["eval", "--model", file, "--data", dir.path])
+        let line = e.stdout.split(separator: "\n").first { $0.hasPrefix("test accuracy") } ?? ""
+        let loss = line.components(separatedBy: "loss ").last.flatMap { Double($0) }
+        #expect(e.status == 0 && loss != nil && abs(loss! - expected) < 1e-3 * max(1, expected),
+                "eval says \"\(line)\"; the mean cross-entropy is \(expected); stderr \(e.stderr)")
+    }
 }
 
 @Suite struct CheckpointTests {

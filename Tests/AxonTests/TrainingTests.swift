@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Axon
+@testable import Axon
 
 /// A small labelled set: class c images carry a bright square at a class-specific place plus noise.
 func toyDataset(count: Int, size: Int = 8, classes: Int = 4, seed: UInt64) throws -> Dataset {
@@ -64,6 +64,21 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         var last: Float = 1
         for _ in 0..<300 { last = try trainer.step(&model, images: batch.images, labels: batch.labels).loss }
         #expect(last < 0.01, "quadratic loss of softmax outputs: \(last)")
+    }
+
+    /// A network ending in Softmax outputs probabilities: its cross-entropy is the mean
+    /// of −log p[label], not that of a second softmax over the probabilities.
+    @Test func evaluateTakesTheProbabilitiesOfASoftmaxNetwork() throws {
+        var model = Sequential(seed: 2) { Flatten(); Dense(4); Softmax() }
+        try model.build(inputShape: [8, 8, 1])
+        try model.setParameter("layers.1.kernel", to: randomTensor([64, 4], seed: 5, range: -2...2))
+        let data = try toyDataset(count: 40, seed: 4)
+        let p = try model(data.batch(0..<40).images)
+        var expected = 0.0
+        for (r, label) in data.labels.enumerated() { expected -= log(Double(p[flat: r * 4 + Int(label)])) / 40 }
+        let (loss, accuracy) = try Trainer(optimizer: GradientDescent(learningRate: 0)).evaluate(model, on: data)
+        #expect(abs(Double(loss) - expected) < 1e-4 * max(1, expected), "loss \(loss), mean cross-entropy \(expected)")
+        #expect(accuracy == Double(Trainer.countCorrect(p, data.labels)) / 40)
     }
 
     static let optimizers: [(String, any Optimizer)] = [

@@ -251,15 +251,23 @@ public final class Trainer {
     }
 
     /// Mean loss and accuracy of `model` on `data` (inference mode, batched).
+    ///
+    /// A network that ends in a Softmax layer outputs probabilities, not logits:
+    /// its softmax cross-entropy is the mean of −log p[label] (p clipped below at
+    /// 1e−7, as Keras clips), not the cross-entropy of a second softmax.
     public func evaluate<Model: Layer>(_ model: Model, on data: Dataset) throws -> (loss: Float, accuracy: Double) {
         var m = model
+        let probabilities = loss == .softmaxCrossEntropy && (model as? any Network)?.outputsProbabilities == true
         var lossSum = 0.0, correct = 0
         var begin = 0
         while begin < data.count {
             let end = min(begin + inferenceBatchSize, data.count)
             let x = data.rows(begin..<end)
             let labels = Array(data.labels[begin..<end])
-            let logits = try m.forward(x, training: false)
+            let output = try m.forward(x, training: false)
+            // softmax(log p) = p for rows that sum to 1, so log p are logits of p.
+            let logits = probabilities
+                ? Tensor(uncheckedShape: output.shape, scalars: output.scalars.map { log(max($0, 1e-7)) }) : output
             let (l, _) = try loss.compute(logits: logits, labels: labels)
             lossSum += Double(l) * Double(end - begin)
             correct += Trainer.countCorrect(logits, labels)
