@@ -4,7 +4,7 @@ import Axon
 /// `axon plot HISTORY --out curves.png`: learning curves of a run.
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw loss and accuracy against epoch (train and test) from a history file of `axon train --history`, as a PNG.")
+        abstract: "Draw loss and accuracy against epoch (train, validation, test) from a history file of `axon train --history`, as a PNG.")
 
     @Argument(help: ArgumentHelp("A history file (.csv or .json) written by `axon train --history`.", valueName: "history"))
     var history: String

@@ -27,6 +27,7 @@ func sampleHistory(_ n: Int) -> History {
         let f = Float(e), d = Double(e)
         records.append(EpochRecord(epoch: e, learningRate: 0.01 * f, trainLoss: 1 / f, trainAccuracy: 0.5 + 0.04 * d,
                                    validationLoss: 1.1 / f, validationAccuracy: 0.45 + 0.03 * d,
+                                   testLoss: e == n ? 1.2 / f : nil, testAccuracy: e == n ? 0.44 + 0.03 * d : nil,
                                    seconds: 1.5 * d, imagesPerSecond: 100))
     }
     return History(records: records)
@@ -117,9 +118,9 @@ func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] 
         try Chart.curves(sampleHistory(6)).writePNG(to: path)
         let d = try decodePNG(path)
         #expect(d.width == 960 && d.height == 400)
-        // Both series colours are present (the curves were drawn).
+        // The train, validation and test colours are present (the curves and the last epoch's test marker).
         let colours = Set(stride(from: 0, to: d.rgb.count, by: 3).map { RGB(d.rgb[$0], d.rgb[$0 + 1], d.rgb[$0 + 2]) }.map { "\($0)" })
-        #expect(colours.contains("\(RGB.blue)") && colours.contains("\(RGB.orange)"), "\(colours.count) colours")
+        #expect([RGB.blue, .green, .orange].allSatisfy { colours.contains("\($0)") }, "\(colours.count) colours")
     }
 
     @Test func badPNGPathsGiveClearErrors() throws {
@@ -160,6 +161,7 @@ func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] 
         for (a, b) in zip(h.epochs, back.epochs) {
             #expect(a.epoch == b.epoch && a.trainLoss == b.trainLoss && a.trainAccuracy == b.trainAccuracy
                     && a.validationLoss == b.validationLoss && a.validationAccuracy == b.validationAccuracy
+                    && a.testLoss == b.testLoss && a.testAccuracy == b.testAccuracy
                     && a.learningRate == b.learningRate && a.seconds == b.seconds, "\(a) vs \(b)")
         }
     }
@@ -189,9 +191,11 @@ func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] 
         #expect(!r.stdout.contains("\u{1B}") && !r.stdout.contains("\r"), "control characters in: \(r.stdout.debugDescription)")
         #expect(r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count == 2, "stdout: \(r.stdout)")
         let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
-        #expect(rows.count == 3 && rows[0] == "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds",
-                "history: \(rows)")
-        #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",").count == 7 })
+        #expect(rows.count == 3 && rows[0] == "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,"
+                + "test_loss,test_accuracy,learning_rate,seconds", "history: \(rows)")
+        // No validation set without --early-stopping: the test figures are in the test columns.
+        #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 9
+                                              && $0.split(separator: ",").count == 7 }, "history: \(rows)")
 
         let q = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--quiet", "--history", json])
         #expect(q.status == 0 && q.stdout.split(separator: "\n").count == 1 && q.stdout.hasPrefix("test accuracy "),
@@ -220,6 +224,36 @@ func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] 
         let k = try decodePNG(conf)
         // At least background, cell colour and text (a perfect model leaves only diagonal cells coloured).
         #expect(k.width > 400 && k.height > 400 && distinctColours(k.rgb) >= 3, "\(distinctColours(k.rgb)) colours")
+    }
+
+    /// With --early-stopping the per-epoch figures come from held-out training images:
+    /// the epoch lines and the history call them validation figures, and the test
+    /// set's figures (of the weights kept, those of the best epoch) stand apart.
+    @Test func earlyStoppingHistoryKeepsValidationAndTestApart() throws {
+        let dir = try makeTempDir("viz-early")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 600, test: 200)
+        let csv = dir.appendingPathComponent("h.csv").path
+        let r = try runAxon(["train", "--model", "mlp", "--epochs", "3", "--early-stopping", "2", "--data", dir.path,
+                             "--threads", "2", "--seed", "5", "--history", csv])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let epochLines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        #expect(epochLines.count == 3 && epochLines.allSatisfy { $0.contains("val acc") && !$0.contains("test acc") },
+                "stdout: \(r.stdout)")
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        let header = lines.first.map { $0.split(separator: ",").map(String.init) } ?? []
+        #expect(header == ["epoch", "train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
+                           "test_loss", "test_accuracy", "learning_rate", "seconds"], "header \(header)")
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        func column(_ name: String) -> [Double?] {
+            guard let i = header.firstIndex(of: name) else { return [] }
+            return rows.map { i < $0.count ? Double($0[i]) : nil }
+        }
+        #expect(column("validation_accuracy").count == 3 && column("validation_accuracy").allSatisfy { $0 != nil })
+        let tested = column("test_accuracy").compactMap { $0 }
+        let final = finalAccuracy(r.stdout)
+        #expect(tested.count == 1 && final != nil && abs(tested[0] * 100 - final!) < 0.01,
+                "test figures \(tested) (only the kept epoch's), final test accuracy \(String(describing: final))%")
     }
 
     @Test(arguments: [

@@ -77,16 +77,20 @@ public enum Chart {
         }
     }
 
-    /// Loss (left) and accuracy (right) against epoch, for training and test.
+    /// Loss (left) and accuracy (right) against epoch, for training, validation and
+    /// test (each drawn where the history has its figures).
     public static func curves(_ history: History) -> Canvas {
         var c = Canvas(width: 960, height: 400)
         let e = history.epochs
-        let loss = [Series(name: "train", color: .blue, points: e.map { (Double($0.epoch), Double($0.trainLoss)) }),
-                    Series(name: "test", color: .orange,
-                           points: e.compactMap { r in r.validationLoss.map { (Double(r.epoch), Double($0)) } })]
-        let acc = [Series(name: "train", color: .blue, points: e.map { (Double($0.epoch), $0.trainAccuracy * 100) }),
-                   Series(name: "test", color: .orange,
-                          points: e.compactMap { r in r.validationAccuracy.map { (Double(r.epoch), $0 * 100) } })]
+        func series(_ loss: @escaping (EpochRecord) -> Float?, _ accuracy: @escaping (EpochRecord) -> Double?,
+                    _ name: String, _ color: RGB) -> (Series, Series) {
+            (Series(name: name, color: color, points: e.compactMap { r in loss(r).map { (Double(r.epoch), Double($0)) } }),
+             Series(name: name, color: color, points: e.compactMap { r in accuracy(r).map { (Double(r.epoch), $0 * 100) } }))
+        }
+        let all = [series({ $0.trainLoss }, { $0.trainAccuracy }, "train", .blue),
+                   series(\.validationLoss, \.validationAccuracy, "validation", .green),
+                   series(\.testLoss, \.testAccuracy, "test", .orange)]
+        let loss = all.map(\.0), acc = all.map(\.1)
         lineChart(&c, x: 0, y: 0, w: 480, h: 400, title: "loss", yLabel: "cross-entropy loss", series: loss)
         lineChart(&c, x: 480, y: 0, w: 480, h: 400, title: "accuracy", yLabel: "accuracy (%)", series: acc)
         return c

@@ -8,8 +8,12 @@ public struct EpochRecord: Sendable, Equatable, Codable {
     /// measured on the training forward passes (dropout active).
     public var trainLoss: Float
     public var trainAccuracy: Double
+    /// Figures on the `validation` set given to `fit` (the one early stopping watches).
     public var validationLoss: Float?
     public var validationAccuracy: Double?
+    /// Figures on the `test` set given to `fit`, which only reports them.
+    public var testLoss: Float? = nil
+    public var testAccuracy: Double? = nil
     /// Wall-clock seconds of the training passes (validation excluded).
     public var seconds: Double
     public var imagesPerSecond: Double
@@ -132,7 +136,8 @@ public final class Trainer {
 
     /// Trains `model` for `epochs` passes over `train` in shuffled mini-batches
     /// (order drawn from `SeededGenerator(seed:)`, reshuffled every epoch),
-    /// evaluating on `validation` after each epoch.
+    /// evaluating on `validation` (which early stopping watches) and on `test`
+    /// (only recorded) after each epoch.
     ///
     /// `startEpoch` > 1 resumes a run whose epochs before it are done (model and
     /// optimizer restored from a checkpoint): their shuffles are replayed, not
@@ -140,7 +145,8 @@ public final class Trainer {
     /// uninterrupted run.
     @discardableResult
     public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
-                                  validation: Dataset? = nil, seed: UInt64 = 0, startEpoch: Int = 1) throws -> History {
+                                  validation: Dataset? = nil, test: Dataset? = nil, seed: UInt64 = 0,
+                                  startEpoch: Int = 1) throws -> History {
         guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
         guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
         guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
@@ -187,11 +193,8 @@ public final class Trainer {
                                      trainAccuracy: Double(correct) / Double(train.count),
                                      validationLoss: nil, validationAccuracy: nil, seconds: seconds,
                                      imagesPerSecond: Double(train.count) / max(seconds, 1e-9))
-            if let validation {
-                let (l, a) = try evaluate(model, on: validation)
-                record.validationLoss = l
-                record.validationAccuracy = a
-            }
+            if let validation { (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation) }
+            if let test { (record.testLoss, record.testAccuracy) = try evaluate(model, on: test) }
             history.epochs.append(record)
             onEpoch?(record)
             if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
