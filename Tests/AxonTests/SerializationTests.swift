@@ -474,6 +474,42 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(n.status != 0 && n.stderr.contains("does not exist"), "stderr \(n.stderr)")
     }
 
+    /// Model, history and checkpoint files get the permissions of any new file
+    /// (0644 under umask 022), not the 0600 of a temporary file.
+    @Test func writtenFilesGetTheModeOfANewFile() throws {
+        let dir = try makeTempDir("cli-mode")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 60, test: 20)
+        let exe = try #require(axonExecutable())
+        let (model, csv, checkpoints) = (dir.appendingPathComponent("m.safetensors").path, dir.appendingPathComponent("h.csv").path,
+                                         dir.appendingPathComponent("runs").path)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "umask 022 && exec \"$0\" \"$@\" > /dev/null", exe.path, "train", "--model", "mlp", "--epochs", "1",
+                       "--data", dir.path, "--save", model, "--history", csv, "--checkpoint-dir", checkpoints]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        func mode(_ path: String) -> Int? { (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int }
+        for path in [model, csv, checkpoints + "/" + CheckpointDirectory.fileName(epoch: 1)] {
+            #expect(mode(path) == 0o644, "\(path): mode \(mode(path).map { String($0, radix: 8) } ?? "missing"), expected 644")
+        }
+        // In the library too, whatever this process's umask: the mode of a file made with open(2).
+        let reference = dir.appendingPathComponent("reference").path
+        close(open(reference, O_CREAT | O_WRONLY | O_EXCL, 0o666))
+        let m = try Sequential.load(from: model)
+        let saved = dir.appendingPathComponent("again.safetensors").path
+        try m.save(to: saved)
+        try History(records: []).write(to: dir.appendingPathComponent("h.json").path)
+        for path in [saved, dir.appendingPathComponent("h.json").path] {
+            #expect(mode(path) == mode(reference) && mode(path) != nil, "\(path): mode \(String(describing: mode(path))) vs \(String(describing: mode(reference)))")
+        }
+        // A file that is replaced keeps its permissions, as when it is overwritten in place.
+        chmod(saved, 0o640)
+        try m.save(to: saved)
+        #expect(mode(saved) == 0o640, "re-saved file: mode \(String(describing: mode(saved)))")
+    }
+
     /// `axon eval` of a model ending in Softmax reports the mean cross-entropy of its probabilities.
     @Test func evalOfASoftmaxModelReportsItsCrossEntropy() throws {
         let dir = try makeTempDir("cli-softmax")
