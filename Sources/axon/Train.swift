@@ -53,6 +53,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
     var training: TrainingOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var classes: ClassOptions
 
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
@@ -161,6 +162,9 @@ struct Train: ParsableCommand {
         }
         var train = limit.map { loaded.train.prefix($0) } ?? loaded.train
         let test = loaded.test
+        let classNames = try classes.names(count: train.classCount) {
+            try MNIST.classNames(in: data, testLabels: test.labels)
+        } ?? MNIST.digitClassNames
         // Early stopping must not look at the test set: it watches the end of the
         // training set, held out; the test set is then measured once, at the end.
         var validation: Dataset?
@@ -235,7 +239,7 @@ struct Train: ParsableCommand {
                 "axon.training.optimizer": settings.optimizerDescription,
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
                 "axon.training.test_accuracy": fixed(final, 4),
-            ])
+            ].merging(ClassNames.metadata(classNames)) { a, _ in a })
             output.say("saved the model to \(save)")
         }
     }

@@ -474,6 +474,51 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(n.status != 0 && n.stderr.contains("does not exist"), "stderr \(n.stderr)")
     }
 
+    /// Class names come with the data and travel in the model file: a model trained on
+    /// MNIST-format data that is not Fashion-MNIST shows digits, never Fashion-MNIST's
+    /// names; `--classes FILE` names them (saved in the file, or overriding it later).
+    @Test func classNamesComeFromTheDataAndTheModelFile() throws {
+        let dir = try makeTempDir("cli-classes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 100)
+        let digits = dir.appendingPathComponent("digits.safetensors").path
+        let t = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--seed", "3", "--save", digits])
+        #expect(t.status == 0, "stderr \(t.stderr)")
+        let fashion = MNIST.fashionClassNames
+        for args in [["predict", "--model", digits, "--index", "3", "--data", dir.path],
+                     ["eval", "--model", digits, "--data", dir.path, "--confusion", dir.appendingPathComponent("c.png").path]] {
+            let r = try runAxon(args)
+            #expect(r.status == 0 && !fashion.contains { r.stdout.contains($0) }, "\(args[0]) shows Fashion-MNIST names:\n\(r.stdout)\n\(r.stderr)")
+        }
+        let i = try runAxon(["inspect", digits])
+        #expect(i.stdout.contains(#"axon.classes: ["0","1","2","3","4","5","6","7","8","9"]"#), "inspect:\n\(i.stdout)")
+
+        // Names from a file: kept in the model file, shown by predict even for an image file.
+        let names = (0..<10).map { "band \($0)" }
+        let classes = dir.appendingPathComponent("bands.txt")
+        try write(Array((names.joined(separator: "\n") + "\n").utf8), to: classes)
+        let named = dir.appendingPathComponent("named.safetensors").path
+        let u = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--seed", "3", "--save", named,
+                             "--classes", classes.path])
+        #expect(u.status == 0, "stderr \(u.stderr)")
+        let images = try [UInt8](Data(contentsOf: dir.appendingPathComponent("t10k-images-idx3-ubyte")))
+        let pgm = dir.appendingPathComponent("three.pgm")
+        try write(Array("P5\n28 28\n255\n".utf8) + images[(16 + 3 * 784)..<(16 + 4 * 784)], to: pgm)
+        let p = try runAxon(["predict", "--model", named, "--image", pgm.path])
+        let predicted = p.stdout.split(separator: "\n").first { $0.hasPrefix("predicted class") } ?? ""
+        #expect(p.status == 0 && predicted.contains("(band "), "stdout \(p.stdout) stderr \(p.stderr)")
+        // --classes at prediction time wins; a file with the wrong number of names is refused, naming it.
+        let other = dir.appendingPathComponent("other.txt")
+        try write(Array(names.map { $0.uppercased() }.joined(separator: "\n").utf8), to: other)
+        let q = try runAxon(["predict", "--model", named, "--image", pgm.path, "--classes", other.path])
+        #expect(q.status == 0 && q.stdout.contains("(BAND "), "stdout \(q.stdout) stderr \(q.stderr)")
+        let short = dir.appendingPathComponent("short.txt")
+        try write(Array("a\nb\nc\n".utf8), to: short)
+        let r = try runAxon(["predict", "--model", named, "--image", pgm.path, "--classes", short.path])
+        #expect(r.status != 0 && r.stderr.hasPrefix("axon: ") && r.stderr.contains(short.path) && r.stderr.contains("3 class names")
+                && r.stderr.contains("10"), "stderr \(r.stderr)")
+    }
+
     /// Model, history and checkpoint files get the permissions of any new file
     /// (0644 under umask 022), not the 0600 of a temporary file.
     @Test func writtenFilesGetTheModeOfANewFile() throws {

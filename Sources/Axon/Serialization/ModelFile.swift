@@ -11,7 +11,8 @@ import Foundation
 /// - `axon.architecture`: the network's `LayerConfig` as JSON (layer kinds,
 ///   their arguments, the seed and the shape of one input example)
 /// - `axon.parameter_count`: total number of trainable scalars
-/// - anything the caller adds (the CLI records the training run under `axon.training.*`).
+/// - anything the caller adds (the CLI records the training run under `axon.training.*`
+///   and the class names under `ClassNames.metadataKey`).
 public enum ModelFile {
     public static let formatVersion = "1"
     public static let versionKey = "axon.format_version"
