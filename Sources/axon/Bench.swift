@@ -55,8 +55,8 @@ struct Bench: ParsableCommand {
             let infer = monotonicSeconds() - start
             let done = Double(n * steps)
             print("\(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) batch \(n)  "
-                  + "train \(Int((done / train).rounded())) images/s (\(fixed(1000 * train / Double(steps), 2)) ms/step)  "
-                  + "inference \(Int((done / infer).rounded())) images/s")
+                  + "train \(fixed(done / train, 0)) images/s (\(fixed(1000 * train / Double(steps), 2)) ms/step)  "
+                  + "inference \(fixed(done / infer, 0)) images/s")
         }
     }
 }

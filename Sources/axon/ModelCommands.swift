@@ -178,7 +178,7 @@ struct Eval: ParsableCommand {
         let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
         print("\(model) on the \(test.count) test images of \(data)")
-        print("test accuracy \(percent(accuracy)) (\(Int((accuracy * Double(test.count)).rounded()))/\(test.count)), "
+        print("test accuracy \(percent(accuracy)) (\(fixed(accuracy * Double(test.count), 0))/\(test.count)), "
               + "loss \(fixed(Double(loss), 4))")
         if let confusion {
             let predicted = try evaluator.predict(network, test.images)

@@ -65,7 +65,7 @@ final class ProgressReporter {
         let eta = Double(p.examples - p.examplesDone) / max(rate, 1e-9)
         let e = String(p.epoch).leftPadded(to: String(epochs).count)
         let line = "epoch \(e)/\(epochs) \(bar) \(String(p.batch).leftPadded(to: String(p.batches).count))/\(p.batches)  "
-            + "loss \(fixed(Double(p.meanLoss), 4))  \(Int(rate.rounded())) images/s  ETA \(duration(eta))"
+            + "loss \(fixed(Double(p.meanLoss), 4))  \(fixed(rate, 0)) images/s  ETA \(duration(eta))"
         // \r back to column 0, then erase to the end of the line (ESC[K): terminals only.
         fputs("\r\(line)\u{1B}[K", stdout)
         fflush(stdout)
@@ -83,7 +83,7 @@ final class ProgressReporter {
             }
             print("epoch \(epoch)/\(epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
                   + "train acc \(percent(r.trainAccuracy))  \(held.joined())"
-                  + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
+                  + "\(fixed(r.seconds, 1)) s  \(fixed(r.imagesPerSecond, 0)) images/s")
         }
         history.epochs.append(r)
         try writeHistory()
@@ -105,7 +105,7 @@ final class ProgressReporter {
 
 /// 75 → "1:15", 3700 → "1:01:40".
 func duration(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
+    guard seconds.isFinite, abs(seconds) < 1e15 else { return "?" }
     let s = Int(seconds.rounded())
     let two = { (n: Int) in n < 10 ? "0\(n)" : "\(n)" }
     return s >= 3600 ? "\(s / 3600):\(two(s / 60 % 60)):\(two(s % 60))" : "\(s / 60):\(two(s % 60))"

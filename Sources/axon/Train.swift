@@ -230,7 +230,7 @@ struct Train: ParsableCommand {
             try reporter.recordTest(epoch: trainer.earlyStoppingBestEpoch, loss: loss, accuracy: accuracy)
             final = accuracy
         }
-        print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
+        print("test accuracy \(percent(final)) (\(fixed(final * Double(test.count), 0))/\(test.count)) "
               + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
         if let save {
             try network.save(to: save, metadata: [
@@ -258,11 +258,12 @@ extension Train {
     }
 }
 
-/// `x` with `digits` decimals (Foundation-free, so the CLI needs only Axon and ArgumentParser).
+/// `x` with `digits` decimals (Foundation-free, so the CLI needs only Axon and ArgumentParser);
+/// "nan", "inf" or Swift's exponent form ("1e+30") where a fixed form would overflow.
 func fixed(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return "\(x)" }
     var scale = 1
     for _ in 0..<digits { scale *= 10 }
+    guard x.isFinite, abs(x) * Double(scale) < 1e18 else { return "\(x)" }
     let r = Int((abs(x) * Double(scale)).rounded())
     let whole = (x < 0 && r != 0 ? "-" : "") + String(r / scale)
     guard digits > 0 else { return whole }

@@ -257,6 +257,23 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(e3.map { "\($0)".contains("Custom") } == true, "\(String(describing: e3))")
     }
 
+    /// A model whose weights hold NaN or infinity is refused on load (naming the tensor) and on save.
+    @Test func nonFiniteWeightsAreRefused() throws {
+        var model = Sequential(seed: 1) { Flatten(); Dense(3); Dense(2) }
+        try model.build(inputShape: [2, 2, 1])
+        let good = try ModelFile.encode(model)
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var contents = try SafeTensors.decode(good, path: "m")
+            let i = try #require(contents.tensors.firstIndex { $0.name == "layers.2.kernel" })
+            contents.tensors[i].value[flat: 3] = bad
+            let bytes = try SafeTensors.encode(contents.tensors, metadata: contents.metadata)
+            expectRejected(bytes, "tensor \"layers.2.kernel\" holds NaN or infinite values", "weight \(bad)")
+            var broken = model
+            try broken.setParameter("layers.2.kernel", to: contents.tensors[i].value)
+            #expect { try ModelFile.encode(broken) } throws: { "\($0)".contains("layers.2.kernel") }
+        }
+    }
+
     @Test func everyLayerKindRoundTrips() throws {
         var model = Sequential(seed: 9) {
             Conv2D(filters: 3, kernelSize: (3, 2), strides: (2, 1), padding: .same, activation: .tanh,

@@ -222,6 +222,23 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         #expect(Double(correct) / 128 == acc)
     }
 
+    /// A run whose loss stops being finite ends at that batch with an error naming
+    /// the epoch, the batch and the learning rate, before any further epoch is reported.
+    @Test func divergingRunStopsAtTheFirstNonFiniteLoss() throws {
+        var model = Sequential(seed: 3) { Flatten(); Dense(16, activation: .relu); Dense(16, activation: .relu); Dense(4) }
+        let data = try toyDataset(count: 64, seed: 12)
+        let trainer = Trainer(optimizer: Adam(learningRate: 1e30))
+        var epochs = 0
+        trainer.onEpoch = { _ in epochs += 1 }
+        #expect {
+            try trainer.fit(&model, on: data, epochs: 3, batchSize: 8)
+        } throws: { error in
+            let m = "\(error)"
+            return m.contains("epoch 1, batch ") && m.contains("of 8") && m.contains("learning rate") && m.contains("1e+30")
+        }
+        #expect(epochs == 0, "\(epochs) epochs were reported after the loss stopped being finite")
+    }
+
     @Test func badHyperParametersThrow() throws {
         var model = Models.mlp()
         let data = try toyDataset(count: 4, size: 28, seed: 1)

@@ -34,8 +34,10 @@ public enum Chart {
             let pad = max((y1 - y0) * 0.08, abs(y1) * 0.02, 1e-3)
             y0 -= pad; y1 += pad
         }
-        func px(_ v: Double) -> Int { left + Int(((v - x0) / (x1 - x0) * Double(right - left)).rounded()) }
-        func py(_ v: Double) -> Int { bottom - Int(((v - y0) / (y1 - y0) * Double(bottom - top)).rounded()) }
+        // Clamped, so a range too wide for a Double (NaN here) or a far-off value cannot trap the conversion.
+        func pixel(_ v: Double) -> Int { v.isNaN ? 0 : Int(max(-1e6, min(1e6, v.rounded()))) }
+        func px(_ v: Double) -> Int { left + pixel((v - x0) / (x1 - x0) * Double(right - left)) }
+        func py(_ v: Double) -> Int { bottom - pixel((v - y0) / (y1 - y0) * Double(bottom - top)) }
         // Grid and ticks.
         let yt = ticks(y0, y1), yStep = yt.count > 1 ? yt[1] - yt[0] : 1
         for v in yt {

@@ -35,6 +35,9 @@ public enum ModelFile {
         guard model.isBuilt else {
             throw AxonError.invalidArgument("save: the model is not built yet; call build(inputShape:) or run it on a batch first")
         }
+        if let name = model.firstNonFiniteTensor {
+            throw AxonError.invalidArgument("save: tensor \"\(name)\" holds NaN or infinite values; such a model cannot be loaded")
+        }
         let config = try LayerConfig(model)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -138,6 +141,9 @@ public enum ModelFile {
         let names = Set(expected.map(\.0))
         if let extra = contents.tensors.first(where: { !names.contains($0.name) }) {
             throw fail("tensor \"\(extra.name)\" is not a parameter of the architecture")
+        }
+        if let bad = contents.tensors.first(where: { !$0.value.isFinite }) {
+            throw fail("tensor \"\(bad.name)\" holds NaN or infinite values (saved from a diverged run?)")
         }
 
         do {

@@ -88,12 +88,15 @@ extension History {
         }
         var history = History()
         for (n, row) in rows.enumerated() {
-            guard let epoch = row["epoch"], let loss = row["train_loss"], let acc = row["train_accuracy"] else {
+            guard let e = row["epoch"], let loss = row["train_loss"], let acc = row["train_accuracy"] else {
                 throw AxonError.file(path: path, "epoch row \(n + 1) lacks epoch, train_loss or train_accuracy")
+            }
+            guard let epoch = Int(exactly: e), (0...1_000_000_000).contains(epoch) else {
+                throw AxonError.file(path: path, "epoch row \(n + 1): epoch \(e) is not a whole number in 0...1000000000")
             }
             let seconds = row["seconds"] ?? 0
             history.epochs.append(EpochRecord(
-                epoch: Int(epoch), learningRate: Float(row["learning_rate"] ?? .nan), trainLoss: Float(loss),
+                epoch: epoch, learningRate: Float(row["learning_rate"] ?? .nan), trainLoss: Float(loss),
                 trainAccuracy: acc, validationLoss: row["validation_loss"].map(Float.init),
                 validationAccuracy: row["validation_accuracy"], testLoss: row["test_loss"].map(Float.init),
                 testAccuracy: row["test_accuracy"], seconds: seconds, imagesPerSecond: 0))

@@ -143,6 +143,10 @@ public final class Trainer {
     /// optimizer restored from a checkpoint): their shuffles are replayed, not
     /// trained, so epochs `startEpoch...epochs` see exactly the batches of an
     /// uninterrupted run.
+    ///
+    /// A batch whose loss is NaN or infinite, or weights that are at the end of an
+    /// epoch, end the run with an error naming the epoch and batch (the epoch is
+    /// not reported: a caller's `onEpoch` checkpoint keeps the last good one).
     @discardableResult
     public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
                                   validation: Dataset? = nil, test: Dataset? = nil, seed: UInt64 = 0,
@@ -166,8 +170,9 @@ public final class Trainer {
             let start = Date()
             var lossSum = 0.0, correct = 0
             var begin = 0, batchIndex: UInt64 = 0
+            let batches = (order.count + batchSize - 1) / batchSize
             while begin < order.count {
-                let end = min(begin + batchSize, order.count)
+                let end = min(begin + batchSize, order.count), batch = (end + batchSize - 1) / batchSize
                 let labels = gather(train, order[begin..<end])
                 if augmentation != nil {
                     // The stream depends on (seed, epoch, batch) only: resumable and order-free.
@@ -176,16 +181,22 @@ public final class Trainer {
                     batchIndex += 1
                 }
                 let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count)
+                guard r.loss.isFinite else {
+                    throw diverged("at epoch \(epoch), batch \(batch) of \(batches): the loss is \(r.loss.isNaN ? "NaN" : "infinite")")
+                }
                 lossSum += Double(r.loss) * Double(end - begin)
                 correct += r.correct
                 begin = end
                 if let onBatch {
                     onBatch(BatchProgress(epoch: epoch, examplesDone: end, examples: order.count,
-                                          batch: (end + batchSize - 1) / batchSize,
-                                          batches: (order.count + batchSize - 1) / batchSize,
+                                          batch: batch, batches: batches,
                                           meanLoss: Float(lossSum / Double(end)),
                                           seconds: Date().timeIntervalSince(start)))
                 }
+            }
+            // The last update can break the weights with the loss still finite.
+            if let name = model.firstNonFiniteTensor {
+                throw diverged("at epoch \(epoch), batch \(batches) of \(batches): tensor \(name) holds NaN or infinite values")
             }
             let seconds = Date().timeIntervalSince(start)
             var record = EpochRecord(epoch: epoch, learningRate: optimizer.learningRate,
@@ -217,6 +228,11 @@ public final class Trainer {
             }
         }
         return history
+    }
+
+    /// The error that ends a run whose loss or weights stop being finite.
+    private func diverged(_ what: String) -> AxonError {
+        .invalidArgument("training diverged \(what); try a lower learning rate (it was \(optimizer.learningRate))")
     }
 
     /// Puts back the parameters (and BatchNorm statistics) of the best validation
