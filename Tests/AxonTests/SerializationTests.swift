@@ -508,7 +508,7 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
             #expect(r.status == 0 && !fashion.contains { r.stdout.contains($0) }, "\(args[0]) shows Fashion-MNIST names:\n\(r.stdout)\n\(r.stderr)")
         }
         let i = try runAxon(["inspect", digits])
-        #expect(i.stdout.contains(#"axon.classes: ["0","1","2","3","4","5","6","7","8","9"]"#), "inspect:\n\(i.stdout)")
+        #expect(i.stdout.contains(#"axon.class_names: ["0","1","2","3","4","5","6","7","8","9"]"#), "inspect:\n\(i.stdout)")
 
         // Names from a file: kept in the model file, shown by predict even for an image file.
         let names = (0..<10).map { "band \($0)" }

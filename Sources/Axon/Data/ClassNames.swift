@@ -5,7 +5,7 @@ import Foundation
 /// per line), and travel in a model file's metadata under `metadataKey` as a
 /// JSON array of strings.
 public enum ClassNames {
-    public static let metadataKey = "axon.classes"
+    public static let metadataKey = "axon.class_names"
 
     /// Reads one name per line; spaces around a name and blank lines at the end are dropped.
     public static func read(from path: String) throws -> [String] {
