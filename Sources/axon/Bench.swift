@@ -76,7 +76,7 @@ extension Bench {
             let start = monotonicSeconds()
             for _ in 0..<steps { _ = try folded(x) }
             let seconds = (monotonicSeconds() - start) / Double(steps)
-            print("batch \(n)  \(fixed(1000 * seconds, 1)) ms per call  \(Int((Double(n) / seconds).rounded())) images/s")
+            print("batch \(n)  \(fixed(1000 * seconds, 1)) ms per call  \(fixed(Double(n) / seconds, 0)) images/s")
         }
     }
 }
