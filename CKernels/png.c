@@ -51,6 +51,11 @@ int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
         return CK_EFORMAT;
     }
     image.format = PNG_FORMAT_RGB;
+    /* Without this flag libpng takes the samples of a 16-bit file that has no
+     * gAMA/sRGB chunk as linear light and gamma-encodes them on the way to 8
+     * bits; read them like 8-bit samples instead (v/65535 ≈ byte/255), so the
+     * 8- and 16-bit versions of one picture give the same bytes. */
+    image.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
     size_t size = PNG_IMAGE_SIZE(image);
     uint8_t *buffer = malloc(size ? size : 1);
     if (!buffer) {

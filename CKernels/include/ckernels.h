@@ -473,8 +473,9 @@ void ck_free(void *p);
  * holds libpng's message, truncated to msg_len bytes. */
 int ck_png_write_rgb(const char *path, int width, int height, const uint8_t *rgb,
                      char *msg, size_t msg_len);
-/* Reads any PNG as 8-bit RGB. On success *rgb is malloc'ed (free with ck_free),
- * width*height*3 bytes. CK_EFORMAT if the file cannot be read or decoded
+/* Reads any PNG as 8-bit RGB; 16-bit samples scale linearly to 8 bits (not
+ * through a gamma curve) unless the file's gAMA/sRGB chunk says otherwise.
+ * On success *rgb is malloc'ed (free with ck_free), width*height*3 bytes. CK_EFORMAT if the file cannot be read or decoded
  * (msg as above). */
 int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
                     char *msg, size_t msg_len);

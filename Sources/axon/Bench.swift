@@ -55,8 +55,8 @@ struct Bench: ParsableCommand {
             let infer = monotonicSeconds() - start
             let done = Double(n * steps)
             print("\(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) batch \(n)  "
-                  + "train \(Int((done / train).rounded())) images/s (\(fixed(1000 * train / Double(steps), 2)) ms/step)  "
-                  + "inference \(Int((done / infer).rounded())) images/s")
+                  + "train \(fixed(done / train, 0)) images/s (\(fixed(1000 * train / Double(steps), 2)) ms/step)  "
+                  + "inference \(fixed(done / infer, 0)) images/s")
         }
     }
 }
@@ -76,7 +76,7 @@ extension Bench {
             let start = monotonicSeconds()
             for _ in 0..<steps { _ = try folded(x) }
             let seconds = (monotonicSeconds() - start) / Double(steps)
-            print("batch \(n)  \(fixed(1000 * seconds, 1)) ms per call  \(Int((Double(n) / seconds).rounded())) images/s")
+            print("batch \(n)  \(fixed(1000 * seconds, 1)) ms per call  \(fixed(Double(n) / seconds, 0)) images/s")
         }
     }
 }

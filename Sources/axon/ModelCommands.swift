@@ -109,12 +109,41 @@ func grouped(_ n: Int) -> String {
 }
 
 /// Loads a model file and checks that it takes examples of `shape`.
-func loadModel(_ path: String, expecting shape: [Int], dataDescription: String) throws -> any Network {
+func loadModel(_ path: String, expecting shape: [Int], dataDescription: String) throws -> ModelFile.Loaded {
     let loaded = try ModelFile.load(from: path)
     guard loaded.inputShape == shape else {
         throw ValidationError("\(path): the model takes examples of shape \(loaded.inputShape), but \(dataDescription) has \(shape)")
     }
-    return loaded.model
+    return loaded
+}
+
+/// `--classes FILE`, and where the names of the classes come from without it.
+struct ClassOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("A text file naming the classes, one per line in label order. Without it: the names kept in the model file, else the data's (classes.txt in the data directory; Fashion-MNIST's names for Fashion-MNIST; otherwise the digits 0-9).", valueName: "file"))
+    var classes: String?
+
+    /// The names of `count` classes: from --classes, else from the model file
+    /// (`model`, read from `path`), else `data()`'s if it has `count` of them;
+    /// nil when none is known (show class numbers only).
+    func names(count: Int, model: ModelFile.Loaded? = nil, path: String = "", data: (() throws -> [String])? = nil) throws -> [String]? {
+        func checked(_ names: [String], _ source: String) throws -> [String] {
+            guard names.count == count else {
+                throw ValidationError("\(source) has \(names.count) class names; the model has \(count) classes")
+            }
+            return names
+        }
+        if let classes { return try checked(ClassNames.read(from: classes), "--classes \(classes)") }
+        if let model, let names = try ClassNames.from(metadata: model.metadata, path: path) {
+            return try checked(names, "\(path): its \(ClassNames.metadataKey) metadata")
+        }
+        return try data.map { try $0() }.flatMap { $0.count == count ? $0 : nil }
+    }
+}
+
+/// "7 (Sneaker)", or "7" when the class has no name other than its number.
+func classLabel(_ k: Int, _ names: [String]?) -> String {
+    guard let name = names?[k], name != String(k) else { return String(k) }
+    return "\(k) (\(name))"
 }
 
 /// `axon eval --model FILE`: test-set loss and accuracy of a saved model.
@@ -134,6 +163,8 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Also draw the 10×10 confusion matrix as a heat map in this PNG file (and print it as a table).", valueName: "file"))
     var confusion: String?
 
+    @OptionGroup var classes: ClassOptions
+
     func validate() throws {
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
         if let confusion { try checkCanWrite(confusion, flag: "--confusion") }
@@ -142,18 +173,21 @@ struct Eval: ParsableCommand {
     func run() throws {
         if let threads { setThreadCount(threads) }
         let test = try MNIST.load(from: data).test
-        let network = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
+        let loaded = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
+        let network = loaded.model
         let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
         print("\(model) on the \(test.count) test images of \(data)")
-        print("test accuracy \(percent(accuracy)) (\(Int((accuracy * Double(test.count)).rounded()))/\(test.count)), "
+        print("test accuracy \(percent(accuracy)) (\(fixed(accuracy * Double(test.count), 0))/\(test.count)), "
               + "loss \(fixed(Double(loss), 4))")
         if let confusion {
             let predicted = try evaluator.predict(network, test.images)
-            let classes = max(predicted.max() ?? 0, Int(test.labels.max() ?? 0)) + 1
-            var counts = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+            let count = max(try network.outputShape(for: loaded.inputShape).last ?? 0, Int(test.labels.max() ?? 0) + 1)
+            var counts = [[Int]](repeating: [Int](repeating: 0, count: count), count: count)
             for (p, t) in zip(predicted, test.labels) { counts[Int(t)][p] += 1 }
-            let names = classes == MNIST.fashionClassNames.count ? MNIST.fashionClassNames : (0..<classes).map { "class \($0)" }
+            let names = try classes.names(count: count, model: loaded, path: model) {
+                try MNIST.classNames(in: data, testLabels: test.labels)
+            } ?? (0..<count).map { String($0) }
             print("confusion matrix (rows: true class, columns: predicted class)")
             print(confusionTable(counts, classNames: names))
             try Chart.confusion(counts, classNames: names).writePNG(to: confusion)
@@ -179,6 +213,8 @@ struct Predict: ParsableCommand {
     @Option(help: ArgumentHelp("Directory holding the MNIST-format files, for --index.", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
 
+    @OptionGroup var classes: ClassOptions
+
     func validate() throws {
         guard (index == nil) != (image == nil) else {
             throw ValidationError("give exactly one of --index N and --image FILE (.png or .pgm)")
@@ -192,8 +228,10 @@ struct Predict: ParsableCommand {
         let shape = loaded.inputShape
         let x: Tensor
         var truth: Int?
+        var dataNames: (() throws -> [String])?
         if let index {
             let test = try MNIST.load(from: data).test
+            dataNames = { [data] in try MNIST.classNames(in: data, testLabels: test.labels) }
             guard index < test.count else {
                 throw ValidationError("--index \(index) is past the end of the test set (\(test.count) images, 0...\(test.count - 1))")
             }
@@ -218,15 +256,17 @@ struct Predict: ParsableCommand {
         let scores = output.scalars
         let isProbability = network.outputsProbabilities
         let probabilities = isProbability ? scores : softmax(scores)
-        let names = scores.count == MNIST.fashionClassNames.count ? MNIST.fashionClassNames
-            : (0..<scores.count).map { "class \($0)" }
+        let names = try classes.names(count: scores.count, model: loaded, path: model, data: dataNames)
         let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
-        var line = "predicted class \(best) (\(names[best])), probability \(percent(Double(probabilities[best])))"
-        if let truth { line += "; true class \(truth) (\(names[truth]))" + (truth == best ? ", correct" : ", wrong") }
+        var line = "predicted class \(classLabel(best, names)), probability \(percent(Double(probabilities[best])))"
+        if let truth { line += "; true class \(classLabel(truth, names))" + (truth == best ? ", correct" : ", wrong") }
         print(line)
+        // A class whose name is its number gets no name column.
+        let shown = probabilities.indices.map { k in classLabel(k, names) == String(k) ? "" : names![k] }
+        let width = shown.map(\.count).max() ?? 0
         for k in probabilities.indices.sorted(by: { probabilities[$0] > probabilities[$1] }) {
-            print("  \(String(k).leftPadded(to: 2)) \(names[k].padding(toLength: 12, withPad: " ", startingAt: 0)) "
-                  + percent(Double(probabilities[k])).leftPadded(to: 7))
+            let name = width == 0 ? "" : shown[k].padding(toLength: max(width, 12), withPad: " ", startingAt: 0) + " "
+            print("  \(String(k).leftPadded(to: 2)) \(name)" + percent(Double(probabilities[k])).leftPadded(to: 7))
         }
     }
 }

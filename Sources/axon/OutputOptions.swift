@@ -9,7 +9,7 @@ struct OutputOptions: ParsableArguments {
     @Flag(help: "Print only the final test-accuracy line (no progress, no epoch lines).")
     var quiet = false
 
-    @Option(help: ArgumentHelp("Write the per-epoch history (epoch, train loss/accuracy, test loss/accuracy, learning rate, seconds) to this file after every epoch: CSV if it ends in .csv, JSON if .json. `axon plot` draws it.", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the per-epoch history (epoch, train, validation and test loss/accuracy, learning rate, seconds) to this file after every epoch: CSV if it ends in .csv, JSON if .json. With --early-stopping the per-epoch figures are validation figures and only the kept epoch has test figures. `axon plot` draws it.", valueName: "file"))
     var history: String?
 
     func validate() throws {
@@ -23,10 +23,9 @@ struct OutputOptions: ParsableArguments {
     func say(_ line: String) { if !quiet { print(line) } }
 
     /// Hooks the progress bar (on a terminal), epoch lines and history file onto `trainer`.
-    /// `validationLabel` names the held-out set in the epoch lines ("test", or "val" when early stopping holds out part of the training set).
-    func attach(to trainer: Trainer, epochs: Int, validationLabel: String = "test") -> ProgressReporter {
+    func attach(to trainer: Trainer, epochs: Int) -> ProgressReporter {
         let reporter = ProgressReporter(epochs: epochs, quiet: quiet, live: !quiet && isatty(STDOUT_FILENO) == 1,
-                                        historyPath: history, validationLabel: validationLabel)
+                                        historyPath: history)
         trainer.onBatch = { [reporter] p in reporter.batch(p) }
         return reporter
     }
@@ -39,14 +38,12 @@ final class ProgressReporter {
     /// stdout is a terminal: redraw a bar in place with \r.
     let live: Bool
     let historyPath: String?
-    let validationLabel: String
     var history = History(records: [])
     private var lastDraw = -1.0
     private var barShown = false
 
-    init(epochs: Int, quiet: Bool, live: Bool, historyPath: String?, validationLabel: String) {
+    init(epochs: Int, quiet: Bool, live: Bool, historyPath: String?) {
         self.epochs = epochs; self.quiet = quiet; self.live = live; self.historyPath = historyPath
-        self.validationLabel = validationLabel
     }
 
     static func now() -> Double {
@@ -68,7 +65,7 @@ final class ProgressReporter {
         let eta = Double(p.examples - p.examplesDone) / max(rate, 1e-9)
         let e = String(p.epoch).leftPadded(to: String(epochs).count)
         let line = "epoch \(e)/\(epochs) \(bar) \(String(p.batch).leftPadded(to: String(p.batches).count))/\(p.batches)  "
-            + "loss \(fixed(Double(p.meanLoss), 4))  \(Int(rate.rounded())) images/s  ETA \(duration(eta))"
+            + "loss \(fixed(Double(p.meanLoss), 4))  \(fixed(rate, 0)) images/s  ETA \(duration(eta))"
         // \r back to column 0, then erase to the end of the line (ESC[K): terminals only.
         fputs("\r\(line)\u{1B}[K", stdout)
         fflush(stdout)
@@ -81,18 +78,34 @@ final class ProgressReporter {
         lastDraw = -1
         if !quiet {
             let epoch = String(r.epoch).leftPadded(to: String(epochs).count)
+            let held = [("val", r.validationAccuracy), ("test", r.testAccuracy)].compactMap { name, a in
+                a.map { "\(name) acc \(percent($0))  " }
+            }
             print("epoch \(epoch)/\(epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
-                  + "train acc \(percent(r.trainAccuracy))  \(validationLabel) acc \(percent(r.validationAccuracy ?? .nan))  "
-                  + "\(fixed(r.seconds, 1)) s  \(Int(r.imagesPerSecond.rounded())) images/s")
+                  + "train acc \(percent(r.trainAccuracy))  \(held.joined())"
+                  + "\(fixed(r.seconds, 1)) s  \(fixed(r.imagesPerSecond, 0)) images/s")
         }
         history.epochs.append(r)
+        try writeHistory()
+    }
+
+    /// Puts test figures into the record of `epoch` (after early stopping, those
+    /// of the weights kept) and rewrites the history file.
+    func recordTest(epoch: Int, loss: Float, accuracy: Double) throws {
+        guard let i = history.epochs.firstIndex(where: { $0.epoch == epoch }) else { return }
+        history.epochs[i].testLoss = loss
+        history.epochs[i].testAccuracy = accuracy
+        try writeHistory()
+    }
+
+    private func writeHistory() throws {
         if let historyPath { try history.write(to: historyPath) }
     }
 }
 
 /// 75 → "1:15", 3700 → "1:01:40".
 func duration(_ seconds: Double) -> String {
-    guard seconds.isFinite else { return "?" }
+    guard seconds.isFinite, abs(seconds) < 1e15 else { return "?" }
     let s = Int(seconds.rounded())
     let two = { (n: Int) in n < 10 ? "0\(n)" : "\(n)" }
     return s >= 3600 ? "\(s / 3600):\(two(s / 60 % 60)):\(two(s % 60))" : "\(s / 60):\(two(s % 60))"

@@ -4,7 +4,7 @@ import Axon
 /// `axon plot HISTORY --out curves.png`: learning curves of a run.
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw loss and accuracy against epoch (train and test) from a history file of `axon train --history`, as a PNG.")
+        abstract: "Draw loss and accuracy against epoch (train, validation, test) from a history file of `axon train --history`, as a PNG.")
 
     @Argument(help: ArgumentHelp("A history file (.csv or .json) written by `axon train --history`.", valueName: "history"))
     var history: String
@@ -39,6 +39,8 @@ struct Visualize: ParsableCommand {
     @Option(help: ArgumentHelp("Directory holding the MNIST-format files.", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
 
+    @OptionGroup var classes: ClassOptions
+
     func validate() throws {
         if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
         try checkCanWrite(out, flag: "--out")
@@ -50,14 +52,17 @@ struct Visualize: ParsableCommand {
             throw ValidationError("--image \(image) is past the end of the test set (\(test.count) images, 0...\(test.count - 1))")
         }
         let loaded = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
-        guard var network = loaded as? Sequential, network.layers.contains(where: { $0 is Conv2D }) else {
+        guard var network = loaded.model as? Sequential, network.layers.contains(where: { $0 is Conv2D }) else {
             throw ValidationError("\(model): the model is not a Sequential with a convolution layer to visualise")
         }
         let x = test.rows(image..<(image + 1))
         try Chart.featureMaps(&network, image: x).writePNG(to: out)
+        let count = try network.outputShape(for: loaded.inputShape).last ?? 0
+        let names = try classes.names(count: count, model: loaded, path: model) {
+            try MNIST.classNames(in: data, testLabels: test.labels)
+        }
         let label = Int(test.labels[image])
-        let name = label < MNIST.fashionClassNames.count ? " (\(MNIST.fashionClassNames[label]))" : ""
-        print("wrote \(out): test image \(image), class \(label)\(name)")
+        print("wrote \(out): test image \(image), class \(label < count ? classLabel(label, names) : String(label))")
     }
 }
 
@@ -65,13 +70,16 @@ struct Visualize: ParsableCommand {
 func confusionTable(_ counts: [[Int]], classNames: [String]) -> String {
     let n = counts.count
     let w = max(5, String(counts.flatMap { $0 }.max() ?? 0).count + 1)
-    let nameW = (classNames.map(\.count).max() ?? 5) + 1
-    var lines = ["true\\predicted".padding(toLength: nameW + 3, withPad: " ", startingAt: 0)
+    // A class whose name is its number gets no name column.
+    let names = (0..<n).map { i in i < classNames.count && classNames[i] != String(i) ? classNames[i] : "" }
+    let nameW = (names.map(\.count).max() ?? 0) + 1
+    let corner = "true\\predicted"
+    var lines = [corner.padding(toLength: max(nameW + 3, corner.count + 1), withPad: " ", startingAt: 0)
                  + (0..<n).map { String($0).leftPadded(to: w) }.joined() + "  recall"]
     for i in 0..<n {
-        let name = i < classNames.count ? classNames[i] : ""
+        let name = names[i].padding(toLength: max(nameW, corner.count - 2), withPad: " ", startingAt: 0)
         let total = counts[i].reduce(0, +)
-        lines.append(String(i).leftPadded(to: 2) + " " + name.padding(toLength: nameW, withPad: " ", startingAt: 0)
+        lines.append(String(i).leftPadded(to: 2) + " " + name
                      + counts[i].map { String($0).leftPadded(to: w) }.joined()
                      + "  " + (total > 0 ? percent(Double(counts[i][i]) / Double(total)) : "-").leftPadded(to: 7))
     }

@@ -53,6 +53,7 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
     var training: TrainingOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup var classes: ClassOptions
 
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
@@ -161,8 +162,12 @@ struct Train: ParsableCommand {
         }
         var train = limit.map { loaded.train.prefix($0) } ?? loaded.train
         let test = loaded.test
-        // Early stopping must not look at the test set: hold out the end of the training set.
-        var validation = test
+        let classNames = try classes.names(count: train.classCount) {
+            try MNIST.classNames(in: data, testLabels: test.labels)
+        } ?? MNIST.digitClassNames
+        // Early stopping must not look at the test set: it watches the end of the
+        // training set, held out; the test set is then measured once, at the end.
+        var validation: Dataset?
         if training.earlyStopping != nil {
             let held = min(10000, train.count / 6)
             guard held > 0 else { throw ValidationError("--early-stopping needs at least 6 training examples to hold some out") }
@@ -180,7 +185,7 @@ struct Train: ParsableCommand {
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
                               earlyStoppingPatience: training.earlyStopping)
         trainer.augmentation = try training.augmentation()
-        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation.count))
+        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation?.count ?? 0))
         var network: any Network
         if let checkpoint {
             network = checkpoint.model
@@ -189,15 +194,15 @@ struct Train: ParsableCommand {
         } else {
             network = try model.build(seed: seed, dropout: training.dropout)
         }
-        let reporter = output.attach(to: trainer, epochs: settings.epochs,
-                                     validationLabel: training.earlyStopping == nil ? "test" : "val")
+        let reporter = output.attach(to: trainer, epochs: settings.epochs)
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
         let first = (checkpoint?.epoch ?? 0) + 1
         for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
-                                    validation: validation, seed: seed, startEpoch: epoch)
+                                    validation: validation, test: validation == nil ? test : nil, seed: seed,
+                                    startEpoch: epoch)
             records += h.epochs
             for r in h.epochs { try reporter.epoch(r) }
             if let stop = h.earlyStop {
@@ -214,15 +219,18 @@ struct Train: ParsableCommand {
             return
         }
         let seconds = records.reduce(0) { $0 + $1.seconds }
-        var final = last.validationAccuracy ?? .nan
+        var final = last.testAccuracy ?? .nan
         if training.earlyStopping != nil {
             if trainer.earlyStop == nil {
                 try trainer.restoreBestWeights(&network)
                 output.say("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(trainer.earlyStoppingBestEpoch) (best validation accuracy)")
             }
-            final = try trainer.evaluate(network, on: test).accuracy
+            // The kept weights are those after the best epoch: its row of the history gets their test figures.
+            let (loss, accuracy) = try trainer.evaluate(network, on: test)
+            try reporter.recordTest(epoch: trainer.earlyStoppingBestEpoch, loss: loss, accuracy: accuracy)
+            final = accuracy
         }
-        print("test accuracy \(percent(final)) (\(Int((final * Double(test.count)).rounded()))/\(test.count)) "
+        print("test accuracy \(percent(final)) (\(fixed(final * Double(test.count), 0))/\(test.count)) "
               + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
         if let save {
             try network.save(to: save, metadata: [
@@ -231,7 +239,7 @@ struct Train: ParsableCommand {
                 "axon.training.optimizer": settings.optimizerDescription,
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
                 "axon.training.test_accuracy": fixed(final, 4),
-            ])
+            ].merging(ClassNames.metadata(classNames)) { a, _ in a })
             output.say("saved the model to \(save)")
         }
     }
@@ -250,11 +258,12 @@ extension Train {
     }
 }
 
-/// `x` with `digits` decimals (Foundation-free, so the CLI needs only Axon and ArgumentParser).
+/// `x` with `digits` decimals (Foundation-free, so the CLI needs only Axon and ArgumentParser);
+/// "nan", "inf" or Swift's exponent form ("1e+30") where a fixed form would overflow.
 func fixed(_ x: Double, _ digits: Int) -> String {
-    guard x.isFinite else { return "\(x)" }
     var scale = 1
     for _ in 0..<digits { scale *= 10 }
+    guard x.isFinite, abs(x) * Double(scale) < 1e18 else { return "\(x)" }
     let r = Int((abs(x) * Double(scale)).rounded())
     let whole = (x < 0 && r != 0 ? "-" : "") + String(r / scale)
     guard digits > 0 else { return whole }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Axon
 
 /// The built `axon` executable: SwiftPM puts it in the same products directory
 /// as the test bundle (.build/<triple>/<config>/), so look beside the running
@@ -150,6 +151,47 @@ func finalAccuracy(_ stdout: String) -> Double? {
         }
         let acc = finalAccuracy(r.stdout)
         #expect((acc ?? 0) >= 95, "final test accuracy \(acc.map { "\($0)%" } ?? "missing") on an easy synthetic set; stdout: \(r.stdout)")
+    }
+
+    /// A diverging run stops at the first non-finite loss with one line naming the
+    /// epoch and batch and suggesting a lower learning rate, exits non-zero, and
+    /// leaves the checkpoint of an earlier run as it was.
+    @Test func divergingRunFailsAndKeepsTheCheckpoint() throws {
+        let dir = try makeTempDir("cli-diverge")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeBandsDataset(dir, train: 600, test: 100)
+        let runs = dir.appendingPathComponent("runs").path
+        let base = ["train", "--model", "mlp", "--epochs", "1", "--data", dir.path, "--checkpoint-dir", runs]
+        let good = try runAxon(base)
+        #expect(good.status == 0, "stderr: \(good.stderr)")
+        let checkpoint = runs + "/" + CheckpointDirectory.fileName(epoch: 1)
+        let before = try Data(contentsOf: URL(fileURLWithPath: checkpoint))
+        let r = try runAxon(base + ["--learning-rate", "1e30"])
+        #expect(r.status != 0 && r.stderr.hasPrefix("axon: ") && r.stderr.split(separator: "\n").count == 1, "stderr: \(r.stderr)")
+        #expect(r.stderr.contains("epoch 1, batch") && r.stderr.contains("lower learning rate"), "stderr: \(r.stderr)")
+        #expect(!r.stdout.contains("nan") && !r.stdout.contains("test accuracy"), "stdout: \(r.stdout)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: checkpoint)) == before, "the last good checkpoint was changed")
+    }
+
+    /// Huge (finite) numbers print; nothing traps converting them.
+    @Test func hugeNumbersPrintWithoutTrapping() throws {
+        let dir = try makeTempDir("cli-huge")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try writeBandsDataset(dir, train: 10, test: 20)
+        var model = Sequential { Flatten(); Dense(10) }
+        try model.build(inputShape: [28, 28, 1])
+        try model.setParameter("layers.1.kernel", to: randomTensor([784, 10], seed: 2, range: -1e30...1e30))
+        let file = dir.appendingPathComponent("huge.safetensors").path
+        try model.save(to: file)
+        let e = try runAxon(["eval", "--model", file, "--data", dir.path])
+        #expect(e.status == 0 && e.stdout.contains("loss ") && e.stdout.contains("e+"), "status \(e.status) stdout \(e.stdout) stderr \(e.stderr)")
+        let history = dir.appendingPathComponent("h.csv")
+        try write(Array("epoch,train_loss,train_accuracy\n1e30,1e300,-1e300\n".utf8), to: history)
+        let p = try runAxon(["plot", history.path, "--out", dir.appendingPathComponent("c.png").path])
+        #expect(p.status == 1 && p.stderr.contains("epoch") && p.stderr.contains(history.path), "status \(p.status) stderr \(p.stderr)")
+        try write(Array("epoch,train_loss,train_accuracy\n1,1e38,1.7e306\n2,-1e38,-1.7e306\n".utf8), to: history)
+        let q = try runAxon(["plot", history.path, "--out", dir.appendingPathComponent("c.png").path])
+        #expect(q.status == 0, "status \(q.status) stderr \(q.stderr)")
     }
 
     @Test func benchPrintsAMeasurement() throws {

@@ -207,6 +207,32 @@ func fileError(naming path: String, _ body: () throws -> Void) -> String {
         // The first training image is an ankle boot (label 9) in Fashion-MNIST.
         #expect(data.train.labels[0] == 9, "first label \(data.train.labels[0])")
         #expect(MNIST.fashionClassNames[9] == "Ankle boot")
+        // Recognised by its test labels, not by where it lives.
+        #expect(try MNIST.classNames(in: dir, testLabels: data.test.labels) == MNIST.fashionClassNames)
+        #expect(try MNIST.classNames(in: "/nonexistent-axon", testLabels: data.test.labels) == MNIST.fashionClassNames)
+        var other = data.test.labels
+        other.swapAt(0, 1)
+        #expect(try MNIST.classNames(in: dir, testLabels: other) == MNIST.digitClassNames)
+    }
+
+    /// Other MNIST-format data is named by its classes.txt, else by the digits.
+    @Test func classNamesOfADataDirectory() throws {
+        let dir = try makeTempDir("classes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let labels = Synthetic(count: 10000, rows: 1, cols: 1).labels.map { Int32($0) }
+        #expect(try MNIST.classNames(in: dir.path, testLabels: labels) == (0...9).map { String($0) })
+        let file = dir.appendingPathComponent("classes.txt")
+        try write(Array((0..<10).map { "  kind \($0) " }.joined(separator: "\n").utf8) + [10, 10], to: file)
+        #expect(try MNIST.classNames(in: dir.path, testLabels: labels) == (0..<10).map { "kind \($0)" })
+        for (text, needle) in [("a\nb\n", "names 2 classes"), ("a\n\nb\n", "line 2 is blank"), ("\n\n", "holds no class names")] {
+            try write(Array(text.utf8), to: file)
+            let m = fileError(naming: file.path) { _ = try MNIST.classNames(in: dir.path, testLabels: labels) }
+            #expect(m.contains(needle), "\(text.debugDescription): \(m)")
+        }
+        let names = ["T-shirt/top", "a \"quoted\" name"]
+        #expect(try ClassNames.from(metadata: ClassNames.metadata(names), path: "m") == names)
+        #expect(ClassNames.metadata(names)[ClassNames.metadataKey]?.contains("T-shirt/top") == true)
+        #expect(throws: AxonError.self) { try ClassNames.from(metadata: [ClassNames.metadataKey: "{"], path: "m") }
     }
 }
 

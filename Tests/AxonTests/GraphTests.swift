@@ -125,6 +125,20 @@ import Testing
         #expect(try LayerConfig(loaded) == LayerConfig(g))
     }
 
+    /// A Graph made of the nodes of a trained Graph keeps their weights and statistics.
+    @Test func rewrappedNodesKeepTheirParameters() throws {
+        var g = try Self.smallGraph(momentum: 0.5)
+        try g.build(inputShapes: [[6, 6, 2]])
+        try Self.trainSteps(&g)
+        var c = try Graph(seed: g.seed, inputs: g.inputNames, nodes: g.nodes, outputs: g.outputNames)
+        let x = Self.batch(2, seed: 51)
+        #expect(try c(x) == g(x))
+        let kept = c.parameters.map(\.value) == g.parameters.map(\.value) && c.state.map(\.value) == g.state.map(\.value)
+        #expect(kept, "the nodes' parameters and moving statistics must be kept")
+        var wrong = try Graph(seed: g.seed, inputs: g.inputNames, nodes: g.nodes, outputs: g.outputNames)
+        #expect { try wrong.build(inputShapes: [[6, 6, 3]]) } throws: { "\($0)".contains("nodes.stem ") }
+    }
+
     @Test func checkpointResumesBitExactWithBatchNorm() throws {
         let data = try Dataset(images: randomTensor([40, 6, 6, 2], seed: 60), labels: (0..<40).map { Int32($0 % 3) }, classCount: 3)
         func model() throws -> Graph { try Self.smallGraph(seed: 9, momentum: 0.9) }

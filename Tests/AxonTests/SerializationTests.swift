@@ -106,6 +106,32 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(c != b, "\(kind): a freshly initialised model predicts the same as the loaded one; the test would not notice lost weights")
     }
 
+    /// Re-wrapping the layers of a loaded network keeps their weights (and Dropout
+    /// its random stream); only layers not built yet are initialised, and a built
+    /// layer that does not take its new input is refused, by position.
+    @Test func rewrappedLayersKeepTheirParameters() throws {
+        let dir = try makeTempDir("rewrap")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var model = try trainedModel("mlp")  // Flatten, Dense, Dropout, Dense, Dropout, Dense
+        let path = dir.appendingPathComponent("model.safetensors").path
+        try model.save(to: path)
+        var m = try Sequential.load(from: path)
+        var c = Sequential(layers: m.layers)
+        let x = randomTensor([6, 28, 28, 1], seed: 3, range: 0...1)
+        #expect(try c(x) == model(x), "re-wrapped layers must predict what the trained model predicts")
+        let kept = c.parameters.map(\.value) == model.parameters.map(\.value)
+        #expect(kept, "re-wrapped layers must keep the trained parameters")
+        #expect(try c.forward(x, training: true) == m.forward(x, training: true), "dropout must keep its stream")
+
+        var head = Sequential(layers: Array(m.layers.dropLast()) + [Dense(5)])
+        #expect(try head(x).shape == [6, 5])
+        let body = head.parameters.dropLast(2).map(\.value) == model.parameters.dropLast(2).map(\.value)
+        #expect(body, "the trained layers under a new head must keep their parameters")
+
+        var wrong = Sequential(layers: m.layers)
+        #expect { try wrong.build(inputShape: [28, 28, 3]) } throws: { "\($0)".contains("layer 1 Dense") && "\($0)".contains("2352") }
+    }
+
     @Test func independentParserReadsAxonFiles() throws {
         let dir = try makeTempDir("parse")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -229,6 +255,23 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         try custom.build(inputShape: [4, 4, 1])
         let e3 = fileError { try custom.save(to: "/tmp/custom.safetensors") }
         #expect(e3.map { "\($0)".contains("Custom") } == true, "\(String(describing: e3))")
+    }
+
+    /// A model whose weights hold NaN or infinity is refused on load (naming the tensor) and on save.
+    @Test func nonFiniteWeightsAreRefused() throws {
+        var model = Sequential(seed: 1) { Flatten(); Dense(3); Dense(2) }
+        try model.build(inputShape: [2, 2, 1])
+        let good = try ModelFile.encode(model)
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var contents = try SafeTensors.decode(good, path: "m")
+            let i = try #require(contents.tensors.firstIndex { $0.name == "layers.2.kernel" })
+            contents.tensors[i].value[flat: 3] = bad
+            let bytes = try SafeTensors.encode(contents.tensors, metadata: contents.metadata)
+            expectRejected(bytes, "tensor \"layers.2.kernel\" holds NaN or infinite values", "weight \(bad)")
+            var broken = model
+            try broken.setParameter("layers.2.kernel", to: contents.tensors[i].value)
+            #expect { try ModelFile.encode(broken) } throws: { "\($0)".contains("layers.2.kernel") }
+        }
     }
 
     @Test func everyLayerKindRoundTrips() throws {
@@ -446,6 +489,108 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         }
         let n = try runAxon(["train", "--model", "mlp", "--save", dir.appendingPathComponent("no/such/dir/m.safetensors").path])
         #expect(n.status != 0 && n.stderr.contains("does not exist"), "stderr \(n.stderr)")
+    }
+
+    /// Class names come with the data and travel in the model file: a model trained on
+    /// MNIST-format data that is not Fashion-MNIST shows digits, never Fashion-MNIST's
+    /// names; `--classes FILE` names them (saved in the file, or overriding it later).
+    @Test func classNamesComeFromTheDataAndTheModelFile() throws {
+        let dir = try makeTempDir("cli-classes")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 100)
+        let digits = dir.appendingPathComponent("digits.safetensors").path
+        let t = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--seed", "3", "--save", digits])
+        #expect(t.status == 0, "stderr \(t.stderr)")
+        let fashion = MNIST.fashionClassNames
+        for args in [["predict", "--model", digits, "--index", "3", "--data", dir.path],
+                     ["eval", "--model", digits, "--data", dir.path, "--confusion", dir.appendingPathComponent("c.png").path]] {
+            let r = try runAxon(args)
+            #expect(r.status == 0 && !fashion.contains { r.stdout.contains($0) }, "\(args[0]) shows Fashion-MNIST names:\n\(r.stdout)\n\(r.stderr)")
+        }
+        let i = try runAxon(["inspect", digits])
+        #expect(i.stdout.contains(#"axon.class_names: ["0","1","2","3","4","5","6","7","8","9"]"#), "inspect:\n\(i.stdout)")
+
+        // Names from a file: kept in the model file, shown by predict even for an image file.
+        let names = (0..<10).map { "band \($0)" }
+        let classes = dir.appendingPathComponent("bands.txt")
+        try write(Array((names.joined(separator: "\n") + "\n").utf8), to: classes)
+        let named = dir.appendingPathComponent("named.safetensors").path
+        let u = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--seed", "3", "--save", named,
+                             "--classes", classes.path])
+        #expect(u.status == 0, "stderr \(u.stderr)")
+        let images = try [UInt8](Data(contentsOf: dir.appendingPathComponent("t10k-images-idx3-ubyte")))
+        let pgm = dir.appendingPathComponent("three.pgm")
+        try write(Array("P5\n28 28\n255\n".utf8) + images[(16 + 3 * 784)..<(16 + 4 * 784)], to: pgm)
+        let p = try runAxon(["predict", "--model", named, "--image", pgm.path])
+        let predicted = p.stdout.split(separator: "\n").first { $0.hasPrefix("predicted class") } ?? ""
+        #expect(p.status == 0 && predicted.contains("(band "), "stdout \(p.stdout) stderr \(p.stderr)")
+        // --classes at prediction time wins; a file with the wrong number of names is refused, naming it.
+        let other = dir.appendingPathComponent("other.txt")
+        try write(Array(names.map { $0.uppercased() }.joined(separator: "\n").utf8), to: other)
+        let q = try runAxon(["predict", "--model", named, "--image", pgm.path, "--classes", other.path])
+        #expect(q.status == 0 && q.stdout.contains("(BAND "), "stdout \(q.stdout) stderr \(q.stderr)")
+        let short = dir.appendingPathComponent("short.txt")
+        try write(Array("a\nb\nc\n".utf8), to: short)
+        let r = try runAxon(["predict", "--model", named, "--image", pgm.path, "--classes", short.path])
+        #expect(r.status != 0 && r.stderr.hasPrefix("axon: ") && r.stderr.contains(short.path) && r.stderr.contains("3 class names")
+                && r.stderr.contains("10"), "stderr \(r.stderr)")
+    }
+
+    /// Model, history and checkpoint files get the permissions of any new file
+    /// (0644 under umask 022), not the 0600 of a temporary file.
+    @Test func writtenFilesGetTheModeOfANewFile() throws {
+        let dir = try makeTempDir("cli-mode")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 60, test: 20)
+        let exe = try #require(axonExecutable())
+        let (model, csv, checkpoints) = (dir.appendingPathComponent("m.safetensors").path, dir.appendingPathComponent("h.csv").path,
+                                         dir.appendingPathComponent("runs").path)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "umask 022 && exec \"$0\" \"$@\" > /dev/null", exe.path, "train", "--model", "mlp", "--epochs", "1",
+                       "--data", dir.path, "--save", model, "--history", csv, "--checkpoint-dir", checkpoints]
+        try p.run()
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        func mode(_ path: String) -> Int? { (try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? Int }
+        for path in [model, csv, checkpoints + "/" + CheckpointDirectory.fileName(epoch: 1)] {
+            #expect(mode(path) == 0o644, "\(path): mode \(mode(path).map { String($0, radix: 8) } ?? "missing"), expected 644")
+        }
+        // In the library too, whatever this process's umask: the mode of a file made with open(2).
+        let reference = dir.appendingPathComponent("reference").path
+        close(open(reference, O_CREAT | O_WRONLY | O_EXCL, 0o666))
+        let m = try Sequential.load(from: model)
+        let saved = dir.appendingPathComponent("again.safetensors").path
+        try m.save(to: saved)
+        try History(records: []).write(to: dir.appendingPathComponent("h.json").path)
+        for path in [saved, dir.appendingPathComponent("h.json").path] {
+            #expect(mode(path) == mode(reference) && mode(path) != nil, "\(path): mode \(String(describing: mode(path))) vs \(String(describing: mode(reference)))")
+        }
+        // A file that is replaced keeps its permissions, as when it is overwritten in place.
+        chmod(saved, 0o640)
+        try m.save(to: saved)
+        #expect(mode(saved) == 0o640, "re-saved file: mode \(String(describing: mode(saved)))")
+    }
+
+    /// `axon eval` of a model ending in Softmax reports the mean cross-entropy of its probabilities.
+    @Test func evalOfASoftmaxModelReportsItsCrossEntropy() throws {
+        let dir = try makeTempDir("cli-softmax")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 20, test: 100)
+        var model = Sequential(seed: 4) { Flatten(); Dense(10); Softmax() }
+        try model.build(inputShape: [28, 28, 1])
+        try model.setParameter("layers.1.kernel", to: randomTensor([784, 10], seed: 6, range: -0.3...0.3))
+        let file = dir.appendingPathComponent("softmax.safetensors").path
+        try model.save(to: file)
+        let test = try MNIST.load(from: dir.path).test
+        let p = try model(test.batch(0..<test.count).images)
+        var expected = 0.0
+        for (r, label) in test.labels.enumerated() { expected -= log(Double(p[flat: r * 10 + Int(label)])) / Double(test.count) }
+        let e = try runAxon(["eval", "--model", file, "--data", dir.path])
+        let line = e.stdout.split(separator: "\n").first { $0.hasPrefix("test accuracy") } ?? ""
+        let loss = line.components(separatedBy: "loss ").last.flatMap { Double($0) }
+        #expect(e.status == 0 && loss != nil && abs(loss! - expected) < 1e-3 * max(1, expected),
+                "eval says \"\(line)\"; the mean cross-entropy is \(expected); stderr \(e.stderr)")
     }
 }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Axon
+@testable import Axon
 
 /// A small labelled set: class c images carry a bright square at a class-specific place plus noise.
 func toyDataset(count: Int, size: Int = 8, classes: Int = 4, seed: UInt64) throws -> Dataset {
@@ -66,6 +66,21 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         #expect(last < 0.01, "quadratic loss of softmax outputs: \(last)")
     }
 
+    /// A network ending in Softmax outputs probabilities: its cross-entropy is the mean
+    /// of −log p[label], not that of a second softmax over the probabilities.
+    @Test func evaluateTakesTheProbabilitiesOfASoftmaxNetwork() throws {
+        var model = Sequential(seed: 2) { Flatten(); Dense(4); Softmax() }
+        try model.build(inputShape: [8, 8, 1])
+        try model.setParameter("layers.1.kernel", to: randomTensor([64, 4], seed: 5, range: -2...2))
+        let data = try toyDataset(count: 40, seed: 4)
+        let p = try model(data.batch(0..<40).images)
+        var expected = 0.0
+        for (r, label) in data.labels.enumerated() { expected -= log(Double(p[flat: r * 4 + Int(label)])) / 40 }
+        let (loss, accuracy) = try Trainer(optimizer: GradientDescent(learningRate: 0)).evaluate(model, on: data)
+        #expect(abs(Double(loss) - expected) < 1e-4 * max(1, expected), "loss \(loss), mean cross-entropy \(expected)")
+        #expect(accuracy == Double(Trainer.countCorrect(p, data.labels)) / 40)
+    }
+
     static let optimizers: [(String, any Optimizer)] = [
         ("GradientDescent", GradientDescent(learningRate: 0.5)),
         ("Momentum", Momentum(learningRate: 0.1, momentum: 0.9)),
@@ -129,6 +144,42 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         #expect(worst < 1e-6, "largest difference from the reference: \(worst)")
     }
 
+    /// AdagradDA through the Swift API against a direct Swift reference of spec §8.9 with l1 and l2
+    /// non-zero (step t uses T = t; with l1 = l2 = 0, T drops out of the formula).
+    @Test func adagradDAMatchesReference() throws {
+        var model = Sequential(seed: 8) { Flatten(); Dense(3) }
+        let data = try toyDataset(count: 8, classes: 3, seed: 9)
+        let b = data.batch(0..<8)
+        _ = try model(b.images)
+        let (lr, l1, l2): (Float, Float, Float) = (0.5, 0.002, 0.1)
+        var w = model.parameters.map(\.value.scalars)
+        var gacc = w.map { [Float](repeating: 0, count: $0.count) }
+        var gsq = w.map { [Float](repeating: 0.1, count: $0.count) }
+        let trainer = Trainer(optimizer: AdagradDA(learningRate: lr, l1: l1, l2: l2))
+        var worst: Float = 0
+        for t in 1...5 {
+            var probe = model
+            let logits = try probe.forward(b.images, training: true)
+            _ = try probe.backward(Loss.softmaxCrossEntropy.compute(logits: logits, labels: b.labels).gradient)
+            let T = Float(t)
+            for (p, g) in probe.gradients.map(\.value.scalars).enumerated() {
+                for i in g.indices {
+                    gacc[p][i] += g[i]
+                    gsq[p][i] += g[i] * g[i]
+                    let G = gacc[p][i]
+                    let sign: Float = G > 0 ? 1 : (G < 0 ? -1 : 0)
+                    w[p][i] = -lr * sign * max(abs(G) - l1 * T, 0) / (l2 * T * lr + gsq[p][i].squareRoot())
+                }
+            }
+            try trainer.step(&model, images: b.images, labels: b.labels)
+            for (p, value) in model.parameters.map(\.value.scalars).enumerated() {
+                worst = max(worst, zip(w[p], value).map { abs($0 - $1) }.max()!)
+            }
+        }
+        #expect(worst < 1e-6, "largest difference from the reference over 5 steps: \(worst)")
+        #expect(w[0].contains(0) && w[0].contains { $0 != 0 }, "l1 should zero some weights, not all: \(w[0])")
+    }
+
     @Test func sameSeedGivesBitwiseIdenticalWeights() throws {
         let data = try toyDataset(count: 40, seed: 10)
         func run(seed: UInt64) throws -> [Tensor] {
@@ -169,6 +220,23 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         let predicted = try trainer.predict(model, test.images)
         let correct = zip(predicted, test.labels).filter { $0 == Int($1) }.count
         #expect(Double(correct) / 128 == acc)
+    }
+
+    /// A run whose loss stops being finite ends at that batch with an error naming
+    /// the epoch, the batch and the learning rate, before any further epoch is reported.
+    @Test func divergingRunStopsAtTheFirstNonFiniteLoss() throws {
+        var model = Sequential(seed: 3) { Flatten(); Dense(16, activation: .relu); Dense(16, activation: .relu); Dense(4) }
+        let data = try toyDataset(count: 64, seed: 12)
+        let trainer = Trainer(optimizer: Adam(learningRate: 1e30))
+        var epochs = 0
+        trainer.onEpoch = { _ in epochs += 1 }
+        #expect {
+            try trainer.fit(&model, on: data, epochs: 3, batchSize: 8)
+        } throws: { error in
+            let m = "\(error)"
+            return m.contains("epoch 1, batch ") && m.contains("of 8") && m.contains("learning rate") && m.contains("1e+30")
+        }
+        #expect(epochs == 0, "\(epochs) epochs were reported after the loss stopped being finite")
     }
 
     @Test func badHyperParametersThrow() throws {

@@ -27,12 +27,73 @@ func sampleHistory(_ n: Int) -> History {
         let f = Float(e), d = Double(e)
         records.append(EpochRecord(epoch: e, learningRate: 0.01 * f, trainLoss: 1 / f, trainAccuracy: 0.5 + 0.04 * d,
                                    validationLoss: 1.1 / f, validationAccuracy: 0.45 + 0.03 * d,
+                                   testLoss: e == n ? 1.2 / f : nil, testAccuracy: e == n ? 0.44 + 0.03 * d : nil,
                                    seconds: 1.5 * d, imagesPerSecond: 100))
     }
     return History(records: records)
 }
 
+/// A greyscale PNG (colour type 0, no gAMA/sRGB chunk, as PIL writes them) of
+/// 8- or 16-bit big-endian `samples`, built byte by byte: zlib with stored blocks,
+/// so the test does not depend on the encoder it checks against.
+func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] {
+    func be32(_ v: Int) -> [UInt8] { bigEndian(UInt32(v)) }
+    func crc32(_ bytes: [UInt8]) -> UInt32 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        }
+        return ~c
+    }
+    func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+        let body = Array(type.utf8) + data
+        return be32(data.count) + body + bigEndian(crc32(body))
+    }
+    var raw: [UInt8] = []
+    for r in 0..<height {
+        raw.append(0)  // filter: none
+        for v in samples[(r * width)..<((r + 1) * width)] {
+            raw += bitDepth == 16 ? [UInt8(v >> 8), UInt8(v & 0xFF)] : [UInt8(v)]
+        }
+    }
+    var zlib: [UInt8] = [0x78, 0x01]
+    var offset = 0
+    repeat {
+        let n = min(raw.count - offset, 65535)
+        zlib += [offset + n == raw.count ? 1 : 0, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8((~n >> 8) & 0xFF)]
+        zlib += raw[offset..<(offset + n)]
+        offset += n
+    } while offset < raw.count
+    var (a, b): (UInt32, UInt32) = (1, 0)
+    for x in raw { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
+    zlib += bigEndian(b << 16 | a)
+    return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        + chunk("IHDR", be32(width) + be32(height) + [UInt8(bitDepth), 0, 0, 0, 0])
+        + chunk("IDAT", zlib) + chunk("IEND", [])
+}
+
 @Suite struct PNGTests {
+    /// The same picture saved as 8-bit and 16-bit grey reads back the same: 16-bit
+    /// samples are linear in the sample value (v / 65535), not put through a gamma curve.
+    @Test func sixteenBitGreyReadsLikeEightBit() throws {
+        let dir = try makeTempDir("png16")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let bytes = (0..<256).map { ($0 * 97 + 13) % 256 }
+        let p8 = dir.appendingPathComponent("g8.png"), p16 = dir.appendingPathComponent("g16.png")
+        try write(greyPNG(width: 16, height: 16, bitDepth: 8, samples: bytes), to: p8)
+        try write(greyPNG(width: 16, height: 16, bitDepth: 16, samples: bytes.map { $0 * 257 }), to: p16)
+        let a = try GrayImage.readPNG(p8.path), b = try GrayImage.readPNG(p16.path)
+        #expect(a.pixels == bytes.map { Float($0) / 255 }, "8-bit grey must read as byte / 255")
+        let worst = zip(a.pixels, b.pixels).map { abs($0 - $1) }.max()!
+        #expect(worst == 0, "8-bit and 16-bit versions of one picture differ by up to \(worst)")
+        // A 16-bit sample between two 8-bit levels lands on the nearest one.
+        let mid = dir.appendingPathComponent("mid.png")
+        try write(greyPNG(width: 3, height: 1, bitDepth: 16, samples: [0x4000, 0x8000, 0xC000]), to: mid)
+        let m = try GrayImage.readPNG(mid.path).pixels
+        #expect(zip(m, [0x4000, 0x8000, 0xC000]).allSatisfy { abs($0 - Float($1) / 65535) <= 0.5 / 255 + 1e-6 }, "\(m)")
+    }
+
     @Test func canvasRoundTripsThroughLibpng() throws {
         let dir = try makeTempDir("png")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -57,9 +118,9 @@ func sampleHistory(_ n: Int) -> History {
         try Chart.curves(sampleHistory(6)).writePNG(to: path)
         let d = try decodePNG(path)
         #expect(d.width == 960 && d.height == 400)
-        // Both series colours are present (the curves were drawn).
+        // The train, validation and test colours are present (the curves and the last epoch's test marker).
         let colours = Set(stride(from: 0, to: d.rgb.count, by: 3).map { RGB(d.rgb[$0], d.rgb[$0 + 1], d.rgb[$0 + 2]) }.map { "\($0)" })
-        #expect(colours.contains("\(RGB.blue)") && colours.contains("\(RGB.orange)"), "\(colours.count) colours")
+        #expect([RGB.blue, .green, .orange].allSatisfy { colours.contains("\($0)") }, "\(colours.count) colours")
     }
 
     @Test func badPNGPathsGiveClearErrors() throws {
@@ -100,6 +161,7 @@ func sampleHistory(_ n: Int) -> History {
         for (a, b) in zip(h.epochs, back.epochs) {
             #expect(a.epoch == b.epoch && a.trainLoss == b.trainLoss && a.trainAccuracy == b.trainAccuracy
                     && a.validationLoss == b.validationLoss && a.validationAccuracy == b.validationAccuracy
+                    && a.testLoss == b.testLoss && a.testAccuracy == b.testAccuracy
                     && a.learningRate == b.learningRate && a.seconds == b.seconds, "\(a) vs \(b)")
         }
     }
@@ -129,9 +191,11 @@ func sampleHistory(_ n: Int) -> History {
         #expect(!r.stdout.contains("\u{1B}") && !r.stdout.contains("\r"), "control characters in: \(r.stdout.debugDescription)")
         #expect(r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }.count == 2, "stdout: \(r.stdout)")
         let rows = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
-        #expect(rows.count == 3 && rows[0] == "epoch,train_loss,train_accuracy,test_loss,test_accuracy,learning_rate,seconds",
-                "history: \(rows)")
-        #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",").count == 7 })
+        #expect(rows.count == 3 && rows[0] == "epoch,train_loss,train_accuracy,validation_loss,validation_accuracy,"
+                + "test_loss,test_accuracy,learning_rate,seconds", "history: \(rows)")
+        // No validation set without --early-stopping: the test figures are in the test columns.
+        #expect(rows.dropFirst().allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 9
+                                              && $0.split(separator: ",").count == 7 }, "history: \(rows)")
 
         let q = try runAxon(["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--quiet", "--history", json])
         #expect(q.status == 0 && q.stdout.split(separator: "\n").count == 1 && q.stdout.hasPrefix("test accuracy "),
@@ -160,6 +224,36 @@ func sampleHistory(_ n: Int) -> History {
         let k = try decodePNG(conf)
         // At least background, cell colour and text (a perfect model leaves only diagonal cells coloured).
         #expect(k.width > 400 && k.height > 400 && distinctColours(k.rgb) >= 3, "\(distinctColours(k.rgb)) colours")
+    }
+
+    /// With --early-stopping the per-epoch figures come from held-out training images:
+    /// the epoch lines and the history call them validation figures, and the test
+    /// set's figures (of the weights kept, those of the best epoch) stand apart.
+    @Test func earlyStoppingHistoryKeepsValidationAndTestApart() throws {
+        let dir = try makeTempDir("viz-early")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 600, test: 200)
+        let csv = dir.appendingPathComponent("h.csv").path
+        let r = try runAxon(["train", "--model", "mlp", "--epochs", "3", "--early-stopping", "2", "--data", dir.path,
+                             "--threads", "2", "--seed", "5", "--history", csv])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let epochLines = r.stdout.split(separator: "\n").filter { $0.hasPrefix("epoch ") }
+        #expect(epochLines.count == 3 && epochLines.allSatisfy { $0.contains("val acc") && !$0.contains("test acc") },
+                "stdout: \(r.stdout)")
+        let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+        let header = lines.first.map { $0.split(separator: ",").map(String.init) } ?? []
+        #expect(header == ["epoch", "train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
+                           "test_loss", "test_accuracy", "learning_rate", "seconds"], "header \(header)")
+        let rows = lines.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        func column(_ name: String) -> [Double?] {
+            guard let i = header.firstIndex(of: name) else { return [] }
+            return rows.map { i < $0.count ? Double($0[i]) : nil }
+        }
+        #expect(column("validation_accuracy").count == 3 && column("validation_accuracy").allSatisfy { $0 != nil })
+        let tested = column("test_accuracy").compactMap { $0 }
+        let final = finalAccuracy(r.stdout)
+        #expect(tested.count == 1 && final != nil && abs(tested[0] * 100 - final!) < 0.01,
+                "test figures \(tested) (only the kept epoch's), final test accuracy \(String(describing: final))%")
     }
 
     @Test(arguments: [

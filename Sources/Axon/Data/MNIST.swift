@@ -22,6 +22,35 @@ public enum MNIST {
         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
     ]
 
+    /// MNIST's class names: the digits.
+    public static let digitClassNames = (0...9).map { String($0) }
+
+    /// A data directory may name its 10 classes in this file, one per line in label order.
+    public static let classNamesFile = "classes.txt"
+
+    /// FNV-1a (64-bit) of Fashion-MNIST's 10,000 test labels, which tells it apart
+    /// from MNIST and every other data set in the same format wherever its files live.
+    static let fashionTestLabelsHash: UInt64 = 0x25bd_f812_3f06_fac3
+
+    /// The class names of the data in `directory`, whose test labels are
+    /// `testLabels`: those of its `classes.txt` if it has one; Fashion-MNIST's if
+    /// the test labels are Fashion-MNIST's; otherwise the digits 0–9 (MNIST, and
+    /// any other data in its format: a class's name is then its number).
+    public static func classNames(in directory: String, testLabels: [Int32]) throws -> [String] {
+        let file = (directory.hasSuffix("/") ? directory : directory + "/") + classNamesFile
+        var isDir = false
+        if fileExists(file, isDirectory: &isDir) {
+            let names = try ClassNames.read(from: file)
+            guard names.count == 10 else {
+                throw AxonError.file(path: file, "names \(names.count) classes; MNIST-format labels are the 10 classes 0...9")
+            }
+            return names
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for label in testLabels { hash = (hash ^ UInt64(truncatingIfNeeded: label)) &* 0x100_0000_01b3 }
+        return testLabels.count == 10000 && hash == fashionTestLabelsHash ? fashionClassNames : digitClassNames
+    }
+
     /// Loads the training and test sets from `directory`. Images are
     /// [N, rows, cols, 1] with values in [0, 1] (byte / 255), held as bytes.
     public static func load(from directory: String = defaultDirectory) throws -> (train: Dataset, test: Dataset) {

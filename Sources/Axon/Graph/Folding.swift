@@ -76,7 +76,7 @@ enum BatchNormFolding {
             j += 1
         }
         var folded = try Graph(seed: g.seed, inputs: g.inputNames, nodes: nodes, outputs: outputs)
-        if let shapes = g.inputShapes { try folded.markBuilt(inputShapes: shapes) }
+        if let shapes = g.inputShapes { try folded.build(inputShapes: shapes) }  // keeps the built layers
         return folded
     }
 }

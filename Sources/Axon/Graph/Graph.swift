@@ -134,13 +134,9 @@ public struct Graph: Network {
         try build(inputShapes: [inputShape], generator: &generator)
     }
 
-    /// Records `inputShapes` for a graph made of layers that are already built (checking that they fit).
-    mutating func markBuilt(inputShapes: [[Int]]) throws {
-        _ = try valueShapes(inputShapes)
-        self.inputShapes = inputShapes
-    }
-
-    /// Builds every node in order, drawing its initial values from `generator`.
+    /// Builds every node in order, drawing the initial values of the layers not
+    /// built yet from `generator`; built layers keep their parameters and are only
+    /// checked to accept their input shapes (see `buildKeepingParameters`).
     public mutating func build(inputShapes: [[Int]], generator: inout SeededGenerator) throws {
         guard inputShapes.count == inputNames.count else {
             throw AxonError.invalidArgument("Graph takes \(inputNames.count) inputs (\(inputNames)), got \(inputShapes.count) shapes")
@@ -149,8 +145,7 @@ public struct Graph: Network {
         for j in nodes.indices {
             let inShapes = sources[j].map { shapes[$0] }
             do {
-                try nodes[j].layer.build(inputShapes: inShapes, generator: &generator)
-                shapes.append(try nodes[j].layer.outputShape(forInputs: inShapes))
+                shapes.append(try nodes[j].layer.buildKeepingParameters(inputShapes: inShapes, generator: &generator))
             } catch { throw self.error(at: j, error) }
         }
         self.inputShapes = inputShapes

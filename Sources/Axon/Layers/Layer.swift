@@ -170,6 +170,11 @@ extension Layer {
         }
     }
 
+    /// The name of the first parameter or state tensor holding NaN or infinity, if any.
+    public var firstNonFiniteTensor: String? {
+        (parameters + state).first { !$0.value.isFinite }?.name
+    }
+
     /// Total number of trainable scalars.
     public var parameterCount: Int { parameters.reduce(0) { $0 + $1.value.count } }
 

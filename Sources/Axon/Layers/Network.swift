@@ -7,7 +7,7 @@ public protocol Network: SerializableLayer {
     /// Shape of one example of each input, known once built.
     var inputShapes: [[Int]]? { get }
     /// Sizes every layer for examples of `inputShapes` (one per input) and
-    /// initialises the parameters from `seed`.
+    /// initialises the parameters of the layers not built yet from `seed`.
     mutating func build(inputShapes: [[Int]]) throws
     /// `tensorShapes(for:)` for every input's example shape.
     func tensorShapes(forInputs inputShapes: [[Int]]) throws -> [(name: String, shape: [Int])]
@@ -63,8 +63,23 @@ extension Network {
     }
 }
 
-/// Name-prefixing of the per-tensor visitors, shared by the containers.
+/// Building children, and name-prefixing of the per-tensor visitors, shared by the containers.
 extension Layer {
+    /// Builds the layer for `inputShapes` unless it is built already, and returns its output shape.
+    ///
+    /// A built layer (taken from a trained or loaded network) keeps everything it
+    /// holds: parameters, state, and random streams (the seed and counter that
+    /// Dropout and StochasticPool2D drew at their own build). It draws nothing
+    /// from `generator` and is only checked to accept `inputShapes`. So layers
+    /// not built yet get other initial values than they would in an all-new
+    /// network with the same seed; a network of fresh layers is unchanged.
+    /// A nested network is always built: its own build keeps its built layers
+    /// and records the new input shapes.
+    mutating func buildKeepingParameters(inputShapes: [[Int]], generator: inout SeededGenerator) throws -> [Int] {
+        if !isBuilt || self is any Network { try build(inputShapes: inputShapes, generator: &generator) }
+        return try outputShape(forInputs: inputShapes)
+    }
+
     mutating func updateParameters(prefix: String, _ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
         try updateParameters { name, value, gradient in try body(prefix + name, &value, &gradient) }
     }

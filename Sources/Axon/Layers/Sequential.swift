@@ -16,7 +16,10 @@ public enum LayerBuilder {
 /// Parameters are named "layers.<index>.<name>" (e.g. "layers.0.kernel").
 /// The first `forward` (or an explicit `build(inputShape:)`) sizes every layer
 /// and initialises its parameters from one `SeededGenerator(seed:)`, in layer
-/// order, so the same seed always gives the same weights.
+/// order, so the same seed always gives the same weights. Layers that are
+/// built already keep their parameters (and random streams), so
+/// `Sequential(layers: loaded.layers)` runs the trained layers; they are only
+/// checked to accept their input shapes.
 public struct Sequential: Network {
     public var layers: [any Layer]
     /// Seed of the initialisation (and of the dropout/pooling streams).
@@ -38,7 +41,7 @@ public struct Sequential: Network {
     public var summary: String { "Sequential(\(layers.count) layers)" }
 
     /// Sizes every layer for examples of `inputShape` (e.g. [28, 28, 1]) and
-    /// initialises the parameters from `seed`.
+    /// initialises the parameters of the layers not built yet from `seed`.
     public mutating func build(inputShape: [Int]) throws {
         var g = SeededGenerator(seed: seed)
         try build(inputShape: inputShape, generator: &g)
@@ -55,8 +58,7 @@ public struct Sequential: Network {
         var shape = inputShape
         for i in layers.indices {
             do {
-                try layers[i].build(inputShape: shape, generator: &generator)
-                shape = try layers[i].outputShape(for: shape)
+                shape = try layers[i].buildKeepingParameters(inputShapes: [shape], generator: &generator)
             } catch let error as AxonError {
                 throw AxonError.invalidArgument("layer \(i) \(layers[i].summary): \(error)")
             }

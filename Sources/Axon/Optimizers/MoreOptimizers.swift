@@ -130,7 +130,8 @@ public struct ProximalAdagrad: Optimizer {
     }
 }
 
-/// TF1 Adagrad dual averaging (spec §8.9), with global step T = step + 1.
+/// TF1 Adagrad dual averaging (spec §8.9): `step` (the updates done so far) is
+/// TF's global_step, so the n-th update uses T = n (the kernel adds the 1).
 /// Slots "gradient_accumulator" (0) and "gradient_squared_accumulator" (0.1).
 public struct AdagradDA: Optimizer {
     public var learningRate: Float
@@ -149,7 +150,7 @@ public struct AdagradDA: Optimizer {
     public var summary: String { "AdagradDA(lr \(learningRate), l1 \(l1), l2 \(l2))" }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
-        let (lr, q0, l1, l2, t) = (learningRate, initialGradientSquaredAccumulatorValue, l1, l2, Int64(step + 1))
+        let (lr, q0, l1, l2, t) = (learningRate, initialGradientSquaredAccumulatorValue, l1, l2, Int64(step))
         try model.updateParameters { name, w, g in
             var ga = takeSlot(name, "gradient_accumulator", like: w)
             var gs = takeSlot(name, "gradient_squared_accumulator", like: w, initial: q0)

@@ -5,7 +5,7 @@ public struct RGB: Sendable, Equatable {
     public init(_ r: UInt8, _ g: UInt8, _ b: UInt8) { self.r = r; self.g = g; self.b = b }
     public static let white = RGB(255, 255, 255), black = RGB(0, 0, 0)
     public static let grey = RGB(128, 128, 128), lightGrey = RGB(225, 225, 225)
-    public static let blue = RGB(31, 119, 180), orange = RGB(255, 127, 14)
+    public static let blue = RGB(31, 119, 180), orange = RGB(255, 127, 14), green = RGB(44, 160, 44)
     /// Grey level of v in [0, 1].
     public static func grey(_ v: Float) -> RGB {
         let b = UInt8(max(0, min(255, (v * 255).rounded())))

@@ -34,8 +34,10 @@ public enum Chart {
             let pad = max((y1 - y0) * 0.08, abs(y1) * 0.02, 1e-3)
             y0 -= pad; y1 += pad
         }
-        func px(_ v: Double) -> Int { left + Int(((v - x0) / (x1 - x0) * Double(right - left)).rounded()) }
-        func py(_ v: Double) -> Int { bottom - Int(((v - y0) / (y1 - y0) * Double(bottom - top)).rounded()) }
+        // Clamped, so a range too wide for a Double (NaN here) or a far-off value cannot trap the conversion.
+        func pixel(_ v: Double) -> Int { v.isNaN ? 0 : Int(max(-1e6, min(1e6, v.rounded()))) }
+        func px(_ v: Double) -> Int { left + pixel((v - x0) / (x1 - x0) * Double(right - left)) }
+        func py(_ v: Double) -> Int { bottom - pixel((v - y0) / (y1 - y0) * Double(bottom - top)) }
         // Grid and ticks.
         let yt = ticks(y0, y1), yStep = yt.count > 1 ? yt[1] - yt[0] : 1
         for v in yt {
@@ -77,16 +79,20 @@ public enum Chart {
         }
     }
 
-    /// Loss (left) and accuracy (right) against epoch, for training and test.
+    /// Loss (left) and accuracy (right) against epoch, for training, validation and
+    /// test (each drawn where the history has its figures).
     public static func curves(_ history: History) -> Canvas {
         var c = Canvas(width: 960, height: 400)
         let e = history.epochs
-        let loss = [Series(name: "train", color: .blue, points: e.map { (Double($0.epoch), Double($0.trainLoss)) }),
-                    Series(name: "test", color: .orange,
-                           points: e.compactMap { r in r.validationLoss.map { (Double(r.epoch), Double($0)) } })]
-        let acc = [Series(name: "train", color: .blue, points: e.map { (Double($0.epoch), $0.trainAccuracy * 100) }),
-                   Series(name: "test", color: .orange,
-                          points: e.compactMap { r in r.validationAccuracy.map { (Double(r.epoch), $0 * 100) } })]
+        func series(_ loss: @escaping (EpochRecord) -> Float?, _ accuracy: @escaping (EpochRecord) -> Double?,
+                    _ name: String, _ color: RGB) -> (Series, Series) {
+            (Series(name: name, color: color, points: e.compactMap { r in loss(r).map { (Double(r.epoch), Double($0)) } }),
+             Series(name: name, color: color, points: e.compactMap { r in accuracy(r).map { (Double(r.epoch), $0 * 100) } }))
+        }
+        let all = [series({ $0.trainLoss }, { $0.trainAccuracy }, "train", .blue),
+                   series(\.validationLoss, \.validationAccuracy, "validation", .green),
+                   series(\.testLoss, \.testAccuracy, "test", .orange)]
+        let loss = all.map(\.0), acc = all.map(\.1)
         lineChart(&c, x: 0, y: 0, w: 480, h: 400, title: "loss", yLabel: "cross-entropy loss", series: loss)
         lineChart(&c, x: 480, y: 0, w: 480, h: 400, title: "accuracy", yLabel: "accuracy (%)", series: acc)
         return c

@@ -11,7 +11,8 @@ import Foundation
 /// - `axon.architecture`: the network's `LayerConfig` as JSON (layer kinds,
 ///   their arguments, the seed and the shape of one input example)
 /// - `axon.parameter_count`: total number of trainable scalars
-/// - anything the caller adds (the CLI records the training run under `axon.training.*`).
+/// - anything the caller adds (the CLI records the training run under `axon.training.*`
+///   and the class names under `ClassNames.metadataKey`).
 public enum ModelFile {
     public static let formatVersion = "1"
     public static let versionKey = "axon.format_version"
@@ -33,6 +34,9 @@ public enum ModelFile {
     static func encode(_ model: any Network, metadata: [String: String] = [:]) throws -> [UInt8] {
         guard model.isBuilt else {
             throw AxonError.invalidArgument("save: the model is not built yet; call build(inputShape:) or run it on a batch first")
+        }
+        if let name = model.firstNonFiniteTensor {
+            throw AxonError.invalidArgument("save: tensor \"\(name)\" holds NaN or infinite values; such a model cannot be loaded")
         }
         let config = try LayerConfig(model)
         let encoder = JSONEncoder()
@@ -137,6 +141,9 @@ public enum ModelFile {
         let names = Set(expected.map(\.0))
         if let extra = contents.tensors.first(where: { !names.contains($0.name) }) {
             throw fail("tensor \"\(extra.name)\" is not a parameter of the architecture")
+        }
+        if let bad = contents.tensors.first(where: { !$0.value.isFinite }) {
+            throw fail("tensor \"\(bad.name)\" holds NaN or infinite values (saved from a diverged run?)")
         }
 
         do {

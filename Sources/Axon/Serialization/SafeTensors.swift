@@ -95,20 +95,30 @@ public enum SafeTensors {
     /// fsync'ed so the rename itself is durable. On any failure the temporary
     /// file is removed and `path` is untouched.
     ///
+    /// The file gets the permissions of any new file (0666 less the umask, e.g.
+    /// 0644), or keeps those of the file it replaces; mkstemp's 0600 would make
+    /// every model private.
+    ///
     /// `failAfterBytes` (tests only) makes the write fail once that many bytes are written.
     static func writeAtomically(_ bytes: [UInt8], to path: String, failAfterBytes: Int? = nil) throws {
         let directory = parentDirectory(of: path)
         let base = path.split(separator: "/").last.map(String.init) ?? path
-        var isDir = false
-        if fileExists(path, isDirectory: &isDir), isDir {
+        var old = stat()
+        let exists = stat(path, &old) == 0
+        if exists, (old.st_mode & S_IFMT) == S_IFDIR {
             throw AxonError.file(path: path, "is a directory, cannot write a model file there")
         }
-        var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        var temp = "", fd: Int32 = -1
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<100 where fd < 0 {
+            temp = "\(directory)/.\(base).tmp-\(String(random.next(), radix: 36))"
+            fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if fd < 0 && errno != EEXIST { break }
+        }
         guard fd >= 0 else {
             throw AxonError.file(path: path, "cannot create a temporary file in \(directory): \(errnoText())")
         }
-        let temp = string(fromNulTerminated: template)
+        if exists { _ = fchmod(fd, old.st_mode & 0o7777) }
         var closed = false
         var committed = false
         defer {

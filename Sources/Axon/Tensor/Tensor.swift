@@ -71,6 +71,9 @@ public struct Tensor: Equatable, Sendable {
         try scalars.withUnsafeMutableBufferPointer(body)
     }
 
+    /// True when no value is NaN or infinite.
+    public var isFinite: Bool { scalars.allSatisfy(\.isFinite) }
+
     public subscript(flat index: Int) -> Float {
         get { scalars[index] }
         set { scalars[index] = newValue }

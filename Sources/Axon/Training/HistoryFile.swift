@@ -1,11 +1,11 @@
 import Foundation
 
 /// A `History` as a file: CSV (`.csv`) or JSON (`.json`), one row/object per
-/// epoch with the columns of `History.columns`. A missing test figure is an
-/// empty CSV field or a JSON `null`.
+/// epoch with the columns of `History.columns`. A missing figure (no validation
+/// set, or no test figures for that epoch) is an empty CSV field or a JSON `null`.
 extension History {
-    public static let columns = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
-                                 "learning_rate", "seconds"]
+    public static let columns = ["epoch", "train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
+                                 "test_loss", "test_accuracy", "learning_rate", "seconds"]
 
     public init(records: [EpochRecord]) { self.init(); epochs = records }
 
@@ -30,6 +30,7 @@ extension History {
     private func fields(_ r: EpochRecord) -> [String] {
         [String(r.epoch), Self.text(Double(r.trainLoss)), Self.text(r.trainAccuracy),
          Self.text(r.validationLoss.map(Double.init)), Self.text(r.validationAccuracy),
+         Self.text(r.testLoss.map(Double.init)), Self.text(r.testAccuracy),
          Self.text(Double(r.learningRate)), Self.text(r.seconds)]
     }
 
@@ -87,14 +88,18 @@ extension History {
         }
         var history = History()
         for (n, row) in rows.enumerated() {
-            guard let epoch = row["epoch"], let loss = row["train_loss"], let acc = row["train_accuracy"] else {
+            guard let e = row["epoch"], let loss = row["train_loss"], let acc = row["train_accuracy"] else {
                 throw AxonError.file(path: path, "epoch row \(n + 1) lacks epoch, train_loss or train_accuracy")
+            }
+            guard let epoch = Int(exactly: e), (0...1_000_000_000).contains(epoch) else {
+                throw AxonError.file(path: path, "epoch row \(n + 1): epoch \(e) is not a whole number in 0...1000000000")
             }
             let seconds = row["seconds"] ?? 0
             history.epochs.append(EpochRecord(
-                epoch: Int(epoch), learningRate: Float(row["learning_rate"] ?? .nan), trainLoss: Float(loss),
-                trainAccuracy: acc, validationLoss: row["test_loss"].map(Float.init),
-                validationAccuracy: row["test_accuracy"], seconds: seconds, imagesPerSecond: 0))
+                epoch: epoch, learningRate: Float(row["learning_rate"] ?? .nan), trainLoss: Float(loss),
+                trainAccuracy: acc, validationLoss: row["validation_loss"].map(Float.init),
+                validationAccuracy: row["validation_accuracy"], testLoss: row["test_loss"].map(Float.init),
+                testAccuracy: row["test_accuracy"], seconds: seconds, imagesPerSecond: 0))
         }
         return history
     }

@@ -8,8 +8,12 @@ public struct EpochRecord: Sendable, Equatable, Codable {
     /// measured on the training forward passes (dropout active).
     public var trainLoss: Float
     public var trainAccuracy: Double
+    /// Figures on the `validation` set given to `fit` (the one early stopping watches).
     public var validationLoss: Float?
     public var validationAccuracy: Double?
+    /// Figures on the `test` set given to `fit`, which only reports them.
+    public var testLoss: Float? = nil
+    public var testAccuracy: Double? = nil
     /// Wall-clock seconds of the training passes (validation excluded).
     public var seconds: Double
     public var imagesPerSecond: Double
@@ -132,15 +136,21 @@ public final class Trainer {
 
     /// Trains `model` for `epochs` passes over `train` in shuffled mini-batches
     /// (order drawn from `SeededGenerator(seed:)`, reshuffled every epoch),
-    /// evaluating on `validation` after each epoch.
+    /// evaluating on `validation` (which early stopping watches) and on `test`
+    /// (only recorded) after each epoch.
     ///
     /// `startEpoch` > 1 resumes a run whose epochs before it are done (model and
     /// optimizer restored from a checkpoint): their shuffles are replayed, not
     /// trained, so epochs `startEpoch...epochs` see exactly the batches of an
     /// uninterrupted run.
+    ///
+    /// A batch whose loss is NaN or infinite, or weights that are at the end of an
+    /// epoch, end the run with an error naming the epoch and batch (the epoch is
+    /// not reported: a caller's `onEpoch` checkpoint keeps the last good one).
     @discardableResult
     public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
-                                  validation: Dataset? = nil, seed: UInt64 = 0, startEpoch: Int = 1) throws -> History {
+                                  validation: Dataset? = nil, test: Dataset? = nil, seed: UInt64 = 0,
+                                  startEpoch: Int = 1) throws -> History {
         guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
         guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
         guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
@@ -160,8 +170,9 @@ public final class Trainer {
             let start = Date()
             var lossSum = 0.0, correct = 0
             var begin = 0, batchIndex: UInt64 = 0
+            let batches = (order.count + batchSize - 1) / batchSize
             while begin < order.count {
-                let end = min(begin + batchSize, order.count)
+                let end = min(begin + batchSize, order.count), batch = (end + batchSize - 1) / batchSize
                 let labels = gather(train, order[begin..<end])
                 if augmentation != nil {
                     // The stream depends on (seed, epoch, batch) only: resumable and order-free.
@@ -170,16 +181,22 @@ public final class Trainer {
                     batchIndex += 1
                 }
                 let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count)
+                guard r.loss.isFinite else {
+                    throw diverged("at epoch \(epoch), batch \(batch) of \(batches): the loss is \(r.loss.isNaN ? "NaN" : "infinite")")
+                }
                 lossSum += Double(r.loss) * Double(end - begin)
                 correct += r.correct
                 begin = end
                 if let onBatch {
                     onBatch(BatchProgress(epoch: epoch, examplesDone: end, examples: order.count,
-                                          batch: (end + batchSize - 1) / batchSize,
-                                          batches: (order.count + batchSize - 1) / batchSize,
+                                          batch: batch, batches: batches,
                                           meanLoss: Float(lossSum / Double(end)),
                                           seconds: Date().timeIntervalSince(start)))
                 }
+            }
+            // The last update can break the weights with the loss still finite.
+            if let name = model.firstNonFiniteTensor {
+                throw diverged("at epoch \(epoch), batch \(batches) of \(batches): tensor \(name) holds NaN or infinite values")
             }
             let seconds = Date().timeIntervalSince(start)
             var record = EpochRecord(epoch: epoch, learningRate: optimizer.learningRate,
@@ -187,11 +204,8 @@ public final class Trainer {
                                      trainAccuracy: Double(correct) / Double(train.count),
                                      validationLoss: nil, validationAccuracy: nil, seconds: seconds,
                                      imagesPerSecond: Double(train.count) / max(seconds, 1e-9))
-            if let validation {
-                let (l, a) = try evaluate(model, on: validation)
-                record.validationLoss = l
-                record.validationAccuracy = a
-            }
+            if let validation { (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation) }
+            if let test { (record.testLoss, record.testAccuracy) = try evaluate(model, on: test) }
             history.epochs.append(record)
             onEpoch?(record)
             if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
@@ -214,6 +228,11 @@ public final class Trainer {
             }
         }
         return history
+    }
+
+    /// The error that ends a run whose loss or weights stop being finite.
+    private func diverged(_ what: String) -> AxonError {
+        .invalidArgument("training diverged \(what); try a lower learning rate (it was \(optimizer.learningRate))")
     }
 
     /// Puts back the parameters (and BatchNorm statistics) of the best validation
@@ -251,15 +270,23 @@ public final class Trainer {
     }
 
     /// Mean loss and accuracy of `model` on `data` (inference mode, batched).
+    ///
+    /// A network that ends in a Softmax layer outputs probabilities, not logits:
+    /// its softmax cross-entropy is the mean of −log p[label] (p clipped below at
+    /// 1e−7, as Keras clips), not the cross-entropy of a second softmax.
     public func evaluate<Model: Layer>(_ model: Model, on data: Dataset) throws -> (loss: Float, accuracy: Double) {
         var m = model
+        let probabilities = loss == .softmaxCrossEntropy && (model as? any Network)?.outputsProbabilities == true
         var lossSum = 0.0, correct = 0
         var begin = 0
         while begin < data.count {
             let end = min(begin + inferenceBatchSize, data.count)
             let x = data.rows(begin..<end)
             let labels = Array(data.labels[begin..<end])
-            let logits = try m.forward(x, training: false)
+            let output = try m.forward(x, training: false)
+            // softmax(log p) = p for rows that sum to 1, so log p are logits of p.
+            let logits = probabilities
+                ? Tensor(uncheckedShape: output.shape, scalars: output.scalars.map { log(max($0, 1e-7)) }) : output
             let (l, _) = try loss.compute(logits: logits, labels: labels)
             lossSum += Double(l) * Double(end - begin)
             correct += Trainer.countCorrect(logits, labels)
