@@ -114,5 +114,5 @@ bench: deps
 # Axon against TensorFlow-CPU on the same workloads, alternating rounds, medians
 # (installs tensorflow-cpu into Benchmarks/.venv on first use).
 # E.g. COMPARE_ARGS="--rounds 5 --threads 2".
-compare: deps
+compare: deps pretrained
 	python3 Benchmarks/compare.py --swift $(SWIFT) $(COMPARE_ARGS)

@@ -9,7 +9,7 @@ struct AxonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axon",
         abstract: "Axon's MNIST reference programs: train LeNet-5, the deep-MNIST CNN, an MLP or an LSTM on CPU, and measure their speed.",
-        subcommands: [Train.self, Eval.self, Predict.self, Classify.self, PretrainedCommand.self, Inspect.self, Bench.self, Demo.self,
+        subcommands: [Train.self, Eval.self, Predict.self, Classify.self, Retrain.self, PretrainedCommand.self, DatasetCommand.self, Inspect.self, Bench.self, Demo.self,
                       Plot.self, Visualize.self])
 
     /// Like ArgumentParser's own `main`, but a bad flag or a failed run ends

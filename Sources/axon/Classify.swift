@@ -32,9 +32,9 @@ struct Classify: ParsableCommand {
         if let threads { setThreadCount(threads) }
         let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
         let loaded = try ModelFile.load(from: path)
-        guard let classNames = Pretrained.classNames(in: loaded.metadata),
+        guard let classNames = try ClassNames.from(metadata: loaded.metadata, path: path),
               let preprocessing = try Pretrained.preprocessing(in: loaded.metadata) else {
-            throw ValidationError("\(path): the model file has no class names and image preprocessing (\(Pretrained.classNamesKey), \(Pretrained.preprocessingKey)) to classify photos with")
+            throw ValidationError("\(path): the model file has no class names and image preprocessing (\(ClassNames.metadataKey), \(Pretrained.preprocessingKey)) to classify photos with")
         }
         var network = try loaded.model.foldedForInference()
         for photo in photos {

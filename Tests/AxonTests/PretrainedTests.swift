@@ -34,7 +34,7 @@ func darknetPhoto(_ name: String) -> String? {
         defer { try? FileManager.default.removeItem(at: dir) }
         func message(_ bytes: [UInt8], _ name: String) -> String {
             let path = dir.appendingPathComponent(name).path
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             do { _ = try RGBImage.read(path); return "" } catch { return "\(error)" }
         }
         #expect(message(Array("hello".utf8), "text.jpg").contains("is not a JPEG or PNG image"))
@@ -98,8 +98,8 @@ func darknetPhoto(_ name: String) -> String? {
     static func writeWeights(_ net: Graph, to path: String, drop: String? = nil, nan: String? = nil) throws {
         var tensors = (net.parameters + net.state).filter { $0.name != drop }
         if let nan, let i = tensors.firstIndex(where: { $0.name == nan }) { tensors[i].value[flat: 0] = .nan }
-        let names = String(decoding: try JSONEncoder().encode((0..<1000).map { "class \($0)" }), as: UTF8.self)
-        try SafeTensors.writeAtomically(SafeTensors.encode(tensors, metadata: [Pretrained.classNamesKey: names]), to: path)
+        try SafeTensors.writeAtomically(SafeTensors.encode(tensors, metadata: ClassNames.metadata((0..<1000).map { "class \($0)" })),
+                                        to: path)
     }
 
     @Test func modelFileFromWeightsKeepsEveryTensorAndRefusesBadOnes() throws {
@@ -112,7 +112,7 @@ func darknetPhoto(_ name: String) -> String? {
         try Self.writeWeights(net, to: weights)
         try Pretrained.makeModelFile("efficientnet-lite0", weights: weights, output: model)
         let loaded = try ModelFile.load(from: model)
-        #expect(Pretrained.classNames(in: loaded.metadata)?[7] == "class 7")
+        #expect(try ClassNames.from(metadata: loaded.metadata, path: model)?[7] == "class 7")
         #expect(try Pretrained.preprocessing(in: loaded.metadata) == .efficientNetLite)
         var a = try #require(loaded.model as? Graph)
         let x = randomTensor([1, 224, 224, 3], seed: 4)
@@ -127,7 +127,7 @@ func darknetPhoto(_ name: String) -> String? {
         }
         #expect(failure(drop: "block3/depthwise/bn.moving_mean").contains("\"block3/depthwise/bn.moving_mean\" (shape [144]) is missing"))
         #expect(failure(nan: "logits.bias").contains("\"logits.bias\" holds NaN"))
-        #expect(try ModelFile.load(from: model).metadata[Pretrained.classNamesKey] != nil, "a failed conversion left the old file")
+        #expect(try ModelFile.load(from: model).metadata[ClassNames.metadataKey] != nil, "a failed conversion left the old file")
     }
 
     static var cachedModel: String? {

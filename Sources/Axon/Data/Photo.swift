@@ -32,6 +32,11 @@ public struct RGBImage: Sendable, Equatable {
         return try RGBImage(width: w, height: h, pixels: rgb)
     }
 
+    /// Writes the picture as a PNG file.
+    public func writePNG(to path: String) throws {
+        try writePNGFile(path, width: width, height: height, rgb: pixels)
+    }
+
     /// The picture as floats 0…255, [1, height, width, 3].
     public var tensor: Tensor {
         Tensor(uncheckedShape: [1, height, width, 3], scalars: pixels.map(Float.init))

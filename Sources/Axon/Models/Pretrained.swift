@@ -10,7 +10,6 @@ import Foundation
 /// architecture, the weights, the class names (`axon.class_names`) and the
 /// preprocessing (`axon.preprocessing`).
 public enum Pretrained {
-    public static let classNamesKey = "axon.class_names"
     public static let preprocessingKey = "axon.preprocessing"
     /// The names `axon classify --model` knows.
     public static let names = ["efficientnet-lite0"]
@@ -55,10 +54,9 @@ public enum Pretrained {
         if let extra = contents.tensors.first(where: { !known.contains($0.name) }) {
             throw fail("tensor \"\(extra.name)\" is not part of the network")
         }
-        guard let namesJSON = contents.metadata[classNamesKey],
-              let classNames = try? JSONDecoder().decode([String].self, from: Data(namesJSON.utf8)),
+        guard let classNames = try ClassNames.from(metadata: contents.metadata, path: weights),
               classNames.count == (try net.outputShape(for: [preprocessing.size, preprocessing.size, 3])).last else {
-            throw fail("\(classNamesKey) in the metadata is not a JSON list of one name per class")
+            throw fail("\(ClassNames.metadataKey) in the metadata is not a JSON list of one name per class")
         }
         var metadata = contents.metadata
         metadata[preprocessingKey] = String(decoding: try JSONEncoder().encode(preprocessing), as: UTF8.self)
@@ -66,11 +64,7 @@ public enum Pretrained {
         try net.save(to: output, metadata: metadata)
     }
 
-    /// The class names and preprocessing a model file carries (nil when it has none).
-    public static func classNames(in metadata: [String: String]) -> [String]? {
-        metadata[classNamesKey].flatMap { try? JSONDecoder().decode([String].self, from: Data($0.utf8)) }
-    }
-
+    /// The preprocessing a model file carries (nil when it has none).
     public static func preprocessing(in metadata: [String: String]) throws -> ImagePreprocessing? {
         guard let text = metadata[preprocessingKey] else { return nil }
         let p = try JSONDecoder().decode(ImagePreprocessing.self, from: Data(text.utf8))

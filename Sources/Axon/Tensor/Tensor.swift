@@ -99,6 +99,18 @@ extension Tensor {
                       scalars: Array(scalars[range.lowerBound * stride ..< range.upperBound * stride]))
     }
 
+    /// The rows at `indices` along the first axis (repeats allowed), copied into a new tensor.
+    public func gatheringRows(_ indices: [Int]) -> Tensor {
+        precondition(rank >= 1 && indices.allSatisfy { $0 >= 0 && $0 < shape[0] })
+        let stride = count / max(shape[0], 1)
+        var newShape = shape
+        newShape[0] = indices.count
+        var out: [Float] = []
+        out.reserveCapacity(indices.count * stride)
+        for i in indices { out += scalars[(i * stride)..<((i + 1) * stride)] }
+        return Tensor(uncheckedShape: newShape, scalars: out)
+    }
+
     /// Index of the largest element of each row of a [rows, k] tensor.
     public func argmaxRows() -> [Int] {
         precondition(rank == 2)

@@ -1,0 +1,108 @@
+import ArgumentParser
+import Axon
+import Foundation
+
+/// `axon retrain --image-dir DIR`: TensorFlow's retrain.py — a new final layer
+/// for a pretrained network, trained on the user's own folders of photos.
+struct Retrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Retrain a pretrained network's final layer on your own photos (one sub-folder per class), as TensorFlow's retrain.py does.")
+
+    @Option(help: ArgumentHelp("Folder of class folders holding JPEG or PNG photos.", valueName: "dir"))
+    var imageDir: String
+
+    @Option(help: ArgumentHelp("The pretrained network (\(Pretrained.names.joined(separator: ", "))) or a model file carrying its preprocessing.", valueName: "name|file"))
+    var model: String = "efficientnet-lite0"
+
+    @Option(help: ArgumentHelp("The node whose output is the bottleneck.", valueName: "node"))
+    var bottleneck: String = "avg_pool"
+
+    @Option(help: ArgumentHelp("Where each image's bottleneck is kept for later runs (default: bottlenecks/ in Axon's cache).", valueName: "dir"))
+    var bottleneckDir: String?
+
+    @Option(parsing: .unconditional, help: "Training steps.")
+    var howManyTrainingSteps: Int = 4000
+
+    @Option(parsing: .unconditional, help: "Learning rate of the gradient descent.")
+    var learningRate: Float = 0.01
+
+    @Option(parsing: .unconditional, help: "Bottlenecks per step, drawn at random with replacement.")
+    var trainBatchSize: Int = 100
+
+    @Option(parsing: .unconditional, help: "Steps between evaluations (train accuracy, cross-entropy, validation accuracy).")
+    var evalStepInterval: Int = 10
+
+    @Option(parsing: .unconditional, help: "Percentage of images for validation (by retrain.py's hash of the file name).")
+    var validationPercentage: Double = 10
+
+    @Option(parsing: .unconditional, help: "Percentage of images for the final test.")
+    var testingPercentage: Double = 10
+
+    @Option(help: ArgumentHelp("The retrained model: backbone, new layer and class names, for `axon classify --model`.", valueName: "file"))
+    var outputModel: String = "retrained.safetensors"
+
+    @Option(help: ArgumentHelp("The class labels, one per line.", valueName: "file"))
+    var outputLabels: String = "retrained_labels.txt"
+
+    @Option(parsing: .unconditional, help: "Seed of the batch draws and the new layer's weights.")
+    var seed: UInt64 = 1
+
+    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
+    var threads: Int?
+
+    func validate() throws {
+        for (flag, value) in [("--how-many-training-steps", howManyTrainingSteps), ("--train-batch-size", trainBatchSize),
+                              ("--eval-step-interval", evalStepInterval)] where value < 1 {
+            throw ValidationError("\(flag) must be >= 1, got \(value)")
+        }
+        guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
+        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+        try checkCanWrite(outputModel, flag: "--output-model")
+        try checkCanWrite(outputLabels, flag: "--output-labels")
+    }
+
+    func run() throws {
+        if let threads { setThreadCount(threads) }
+        let folder = try ImageFolder(directory: imageDir, validationPercentage: validationPercentage,
+                                     testingPercentage: testingPercentage)
+        print("\(folder.classNames.count) classes, \(folder.images.count) images in \(imageDir)"
+              + (folder.skipped > 0 ? " (\(folder.skipped) files that are not JPEG or PNG skipped)" : ""))
+        for name in folder.smallClasses { print("warning: class \"\(name)\" has fewer than 20 images") }
+        let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
+        var retrainer = try Retrainer(modelFile: path, bottleneck: bottleneck)
+        let cache = bottleneckDir ?? Pretrained.cacheDirectory + "/bottlenecks"
+        let start = monotonicSeconds()
+        let x = try retrainer.bottlenecks(of: folder.images, cache: cache) { done, total in
+            FileHandle.standardError.write(Data("\rbottlenecks \(done)/\(total)\(done == total ? "\n" : "")".utf8))
+        }
+        print("bottlenecks (\(retrainer.features) values each) ready in \(fixed(monotonicSeconds() - start, 1)) s, cached in \(cache)")
+        func subset(_ s: ImageFolder.Subset) -> (x: Tensor, labels: [Int32]) {
+            let rows = folder.images.indices.filter { folder.images[$0].subset == s }
+            return (x.gatheringRows(rows), rows.map { Int32(folder.images[$0].label) })
+        }
+        let train = subset(.training), validation = subset(.validation), test = subset(.testing)
+        print("training \(train.labels.count), validation \(validation.labels.count), testing \(test.labels.count) images")
+        var settings = Retrainer.Settings()
+        settings.steps = howManyTrainingSteps
+        settings.learningRate = learningRate
+        settings.batchSize = trainBatchSize
+        settings.evalInterval = evalStepInterval
+        settings.seed = seed
+        let trainStart = monotonicSeconds()
+        var head = try Retrainer.trainHead(train: train, validation: validation.labels.isEmpty ? nil : validation,
+                                           classes: folder.classNames.count, settings: settings) { e in
+            var line = "step \(e.step): train accuracy \(percent(e.trainAccuracy)), cross-entropy \(fixed(Double(e.crossEntropy), 4))"
+            if let v = e.validationAccuracy { line += ", validation accuracy \(percent(v))" }
+            print(line)
+        }
+        print("trained in \(fixed(monotonicSeconds() - trainStart, 1)) s")
+        try retrainer.saveRetrainedModel(head: head, classNames: folder.classNames, to: outputModel)
+        try (folder.classNames.joined(separator: "\n") + "\n").write(toFile: outputLabels, atomically: true, encoding: .utf8)
+        print("saved the model to \(outputModel) and the labels to \(outputLabels)")
+        if !test.labels.isEmpty {
+            let predicted = try Trainer.predict(&head, test.x)
+            let correct = zip(predicted, test.labels).filter { $0 == Int($1) }.count
+            print("final test accuracy \(percent(Double(correct) / Double(test.labels.count))) (\(correct)/\(test.labels.count))")
+        }
+    }
+}
