@@ -359,6 +359,24 @@ struct ScaleShift: SerializableLayer {
     }
 }
 
+extension LayerRegistryTests {
+    @Test func checkpointsWithLayerKeyedCountersStillLoad() throws {
+        var model = Sequential(seed: 2) { Dense(4); Dropout(0.5); Dense(2) }
+        try model.build(inputShape: [3])
+        _ = try model.forward(randomTensor([5, 3], seed: 1), training: true)
+        let dir = try makeTempDir("old-ckpt")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("c.safetensors").path
+        try Checkpoint(model: model, optimizer: Adam(), epoch: 1).save(to: path)
+        var contents = try SafeTensors.read(path)
+        let key = Checkpoint.metadataKey
+        contents.metadata[key] = contents.metadata[key]!.replacingOccurrences(of: "\"layers.1.counter\"", with: "\"layers.1\"")
+        #expect(contents.metadata[key]!.contains("\"layers.1\":20"))
+        try SafeTensors.writeAtomically(SafeTensors.encode(contents.tensors, metadata: contents.metadata), to: path)
+        #expect(try Checkpoint.load(from: path).layerCounters == ["layers.1.counter": 20])
+    }
+}
+
 @Suite struct GraphCLITests {
     @Test func inspectShowsInceptionWithoutAFileAndAGraphFileWithItsBranches() throws {
         let r = try runAxon(["inspect", "--architecture", "inception-v3"])

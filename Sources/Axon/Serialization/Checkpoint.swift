@@ -115,7 +115,8 @@ public struct Checkpoint {
             }
             guard t.shape == shape else { throw fail("optimizer slot \"\(key)\" has shape \(t.shape), its parameter \(shape)") }
         }
-        // Checkpoints before format 2 of the counters named the layer only ("layers.2" for "layers.2.counter").
+        // Checkpoints written before layers named their own counters keyed them by the
+        // layer alone ("layers.2" for what is now "layers.2.counter"): both load.
         let known = model.counters.map(\.name)
         var counters: [String: UInt64] = [:]
         for name in known {
