@@ -28,7 +28,7 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Decodes the bytes of a JPEG file; `path` names it in errors.
     public static func decodeJPEG(_ bytes: [UInt8], path: String = "JPEG data") throws -> RGBImage {
-        let (w, h, rgb) = try Axon.decodeJPEG(bytes, path: path)
+        let (w, h, rgb) = try decodeJPEGBytes(bytes, path: path)
         return try RGBImage(width: w, height: h, pixels: rgb)
     }
 

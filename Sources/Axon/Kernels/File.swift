@@ -81,7 +81,7 @@ func readPNGFile(_ path: String) throws -> (width: Int, height: Int, rgb: [UInt8
 }
 
 /// Decodes JPEG bytes as 8-bit RGB through libjpeg-turbo; errors name `path`.
-func decodeJPEG(_ bytes: [UInt8], path: String) throws -> (width: Int, height: Int, rgb: [UInt8]) {
+func decodeJPEGBytes(_ bytes: [UInt8], path: String) throws -> (width: Int, height: Int, rgb: [UInt8]) {
     var w: Int32 = 0, h: Int32 = 0
     var data: UnsafeMutablePointer<UInt8>? = nil
     var message = [CChar](repeating: 0, count: 256)
