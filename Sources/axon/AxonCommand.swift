@@ -8,7 +8,8 @@ import Axon
 struct AxonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axon",
-        abstract: "Axon's MNIST reference programs: train LeNet-5, the deep-MNIST CNN, an MLP or an LSTM on CPU, and measure their speed.",
+        abstract: "Axon's reference programs: train LeNet-5, the deep-MNIST CNN, an MLP or an LSTM on CPU, classify photos with a pretrained network, retrain it on your own, and measure speed.",
+        version: "axon \(AxonVersion.string)",
         subcommands: [Train.self, Eval.self, Predict.self, Classify.self, Retrain.self, PretrainedCommand.self, DatasetCommand.self, Inspect.self, Bench.self, Demo.self,
                       Plot.self, Visualize.self])
 

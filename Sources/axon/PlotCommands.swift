@@ -22,16 +22,19 @@ struct Plot: ParsableCommand {
     }
 }
 
-/// `axon visualize --model FILE --image N --out maps.png`: what the layers see.
+/// `axon visualize --model FILE [--index N | --image FILE] --out maps.png`: what the layers see.
 struct Visualize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw one test image, the activations of every convolution and pooling layer (one grey-scale tile per channel) and the first convolution's filters, as a PNG.")
+        abstract: "Draw one image (a test-set image or a PNG/PGM file), the activations of every convolution and pooling layer (one grey-scale tile per channel) and the first convolution's filters, as a PNG.")
 
     @Option(help: ArgumentHelp("The model file.", valueName: "file"))
     var model: String
 
-    @Option(parsing: .unconditional, help: "Index of the test-set image (0-based).")
-    var image: Int = 0
+    @Option(parsing: .unconditional, help: "Index of the test-set image (0-based; default 0).")
+    var index: Int?
+
+    @Option(help: ArgumentHelp("A PNG or PGM image of the model's input size instead of a test-set image, as for `axon predict`.", valueName: "file"))
+    var image: String?
 
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "file"))
     var out: String = "maps.png"
@@ -42,27 +45,41 @@ struct Visualize: ParsableCommand {
     @OptionGroup var classes: ClassOptions
 
     func validate() throws {
-        if image < 0 { throw ValidationError("--image must be >= 0, got \(image)") }
+        if index != nil && image != nil { throw ValidationError("give --index N or --image FILE, not both") }
+        if let index, index < 0 { throw ValidationError("--index must be >= 0, got \(index)") }
         try checkCanWrite(out, flag: "--out")
     }
 
     func run() throws {
+        if let image {
+            let loaded = try ModelFile.load(from: model)
+            let shape = loaded.inputShape
+            guard var network = loaded.model as? Sequential, network.layers.contains(where: { $0 is Conv2D }),
+                  shape.count == 3, shape[2] == 1 else {
+                throw ValidationError("\(model): the model is not a Sequential of grey images with a convolution layer to visualise")
+            }
+            let x = try GrayImage.read(image).tensor(expectingWidth: shape[1], height: shape[0], path: image)
+            try Chart.featureMaps(&network, image: x).writePNG(to: out)
+            print("wrote \(out): image \(image)")
+            return
+        }
+        let index = self.index ?? 0
         let test = try MNIST.load(from: data).test
-        guard image < test.count else {
-            throw ValidationError("--image \(image) is past the end of the test set (\(test.count) images, 0...\(test.count - 1))")
+        guard index < test.count else {
+            throw ValidationError("--index \(index) is past the end of the test set (\(test.count) images, 0...\(test.count - 1))")
         }
         let loaded = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
         guard var network = loaded.model as? Sequential, network.layers.contains(where: { $0 is Conv2D }) else {
             throw ValidationError("\(model): the model is not a Sequential with a convolution layer to visualise")
         }
-        let x = test.rows(image..<(image + 1))
+        let x = test.rows(index..<(index + 1))
         try Chart.featureMaps(&network, image: x).writePNG(to: out)
         let count = try network.outputShape(for: loaded.inputShape).last ?? 0
         let names = try classes.names(count: count, model: loaded, path: model) {
             try MNIST.classNames(in: data, testLabels: test.labels)
         }
-        let label = Int(test.labels[image])
-        print("wrote \(out): test image \(image), class \(label < count ? classLabel(label, names) : String(label))")
+        let label = Int(test.labels[index])
+        print("wrote \(out): test image \(index), class \(label < count ? classLabel(label, names) : String(label))")
     }
 }
 

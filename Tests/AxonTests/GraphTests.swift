@@ -399,3 +399,17 @@ extension LayerRegistryTests {
         #expect(bad.status != 0 && bad.stderr.contains("inception-v3"), "\(bad.stderr)")
     }
 }
+
+extension GraphCLITests {
+    @Test func versionIsPrintedAndRecordedInModelFiles() throws {
+        let r = try runAxon(["--version"])
+        #expect(r.status == 0 && r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "axon \(AxonVersion.string)", "\(r.stdout)")
+        var g = try GraphTests.smallGraph()
+        try g.build(inputShapes: [[6, 6, 2]])
+        let dir = try makeTempDir("version")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("g.safetensors").path
+        try g.save(to: path)
+        #expect(try ModelFile.load(from: path).metadata["axon.version"] == AxonVersion.string)
+    }
+}

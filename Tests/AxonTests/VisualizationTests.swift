@@ -209,10 +209,19 @@ func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] 
         #expect(c.width == 960 && c.height == 400 && distinctColours(c.rgb) > 3)
 
         let maps = dir.appendingPathComponent("maps.png").path
-        let v = try runAxon(["visualize", "--model", model, "--image", "3", "--data", dir.path, "--out", maps])
+        let v = try runAxon(["visualize", "--model", model, "--index", "3", "--data", dir.path, "--out", maps])
         #expect(v.status == 0, "stderr: \(v.stderr)")
         let m = try decodePNG(maps)
         #expect(m.width > 100 && m.height > 100 && distinctColours(m.rgb) > 20, "\(m.width)×\(m.height)")
+        // --image is a file, as in predict: the same test image as a PNG gives the same picture.
+        let shape = try ModelFile.load(from: model).inputShape
+        let grey = try MNIST.load(from: dir.path).test.rows(3..<4).scalars.map { UInt8(($0 * 255).rounded()) }
+        let png = dir.appendingPathComponent("three.png").path
+        try writePNGFile(png, width: shape[1], height: shape[0], rgb: grey.flatMap { [$0, $0, $0] })
+        let fromFile = dir.appendingPathComponent("maps-file.png").path
+        let f = try runAxon(["visualize", "--model", model, "--image", png, "--out", fromFile])
+        #expect(f.status == 0, "stderr: \(f.stderr)")
+        #expect(try decodePNG(fromFile).rgb == m.rgb, "the file and the test image give the same maps")
 
         let conf = dir.appendingPathComponent("conf.png").path
         let e = try runAxon(["eval", "--model", model, "--data", dir.path, "--confusion", conf])

@@ -11,6 +11,7 @@ import Foundation
 /// - `axon.architecture`: the network's `LayerConfig` as JSON (layer kinds,
 ///   their arguments, the seed and the shape of one input example)
 /// - `axon.parameter_count`: total number of trainable scalars
+/// - `axon.version`: the version of Axon that wrote the file
 /// - anything the caller adds (the CLI records the training run under `axon.training.*`
 ///   and the class names under `ClassNames.metadataKey`).
 public enum ModelFile {
@@ -44,6 +45,7 @@ public enum ModelFile {
         let architecture = String(decoding: try encoder.encode(config), as: UTF8.self)
         var meta = metadata
         meta[versionKey] = formatVersion
+        meta["axon.version"] = AxonVersion.string
         meta[architectureKey] = architecture
         meta[parameterCountKey] = String(model.parameterCount)
         return try SafeTensors.encode(model.parameters + model.state, metadata: meta)
