@@ -1,7 +1,7 @@
 /*
  * ckernels.h — the whole C API of Axon's kernel library.
  *
- * Conventions (see DESIGN.md and spec/semantics.md):
+ * Conventions (the math of every kernel: docs/math.md in the repository):
  *  - float32, row-major. Images NHWC, convolution filters HWIO.
  *  - Pure functions over caller-owned buffers. Nothing allocates inside a
  *    kernel; scratch memory is passed in, sized by a *_workspace_size query
