@@ -236,7 +236,7 @@ struct Train: ParsableCommand {
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
                               earlyStoppingPatience: training.earlyStopping)
         trainer.augmentation = try training.augmentation(channels: train.exampleShape.last ?? 1)
-        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation?.count ?? 0))
+        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation?.count ?? 0, augmentation: trainer.augmentation))
         var network: any Network
         if let checkpoint {
             network = checkpoint.model
@@ -361,13 +361,13 @@ extension Train {
     }
 
     /// The regularisation part of the settings line ("" when none is on).
-    func regularisationSummary(validationCount: Int) -> String {
+    func regularisationSummary(validationCount: Int, augmentation: Augmentation?) -> String {
         var parts: [String] = []
         if let l1 = training.l1 { parts.append("L1 λ \(l1)") }
         if let l2 = training.l2 { parts.append("L2 λ \(l2)") }
         if let d = training.dropout { parts.append("dropout \(d)") }
-        if let a = try? training.augmentation() { parts.append("augmentation: \(a.summary)") }
-        if let p = training.earlyStopping { parts.append("early stopping, patience \(p), on \(validationCount) held-out images") }
+        if let a = augmentation { parts.append("augmentation: \(a.summary)") }
+        if let p = training.earlyStopping { parts.append("early stopping, patience \(p), on \(validationCount) \(images == nil ? "held-out" : "validation") images") }
         return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }
 }

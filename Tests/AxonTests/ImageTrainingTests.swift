@@ -151,3 +151,58 @@ import Testing
         #expect(seen.count > 5, "random places")
     }
 }
+
+/// `axon train --images`, `axon eval --images` and `axon classify` on its model.
+@Suite(.serialized) struct ImageTrainingCLITests {
+    @Test func smallCNNOnColourFoldersThenEvalAndClassify() throws {
+        let dir = try makeTempDir("cli-images")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images").path, model = dir.appendingPathComponent("m.safetensors").path
+        try ImageFolderTests.makeFolder(URL(fileURLWithPath: images), perClass: 30)
+        let r = try runAxon(["train", "--images", images, "--model", "small-cnn", "--input-size", "16x20", "--epochs", "8",
+                             "--augment", "flip,jitter", "--save", model])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        #expect(r.stdout.contains("(1 files that are not JPEG or PNG skipped)"), "stdout: \(r.stdout)")
+        #expect(r.stdout.contains("saturation"), "jitter on colour images includes saturation: \(r.stdout)")
+        let acc = finalAccuracy(r.stdout) ?? 0
+        #expect(acc >= 90, "red, green and blue squares told apart: \(acc)%; stdout: \(r.stdout)")
+        let e = try runAxon(["eval", "--model", model, "--images", images])
+        #expect(e.status == 0 && finalAccuracy(e.stdout) == acc, "the same figure as training's: stdout: \(e.stdout) stderr: \(e.stderr)")
+        let c = try runAxon(["classify", "--model", model, "--top", "1", images + "/BLUE things/img0.png"])
+        #expect(c.status == 0 && c.stdout.contains("blue things (0)"), "stdout: \(c.stdout) stderr: \(c.stderr)")
+    }
+
+    /// A grey model (lenet5) trained on colour photos; classify turns a colour photo to grey for it.
+    @Test func lenet5OnGreyedColourPhotos() throws {
+        let dir = try makeTempDir("cli-grey")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images").path, model = dir.appendingPathComponent("g.safetensors").path
+        try ImageFolderTests.makeFolder(URL(fileURLWithPath: images), perClass: 8)
+        let r = try runAxon(["train", "--images", images, "--model", "lenet5", "--input-size", "28x28", "--grayscale",
+                             "--epochs", "1", "--save", model])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let loaded = try ModelFile.load(from: model)
+        #expect(loaded.inputShape == [28, 28, 1])
+        #expect(try Pretrained.preprocessing(in: loaded.metadata) == .unitScale(height: 28, width: 28, channels: 1))
+        let c = try runAxon(["classify", "--model", model, images + "/Red_Things/img1.png"])
+        #expect(c.status == 0 && c.stdout.contains("red things"), "stdout: \(c.stdout) stderr: \(c.stderr)")
+    }
+
+    @Test(arguments: [
+        (["--model", "lenet5"], "--images needs --input-size"),
+        (["--model", "lenet5", "--input-size", "32x32", "--grayscale"], "lenet5 takes 28×28×1 images"),
+        (["--model", "lstm", "--input-size", "28x28"], "--input-size 28x28 --grayscale"),
+        (["--model", "small-cnn", "--input-size", "3x8"], "at least 4x4"),
+        (["--model", "small-cnn", "--input-size", "big"], "--input-size"),
+        (["--model", "small-cnn", "--input-size", "64x64"], "smaller than the model's 64×64 input"),
+        (["--model", "small-cnn", "--input-size", "8x8", "--validation-percentage", "60", "--testing-percentage", "40"],
+         "leave some images for training"),
+    ])
+    func badImageRunsAreRefused(_ flags: [String], _ expected: String) throws {
+        let dir = try makeTempDir("cli-bad-images")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ImageFolderTests.makeFolder(dir, perClass: 3)
+        let r = try runAxon(["train", "--images", dir.path, "--epochs", "1"] + flags)
+        #expect(r.status != 0 && r.stderr.contains(expected), "stderr: \(r.stderr)")
+    }
+}
