@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
     var threads: Int?
 
-    @Option(parsing: .unconditional, help: "Use only the first N training examples.")
+    @Option(parsing: .unconditional, help: "Use only the first N training examples (with --images: N spread evenly over the classes).")
     var limit: Int?
 
     @Option(help: ArgumentHelp("Save the trained model to this file (safetensors; see `axon inspect`).", valueName: "file"))
@@ -207,7 +207,8 @@ struct Train: ParsableCommand {
         let settings = resolved
         var data = TrainingData()
         if images != nil { data = try loadImages(model: model) } else { data = try loadMNIST() }
-        var train = limit.map { data.train.prefix($0) } ?? data.train
+        // An image folder's training set is in class order: its --limit is spread over it (see loadImages).
+        var train = images == nil ? limit.map { data.train.prefix($0) } ?? data.train : data.train
         let test = data.test
         let classNames = data.classNames
         // Early stopping must not look at the test set: it watches the validation
@@ -350,7 +351,9 @@ extension Train {
         output.say("\(folder.classNames.count) classes, \(folder.images.count) images in \(dir)"
                    + (folder.skipped > 0 ? " (\(folder.skipped) files that are not JPEG or PNG skipped)" : ""))
         let start = monotonicSeconds()
-        func load(_ s: ImageFolder.Subset) throws -> Dataset { try folder.dataset(s, preprocessing: preprocessing) }
+        func load(_ s: ImageFolder.Subset) throws -> Dataset {
+            try folder.dataset(s, preprocessing: preprocessing, limit: s == .training ? limit : nil)
+        }
         let train = try load(.training), validation = try load(.validation), test = try load(.testing)
         guard train.count > 0 else { throw ValidationError("\(dir): no image fell into the training set") }
         output.say("decoded and resized to \(size) \(grayscale ? "grey" : "RGB") in \(fixed(monotonicSeconds() - start, 1)) s; kept in memory")

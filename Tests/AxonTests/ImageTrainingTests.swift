@@ -188,6 +188,31 @@ import Testing
         #expect(c.status == 0 && c.stdout.contains("red things"), "stdout: \(c.stdout) stderr: \(c.stderr)")
     }
 
+    /// A run checkpointed after epoch 1 and resumed to epoch 2 ends where an
+    /// uninterrupted one does; --limit keeps every class; --history gets the test figure.
+    @Test func checkpointResumeLimitAndHistory() throws {
+        let dir = try makeTempDir("cli-resume-images")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images").path, ck = dir.appendingPathComponent("ck").path
+        let history = dir.appendingPathComponent("h.csv").path
+        try ImageFolderTests.makeFolder(URL(fileURLWithPath: images), perClass: 10)
+        let flags = ["train", "--images", images, "--model", "small-cnn", "--input-size", "8x8", "--limit", "12"]
+        let straight = try runAxon(flags + ["--epochs", "2", "--history", history])
+        #expect(straight.status == 0, "stderr: \(straight.stderr)")
+        #expect(straight.stdout.contains("12 training, "), "stdout: \(straight.stdout)")
+        let rows = try String(contentsOfFile: history, encoding: .utf8).split(separator: "\n")
+        #expect(rows.count == 3 && rows[2].split(separator: ",", omittingEmptySubsequences: false).filter { !$0.isEmpty }.count >= 7,
+                "the last epoch's row has test figures: \(rows)")
+        let first = try runAxon(flags + ["--epochs", "1", "--checkpoint-dir", ck])
+        #expect(first.status == 0, "stderr: \(first.stderr)")
+        let resumed = try runAxon(["train", "--resume", ck, "--epochs", "2"])
+        #expect(resumed.status == 0, "stderr: \(resumed.stderr)")
+        #expect(finalAccuracy(resumed.stdout) == finalAccuracy(straight.stdout)
+                && resumed.stdout.contains("loss") && straight.stdout.split(separator: "\n").first { $0.hasPrefix("epoch 2/2") }.map {
+                    line in resumed.stdout.contains(String(line.prefix(40))) } == true,
+                "straight: \(straight.stdout)\nresumed: \(resumed.stdout)")
+    }
+
     @Test(arguments: [
         (["--model", "lenet5"], "--images needs --input-size"),
         (["--model", "lenet5", "--input-size", "32x32", "--grayscale"], "lenet5 takes 28×28×1 images"),
@@ -197,6 +222,9 @@ import Testing
         (["--model", "small-cnn", "--input-size", "64x64"], "smaller than the model's 64×64 input"),
         (["--model", "small-cnn", "--input-size", "8x8", "--validation-percentage", "60", "--testing-percentage", "40"],
          "leave some images for training"),
+        (["--model", "small-cnn", "--input-size", "8x8", "--validation-percentage", "0", "--early-stopping", "2"],
+         "has none in its validation set"),
+        (["--model", "small-cnn", "--input-size", "8x8", "--resume", "/nonexistent"], "cannot be combined with --resume"),
     ])
     func badImageRunsAreRefused(_ flags: [String], _ expected: String) throws {
         let dir = try makeTempDir("cli-bad-images")

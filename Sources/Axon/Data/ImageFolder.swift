@@ -149,8 +149,10 @@ extension ImageFolder {
     /// epochs decode nothing. `preprocessing` must be `unitScale` (mean 0, std 255),
     /// the scale a byte dataset holds. An image smaller than the input in either
     /// side is an error (it would be blown up, not shrunk). `read` decodes one
-    /// file (a parameter so that tests can count the decodes).
-    public func dataset(_ subset: Subset, preprocessing: ImagePreprocessing,
+    /// file (a parameter so that tests can count the decodes). `limit` keeps
+    /// that many images spread evenly over the subset (which is in class order),
+    /// so every class keeps its share.
+    public func dataset(_ subset: Subset, preprocessing: ImagePreprocessing, limit: Int? = nil,
                         read: (String) throws -> RGBImage = RGBImage.read,
                         progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> Dataset {
         try preprocessing.validate()
@@ -158,7 +160,8 @@ extension ImageFolder {
               preprocessing.std.allSatisfy({ $0 == 255 }) else {
             throw AxonError.invalidArgument("ImageFolder.dataset: the preprocessing must be unitScale (mean 0, std 255, central fraction 1), got \(preprocessing)")
         }
-        let chosen = images(in: subset)
+        let all = images(in: subset)
+        let chosen = limit.map { n in (0..<min(max(n, 0), all.count)).map { all[$0 * all.count / min(n, all.count)] } } ?? all
         let stride = preprocessing.inputShape.reduce(1, *)
         var bytes = [UInt8](repeating: 0, count: chosen.count * stride)
         for (i, image) in chosen.enumerated() {
