@@ -5,6 +5,7 @@ import Axon
 /// settings live in one place, `Models.recipe(for:)`.
 enum ModelKind: String, CaseIterable, ExpressibleByArgument {
     case lenet5, mlp, cnn, lstm
+    case smallCNN = "small-cnn"
 
     var displayName: String {
         switch self {
@@ -12,19 +13,24 @@ enum ModelKind: String, CaseIterable, ExpressibleByArgument {
         case .mlp: return "MLP"
         case .cnn: return "deep-MNIST CNN"
         case .lstm: return "LSTM classifier"
+        case .smallCNN: return "small CNN"
         }
     }
 
-    func build(seed: UInt64, dropout: Float? = nil) throws -> Sequential {
+    func build(seed: UInt64, dropout: Float? = nil, classes: Int = 10) throws -> Sequential {
         switch (self, dropout) {
-        case (.mlp, let rate?): return Models.mlp(dropout: rate, seed: seed)
-        case (.cnn, let rate?): return Models.deepMNIST(dropout: rate, seed: seed)
-        default: return try Models.named(rawValue, seed: seed)
+        case (.mlp, let rate?): return Models.mlp(dropout: rate, classes: classes, seed: seed)
+        case (.cnn, let rate?): return Models.deepMNIST(dropout: rate, classes: classes, seed: seed)
+        case (.smallCNN, let rate?): return Models.smallCNN(dropout: rate, classes: classes, seed: seed)
+        default: return try Models.named(rawValue, classes: classes, seed: seed)
         }
     }
 
     /// Whether the model has dropout layers (so `--dropout` applies).
-    var hasDropout: Bool { self == .mlp || self == .cnn }
+    var hasDropout: Bool { self == .mlp || self == .cnn || self == .smallCNN }
+
+    /// The input shape the model needs, nil when it takes any size (with `channels`).
+    var fixedInputShape: [Int]? { self == .smallCNN ? nil : [28, 28, 1] }
     var recipe: Models.Recipe { try! Models.recipe(for: rawValue) }  // every case is a known name
 }
 

@@ -149,10 +149,19 @@ func classLabel(_ k: Int, _ names: [String]?) -> String {
 /// `axon eval --model FILE`: test-set loss and accuracy of a saved model.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a saved model on the test set: accuracy and mean softmax cross-entropy loss.")
+        abstract: "Evaluate a saved model on the test set (MNIST-format files, or an image folder's testing set): accuracy and mean softmax cross-entropy loss.")
 
     @Option(help: ArgumentHelp("The model file.", valueName: "file"))
     var model: String
+
+    @Option(help: ArgumentHelp("A folder of class folders of images (as for `axon train --images`): evaluate on its testing set, preprocessed as the model file says.", valueName: "dir"))
+    var images: String?
+
+    @Option(parsing: .unconditional, help: "With --images: the validation percentage the model was trained with.")
+    var validationPercentage: Double = 10
+
+    @Option(parsing: .unconditional, help: "With --images: the testing percentage the model was trained with.")
+    var testingPercentage: Double = 10
 
     @Option(help: ArgumentHelp("Directory holding the four MNIST-format files (each raw or .gz).", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
@@ -172,12 +181,34 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         if let threads { setThreadCount(threads) }
-        let test = try MNIST.load(from: data).test
-        let loaded = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
+        let test: Dataset, loaded: ModelFile.Loaded, source: String
+        var folderNames: [String]?
+        if let images {
+            loaded = try ModelFile.load(from: model)
+            guard let preprocessing = try Pretrained.preprocessing(in: loaded.metadata) else {
+                throw ValidationError("\(model): the model file has no image preprocessing (\(Pretrained.preprocessingKey)) to read \(images) with; train it with `axon train --images`")
+            }
+            let folder = try ImageFolder(directory: images, validationPercentage: validationPercentage, testingPercentage: testingPercentage)
+            test = try folder.dataset(.testing, preprocessing: preprocessing)
+            guard test.count > 0 else { throw ValidationError("\(images): no image fell into the testing set") }
+            guard loaded.inputShape == test.exampleShape else {
+                throw ValidationError("\(model): the model takes examples of shape \(loaded.inputShape), but its preprocessing makes \(test.exampleShape)")
+            }
+            let names = try ClassNames.from(metadata: loaded.metadata, path: model)
+            if let names, names != folder.classNames {
+                throw ValidationError("\(images): its classes \(folder.classNames) are not the model's \(names)")
+            }
+            folderNames = folder.classNames
+            source = images
+        } else {
+            test = try MNIST.load(from: data).test
+            loaded = try loadModel(model, expecting: test.exampleShape, dataDescription: "the test set in \(data)")
+            source = data
+        }
         let network = loaded.model
         let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
-        print("\(model) on the \(test.count) test images of \(data)")
+        print("\(model) on the \(test.count) test images of \(source)")
         print("test accuracy \(percent(accuracy)) (\(fixed(accuracy * Double(test.count), 0))/\(test.count)), "
               + "loss \(fixed(Double(loss), 4))")
         if let confusion {
@@ -186,7 +217,7 @@ struct Eval: ParsableCommand {
             var counts = [[Int]](repeating: [Int](repeating: 0, count: count), count: count)
             for (p, t) in zip(predicted, test.labels) { counts[Int(t)][p] += 1 }
             let names = try classes.names(count: count, model: loaded, path: model) {
-                try MNIST.classNames(in: data, testLabels: test.labels)
+                try folderNames ?? MNIST.classNames(in: data, testLabels: test.labels)
             } ?? (0..<count).map { String($0) }
             print("confusion matrix (rows: true class, columns: predicted class)")
             print(confusionTable(counts, classNames: names))

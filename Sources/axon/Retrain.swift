@@ -44,7 +44,19 @@ struct Retrain: ParsableCommand {
     @Option(help: ArgumentHelp("The class labels, one per line.", valueName: "file"))
     var outputLabels: String = "retrained_labels.txt"
 
-    @Option(parsing: .unconditional, help: "Seed of the batch draws and the new layer's weights.")
+    @Flag(help: "Distortion: mirror half of the training images left-right at random (as retrain.py; bypasses the bottleneck cache).")
+    var flipLeftRight = false
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Distortion: a margin of P percent around the training images, cropped at a random place (retrain.py's --random_crop).", valueName: "P"))
+    var randomCrop: Float = 0
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Distortion: enlarge the training images by a random 0…P percent before the crop (retrain.py's --random_scale).", valueName: "P"))
+    var randomScale: Float = 0
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Distortion: multiply the training images' pixels by a random factor in [1 − P/100, 1 + P/100) (retrain.py's --random_brightness).", valueName: "P"))
+    var randomBrightness: Float = 0
+
+    @Option(parsing: .unconditional, help: "Seed of the batch draws, the distortions and the new layer's weights.")
     var seed: UInt64 = 1
 
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
@@ -57,6 +69,12 @@ struct Retrain: ParsableCommand {
         }
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
         if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+        for (flag, v) in [("--random-crop", randomCrop), ("--random-scale", randomScale)] where !(v >= 0 && v <= 1000) {
+            throw ValidationError("\(flag) must be a percentage in [0, 1000], got \(v)")
+        }
+        guard randomBrightness >= 0, randomBrightness <= 100 else {
+            throw ValidationError("--random-brightness must be a percentage in [0, 100], got \(randomBrightness)")
+        }
         try checkCanWrite(outputModel, flag: "--output-model")
         try checkCanWrite(outputLabels, flag: "--output-labels")
     }
@@ -71,17 +89,23 @@ struct Retrain: ParsableCommand {
         let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
         var retrainer = try Retrainer(modelFile: path, bottleneck: bottleneck)
         let cache = bottleneckDir ?? Pretrained.cacheDirectory + "/bottlenecks"
+        let distortions = Distortions(flipLeftRight: flipLeftRight, randomCrop: randomCrop, randomScale: randomScale,
+                                      randomBrightness: randomBrightness)
+        // With distortions, retrain.py makes the training bottlenecks afresh every
+        // step; only the validation and testing images' bottlenecks are cached.
+        let cached = distortions.isEmpty ? folder.images : folder.images.filter { $0.subset != .training }
         let start = monotonicSeconds()
-        let x = try retrainer.bottlenecks(of: folder.images, cache: cache) { done, total in
+        let x = try retrainer.bottlenecks(of: cached, cache: cache) { done, total in
             FileHandle.standardError.write(Data("\rbottlenecks \(done)/\(total)\(done == total ? "\n" : "")".utf8))
         }
         print("bottlenecks (\(retrainer.features) values each) ready in \(fixed(monotonicSeconds() - start, 1)) s, cached in \(cache)")
         func subset(_ s: ImageFolder.Subset) -> (x: Tensor, labels: [Int32]) {
-            let rows = folder.images.indices.filter { folder.images[$0].subset == s }
-            return (x.gatheringRows(rows), rows.map { Int32(folder.images[$0].label) })
+            let rows = cached.indices.filter { cached[$0].subset == s }
+            return (x.gatheringRows(rows), rows.map { Int32(cached[$0].label) })
         }
-        let train = subset(.training), validation = subset(.validation), test = subset(.testing)
-        print("training \(train.labels.count), validation \(validation.labels.count), testing \(test.labels.count) images")
+        let trainImages = folder.images(in: .training)
+        let validation = subset(.validation), test = subset(.testing)
+        print("training \(trainImages.count), validation \(validation.labels.count), testing \(test.labels.count) images")
         var settings = Retrainer.Settings()
         settings.steps = howManyTrainingSteps
         settings.learningRate = learningRate
@@ -89,8 +113,18 @@ struct Retrain: ParsableCommand {
         settings.evalInterval = evalStepInterval
         settings.seed = seed
         let trainStart = monotonicSeconds()
-        var head = try Retrainer.trainHead(train: train, validation: validation.labels.isEmpty ? nil : validation,
-                                           classes: folder.classNames.count, settings: settings) { e in
+        let makeBatch: ([Int]) throws -> Tensor
+        if distortions.isEmpty {
+            let train = subset(.training)
+            makeBatch = { train.x.gatheringRows($0) }
+        } else {
+            print("distortions: \(distortions.summary); each training image is distorted and run through the network at every step (slow, as in retrain.py)")
+            var g = SeededGenerator(seed: seed &+ 2)
+            makeBatch = { picks in try retrainer.distortedBottlenecks(of: picks.map { trainImages[$0] }, distortions: distortions, generator: &g) }
+        }
+        var head = try Retrainer.trainHead(labels: trainImages.map { Int32($0.label) }, features: retrainer.features,
+                                           validation: validation.labels.isEmpty ? nil : validation,
+                                           classes: folder.classNames.count, settings: settings, batch: makeBatch) { e in
             var line = "step \(e.step): train accuracy \(percent(e.trainAccuracy)), cross-entropy \(fixed(Double(e.crossEntropy), 4))"
             if let v = e.validationAccuracy { line += ", validation accuracy \(percent(v))" }
             print(line)

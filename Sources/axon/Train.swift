@@ -1,9 +1,10 @@
 import ArgumentParser
 import Axon
+import Foundation
 
 struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Train a model on MNIST-format data, printing loss and accuracy each epoch and the final test accuracy.",
+        abstract: "Train a model on MNIST-format data or on folders of images (--images), printing loss and accuracy each epoch and the final test accuracy.",
         discussion: "Per-model defaults (flags override them):\n" + ModelKind.allCases.map { m in
             let r = ResolvedSettings(model: m, optimizer: nil, learningRate: nil, momentum: nil, batchSize: nil, epochs: nil)
             return "  \(m.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(r.optimizerDescription), batch \(r.batchSize), \(r.epochs) epochs"
@@ -14,6 +15,21 @@ struct Train: ParsableCommand {
 
     @Option(help: ArgumentHelp("Directory holding train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (each raw or .gz).", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
+
+    @Option(help: ArgumentHelp("Train on a folder of class folders of JPEG or PNG images instead of --data, split into training, validation and testing sets as `axon retrain` splits them; needs --input-size.", valueName: "dir"))
+    var images: String?
+
+    @Option(help: ArgumentHelp("With --images: the model's input, height×width (e.g. 28x28); every image is resized to it once and kept in memory as bytes. lenet5, mlp, cnn and lstm need 28x28 with --grayscale.", valueName: "HxW"))
+    var inputSize: InputSize?
+
+    @Flag(help: "With --images: turn the images to grey (one channel), as lenet5, mlp, cnn and lstm need.")
+    var grayscale = false
+
+    @Option(parsing: .unconditional, help: "With --images: percentage of images for validation (by retrain.py's hash of the file name).")
+    var validationPercentage: Double = 10
+
+    @Option(parsing: .unconditional, help: "With --images: percentage of images for the final test.")
+    var testingPercentage: Double = 10
 
     // `.unconditional` so that `--epochs -3` reaches validate() and gets a clear message
     // instead of being mistaken for an unknown flag.
@@ -38,7 +54,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
     var threads: Int?
 
-    @Option(parsing: .unconditional, help: "Use only the first N training examples.")
+    @Option(parsing: .unconditional, help: "Use only the first N training examples (with --images: N spread evenly over the classes).")
     var limit: Int?
 
     @Option(help: ArgumentHelp("Save the trained model to this file (safetensors; see `axon inspect`).", valueName: "file"))
@@ -64,12 +80,33 @@ struct Train: ParsableCommand {
     func validate() throws {
         if resume != nil {
             let given = [("--model", model != nil), ("--batch-size", batchSize != nil), ("--optimizer", optimizer != nil),
+                         ("--images", images != nil), ("--input-size", inputSize != nil), ("--grayscale", grayscale),
                          ("--learning-rate", learningRate != nil), ("--momentum", momentum != nil), ("--limit", limit != nil)]
             if let flag = given.first(where: { $0.1 })?.0 ?? training.givenFlags.first {
                 throw ValidationError("\(flag) cannot be combined with --resume: the run's settings come from its checkpoint")
             }
         } else if model == nil {
             throw ValidationError("missing --model (one of \(ModelKind.allCases.map(\.rawValue).joined(separator: ", "))), or --resume DIR")
+        }
+        if images == nil {
+            if inputSize != nil || grayscale { throw ValidationError("--input-size and --grayscale apply only with --images DIR") }
+        } else if let model {
+            guard let size = inputSize else {
+                throw ValidationError("--images needs --input-size HxW (e.g. 28x28 --grayscale for \(model.rawValue))")
+            }
+            if let shape = model.fixedInputShape, shape != [size.height, size.width, grayscale ? 1 : 3] {
+                throw ValidationError("\(model.rawValue) takes \(shape[0])×\(shape[1])×\(shape[2]) images: give --input-size \(shape[0])x\(shape[1]) --grayscale, or use --model small-cnn for other sizes and colour")
+            }
+            if model == .smallCNN, size.height < 4 || size.width < 4 {
+                throw ValidationError("small-cnn needs inputs of at least 4x4 pixels (two 2×2 poolings), got --input-size \(size)")
+            }
+            for (flag, v) in [("--validation-percentage", validationPercentage), ("--testing-percentage", testingPercentage)]
+            where !(v >= 0 && v < 100) {
+                throw ValidationError("\(flag) must be in [0, 100), got \(v)")
+            }
+            if validationPercentage + testingPercentage >= 100 {
+                throw ValidationError("--validation-percentage and --testing-percentage must leave some images for training")
+            }
         }
         if let epochs, epochs <= 0 {
             throw ValidationError("--epochs must be a positive integer, got \(epochs)")
@@ -118,6 +155,13 @@ struct Train: ParsableCommand {
     /// The flags a checkpoint must record to continue this run.
     var configuration: [String: String] {
         var c = ["model": (model ?? .lenet5).rawValue, "seed": String(seed), "data": data]
+        if let images {
+            c["images"] = images
+            c["input_size"] = inputSize.map { "\($0)" }
+            if grayscale { c["grayscale"] = "true" }
+            c["validation_percentage_bits"] = String(validationPercentage.bitPattern)
+            c["testing_percentage_bits"] = String(testingPercentage.bitPattern)
+        }
         if let epochs { c["epochs"] = String(epochs) }
         if let batchSize { c["batch_size"] = String(batchSize) }
         if let optimizer { c["optimizer"] = optimizer.rawValue }
@@ -145,6 +189,11 @@ struct Train: ParsableCommand {
         learningRate = try optional("learning_rate_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         momentum = try optional("momentum_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         limit = try optional("limit") { Int($0) }
+        images = c["images"]
+        inputSize = try optional("input_size") { InputSize(argument: $0) }
+        grayscale = c["grayscale"] == "true"
+        validationPercentage = try optional("validation_percentage_bits") { UInt64($0).map(Double.init(bitPattern:)) } ?? 10
+        testingPercentage = try optional("testing_percentage_bits") { UInt64($0).map(Double.init(bitPattern:)) } ?? 10
         try training.apply(c, bad: bad)
         // A hand-edited checkpoint gets the same checks as flags.
         let resumed = resume
@@ -156,26 +205,29 @@ struct Train: ParsableCommand {
     func train(from checkpoint: Checkpoint?) throws {
         let model = self.model ?? .lenet5
         let settings = resolved
-        let loaded = try MNIST.load(from: data)
-        guard loaded.train.exampleShape == [28, 28, 1] else {
-            throw ValidationError("\(data): images are \(loaded.train.exampleShape[0])×\(loaded.train.exampleShape[1]); the reference models need 28×28")
-        }
-        var train = limit.map { loaded.train.prefix($0) } ?? loaded.train
-        let test = loaded.test
-        let classNames = try classes.names(count: train.classCount) {
-            try MNIST.classNames(in: data, testLabels: test.labels)
-        } ?? MNIST.digitClassNames
-        // Early stopping must not look at the test set: it watches the end of the
-        // training set, held out; the test set is then measured once, at the end.
-        var validation: Dataset?
-        if training.earlyStopping != nil {
+        var data = TrainingData()
+        if images != nil { data = try loadImages(model: model) } else { data = try loadMNIST() }
+        // An image folder's training set is in class order: its --limit is spread over it (see loadImages).
+        var train = images == nil ? limit.map { data.train.prefix($0) } ?? data.train : data.train
+        let test = data.test
+        let classNames = data.classNames
+        // Early stopping must not look at the test set: it watches the validation
+        // set (an image folder's, else the end of the training set, held out); the
+        // test set is then measured once, at the end.
+        var validation = data.validation
+        if training.earlyStopping != nil && images == nil {
             let held = min(10000, train.count / 6)
             guard held > 0 else { throw ValidationError("--early-stopping needs at least 6 training examples to hold some out") }
             validation = train.slice((train.count - held)..<train.count)
             train = train.prefix(train.count - held)
         }
+        if training.earlyStopping != nil, validation?.count ?? 0 == 0 {
+            throw ValidationError("--early-stopping needs validation images; \(images ?? data.source) has none in its validation set (raise --validation-percentage)")
+        }
+        if images != nil, validation?.count == 0 { validation = nil }
 
-        output.say("\(model.displayName) on \(data): \(train.count) training, \(test.count) test images; "
+        output.say("\(model.displayName) on \(data.source): \(train.count) training, "
+              + (images != nil ? "\(validation?.count ?? 0) validation, " : "") + "\(test.count) test images; "
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
@@ -184,15 +236,18 @@ struct Train: ParsableCommand {
                                                                  training.hyperParameters(momentum: momentum)),
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
                               earlyStoppingPatience: training.earlyStopping)
-        trainer.augmentation = try training.augmentation()
-        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation?.count ?? 0))
+        trainer.augmentation = try training.augmentation(channels: train.exampleShape.last ?? 1)
+        output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation?.count ?? 0, augmentation: trainer.augmentation))
         var network: any Network
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)
             output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
         } else {
-            network = try model.build(seed: seed, dropout: training.dropout)
+            network = try model.build(seed: seed, dropout: training.dropout, classes: classNames.count)
+            do { try network.build(inputShapes: [train.exampleShape]) } catch {
+                throw ValidationError("\(model.rawValue) cannot take inputs of shape \(train.exampleShape): \(error)")
+            }
         }
         let reporter = output.attach(to: trainer, epochs: settings.epochs)
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
@@ -201,7 +256,7 @@ struct Train: ParsableCommand {
         let first = (checkpoint?.epoch ?? 0) + 1
         for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
-                                    validation: validation, test: validation == nil ? test : nil, seed: seed,
+                                    validation: validation, test: validation == nil && test.count > 0 ? test : nil, seed: seed,
                                     startEpoch: epoch)
             records += h.epochs
             for r in h.epochs { try reporter.epoch(r) }
@@ -220,40 +275,102 @@ struct Train: ParsableCommand {
         }
         let seconds = records.reduce(0) { $0 + $1.seconds }
         var final = last.testAccuracy ?? .nan
+        if images != nil && training.earlyStopping == nil && test.count > 0 {
+            let (loss, accuracy) = try trainer.evaluate(network, on: test)
+            try reporter.recordTest(epoch: last.epoch, loss: loss, accuracy: accuracy)
+            final = accuracy
+        }
         if training.earlyStopping != nil {
             if trainer.earlyStop == nil {
                 try trainer.restoreBestWeights(&network)
                 output.say("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(trainer.earlyStoppingBestEpoch) (best validation accuracy)")
             }
             // The kept weights are those after the best epoch: its row of the history gets their test figures.
-            let (loss, accuracy) = try trainer.evaluate(network, on: test)
-            try reporter.recordTest(epoch: trainer.earlyStoppingBestEpoch, loss: loss, accuracy: accuracy)
-            final = accuracy
+            if test.count > 0 {
+                let (loss, accuracy) = try trainer.evaluate(network, on: test)
+                try reporter.recordTest(epoch: trainer.earlyStoppingBestEpoch, loss: loss, accuracy: accuracy)
+                final = accuracy
+            }
         }
         print("test accuracy \(percent(final)) (\(fixed(final * Double(test.count), 0))/\(test.count)) "
               + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
         if let save {
-            try network.save(to: save, metadata: [
-                "axon.training.model": model.rawValue, "axon.training.data": data,
+            var metadata = data.metadata
+            metadata.merge([
+                "axon.training.model": model.rawValue, "axon.training.data": data.source,
                 "axon.training.examples": String(train.count), "axon.training.epochs": String(last.epoch),
                 "axon.training.optimizer": settings.optimizerDescription,
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
                 "axon.training.test_accuracy": fixed(final, 4),
-            ].merging(ClassNames.metadata(classNames)) { a, _ in a })
+            ].merging(ClassNames.metadata(classNames)) { a, _ in a }) { a, _ in a }
+            try network.save(to: save, metadata: metadata)
             output.say("saved the model to \(save)")
         }
     }
 }
 
+/// The data of one run, from MNIST files or an image folder.
+struct TrainingData {
+    var train = try! Dataset(bytes: [], exampleShape: [1], labels: [])
+    var validation: Dataset?
+    var test = try! Dataset(bytes: [], exampleShape: [1], labels: [])
+    var classNames: [String] = []
+    var source = ""
+    /// What the model file keeps beside the class names (an image folder's preprocessing).
+    var metadata: [String: String] = [:]
+}
+
+/// `--input-size HxW`.
+struct InputSize: ExpressibleByArgument, CustomStringConvertible, Equatable {
+    var height: Int, width: Int
+    init?(argument: String) {
+        let parts = argument.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let h = Int(parts[0]), let w = Int(parts[1]), h >= 1, w >= 1, h <= 4096, w <= 4096 else { return nil }
+        height = h; width = w
+    }
+    var description: String { "\(height)x\(width)" }
+}
+
 extension Train {
+    func loadMNIST() throws -> TrainingData {
+        let loaded = try MNIST.load(from: data)
+        guard loaded.train.exampleShape == [28, 28, 1] else {
+            throw ValidationError("\(data): images are \(loaded.train.exampleShape[0])×\(loaded.train.exampleShape[1]); the reference models need 28×28")
+        }
+        let names = try classes.names(count: loaded.train.classCount) {
+            try MNIST.classNames(in: data, testLabels: loaded.test.labels)
+        } ?? MNIST.digitClassNames
+        return TrainingData(train: loaded.train, validation: nil, test: loaded.test, classNames: names, source: data)
+    }
+
+    /// The folder's three sets, decoded and resized once into byte datasets.
+    func loadImages(model: ModelKind) throws -> TrainingData {
+        let dir = images!, size = inputSize!
+        let folder = try ImageFolder(directory: dir, validationPercentage: validationPercentage, testingPercentage: testingPercentage)
+        let preprocessing = ImagePreprocessing.unitScale(height: size.height, width: size.width, channels: grayscale ? 1 : 3)
+        output.say("\(folder.classNames.count) classes, \(folder.images.count) images in \(dir)"
+                   + (folder.skipped > 0 ? " (\(folder.skipped) files that are not JPEG or PNG skipped)" : ""))
+        let start = monotonicSeconds()
+        func load(_ s: ImageFolder.Subset) throws -> Dataset {
+            try folder.dataset(s, preprocessing: preprocessing, limit: s == .training ? limit : nil)
+        }
+        let train = try load(.training), validation = try load(.validation), test = try load(.testing)
+        guard train.count > 0 else { throw ValidationError("\(dir): no image fell into the training set") }
+        output.say("decoded and resized to \(size) \(grayscale ? "grey" : "RGB") in \(fixed(monotonicSeconds() - start, 1)) s; kept in memory")
+        let names = try classes.names(count: folder.classNames.count) { folder.classNames } ?? folder.classNames
+        let prep = String(decoding: try JSONEncoder().encode(preprocessing), as: UTF8.self)
+        return TrainingData(train: train, validation: validation, test: test, classNames: names, source: dir,
+                            metadata: [Pretrained.preprocessingKey: prep])
+    }
+
     /// The regularisation part of the settings line ("" when none is on).
-    func regularisationSummary(validationCount: Int) -> String {
+    func regularisationSummary(validationCount: Int, augmentation: Augmentation?) -> String {
         var parts: [String] = []
         if let l1 = training.l1 { parts.append("L1 λ \(l1)") }
         if let l2 = training.l2 { parts.append("L2 λ \(l2)") }
         if let d = training.dropout { parts.append("dropout \(d)") }
-        if let a = try? training.augmentation() { parts.append("augmentation: \(a.summary)") }
-        if let p = training.earlyStopping { parts.append("early stopping, patience \(p), on \(validationCount) held-out images") }
+        if let a = augmentation { parts.append("augmentation: \(a.summary)") }
+        if let p = training.earlyStopping { parts.append("early stopping, patience \(p), on \(validationCount) \(images == nil ? "held-out" : "validation") images") }
         return parts.isEmpty ? "" : "; " + parts.joined(separator: ", ")
     }
 }

@@ -35,9 +35,9 @@ struct TrainingOptions: ParsableArguments {
     var l1: Float?
     @Option(parsing: .unconditional, help: ArgumentHelp("L2 regularisation λ >= 0: the loss gains (λ/2n)·Σw² over the kernels.", valueName: "λ"))
     var l2: Float?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Dropout rate in [0, 1) of the model's dropout layers (mlp, cnn only; defaults 0.2, 0.5).", valueName: "P"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Dropout rate in [0, 1) of the model's dropout layers (mlp, cnn, small-cnn only; defaults 0.2, 0.5, 0.3).", valueName: "P"))
     var dropout: Float?
-    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after N epochs without a new best validation accuracy and keep the best weights; the last sixth of the training images (at most 10000) is held out for validation.", valueName: "N"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Stop after N epochs without a new best validation accuracy and keep the best weights; the last sixth of the training images (at most 10000) is held out for validation (with --images: the folder's validation set).", valueName: "N"))
     var earlyStopping: Int?
     @Option(help: ArgumentHelp("Augment training batches: a comma-separated list of crop (pad 2, crop back), flip, jitter (brightness ±0.1, contrast [0.8, 1.2)).", valueName: "list"))
     var augment: String?
@@ -87,7 +87,7 @@ struct TrainingOptions: ParsableArguments {
         try check(l2, "--l2", "a finite λ >= 0") { $0 >= 0 }
         try check(dropout, "--dropout", "in [0, 1)") { $0 >= 0 && $0 < 1 }
         if dropout != nil && !model.hasDropout {
-            throw ValidationError("--dropout applies only to the models with dropout layers (mlp, cnn), not \(model.rawValue)")
+            throw ValidationError("--dropout applies only to the models with dropout layers (mlp, cnn, small-cnn), not \(model.rawValue)")
         }
         if let earlyStopping, earlyStopping < 1 {
             throw ValidationError("--early-stopping must be a patience of at least 1 epoch, got \(earlyStopping)")
@@ -102,14 +102,14 @@ struct TrainingOptions: ParsableArguments {
                         rmsMomentum: momentum)
     }
 
-    /// The `--augment` list for 28×28×1 images (no saturation: it needs RGB).
-    func augmentation() throws -> Augmentation? {
+    /// The `--augment` list for images of `channels` channels (saturation only for 3).
+    func augmentation(channels: Int = 1) throws -> Augmentation? {
         guard let augment else { return nil }
         let names = augment.split(separator: ",").map { String($0.filter { $0 != " " }) }
         guard !names.isEmpty, !names.contains("") else {
             throw ValidationError("--augment takes a comma-separated list of crop, flip, jitter, got \"\(augment)\"")
         }
-        do { return try Augmentation(names: names, channels: 1) } catch { throw ValidationError("--augment: \(error)") }
+        do { return try Augmentation(names: names, channels: channels) } catch { throw ValidationError("--augment: \(error)") }
     }
 
     /// What a checkpoint records (floats as bit patterns, so a resume is exact).

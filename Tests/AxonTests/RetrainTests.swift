@@ -115,4 +115,34 @@ import Testing
             #expect(zip(viaHead, test.map { folder.images[$0].label }).allSatisfy { $0 == $1 }, "colours are told apart")
         }
     }
+
+    /// With distortions each step's images are distorted and run through the
+    /// backbone afresh (nothing cached for them); a seed repeats the run exactly.
+    @Test func distortedTrainingIsReproducibleAndBypassesTheCache() throws {
+        let dir = try makeTempDir("retrain-distort")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images")
+        try ImageFolderTests.makeFolder(images, perClass: 3)
+        let folder = try ImageFolder(directory: images.path)
+        let train = folder.images(in: .training)
+        var r = try Retrainer(modelFile: try Self.backbone(dir).path)
+        var settings = Retrainer.Settings()
+        settings.steps = 2
+        settings.batchSize = 2
+        let d = Distortions(flipLeftRight: true, randomCrop: 10, randomScale: 10, randomBrightness: 10)
+        func run(_ seed: UInt64) throws -> [Float] {
+            var g = SeededGenerator(seed: seed)
+            settings.seed = seed
+            let head = try Retrainer.trainHead(labels: train.map { Int32($0.label) }, features: r.features, validation: nil,
+                                               classes: 3, settings: settings,
+                                               batch: { try r.distortedBottlenecks(of: $0.map { train[$0] }, distortions: d, generator: &g) })
+            return head.parameters.flatMap(\.value.scalars)
+        }
+        let a = try run(7)
+        #expect(a == (try run(7)))
+        #expect(a != (try run(8)))
+        var g = SeededGenerator(seed: 1)
+        let plain = try r.distortedBottlenecks(of: [train[0]], distortions: Distortions(), generator: &g)
+        #expect(plain == (try r.bottlenecks(of: [train[0]])), "no distortion: the cached path's bottleneck")
+    }
 }

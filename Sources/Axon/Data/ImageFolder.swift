@@ -141,3 +141,41 @@ public struct ImageFolder: Sendable {
         return written.reduce(0, +)
     }
 }
+
+extension ImageFolder {
+    /// The images of `subset` decoded once, cropped and resized by `preprocessing`
+    /// (turned to grey for one channel) and kept as bytes: a `Dataset` of
+    /// [height, width, channels] examples with values byte / 255, so training
+    /// epochs decode nothing. `preprocessing` must be `unitScale` (mean 0, std 255),
+    /// the scale a byte dataset holds. An image smaller than the input in either
+    /// side is an error (it would be blown up, not shrunk). `read` decodes one
+    /// file (a parameter so that tests can count the decodes). `limit` keeps
+    /// that many images spread evenly over the subset (which is in class order),
+    /// so every class keeps its share.
+    public func dataset(_ subset: Subset, preprocessing: ImagePreprocessing, limit: Int? = nil,
+                        read: (String) throws -> RGBImage = RGBImage.read,
+                        progress: (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> Dataset {
+        try preprocessing.validate()
+        guard preprocessing.centralFraction == 1, preprocessing.mean.allSatisfy({ $0 == 0 }),
+              preprocessing.std.allSatisfy({ $0 == 255 }) else {
+            throw AxonError.invalidArgument("ImageFolder.dataset: the preprocessing must be unitScale (mean 0, std 255, central fraction 1), got \(preprocessing)")
+        }
+        let all = images(in: subset)
+        let chosen = limit.map { n in (0..<min(max(n, 0), all.count)).map { all[$0 * all.count / min(n, all.count)] } } ?? all
+        let stride = preprocessing.inputShape.reduce(1, *)
+        var bytes = [UInt8](repeating: 0, count: chosen.count * stride)
+        for (i, image) in chosen.enumerated() {
+            let picture = try read(image.path)
+            guard picture.height >= preprocessing.height, picture.width >= preprocessing.inputWidth else {
+                throw AxonError.file(path: image.path, "is \(picture.width)×\(picture.height) pixels, smaller than the model's "
+                                     + "\(preprocessing.inputWidth)×\(preprocessing.height) input (width×height); "
+                                     + "give a smaller --input-size or remove the image")
+            }
+            let values = try preprocessing.resized(picture)
+            for k in 0..<stride { bytes[i * stride + k] = UInt8(max(0, min(255, values[k].rounded()))) }
+            progress(i + 1, chosen.count)
+        }
+        return try Dataset(bytes: bytes, exampleShape: preprocessing.inputShape, labels: chosen.map { Int32($0.label) },
+                           classCount: classNames.count)
+    }
+}

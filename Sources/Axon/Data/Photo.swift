@@ -43,54 +43,193 @@ public struct RGBImage: Sendable, Equatable {
     }
 }
 
-/// How a classifier's input is made from a photo: a centred square crop of
-/// `centralFraction` of the shorter side, a bilinear resize to `size`×`size`
-/// (TensorFlow 2's `tf.image.resize`, half-pixel centres), then
+/// How a classifier's input is made from a photo: a centred crop of
+/// `centralFraction` of the largest region of the input's aspect ratio (a
+/// square for a square input), a bilinear resize to `size`×`width`
+/// (TensorFlow 2's `tf.image.resize`, half-pixel centres), for one channel a
+/// turn to grey (ITU-R BT.601 weights, as `tf.image.rgb_to_grayscale`), then
 /// (value − mean) / std per channel on the 0…255 scale.
 public struct ImagePreprocessing: Codable, Equatable, Sendable {
+    /// The input's height (and its width unless `width` is given).
     public var size: Int
     public var centralFraction: Float
+    /// One mean and one standard deviation per channel.
     public var mean: [Float]
     public var std: [Float]
+    /// The input's width when it differs from its height.
+    public var width: Int?
+    /// 3 (RGB, the default when absent) or 1 (grey).
+    public var channels: Int?
 
-    public init(size: Int, centralFraction: Float, mean: [Float], std: [Float]) {
+    public init(size: Int, centralFraction: Float, mean: [Float], std: [Float], width: Int? = nil, channels: Int? = nil) {
         self.size = size
         self.centralFraction = centralFraction
         self.mean = mean
         self.std = std
+        self.width = width
+        self.channels = channels
+    }
+
+    /// The input of Axon's models trained from image folders: the whole picture
+    /// resized to `height`×`width`, values / 255 (what a `Dataset` of bytes holds).
+    public static func unitScale(height: Int, width: Int, channels: Int) -> ImagePreprocessing {
+        ImagePreprocessing(size: height, centralFraction: 1, mean: [Float](repeating: 0, count: channels),
+                           std: [Float](repeating: 255, count: channels), width: width == height ? nil : width,
+                           channels: channels == 3 ? nil : channels)
     }
 
     enum CodingKeys: String, CodingKey {
-        case size, mean, std
+        case size, mean, std, width, channels
         case centralFraction = "central_fraction"
     }
 
+    public var height: Int { size }
+    public var inputWidth: Int { width ?? size }
+    public var channelCount: Int { channels ?? 3 }
+    /// [height, width, channels] of one input.
+    public var inputShape: [Int] { [size, inputWidth, channelCount] }
+
     func validate() throws {
-        guard size >= 1, size <= 4096, centralFraction > 0, centralFraction <= 1, mean.count == 3, std.count == 3,
+        let c = channelCount
+        guard size >= 1, size <= 4096, inputWidth >= 1, inputWidth <= 4096, centralFraction > 0, centralFraction <= 1,
+              c == 1 || c == 3, mean.count == c, std.count == c,
               std.allSatisfy({ $0 > 0 && $0.isFinite }), mean.allSatisfy(\.isFinite) else {
-            throw AxonError.invalidArgument("image preprocessing: size 1...4096, central fraction in (0, 1], three means and "
-                                            + "three positive standard deviations expected, got \(self)")
+            throw AxonError.invalidArgument("image preprocessing: sizes 1...4096, central fraction in (0, 1], 1 or 3 channels "
+                                            + "with one mean and one positive standard deviation each expected, got \(self)")
         }
     }
 
-    /// One batch [n, size, size, 3] from the pictures.
+    /// The centred crop (top, left, height, width) of `image` that is resized to the input.
+    func cropRegion(of image: RGBImage) -> (top: Int, left: Int, height: Int, width: Int) {
+        // The largest centred region with the input's aspect ratio, then its central fraction.
+        var h = Float(image.height), w = Float(image.width)
+        if image.width * size >= image.height * inputWidth { w = h * Float(inputWidth) / Float(size) } else { h = w * Float(size) / Float(inputWidth) }
+        let ch = min(image.height, max(1, Int(centralFraction * h))), cw = min(image.width, max(1, Int(centralFraction * w)))
+        return ((image.height - ch + 1) / 2, (image.width - cw + 1) / 2, ch, cw)
+    }
+
+    /// `image`'s region as floats 0…255, [1, height, width, 3].
+    static func crop(_ image: RGBImage, top: Int, left: Int, height: Int, width: Int) -> Tensor {
+        var crop = [Float](repeating: 0, count: height * width * 3)
+        for r in 0..<height {
+            let src = ((top + r) * image.width + left) * 3
+            for k in 0..<(width * 3) { crop[r * width * 3 + k] = Float(image.pixels[src + k]) }
+        }
+        return Tensor(uncheckedShape: [1, height, width, 3], scalars: crop)
+    }
+
+    /// RGB values [h·w·3] to this preprocessing's channels (grey by BT.601 for one).
+    func toChannels(_ rgb: [Float]) -> [Float] {
+        guard channelCount == 1 else { return rgb }
+        return (0..<(rgb.count / 3)).map { i in
+            let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
+            // A grey pixel stays exact (the weights sum to 0.9999, not 1), as GrayImage.readPNG does.
+            return r == g && g == b ? r : 0.2989 * r + 0.5870 * g + 0.1140 * b
+        }
+    }
+
+    /// The picture cropped, resized and turned to the input's channels, values 0…255
+    /// (not yet normalised), height × width × channels.
+    public func resized(_ image: RGBImage) throws -> [Float] {
+        try validate()
+        let r = cropRegion(of: image)
+        var out = Tensor.empty
+        try Kernels.resizeBilinear(Self.crop(image, top: r.top, left: r.left, height: r.height, width: r.width),
+                                   height: size, width: inputWidth, y: &out)
+        return toChannels(out.scalars)
+    }
+
+    /// (value − mean) / std of 0…255 values laid out height × width × channels.
+    func normalise(_ values: [Float]) -> [Float] {
+        let c = channelCount
+        return values.enumerated().map { i, v in (v - mean[i % c]) / std[i % c] }
+    }
+
+    /// One batch [n, height, width, channels] from the pictures.
     public func batch(_ images: [RGBImage]) throws -> Tensor {
         try validate()
         var scalars: [Float] = []
-        scalars.reserveCapacity(images.count * size * size * 3)
+        scalars.reserveCapacity(images.count * size * inputWidth * channelCount)
+        for image in images { scalars += normalise(try resized(image)) }
+        return Tensor(uncheckedShape: [images.count] + inputShape, scalars: scalars)
+    }
+}
+
+/// Random distortions of training photos as TensorFlow's `retrain.py` makes them
+/// (`add_input_distortions`), in percent: the picture (after the preprocessing's
+/// centred crop) is resized to `scale` times the input size, where
+/// scale = (1 + randomCrop/100) · U[1, 1 + randomScale/100), a window of the
+/// input size is cut at a uniformly random place, mirrored left-right with
+/// probability ½ when `flipLeftRight`, and multiplied by
+/// U[1 − randomBrightness/100, 1 + randomBrightness/100) before normalisation.
+/// With all of them zero the result is the plain preprocessing.
+public struct Distortions: Sendable, Equatable {
+    public var flipLeftRight: Bool
+    public var randomCrop: Float
+    public var randomScale: Float
+    public var randomBrightness: Float
+
+    public init(flipLeftRight: Bool = false, randomCrop: Float = 0, randomScale: Float = 0, randomBrightness: Float = 0) {
+        self.flipLeftRight = flipLeftRight
+        self.randomCrop = randomCrop
+        self.randomScale = randomScale
+        self.randomBrightness = randomBrightness
+    }
+
+    public var isEmpty: Bool { !flipLeftRight && randomCrop == 0 && randomScale == 0 && randomBrightness == 0 }
+
+    public func validate() throws {
+        for (name, v) in [("random crop", randomCrop), ("random scale", randomScale)] where !(v >= 0 && v <= 1000) {
+            throw AxonError.invalidArgument("distortions: \(name) must be a percentage in [0, 1000], got \(v)")
+        }
+        guard randomBrightness >= 0, randomBrightness <= 100 else {
+            throw AxonError.invalidArgument("distortions: random brightness must be a percentage in [0, 100], got \(randomBrightness)")
+        }
+    }
+
+    public var summary: String {
+        var parts: [String] = []
+        if flipLeftRight { parts.append("flip left-right") }
+        if randomCrop > 0 { parts.append("random crop \(randomCrop)%") }
+        if randomScale > 0 { parts.append("random scale \(randomScale)%") }
+        if randomBrightness > 0 { parts.append("random brightness \(randomBrightness)%") }
+        return parts.isEmpty ? "none" : parts.joined(separator: ", ")
+    }
+
+    /// One batch [n, height, width, channels] of `images`, each distorted with
+    /// draws from `generator` (so a run is repeatable from its seed).
+    public func batch(_ images: [RGBImage], preprocessing p: ImagePreprocessing,
+                      generator g: inout SeededGenerator) throws -> Tensor {
+        try validate()
+        try p.validate()
+        let h = p.height, w = p.inputWidth
+        var scalars: [Float] = []
+        scalars.reserveCapacity(images.count * h * w * p.channelCount)
+        func uniform(_ lower: Float, _ upper: Float) -> Float {
+            lower + (upper - lower) * Float(g.next() >> 40) / Float(1 << 24)
+        }
         var resized = Tensor.empty
         for image in images {
-            let side = max(1, Int(centralFraction * Float(min(image.width, image.height))))
-            let top = (image.height - side + 1) / 2, left = (image.width - side + 1) / 2
-            var crop = [Float](repeating: 0, count: side * side * 3)
-            for r in 0..<side {
-                let src = ((top + r) * image.width + left) * 3
-                for k in 0..<(side * 3) { crop[r * side * 3 + k] = Float(image.pixels[src + k]) }
+            let r = p.cropRegion(of: image)
+            let scale = (1 + randomCrop / 100) * uniform(1, 1 + randomScale / 100)
+            // retrain.py casts the scaled size to int (truncation).
+            let ph = max(h, Int(scale * Float(h))), pw = max(w, Int(scale * Float(w)))
+            try Kernels.resizeBilinear(ImagePreprocessing.crop(image, top: r.top, left: r.left, height: r.height, width: r.width),
+                                       height: ph, width: pw, y: &resized)
+            let top = Int(g.next() % UInt64(ph - h + 1)), left = Int(g.next() % UInt64(pw - w + 1))
+            let flip = flipLeftRight && g.next() >> 63 == 1
+            let brightness = uniform(1 - randomBrightness / 100, 1 + randomBrightness / 100)
+            var window = [Float](repeating: 0, count: h * w * 3)
+            resized.withUnsafeBufferPointer { src in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let sx = flip ? w - 1 - x : x
+                        for c in 0..<3 { window[(y * w + x) * 3 + c] = src[((top + y) * pw + left + sx) * 3 + c] * brightness }
+                    }
+                }
             }
-            try Kernels.resizeBilinear(Tensor(uncheckedShape: [1, side, side, 3], scalars: crop), height: size, width: size,
-                                       y: &resized)
-            for (i, v) in resized.scalars.enumerated() { scalars.append((v - mean[i % 3]) / std[i % 3]) }
+            scalars += p.normalise(p.toChannels(window))
         }
-        return Tensor(uncheckedShape: [images.count, size, size, 3], scalars: scalars)
+        return Tensor(uncheckedShape: [images.count] + p.inputShape, scalars: scalars)
     }
 }

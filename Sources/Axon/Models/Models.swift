@@ -1,37 +1,38 @@
 /// The reference networks of the course, ready to train on 28×28×1 images
-/// with 10 classes (MNIST, Fashion-MNIST). Each returns an unbuilt
+/// with 10 classes (MNIST, Fashion-MNIST; `classes` changes the count), and a
+/// small CNN for colour images of any size. Each returns an unbuilt
 /// `Sequential`: parameters are created from `seed` at the first forward pass
 /// (or `build(inputShape: [28, 28, 1])`).
 public enum Models {
     /// LeNet-5 with ReLU: conv 6@5×5 SAME, max-pool 2, conv 16@5×5 VALID,
     /// max-pool 2, dense 120, 84, 10 (the DESIGN.md example).
-    public static func lenet5(seed: UInt64 = 42) -> Sequential {
+    public static func lenet5(classes: Int = 10, seed: UInt64 = 42) -> Sequential {
         Sequential(seed: seed) {
             Conv2D(filters: 6, kernelSize: 5, padding: .same, activation: .relu)
             MaxPool2D(poolSize: 2, stride: 2)
             Conv2D(filters: 16, kernelSize: 5, padding: .valid, activation: .relu)
             MaxPool2D(poolSize: 2, stride: 2)
             Flatten()
-            Dense(120, activation: .relu); Dense(84, activation: .relu); Dense(10)
+            Dense(120, activation: .relu); Dense(84, activation: .relu); Dense(classes)
         }
     }
 
     /// Multilayer perceptron 784-500-300-10 with ReLU and dropout.
-    public static func mlp(dropout: Float = 0.2, seed: UInt64 = 42) -> Sequential {
+    public static func mlp(dropout: Float = 0.2, classes: Int = 10, seed: UInt64 = 42) -> Sequential {
         Sequential(seed: seed) {
             Flatten()
             Dense(500, activation: .relu)
             if dropout > 0 { Dropout(rate: dropout) }
             Dense(300, activation: .relu)
             if dropout > 0 { Dropout(rate: dropout) }
-            Dense(10)
+            Dense(classes)
         }
     }
 
     /// The TensorFlow "deep MNIST" CNN: conv 32@5×5 SAME, pool, conv 64@5×5
     /// SAME, pool, dense 1024, dropout 0.5, dense 10; weights truncated normal
     /// (std 0.1), biases 0.1, as the course initialises them.
-    public static func deepMNIST(dropout: Float = 0.5, seed: UInt64 = 42) -> Sequential {
+    public static func deepMNIST(dropout: Float = 0.5, classes: Int = 10, seed: UInt64 = 42) -> Sequential {
         let w = Initializer.truncatedNormal(std: 0.1), b = Initializer.constant(0.1)
         return Sequential(seed: seed) {
             Conv2D(filters: 32, kernelSize: 5, padding: .same, activation: .relu, kernelInitializer: w, biasInitializer: b)
@@ -41,30 +42,50 @@ public enum Models {
             Flatten()
             Dense(1024, activation: .relu, kernelInitializer: w, biasInitializer: b)
             if dropout > 0 { Dropout(rate: dropout) }
-            Dense(10, kernelInitializer: w, biasInitializer: b)
+            Dense(classes, kernelInitializer: w, biasInitializer: b)
         }
     }
 
     /// Reads each 28×28 image as 28 steps of 28 pixels through an LSTM, then a
     /// dense layer on the last hidden state.
-    public static func lstmClassifier(hidden: Int = 128, seed: UInt64 = 42) -> Sequential {
+    public static func lstmClassifier(hidden: Int = 128, classes: Int = 10, seed: UInt64 = 42) -> Sequential {
         Sequential(seed: seed) {
             Reshape([28, 28])
             LSTM(units: hidden)
-            Dense(10)
+            Dense(classes)
+        }
+    }
+
+    /// A small CNN for colour (or grey) images of any size: three conv 3×3 SAME
+    /// + ReLU blocks of 32, 64 and 64 filters, the first two max-pooled by 2, global
+    /// average pooling, dense 64 + ReLU, dropout, dense `classes`. Its parameter
+    /// count does not depend on the input size (the global pooling); inputs need
+    /// at least 4×4 pixels.
+    public static func smallCNN(dropout: Float = 0.3, classes: Int = 10, seed: UInt64 = 42) -> Sequential {
+        Sequential(seed: seed) {
+            Conv2D(filters: 32, kernelSize: 3, padding: .same, activation: .relu)
+            MaxPool2D(poolSize: 2, stride: 2)
+            Conv2D(filters: 64, kernelSize: 3, padding: .same, activation: .relu)
+            MaxPool2D(poolSize: 2, stride: 2)
+            Conv2D(filters: 64, kernelSize: 3, padding: .same, activation: .relu)
+            GlobalAveragePool2D()
+            Dense(64, activation: .relu)
+            if dropout > 0 { Dropout(rate: dropout) }
+            Dense(classes)
         }
     }
 
     /// Names accepted by `named(_:)`.
-    public static let names = ["lenet5", "mlp", "deep-mnist", "lstm"]
+    public static let names = ["lenet5", "mlp", "deep-mnist", "lstm", "small-cnn"]
 
-    /// The model called `name` (see `names`).
-    public static func named(_ name: String, seed: UInt64 = 42) throws -> Sequential {
+    /// The model called `name` (see `names`) with `classes` outputs.
+    public static func named(_ name: String, classes: Int = 10, seed: UInt64 = 42) throws -> Sequential {
         switch name.lowercased() {
-        case "lenet5", "lenet-5", "lenet": return lenet5(seed: seed)
-        case "mlp": return mlp(seed: seed)
-        case "deep-mnist", "deepmnist", "deep_mnist", "cnn": return deepMNIST(seed: seed)
-        case "lstm", "lstm-classifier": return lstmClassifier(seed: seed)
+        case "lenet5", "lenet-5", "lenet": return lenet5(classes: classes, seed: seed)
+        case "mlp": return mlp(classes: classes, seed: seed)
+        case "deep-mnist", "deepmnist", "deep_mnist", "cnn": return deepMNIST(classes: classes, seed: seed)
+        case "lstm", "lstm-classifier": return lstmClassifier(classes: classes, seed: seed)
+        case "small-cnn", "smallcnn", "small_cnn": return smallCNN(classes: classes, seed: seed)
         default:
             throw AxonError.invalidArgument("unknown model \"\(name)\"; expected one of \(names.joined(separator: ", "))")
         }
@@ -94,6 +115,9 @@ public enum Models {
         case "lstm", "lstm-classifier":
             return Recipe(optimizer: Adam(learningRate: 0.002), epochs: 10, batchSize: 64,
                           schedule: .exponentialDecay(rate: 0.85))
+        case "small-cnn", "smallcnn", "small_cnn":
+            return Recipe(optimizer: Adam(learningRate: 0.002), epochs: 15, batchSize: 32,
+                          schedule: .exponentialDecay(rate: 0.9))
         default:
             throw AxonError.invalidArgument("unknown model \"\(name)\"; expected one of \(names.joined(separator: ", "))")
         }

@@ -107,20 +107,32 @@ public struct Retrainer {
     /// from `train`, an evaluation every `evalInterval` steps and at the last.
     public static func trainHead(train: (x: Tensor, labels: [Int32]), validation: (x: Tensor, labels: [Int32])?, classes: Int,
                                  settings: Settings, report: (Evaluation) -> Void = { _ in }) throws -> Dense {
-        guard train.labels.count > 0, train.x.shape.first == train.labels.count else {
+        guard train.x.shape.first == train.labels.count, train.x.rank == 2 else {
+            throw AxonError.invalidArgument("retrain: \(train.labels.count) labels for bottlenecks of shape \(train.x.shape)")
+        }
+        return try trainHead(labels: train.labels, features: train.x.shape[1], validation: validation, classes: classes,
+                             settings: settings, batch: { train.x.gatheringRows($0) }, report: report)
+    }
+
+    /// `trainHead` with each step's bottlenecks made by `batch` from the indices
+    /// drawn into `labels` (for distorted images, made afresh every step).
+    public static func trainHead(labels: [Int32], features: Int, validation: (x: Tensor, labels: [Int32])?, classes: Int,
+                                 settings: Settings, batch: ([Int]) throws -> Tensor,
+                                 report: (Evaluation) -> Void = { _ in }) throws -> Dense {
+        guard labels.count > 0 else {
             throw AxonError.invalidArgument("retrain: no training images (every image fell into validation or testing?)")
         }
         guard settings.steps >= 1, settings.batchSize >= 1, settings.evalInterval >= 1 else {
             throw AxonError.invalidArgument("retrain: steps, batch size and evaluation interval must be >= 1")
         }
         var head = Sequential(seed: settings.seed) { Dense(classes, kernelInitializer: .truncatedNormal(std: 0.001)) }
-        try head.build(inputShape: [train.x.shape[1]])
+        try head.build(inputShape: [features])
         let trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: settings.learningRate))
         var g = SeededGenerator(seed: settings.seed &+ 1)
-        let n = train.labels.count
+        let n = labels.count
         for step in 1...settings.steps {
             let picks = (0..<settings.batchSize).map { _ in Int(g.next() % UInt64(n)) }
-            let (loss, correct) = try trainer.step(&head, images: train.x.gatheringRows(picks), labels: picks.map { train.labels[$0] })
+            let (loss, correct) = try trainer.step(&head, images: try batch(picks), labels: picks.map { labels[$0] })
             if step % settings.evalInterval == 0 || step == settings.steps {
                 let validationAccuracy = try validation.map { v in
                     Double(zip(try Trainer.predict(&head, v.x), v.labels).filter { $0 == Int($1) }.count) / Double(max(1, v.labels.count))
@@ -130,6 +142,15 @@ public struct Retrainer {
             }
         }
         return head.layers[0] as! Dense
+    }
+
+    /// Bottlenecks of `images` distorted afresh (not cached), as retrain.py
+    /// computes them for every training step when distortions are on.
+    public mutating func distortedBottlenecks(of images: [ImageFolder.Image], distortions: Distortions,
+                                              generator: inout SeededGenerator) throws -> Tensor {
+        let x = try distortions.batch(try images.map { try RGBImage.read($0.path) }, preprocessing: preprocessing,
+                                      generator: &generator)
+        return try backbone.forward([x], outputs: [bottleneck])[0]
     }
 
     /// The backbone up to the bottleneck, then `head` and a softmax ("final_result"),
