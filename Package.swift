@@ -28,6 +28,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -48,7 +49,7 @@ let package = Package(
         ),
         .target(
             name: "Axon",
-            dependencies: ["CKernels"],
+            dependencies: ["CKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Sources/Axon"
         ),
         .executableTarget(
