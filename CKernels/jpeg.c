@@ -56,6 +56,8 @@ int ck_jpeg_decode_rgb(const uint8_t *data, size_t len, int *width, int *height,
     jpeg_read_header(&cinfo, TRUE);
     /* Grey and CMYK/YCCK come out as RGB too (libjpeg-turbo converts them). */
     cinfo.out_color_space = JCS_RGB;
+    /* TensorFlow's DecodeJpeg default ("INTEGER_FAST"), so pixels match its. */
+    cinfo.dct_method = JDCT_IFAST;
     jpeg_start_decompress(&cinfo);
     const int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
     if (w <= 0 || h <= 0 || w > (1 << 15) || h > (1 << 15) || cinfo.output_components != 3) {

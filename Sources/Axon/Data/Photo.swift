@@ -60,14 +60,24 @@ public struct ImagePreprocessing: Codable, Equatable, Sendable {
     public var width: Int?
     /// 3 (RGB, the default when absent) or 1 (grey).
     public var channels: Int?
+    /// false: TensorFlow 1.x's ResizeBilinear (source = out·in/out, as the
+    /// course's Inception graph resizes); absent or true: half-pixel centres.
+    public var halfPixelCenters: Bool?
+    /// false: the whole picture is resized to the input, whatever its aspect
+    /// ratio (as the course's Inception graph does); absent or true: the centred
+    /// region of the input's aspect ratio.
+    public var keepAspectRatio: Bool?
 
-    public init(size: Int, centralFraction: Float, mean: [Float], std: [Float], width: Int? = nil, channels: Int? = nil) {
+    public init(size: Int, centralFraction: Float, mean: [Float], std: [Float], width: Int? = nil, channels: Int? = nil,
+                halfPixelCenters: Bool? = nil, keepAspectRatio: Bool? = nil) {
         self.size = size
         self.centralFraction = centralFraction
         self.mean = mean
         self.std = std
         self.width = width
         self.channels = channels
+        self.halfPixelCenters = halfPixelCenters
+        self.keepAspectRatio = keepAspectRatio
     }
 
     /// The input of Axon's models trained from image folders: the whole picture
@@ -80,7 +90,7 @@ public struct ImagePreprocessing: Codable, Equatable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case size, mean, std, width, channels
-        case centralFraction = "central_fraction"
+        case centralFraction = "central_fraction", halfPixelCenters = "half_pixel_centers", keepAspectRatio = "keep_aspect_ratio"
     }
 
     public var height: Int { size }
@@ -103,7 +113,9 @@ public struct ImagePreprocessing: Codable, Equatable, Sendable {
     func cropRegion(of image: RGBImage) -> (top: Int, left: Int, height: Int, width: Int) {
         // The largest centred region with the input's aspect ratio, then its central fraction.
         var h = Float(image.height), w = Float(image.width)
-        if image.width * size >= image.height * inputWidth { w = h * Float(inputWidth) / Float(size) } else { h = w * Float(size) / Float(inputWidth) }
+        if keepAspectRatio != false {
+            if image.width * size >= image.height * inputWidth { w = h * Float(inputWidth) / Float(size) } else { h = w * Float(size) / Float(inputWidth) }
+        }
         let ch = min(image.height, max(1, Int(centralFraction * h))), cw = min(image.width, max(1, Int(centralFraction * w)))
         return ((image.height - ch + 1) / 2, (image.width - cw + 1) / 2, ch, cw)
     }
@@ -135,7 +147,7 @@ public struct ImagePreprocessing: Codable, Equatable, Sendable {
         let r = cropRegion(of: image)
         var out = Tensor.empty
         try Kernels.resizeBilinear(Self.crop(image, top: r.top, left: r.left, height: r.height, width: r.width),
-                                   height: size, width: inputWidth, y: &out)
+                                   height: size, width: inputWidth, halfPixelCenters: halfPixelCenters ?? true, y: &out)
         return toChannels(out.scalars)
     }
 

@@ -1,0 +1,108 @@
+import Foundation
+import Testing
+@testable import Axon
+
+/// GraphDef import against TensorFlow's own outputs (fixtures written by
+/// tools/graphdef/make_fixtures.py with TensorFlow 2.21).
+@Suite struct GraphDefTests {
+    static let fixtures = repositoryRoot.appendingPathComponent("Tests/Fixtures/graphdef")
+
+    struct Expected: Decodable {
+        struct Summary: Decodable { var first: [Float]; var mean: Double }
+        struct Result: Decodable {
+            var decoded: Summary
+            var resized: Summary
+            var softmax: [[Float]]
+            var logits: [[Float]]
+            var bottleneck: [[Float]]
+            enum CodingKeys: String, CodingKey {
+                case decoded, resized, softmax, logits = "softmax/logits", bottleneck = "pool_3/_reshape"
+            }
+        }
+        struct Inception: Decodable { var results: [String: Result] }
+        struct TF2: Decodable {
+            var inputs: [[[[Float]]]]
+            var outputsSoftmax: [[Float]]
+            var outputsLogits: [[Float]]
+            enum CodingKeys: String, CodingKey { case inputs, outputsSoftmax = "outputs_softmax", outputsLogits = "outputs_logits" }
+        }
+        var inception: Inception
+        var tf2: TF2
+        enum CodingKeys: String, CodingKey { case inception = "inception2015_small", tf2 = "frozen_tf2_small" }
+    }
+
+    static func expected() throws -> Expected {
+        try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtures.appendingPathComponent("expected.json")))
+    }
+
+    static func worst(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) }.max() ?? .infinity }
+
+    @Test func course2015GraphMatchesTensorFlow() throws {
+        let e = try Self.expected()
+        var imported = try GraphDefFile.load(Self.fixtures.appendingPathComponent("inception2015_small.pb").path,
+                                              outputs: ["softmax", "softmax/logits", "pool_3/_reshape"])
+        let p = try #require(imported.preprocessing)
+        #expect(p.inputShape == [39, 39, 3] && p.halfPixelCenters == false && p.mean == [128, 128, 128])
+        #expect(!imported.graph.nodes.contains { $0.name.hasSuffix("CheckNumerics") || $0.name.hasSuffix("control_dependency") },
+                "CheckNumerics and Identity dropped")
+        var photos = [("small.jpg", Self.fixtures.appendingPathComponent("small.jpg").path)]
+        if let dog = darknetPhoto("dog") { photos.append(("dog.jpg", dog)) }
+        for (name, path) in photos {
+            let want = try #require(e.inception.results[name])
+            let image = try RGBImage.read(path)
+            #expect(image.pixels.prefix(10).map(Float.init) == want.decoded.first, "\(name): JPEG decoded as TensorFlow decodes it")
+            let resized = try p.resized(image)
+            #expect(Self.worst(Array(resized.prefix(10)), want.resized.first) < 1e-3, "\(name): resize")
+            let x = try p.batch([image])
+            let y = try imported.graph.forward([x], outputs: ["softmax", "softmax/logits", "pool_3/_reshape"])
+            #expect(Self.worst(y[0].scalars, want.softmax[0]) < 1e-4, "\(name) softmax: \(Self.worst(y[0].scalars, want.softmax[0]))")
+            #expect(Self.worst(y[1].scalars, want.logits[0]) < 1e-3, "\(name) logits: \(Self.worst(y[1].scalars, want.logits[0]))")
+            #expect(Self.worst(y[2].scalars, want.bottleneck[0]) < 1e-3, "\(name) bottleneck")
+            var folded = try imported.graph.foldedForInference()
+            #expect(Self.worst(try folded.forward([x], outputs: ["softmax"])[0].scalars, want.softmax[0]) < 1e-4)
+        }
+    }
+
+    @Test func frozenTensorFlow2GraphMatchesTensorFlow() throws {
+        let e = try Self.expected()
+        var imported = try GraphDefFile.load(Self.fixtures.appendingPathComponent("frozen_tf2_small.pb").path)
+        #expect(imported.preprocessing == nil && imported.inputName == "input")
+        let x = try Tensor(shape: [2, 24, 24, 3], scalars: e.tf2.inputs.flatMap { $0.flatMap { $0.flatMap { $0 } } })
+        let y = try imported.graph.forward(x, training: false)
+        #expect(Self.worst(y.scalars, e.tf2.outputsSoftmax.flatMap { $0 }) < 1e-4, "\(Self.worst(y.scalars, e.tf2.outputsSoftmax.flatMap { $0 }))")
+        let logits = try imported.graph.forward([x], outputs: ["tf2_small_1/dense_1/BiasAdd"])[0]
+        #expect(Self.worst(logits.scalars, e.tf2.outputsLogits.flatMap { $0 }) < 1e-3)
+        // Both batch-normalization forms became BatchNorm layers, which fold away.
+        #expect(imported.graph.nodes.filter { $0.layer is BatchNorm }.count >= 2)
+        var folded = try imported.graph.foldedForInference()
+        #expect(!folded.nodes.contains { $0.layer is BatchNorm })
+        #expect(Self.worst(try folded(x).scalars, y.scalars) < 1e-5)
+        // An imported graph saves and loads as an Axon model file.
+        let dir = try makeTempDir("graphdef")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tf2.safetensors").path
+        try imported.graph.save(to: path)
+        var loaded = try Graph.load(from: path)
+        #expect(try loaded.forward(x, training: false) == y)
+    }
+
+    @Test func badGraphsGiveOneClearError() throws {
+        let dir = try makeTempDir("bad-graphdef")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        func message(_ bytes: [UInt8]) -> String {
+            let path = dir.appendingPathComponent("g.pb").path
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            do { _ = try GraphDefFile.load(path); return "" } catch { return "\(error)" }
+        }
+        let good = Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("frozen_tf2_small.pb")))
+        #expect(message(Array(good.prefix(good.count / 2))).contains("g.pb"))
+        #expect(message([0xFF, 0xFF, 0xFF]).contains("is not a TensorFlow GraphDef"))
+        #expect(message([]).contains("without nodes"))
+        // An unsupported op names the node, its op and what Axon imports.
+        let nodes = [TFNode(name: "x", op: "Placeholder", inputs: [], inputPorts: [], attrs: ["shape": .shape([-1, 4])]),
+                     TFNode(name: "odd", op: "Erf", inputs: ["x"], inputPorts: [0], attrs: [:])]
+        do { _ = try GraphDefImport.importNodes(nodes); Issue.record("Erf was accepted") } catch {
+            #expect("\(error)".contains("node \"odd\" (op Erf): not supported; Axon imports Add, AddV2"), "\(error)")
+        }
+    }
+}
