@@ -7,8 +7,11 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Name what is in JPEG or PNG photos with a pretrained classifier (top labels and probabilities).")
 
-    @Option(help: ArgumentHelp("A pretrained network (\(Pretrained.names.joined(separator: ", ")); fetched on first use) or a model file that carries class names and preprocessing.", valueName: "name|file"))
+    @Option(help: ArgumentHelp("A pretrained network (\(Pretrained.names.joined(separator: ", ")); fetched on first use), an Axon model file that carries class names and preprocessing, a TensorFlow GraphDef (.pb) that decodes JPEGs itself, or a directory laid out as inception-2015-12-05.tgz unpacks.", valueName: "name|file|dir"))
     var model: String = "efficientnet-lite0"
+
+    @Option(help: ArgumentHelp("Class labels, one per line, in output order (for a GraphDef without its label files).", valueName: "file"))
+    var labels: String?
 
     @Argument(help: ArgumentHelp("JPEG or PNG photos, any size.", valueName: "photo"))
     var photos: [String] = []
@@ -30,32 +33,61 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         if let threads { setThreadCount(threads) }
-        let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
-        let loaded = try ModelFile.load(from: path)
-        guard let classNames = try ClassNames.from(metadata: loaded.metadata, path: path),
-              let preprocessing = try Pretrained.preprocessing(in: loaded.metadata) else {
-            throw ValidationError("\(path): the model file has no class names and image preprocessing (\(ClassNames.metadataKey), \(Pretrained.preprocessingKey)) to classify photos with")
-        }
-        var network = try loaded.model.foldedForInference()
+        var (network, preprocessing, names, courseStyle) = try load()
         for photo in photos {
             let x = try preprocessing.batch([RGBImage.read(photo)])
             let output = try network(x)
-            guard output.shape == [1, classNames.count] else {
-                throw ValidationError("\(path): the model outputs shape \(output.shape), not \(classNames.count) class scores")
+            guard output.rank == 2, output.shape[0] == 1 else {
+                throw ValidationError("\(model): the model outputs shape \(output.shape), not one row of class scores")
             }
             let p = network.outputsProbabilities ? output.scalars : softmax(output.scalars)
             let best = p.indices.sorted { p[$0] > p[$1] }.prefix(top)
+            func label(_ k: Int) -> String? { names[k] }
             if json {
-                let entries = best.map { ["index": $0, "label": classNames[$0], "probability": Double(p[$0])] as [String: Any] }
-                let object: [String: Any] = ["file": photo, "model": model, "top": entries]
+                let entries = best.map { k in ["index": k, "label": label(k) as Any? ?? NSNull(), "score": Double(p[k])] as [String: Any] }
+                let object: [String: Any] = ["image": photo, "top": entries]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
+            } else if courseStyle {
+                // As the course's classify_image.py prints them.
+                print(photo)
+                for k in best { print("\(label(k) ?? "class \(k)") (score = \(String(format: "%.5f", Double(p[k]))))") }
             } else {
                 print(photo)
                 for k in best {
-                    print("  \(percent(Double(p[k])).leftPadded(to: 7))  \(classNames[k]) (\(k))")
+                    print("  \(percent(Double(p[k])).leftPadded(to: 7))  \(label(k) ?? "class \(k)") (\(k))")
                 }
             }
         }
+    }
+
+    /// The network (BatchNorm folded), its preprocessing, labels by index, and
+    /// whether to print as the course's classify_image.py does.
+    func load() throws -> (any Network, ImagePreprocessing, [Int: String], Bool) {
+        var isDirectory: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory)
+        if model.hasSuffix(".pb") || (exists && isDirectory.boolValue) {
+            let directory = isDirectory.boolValue ? model : nil
+            let file = directory.map { "\($0)/\(InceptionLabels.graphFile)" } ?? model
+            let imported = try GraphDefFile.load(file)
+            guard let preprocessing = imported.preprocessing else {
+                throw ValidationError("\(file): the graph takes a tensor (\(imported.inputName)), not a JPEG; classify needs a graph that decodes images itself, as classify_image_graph_def.pb does")
+            }
+            var names: [Int: String] = [:]
+            if let labels {
+                names = Dictionary(uniqueKeysWithValues: try ClassNames.read(from: labels).enumerated().map { ($0, $1) })
+            } else if let directory {
+                names = try InceptionLabels.read(directory: directory)
+            }
+            return (try imported.graph.foldedForInference(), preprocessing, names, directory != nil)
+        }
+        let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
+        let loaded = try ModelFile.load(from: path)
+        guard let preprocessing = try Pretrained.preprocessing(in: loaded.metadata) else {
+            throw ValidationError("\(path): the model file has no image preprocessing (\(Pretrained.preprocessingKey)) to classify photos with")
+        }
+        let classNames = try labels.map(ClassNames.read(from:)) ?? ClassNames.from(metadata: loaded.metadata, path: path) ?? []
+        return (try loaded.model.foldedForInference(), preprocessing,
+                Dictionary(uniqueKeysWithValues: classNames.enumerated().map { ($0, $1) }), false)
     }
 }
 

@@ -28,6 +28,17 @@ struct Inspect: ParsableCommand {
     }
 
     func run() throws {
+        if let file, file.hasSuffix(".pb") {
+            let imported = try GraphDefFile.load(file)
+            let nodes = imported.opCounts.values.reduce(0, +)
+            print("GraphDef \(file): \(nodes) nodes; ops: "
+                  + imported.opCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            if let p = imported.preprocessing {
+                print("input: JPEG bytes (\(imported.inputName)), resized to \(p.height)×\(p.inputWidth), (x − \(p.mean[0])) / \(p.std[0])")
+            }
+            print(networkSummary(imported.graph, inputShapes: imported.graph.inputShapes ?? [], title: "Imported as"))
+            return
+        }
         if let file {
             print(modelSummary(try ModelFile.load(from: file), path: file))
             return

@@ -105,4 +105,33 @@ import Testing
             #expect("\(error)".contains("node \"odd\" (op Erf): not supported; Axon imports Add, AddV2"), "\(error)")
         }
     }
+
+    @Test func classifyTakesTheCourseDirectoryAndPrintsAsClassifyImagePy() throws {
+        let dir = try makeTempDir("inception-dir")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.copyItem(at: Self.fixtures.appendingPathComponent("inception2015_small.pb"),
+                                         to: dir.appendingPathComponent(InceptionLabels.graphFile))
+        // Output index k is synset n0000000k, "name k, alias k" (entry 1 first: the order of the file does not matter).
+        var map = "# a comment\n", synsets = ""
+        for k in [1, 0, 2, 3, 4, 5, 6, 7, 8, 9] {
+            map += "entry {\n  target_class: \(k)\n  target_class_string: \"n0000000\(k)\"\n}\n"
+            synsets += "n0000000\(k)\tname \(k), alias \(k)\n"
+        }
+        try map.write(to: dir.appendingPathComponent(InceptionLabels.labelMapFile), atomically: true, encoding: .utf8)
+        try synsets.write(to: dir.appendingPathComponent(InceptionLabels.synsetFile), atomically: true, encoding: .utf8)
+        let photo = Self.fixtures.appendingPathComponent("small.jpg").path
+        let r = try runAxon(["classify", "--model", dir.path, "--top", "2", photo])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3 && lines[1] == "name 9, alias 9 (score = 0.22477)" && lines[2] == "name 2, alias 2 (score = 0.18078)",
+                "\(r.stdout)")
+        let j = try runAxon(["classify", "--model", dir.appendingPathComponent(InceptionLabels.graphFile).path, "--json", "--top", "1", photo])
+        #expect(j.stdout.hasPrefix("{\"image\":\"\(photo)\",\"top\":[{\"index\":9,\"label\":null,\"score\":0.2247"), "\(j.stdout)")
+        let tf2 = try runAxon(["classify", "--model", Self.fixtures.appendingPathComponent("frozen_tf2_small.pb").path, photo])
+        #expect(tf2.status != 0 && tf2.stderr.contains("takes a tensor"), "\(tf2.stderr)")
+        try "entry {\n  target_class: 3\n  target_class_string: \"n99\"\n}\n".write(
+            to: dir.appendingPathComponent(InceptionLabels.labelMapFile), atomically: true, encoding: .utf8)
+        let bad = try runAxon(["classify", "--model", dir.path, photo])
+        #expect(bad.status != 0 && bad.stderr.contains("has no names for synset n99"), "\(bad.stderr)")
+    }
 }

@@ -59,6 +59,8 @@ public enum GraphDefImport {
         public var preprocessing: ImagePreprocessing?
         /// TensorFlow's name of the graph's input node.
         public var inputName: String
+        /// How many nodes of each op the GraphDef holds.
+        public var opCounts: [String: Int] = [:]
     }
 
     static func fail(_ node: TFNode, _ message: String) -> AxonError {
@@ -97,7 +99,8 @@ public enum GraphDefImport {
             throw AxonError.invalidArgument("the input \"\(input)\" has no fully known shape (got \(s.inputShape ?? []))")
         }
         try graph.build(inputShapes: [shape])
-        return Imported(graph: graph, preprocessing: s.preprocessing, inputName: input)
+        return Imported(graph: graph, preprocessing: s.preprocessing, inputName: input,
+                        opCounts: nodes.reduce(into: [:]) { $0[$1.op, default: 0] += 1 })
     }
 
     /// Kahn's order: GraphDef nodes are usually, not always, listed inputs first.
