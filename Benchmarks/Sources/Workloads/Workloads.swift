@@ -118,55 +118,41 @@ public final class InferenceWorkload: @unchecked Sendable {
     }
 }
 
-/// Inception-v3 inference (Keras' topology, freshly initialised weights, BatchNorm
-/// folded into the convolutions as Axon does at inference) on random 299×299×3
-/// images; TensorFlow runs `keras.applications.InceptionV3(weights=None)`.
-public final class InceptionWorkload: @unchecked Sendable {
-    public var model: Graph
-    public let input: Tensor
-    public let batchSize: Int
-
-    public init(batchSize: Int) throws {
-        var net = try Models.inceptionV3(seed: 1)
-        try net.build(inputShapes: [[299, 299, 3]])
-        model = try net.foldedForInference()
-        var g = SeededGenerator(seed: 2)
-        input = try Tensor(shape: [batchSize, 299, 299, 3], scalars: (0..<(batchSize * 299 * 299 * 3)).map { _ in
-            2 * g.nextUniform() - 1
-        })
-        self.batchSize = batchSize
-        try run()
-    }
-
-    @discardableResult
-    public func run() throws -> Tensor {
-        try model.forward(input, training: false)
-    }
-}
-
-/// EfficientNet-Lite0 inference with its pretrained ImageNet weights: the model
-/// file `make pretrained` writes (`Pretrained.modelPath("efficientnet-lite0")`),
-/// BatchNorm folded as Axon does at inference, up to its softmax, on random
-/// 224×224×3 images in [-1, 1); tf_workloads.py builds the same network in Keras
-/// from the same weights file.
-public final class EfficientNetWorkload: @unchecked Sendable {
-    public static let name = "efficientnet-lite0"
+/// Inference of an ImageNet network (BatchNorm folded as Axon does at
+/// inference, up to its softmax) on random images in [-1, 1):
+/// - Inception-v3 with Keras' topology and fresh weights, 299×299×3; TensorFlow
+///   runs `keras.applications.InceptionV3(weights=None)`;
+/// - EfficientNet-Lite0 with its pretrained weights, 224×224×3: the model file
+///   `make pretrained` writes; tf_workloads.py builds the same network in Keras
+///   from the same weights file.
+public final class ImageWorkload: @unchecked Sendable {
+    public static let efficientNetName = "efficientnet-lite0"
     public var model: any Network
     public let input: Tensor
     public let batchSize: Int
 
-    public init(batchSize: Int, path: String = Pretrained.modelPath(EfficientNetWorkload.name)) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw AxonError.file(path: path, "no such file: the pretrained EfficientNet-Lite0 model file is missing; "
-                                 + "run `make pretrained` first (in Axon's source tree; it fetches the weights once)")
-        }
-        model = try ModelFile.load(from: path).model.foldedForInference()
+    init(_ network: any Network, side: Int, batchSize: Int) throws {
+        model = try network.foldedForInference()
         var g = SeededGenerator(seed: 2)
-        input = try Tensor(shape: [batchSize, 224, 224, 3], scalars: (0..<(batchSize * 224 * 224 * 3)).map { _ in
+        input = try Tensor(shape: [batchSize, side, side, 3], scalars: (0..<(batchSize * side * side * 3)).map { _ in
             2 * g.nextUniform() - 1
         })
         self.batchSize = batchSize
         try run()
+    }
+
+    public static func inceptionV3(batchSize: Int) throws -> ImageWorkload {
+        var net = try Models.inceptionV3(seed: 1)
+        try net.build(inputShapes: [[299, 299, 3]])
+        return try ImageWorkload(net, side: 299, batchSize: batchSize)
+    }
+
+    public static func efficientNetLite0(batchSize: Int, path: String = Pretrained.modelPath(efficientNetName)) throws -> ImageWorkload {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AxonError.file(path: path, "no such file: the pretrained EfficientNet-Lite0 model file is missing; "
+                                 + "run `make pretrained` first (in Axon's source tree; it fetches the weights once)")
+        }
+        return try ImageWorkload(ModelFile.load(from: path).model, side: 224, batchSize: batchSize)
     }
 
     @discardableResult

@@ -96,8 +96,8 @@ func wanted(_ key: String) -> Bool { options.only?.contains(key) ?? (key != "len
 
 /// The batch-1 EfficientNet-Lite0 workload's input, logits and probabilities, as JSON at `path`.
 func dumpEfficientNet(to path: String) throws {
-    let w = try EfficientNetWorkload(batchSize: 1)
-    guard var graph = w.model as? Graph else { fail("\(EfficientNetWorkload.name) is not a Graph") }
+    let w = try ImageWorkload.efficientNetLite0(batchSize: 1)
+    guard var graph = w.model as? Graph else { fail("\(ImageWorkload.efficientNetName) is not a Graph") }
     let out = try graph.forward([w.input], outputs: ["logits", "predictions"])
     let object: [String: Any] = ["input_shape": w.input.shape, "input": w.input.scalars,
                                  "logits": out[0].scalars, "probabilities": out[1].scalars]
@@ -133,19 +133,19 @@ do {
         results["lstm_infer_b1_ms"] = try latencyMs(seconds: options.seconds, w.run)
     }
     if wanted("inception_infer_b1_ms") {
-        let w = try InceptionWorkload(batchSize: 1)
+        let w = try ImageWorkload.inceptionV3(batchSize: 1)
         results["inception_infer_b1_ms"] = try latencyMs(seconds: options.seconds, warmUp: 3, minimum: 10, w.run)
     }
     if wanted("inception_infer_b16_ips") {
-        let w = try InceptionWorkload(batchSize: 16)
+        let w = try ImageWorkload.inceptionV3(batchSize: 16)
         results["inception_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
     }
     if wanted("efficientnet_infer_b1_ms") {
-        let w = try EfficientNetWorkload(batchSize: 1)
+        let w = try ImageWorkload.efficientNetLite0(batchSize: 1)
         results["efficientnet_infer_b1_ms"] = try latencyMs(seconds: options.seconds, warmUp: 5, minimum: 20, w.run)
     }
     if wanted("efficientnet_infer_b16_ips") {
-        let w = try EfficientNetWorkload(batchSize: 16)
+        let w = try ImageWorkload.efficientNetLite0(batchSize: 16)
         results["efficientnet_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
     }
     if wanted("lenet5_peak_rss_mib") {
