@@ -11,11 +11,11 @@ struct Retrain: ParsableCommand {
     @Option(help: ArgumentHelp("Folder of class folders holding JPEG or PNG photos.", valueName: "dir"))
     var imageDir: String
 
-    @Option(help: ArgumentHelp("The pretrained network (\(Pretrained.names.joined(separator: ", "))) or a model file carrying its preprocessing.", valueName: "name|file"))
+    @Option(help: ArgumentHelp("The pretrained network: \(Pretrained.names.joined(separator: ", ")), an Axon model file carrying its preprocessing, a GraphDef (.pb) that decodes JPEGs, or the course's inception-2015-12-05 directory.", valueName: "name|file|dir"))
     var model: String = "efficientnet-lite0"
 
-    @Option(help: ArgumentHelp("The node whose output is the bottleneck.", valueName: "node"))
-    var bottleneck: String = "avg_pool"
+    @Option(help: ArgumentHelp("The node whose output is the bottleneck (default: avg_pool, or pool_3/_reshape for a GraphDef).", valueName: "node"))
+    var bottleneck: String?
 
     @Option(help: ArgumentHelp("Where each image's bottleneck is kept for later runs (default: bottlenecks/ in Axon's cache).", valueName: "dir"))
     var bottleneckDir: String?
@@ -86,7 +86,10 @@ struct Retrain: ParsableCommand {
         print("\(folder.classNames.count) classes, \(folder.images.count) images in \(imageDir)"
               + (folder.skipped > 0 ? " (\(folder.skipped) files that are not JPEG or PNG skipped)" : ""))
         for name in folder.smallClasses { print("warning: class \"\(name)\" has fewer than 20 images") }
-        let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
+        var isDirectory: ObjCBool = false
+        let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased())
+            : FileManager.default.fileExists(atPath: model, isDirectory: &isDirectory) && isDirectory.boolValue
+            ? "\(model)/\(InceptionLabels.graphFile)" : model
         var retrainer = try Retrainer(modelFile: path, bottleneck: bottleneck)
         let cache = bottleneckDir ?? Pretrained.cacheDirectory + "/bottlenecks"
         let distortions = Distortions(flipLeftRight: flipLeftRight, randomCrop: randomCrop, randomScale: randomScale,

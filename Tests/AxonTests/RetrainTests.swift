@@ -56,6 +56,27 @@ import Testing
 }
 
 @Suite struct RetrainerTests {
+    /// The course's kind of backbone: a GraphDef that decodes JPEGs, bottleneck pool_3/_reshape.
+    @Test func aGraphDefIsABackboneToo() throws {
+        let dir = try makeTempDir("retrain-pb")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try ImageFolderTests.makeFolder(dir.appendingPathComponent("images"), perClass: 4)
+        let folder = try ImageFolder(directory: dir.appendingPathComponent("images").path)
+        var r = try Retrainer(modelFile: GraphDefTests.fixtures.appendingPathComponent("inception2015_small.pb").path)
+        #expect(r.bottleneck == "pool_3/_reshape" && r.features == 32 && r.preprocessing.halfPixelCenters == false)
+        let x = try r.bottlenecks(of: folder.images)
+        var settings = Retrainer.Settings()
+        settings.steps = 20
+        let head = try Retrainer.trainHead(train: (x, folder.images.map { Int32($0.label) }), validation: nil, classes: 3,
+                                           settings: settings)
+        let out = dir.appendingPathComponent("r.safetensors").path
+        try r.saveRetrainedModel(head: head, classNames: folder.classNames, to: out)
+        var model = try #require(try ModelFile.load(from: out).model as? Graph)
+        let y = try model(try r.preprocessing.batch([RGBImage.read(folder.images[0].path)]))
+        var h = head
+        #expect(y.argmaxRows() == (try Trainer.predict(&h, x.gatheringRows([0]))))
+    }
+
     /// A model file of EfficientNet-Lite0 with its preprocessing: the real pretrained
     /// one when `make pretrained` has run, else untrained weights (same shapes).
     static func backbone(_ dir: URL) throws -> (path: String, pretrained: Bool) {

@@ -16,18 +16,31 @@ public struct Retrainer {
     /// Length of one bottleneck.
     public let features: Int
 
-    /// Loads the pretrained model file at `path` (it must carry its preprocessing,
-    /// as the files `axon pretrained` writes do) and checks that `bottleneck` is
-    /// one of its nodes with a vector output.
-    public init(modelFile path: String, bottleneck: String = "avg_pool") throws {
+    /// Loads the pretrained network at `path`: an Axon model file carrying its
+    /// preprocessing (as the files `axon pretrained` writes do; bottleneck
+    /// "avg_pool" by default) or a TensorFlow GraphDef that decodes JPEGs itself,
+    /// like the course's classify_image_graph_def.pb (bottleneck "pool_3/_reshape"
+    /// by default). The bottleneck must be a node with a vector output.
+    public init(modelFile path: String, bottleneck: String? = nil) throws {
         let bytes = try SafeTensors.readWholeFile(path)
-        let loaded = try ModelFile.decode(bytes, path: path)
-        guard let graph = loaded.model as? Graph else {
-            throw AxonError.file(path: path, "holds a \(type(of: loaded.model).kind), not a Graph with a bottleneck node")
+        let graph: Graph, preprocessing: ImagePreprocessing
+        if path.hasSuffix(".pb") {
+            let imported = try GraphDefFile.load(path)
+            guard let p = imported.preprocessing else {
+                throw AxonError.file(path: path, "takes a tensor (\(imported.inputName)), not a JPEG; retraining needs a graph that decodes images itself")
+            }
+            (graph, preprocessing) = (imported.graph, p)
+        } else {
+            let loaded = try ModelFile.decode(bytes, path: path)
+            guard let g = loaded.model as? Graph else {
+                throw AxonError.file(path: path, "holds a \(type(of: loaded.model).kind), not a Graph with a bottleneck node")
+            }
+            guard let p = try Pretrained.preprocessing(in: loaded.metadata) else {
+                throw AxonError.file(path: path, "carries no image preprocessing (\(Pretrained.preprocessingKey)); use a model made by `axon pretrained`")
+            }
+            (graph, preprocessing) = (g, p)
         }
-        guard let preprocessing = try Pretrained.preprocessing(in: loaded.metadata) else {
-            throw AxonError.file(path: path, "carries no image preprocessing (\(Pretrained.preprocessingKey)); use a model made by `axon pretrained`")
-        }
+        let bottleneck = bottleneck ?? (path.hasSuffix(".pb") ? "pool_3/_reshape" : "avg_pool")
         guard let row = try graph.summaryRows(for: graph.inputShapes ?? []).first(where: { $0.name == bottleneck }),
               row.outputShape.count == 1 else {
             throw AxonError.file(path: path, "has no node \"\(bottleneck)\" with a vector output to take bottlenecks from")
