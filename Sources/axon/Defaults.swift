@@ -148,7 +148,7 @@ struct ResolvedSettings {
     var schedule: LearningRateSchedule
 
     init(model: ModelKind, optimizer: OptimizerKind?, learningRate: Float?, momentum: Float?,
-         batchSize: Int?, epochs: Int?) {
+         batchSize: Int?, epochs: Int?, lrDecay: Float? = nil) {
         let recipe = model.recipe
         let recipeKind = OptimizerKind(recipe.optimizer)
         self.optimizer = optimizer ?? recipeKind ?? .adam
@@ -158,15 +158,23 @@ struct ResolvedSettings {
         self.momentum = momentum ?? ((sameOptimizer ? recipe.optimizer as? Momentum : nil)?.momentum ?? 0.9)
         self.batchSize = batchSize ?? recipe.batchSize
         self.epochs = epochs ?? recipe.epochs
-        // A schedule tuned for the recipe's optimizer and rate would be wrong for another one.
-        self.schedule = sameOptimizer && learningRate == nil ? recipe.schedule : .constant
+        // The model's decay unless --lr-decay says otherwise, whatever other flags
+        // are typed: one flag never changes another's effect.
+        if let lrDecay {
+            self.schedule = lrDecay == 1 ? .constant : .exponentialDecay(rate: lrDecay)
+        } else {
+            self.schedule = recipe.schedule
+        }
     }
 
     var optimizerDescription: String {
         var s = "\(optimizer.rawValue), learning rate \(learningRate)"
         if optimizer == .momentum { s += ", momentum \(momentum)" }
-        if case .exponentialDecay(let rate) = schedule { s += ", decay \(rate) per epoch" }
-        if case .step(let every, let factor) = schedule { s += ", ×\(factor) every \(every) epochs" }
+        switch schedule {
+        case .exponentialDecay(let rate): s += ", ×\(rate) per epoch (--lr-decay)"
+        case .step(let every, let factor): s += ", ×\(factor) every \(every) epochs"
+        default: s += ", constant (--lr-decay 1)"
+        }
         return s
     }
 }

@@ -81,7 +81,7 @@ final class ProgressReporter {
             let held = [("val", r.validationAccuracy), ("test", r.testAccuracy)].compactMap { name, a in
                 a.map { "\(name) acc \(percent($0))  " }
             }
-            print("epoch \(epoch)/\(epochs)  loss \(fixed(Double(r.trainLoss), 4))  "
+            print("epoch \(epoch)/\(epochs)  lr \(r.learningRate)  loss \(fixed(Double(r.trainLoss), 4))  "
                   + "train acc \(percent(r.trainAccuracy))  \(held.joined())"
                   + "\(fixed(r.seconds, 1)) s  \(fixed(r.imagesPerSecond, 0)) images/s")
         }

@@ -48,6 +48,9 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Momentum coefficient in [0, 1) for --optimizer momentum (default 0.9) or rmsprop (default 0).")
     var momentum: Float?
 
+    @Option(parsing: .unconditional, help: "Learning-rate decay per epoch in (0, 1]: epoch k uses rate·F^(k−1); 1 keeps it constant (default: the model's, shown below and in the run's header).")
+    var lrDecay: Float?
+
     @Option(parsing: .unconditional, help: "Seed of every random choice (initial weights, shuffling, dropout).")
     var seed: UInt64 = 1
 
@@ -74,14 +77,15 @@ struct Train: ParsableCommand {
     /// The settings after applying the model's recipe.
     var resolved: ResolvedSettings {
         ResolvedSettings(model: model ?? .lenet5, optimizer: optimizer, learningRate: learningRate, momentum: momentum,
-                         batchSize: batchSize, epochs: epochs)
+                         batchSize: batchSize, epochs: epochs, lrDecay: lrDecay)
     }
 
     func validate() throws {
         if resume != nil {
             let given = [("--model", model != nil), ("--batch-size", batchSize != nil), ("--optimizer", optimizer != nil),
                          ("--images", images != nil), ("--input-size", inputSize != nil), ("--grayscale", grayscale),
-                         ("--learning-rate", learningRate != nil), ("--momentum", momentum != nil), ("--limit", limit != nil)]
+                         ("--learning-rate", learningRate != nil), ("--lr-decay", lrDecay != nil), ("--momentum", momentum != nil),
+                         ("--limit", limit != nil)]
             if let flag = given.first(where: { $0.1 })?.0 ?? training.givenFlags.first {
                 throw ValidationError("\(flag) cannot be combined with --resume: the run's settings come from its checkpoint")
             }
@@ -113,6 +117,9 @@ struct Train: ParsableCommand {
         }
         if let batchSize, batchSize <= 0 {
             throw ValidationError("--batch-size must be a positive integer, got \(batchSize)")
+        }
+        if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) {
+            throw ValidationError("--lr-decay must be in (0, 1] (1 = constant learning rate), got \(lrDecay)")
         }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a finite number > 0, got \(learningRate)")
@@ -166,6 +173,7 @@ struct Train: ParsableCommand {
         if let batchSize { c["batch_size"] = String(batchSize) }
         if let optimizer { c["optimizer"] = optimizer.rawValue }
         if let learningRate { c["learning_rate_bits"] = String(learningRate.bitPattern) }
+        if let lrDecay { c["lr_decay_bits"] = String(lrDecay.bitPattern) }
         if let momentum { c["momentum_bits"] = String(momentum.bitPattern) }
         if let limit { c["limit"] = String(limit) }
         return c.merging(training.configuration) { a, _ in a }
@@ -187,6 +195,7 @@ struct Train: ParsableCommand {
         batchSize = try optional("batch_size") { Int($0) }
         optimizer = try optional("optimizer") { OptimizerKind(rawValue: $0) }
         learningRate = try optional("learning_rate_bits") { UInt32($0).map(Float.init(bitPattern:)) }
+        lrDecay = try optional("lr_decay_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         momentum = try optional("momentum_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         limit = try optional("limit") { Int($0) }
         images = c["images"]

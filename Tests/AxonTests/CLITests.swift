@@ -217,3 +217,27 @@ func finalAccuracy(_ stdout: String) -> Double? {
         #expect((acc ?? 0) >= 60, "final test accuracy \(acc.map { "\($0)%" } ?? "missing"); stdout: \(r.stdout)")
     }
 }
+
+@Suite struct LearningRateCLITests {
+    /// The schedule is shown and never changes because another flag was typed;
+    /// --lr-decay sets it; each epoch line shows its learning rate.
+    @Test func scheduleIsVisibleAndSetByItsOwnFlag() throws {
+        let dir = try makeTempDir("lr-decay")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 200, test: 50)
+        let common = ["train", "--model", "mlp", "--epochs", "2", "--data", dir.path, "--threads", "1"]
+        let plain = try runAxon(common)
+        // The MLP's recipe: Adam 0.001, ×0.9 per epoch. Typing the default rate changes nothing else.
+        let typed = try runAxon(common + ["--learning-rate", "0.001"])
+        #expect(plain.status == 0 && typed.status == 0, "\(plain.stderr) \(typed.stderr)")
+        #expect(plain.stdout.contains("learning rate 0.001, ×0.9 per epoch"), "\(plain.stdout)")
+        #expect(typed.stdout.contains("learning rate 0.001, ×0.9 per epoch"), "\(typed.stdout)")
+        #expect(plain.stdout.contains("lr 0.001 ") && plain.stdout.contains("lr 0.0009"), "\(plain.stdout)")
+        let constant = try runAxon(common + ["--lr-decay", "1"])
+        #expect(constant.stdout.contains("constant (--lr-decay 1)") && !constant.stdout.contains("lr 0.0009"), "\(constant.stdout)")
+        let half = try runAxon(common + ["--lr-decay", "0.5"])
+        #expect(half.stdout.contains("lr 0.0005"), "\(half.stdout)")
+        let bad = try runAxon(common + ["--lr-decay", "1.5"])
+        #expect(bad.status != 0 && bad.stderr.contains("--lr-decay must be in (0, 1]"), "\(bad.stderr)")
+    }
+}
