@@ -241,7 +241,7 @@ struct Eval: ParsableCommand {
 /// `axon predict --model FILE`: the class of one test image or of an image file (PNG or PGM).
 struct Predict: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Classify one image with a saved model: a test-set image by index, or a PNG/PGM image file.")
+        abstract: "Classify with a saved model: a test-set image by index, or image files (PNG, JPEG or PGM) of any size.")
 
     @Option(help: ArgumentHelp("The model file.", valueName: "file"))
     var model: String
@@ -249,8 +249,14 @@ struct Predict: ParsableCommand {
     @Option(parsing: .unconditional, help: "Index of a test-set image (0-based).")
     var index: Int?
 
-    @Option(help: ArgumentHelp("A PNG (colour is turned to grey) or PGM (P5 or P2) image of the model's input size, e.g. 28×28; dark background, light object, as in Fashion-MNIST.", valueName: "file"))
-    var image: String?
+    @Option(help: ArgumentHelp("An image file (repeat for several): PNG or JPEG of any size and colour (centre-cropped to the model's aspect ratio, resized, turned grey for a grey model) or PGM of the model's size. Fashion-MNIST models expect a light object on a dark background: see --invert.", valueName: "file"))
+    var image: [String] = []
+
+    @Flag(help: "Invert the images' brightness first (for dark objects on a light background).")
+    var invert = false
+
+    @Option(parsing: .unconditional, help: "How many classes to list per image (default: all).")
+    var top: Int?
 
     @Option(help: ArgumentHelp("Directory holding the MNIST-format files, for --index.", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
@@ -258,18 +264,18 @@ struct Predict: ParsableCommand {
     @OptionGroup var classes: ClassOptions
 
     func validate() throws {
-        guard (index == nil) != (image == nil) else {
-            throw ValidationError("give exactly one of --index N and --image FILE (.png or .pgm)")
+        guard (index == nil) != image.isEmpty else {
+            throw ValidationError("give --index N or one or more --image FILE (.png, .jpg or .pgm), not both")
         }
         if let index, index < 0 { throw ValidationError("--index must be >= 0, got \(index)") }
+        if let top, top < 1 { throw ValidationError("--top must be >= 1, got \(top)") }
     }
 
     func run() throws {
         let loaded = try ModelFile.load(from: model)
         var network = loaded.model
         let shape = loaded.inputShape
-        let x: Tensor
-        var truth: Int?
+        var inputs: [(label: String, x: Tensor, truth: Int?)] = []
         var dataNames: (() throws -> [String])?
         if let index {
             let test = try MNIST.load(from: data).test
@@ -280,35 +286,44 @@ struct Predict: ParsableCommand {
             guard test.exampleShape == shape else {
                 throw ValidationError("\(model): the model takes examples of shape \(shape), but the test set in \(data) has \(test.exampleShape)")
             }
-            x = test.rows(index..<(index + 1))
-            truth = Int(test.labels[index])
-            print("test image \(index) of \(data)")
+            inputs.append(("test image \(index) of \(data)", test.rows(index..<(index + 1)), Int(test.labels[index])))
         } else {
-            let path = image!
-            guard shape.count == 3, shape[2] == 1 else {
-                throw ValidationError("\(model): the model takes examples of shape \(shape), not grayscale images")
+            guard shape.count == 3, shape[2] == 1 || shape[2] == 3 else {
+                throw ValidationError("\(model): the model takes examples of shape \(shape), not images")
             }
-            x = try GrayImage.read(path).tensor(expectingWidth: shape[1], height: shape[0], path: path)
-            print("image \(path)")
+            for path in image {
+                var x: Tensor
+                if path.lowercased().hasSuffix(".pgm") {
+                    x = try GrayImage.read(path).tensor(expectingWidth: shape[1], height: shape[0], path: path)
+                } else {
+                    let p = try Pretrained.preprocessing(in: loaded.metadata)
+                        ?? .unitScale(height: shape[0], width: shape[1], channels: shape[2])
+                    x = try p.batch([RGBImage.read(path)])
+                }
+                if invert { x = try Tensor(shape: x.shape, scalars: x.scalars.map { 1 - $0 }) }
+                inputs.append(("image \(path)", x, nil))
+            }
         }
-        let output = try network(x)
-        guard output.rank == 2, output.shape[0] == 1 else {
-            throw ValidationError("\(model): the model outputs shape \(output.shape), not one row of class scores")
-        }
-        let scores = output.scalars
-        let isProbability = network.outputsProbabilities
-        let probabilities = isProbability ? scores : softmax(scores)
-        let names = try classes.names(count: scores.count, model: loaded, path: model, data: dataNames)
-        let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
-        var line = "predicted class \(classLabel(best, names)), probability \(percent(Double(probabilities[best])))"
-        if let truth { line += "; true class \(classLabel(truth, names))" + (truth == best ? ", correct" : ", wrong") }
-        print(line)
-        // A class whose name is its number gets no name column.
-        let shown = probabilities.indices.map { k in classLabel(k, names) == String(k) ? "" : names![k] }
-        let width = shown.map(\.count).max() ?? 0
-        for k in probabilities.indices.sorted(by: { probabilities[$0] > probabilities[$1] }) {
-            let name = width == 0 ? "" : shown[k].padding(toLength: max(width, 12), withPad: " ", startingAt: 0) + " "
-            print("  \(String(k).leftPadded(to: 2)) \(name)" + percent(Double(probabilities[k])).leftPadded(to: 7))
+        for (label, x, truth) in inputs {
+            print(label)
+            let output = try network(x)
+            guard output.rank == 2, output.shape[0] == 1 else {
+                throw ValidationError("\(model): the model outputs shape \(output.shape), not one row of class scores")
+            }
+            let scores = output.scalars
+            let probabilities = network.outputsProbabilities ? scores : softmax(scores)
+            let names = try classes.names(count: scores.count, model: loaded, path: model, data: dataNames)
+            let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
+            var line = "predicted class \(classLabel(best, names)), probability \(percent(Double(probabilities[best])))"
+            if let truth { line += "; true class \(classLabel(truth, names))" + (truth == best ? ", correct" : ", wrong") }
+            print(line)
+            // A class whose name is its number gets no name column.
+            let shown = probabilities.indices.map { k in classLabel(k, names) == String(k) ? "" : names![k] }
+            let width = shown.map(\.count).max() ?? 0
+            for k in probabilities.indices.sorted(by: { probabilities[$0] > probabilities[$1] }).prefix(top ?? scores.count) {
+                let name = width == 0 ? "" : shown[k].padding(toLength: max(width, 12), withPad: " ", startingAt: 0) + " "
+                print("  \(String(k).leftPadded(to: 2)) \(name)" + percent(Double(probabilities[k])).leftPadded(to: 7))
+            }
         }
     }
 }

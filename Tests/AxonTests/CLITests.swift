@@ -241,3 +241,34 @@ func finalAccuracy(_ stdout: String) -> Double? {
         #expect(bad.status != 0 && bad.stderr.contains("--lr-decay must be in (0, 1]"), "\(bad.stderr)")
     }
 }
+
+@Suite struct PredictCLITests {
+    /// Images of any size and colour are resized to the model's input; --invert, --top, several images.
+    @Test func anySizeColourInvertedAndSeveral() throws {
+        let dir = try makeTempDir("predict-any")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 200, test: 20)
+        let model = dir.appendingPathComponent("m.safetensors").path
+        let t = try runAxon(["train", "--model", "mlp", "--epochs", "1", "--data", dir.path, "--threads", "1", "--save", model])
+        #expect(t.status == 0, "\(t.stderr)")
+        let test = try MNIST.load(from: dir.path).test
+        let grey = test.rows(3..<4).scalars.map { UInt8(($0 * 255).rounded()) }
+        // Twice the size, in colour (each grey pixel a 2×2 block of RGB), and the same picture inverted.
+        var big = [UInt8](repeating: 0, count: 56 * 56 * 3)
+        for r in 0..<56 { for c in 0..<56 { for k in 0..<3 { big[(r * 56 + c) * 3 + k] = grey[(r / 2) * 28 + c / 2] } } }
+        let bigPath = dir.appendingPathComponent("big.png").path, invPath = dir.appendingPathComponent("inv.png").path
+        try RGBImage(width: 56, height: 56, pixels: big).writePNG(to: bigPath)
+        try RGBImage(width: 28, height: 28, pixels: grey.flatMap { [255 - $0, 255 - $0, 255 - $0] }).writePNG(to: invPath)
+        let byIndex = try runAxon(["predict", "--model", model, "--index", "3", "--data", dir.path])
+        let resized = try runAxon(["predict", "--model", model, "--image", bigPath, "--image", bigPath, "--top", "2"])
+        let inverted = try runAxon(["predict", "--model", model, "--image", invPath, "--invert", "--top", "1"])
+        func predicted(_ out: String) -> [String] {
+            out.split(separator: "\n").filter { $0.hasPrefix("predicted class") }.map { String($0.split(separator: ";")[0]) }
+        }
+        #expect(resized.status == 0 && inverted.status == 0, "\(resized.stderr) \(inverted.stderr)")
+        let want = try #require(predicted(byIndex.stdout).first)
+        #expect(predicted(resized.stdout) == [want, want], "\(resized.stdout)")
+        #expect(predicted(inverted.stdout) == [want], "\(inverted.stdout)")
+        #expect(resized.stdout.split(separator: "\n").filter { $0.hasPrefix("  ") }.count == 4, "two classes listed per image")
+    }
+}
