@@ -296,8 +296,13 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         var loaded = try ModelFile.decode(bytes, path: "mem").model
         #expect(try LayerConfig(loaded) == config)
         #expect(loaded.parameterNames.contains("layers.7.layers.1.kernel"), "\(loaded.parameterNames)")
+        #expect(loaded.parameters.map(\.value) == model.parameters.map(\.value))
+        // The LSTM's split of few rows over threads depends on the thread count, which
+        // suites running in parallel may change between the two calls: the weights are
+        // compared bit for bit above, the outputs within float rounding.
         let x = randomTensor([3, 8, 6, 2], seed: 4)
-        #expect(try model(x) == loaded(x))
+        let (a, b) = (try model(x), try loaded(x))
+        #expect(a.shape == b.shape && zip(a.scalars, b.scalars).allSatisfy { abs($0 - $1) <= 1e-6 })
     }
 }
 
