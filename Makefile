@@ -1,7 +1,7 @@
 # Axon — make run (set-up + train LeNet-5 on Fashion-MNIST) and make test.
 SHELL := /bin/bash
 PREFIX ?= /usr/local
-DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist
+DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist graphviz
 SWIFT ?= swift
 
 .PHONY: deps build release test run lib install bench compare fuzz clean pretrained photos

@@ -43,18 +43,24 @@ struct Inspect: ParsableCommand {
             print(modelSummary(try ModelFile.load(from: file), path: file))
             return
         }
-        let name = architecture!.lowercased()
+        let (network, shapes) = try Self.builtIn(architecture!)
+        print(networkSummary(network, inputShapes: shapes, title: "Architecture \(architecture!.lowercased())"))
+    }
+
+    /// One of Axon's built-in architectures, built for its input.
+    static func builtIn(_ architecture: String) throws -> (any Network, [[Int]]) {
+        let name = architecture.lowercased()
         let (network, shape): (any Network, [Int])
         if ["inception-v3", "inceptionv3", "inception_v3", "inception"].contains(name) {
             (network, shape) = (try Models.inceptionV3(), [299, 299, 3])
         } else if let kind = ModelKind(rawValue: name) {
             (network, shape) = (try kind.build(seed: 42), [28, 28, 1])
         } else {
-            throw ValidationError("unknown architecture \"\(architecture!)\"; expected one of \(Self.architectures.joined(separator: ", "))")
+            throw ValidationError("unknown architecture \"\(architecture)\"; expected one of \(architectures.joined(separator: ", "))")
         }
         var built = network
         try built.build(inputShapes: [shape])
-        print(networkSummary(built, inputShapes: [shape], title: "Architecture \(name)"))
+        return (built, [shape])
     }
 }
 
@@ -106,17 +112,6 @@ func networkSummary(_ network: any Network, inputShapes: [[Int]], title: String)
     lines.append("Trainable parameters: \(grouped(trainable))")
     lines.append("Non-trainable parameters: \(grouped(fixed))")
     return lines.joined(separator: "\n")
-}
-
-/// `1234567` → `1,234,567`.
-func grouped(_ n: Int) -> String {
-    let digits = String(n.magnitude)
-    var out = ""
-    for (i, c) in digits.enumerated() {
-        if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(c)
-    }
-    return (n < 0 ? "-" : "") + out
 }
 
 /// Loads a model file and checks that it takes examples of `shape`.
