@@ -4,7 +4,7 @@ PREFIX ?= /usr/local
 DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist graphviz
 SWIFT ?= swift
 
-.PHONY: deps build release test run lib install bench compare fuzz clean pretrained photos
+.PHONY: deps build release test run lib install bench compare fuzz clean pretrained photos check-inception
 
 # Installs the Debian packages that are missing (needs root, or sudo).
 deps:
@@ -101,6 +101,14 @@ fuzz: lib
 	build/fuzz-loader -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 \
 	  -print_final_stats=1 build/fuzz-corpus Tests/Fuzz/corpus
 
+# Full-size Inception-v3 GraphDefs (the course's 2015 op set, laid out as
+# inception-2015-12-05.tgz unpacks, and Keras' InceptionV3 frozen as a TensorFlow 2
+# graph; random weights) classified by axon and by TensorFlow on the darknet
+# photos: top-5 classes and scores must agree within 1e-4 (installs
+# tensorflow-cpu into Benchmarks/.venv on first use, like make compare).
+check-inception: release photos
+	python3 tools/graphdef/check_inception.py
+
 clean:
 	rm -rf .build build Benchmarks/.build
 
@@ -114,5 +122,5 @@ bench: deps
 # Axon against TensorFlow-CPU on the same workloads, alternating rounds, medians
 # (installs tensorflow-cpu into Benchmarks/.venv on first use).
 # E.g. COMPARE_ARGS="--rounds 5 --threads 2".
-compare: deps pretrained
+compare: deps pretrained photos
 	python3 Benchmarks/compare.py --swift $(SWIFT) $(COMPARE_ARGS)

@@ -26,6 +26,7 @@ VENV = os.path.join(HERE, ".venv")
 VENV_PY = os.path.join(VENV, "bin", "python")
 AXON = os.path.join(HERE, ".build", "release", "axon-workloads")
 RSS = "lenet5_peak_rss_mib"
+GRAPHDEF = os.path.join(HERE, "..", "build", "inception", "inception_v3_frozen.pb")
 SCALING = "deep_mnist_train_ips"
 
 # key, label, unit, higher_is_better, target (ratio >= x, or absolute Axon bound)
@@ -38,6 +39,8 @@ ROWS = [
     ("lstm_infer_b1_ms", "LSTM-128 inference, batch 1 latency", "ms", False, ("max", 0.1)),
     ("inception_infer_b1_ms", "Inception-v3 inference, batch 1 latency", "ms", False, ("ratio", 1.5)),
     ("inception_infer_b16_ips", "Inception-v3 inference, batch 16", "images/s", True, ("ratio", 1.0)),
+    ("imported_inception_infer_b1_ms", "Inception-v3 imported from a frozen GraphDef, batch 1 latency", "ms", False, ("ratio", 1.5)),
+    ("imported_inception_infer_b16_ips", "Inception-v3 imported from a frozen GraphDef, batch 16", "images/s", True, ("ratio", 1.0)),
     ("efficientnet_infer_b1_ms", "EfficientNet-Lite0 inference, batch 1 latency", "ms", False, ("ratio", 1.5)),
     ("efficientnet_infer_b16_ips", "EfficientNet-Lite0 inference, batch 16", "images/s", True, ("ratio", 1.0)),
     (RSS, "peak resident memory, training LeNet-5", "MiB", False, ("ratio", 4.0)),
@@ -158,6 +161,10 @@ def main():
         p.error("--rounds and --threads must be >= 1")
 
     ensure_tensorflow()
+    if not os.path.exists(GRAPHDEF):
+        # The imported-Inception rows run the frozen graph make check-inception checks.
+        subprocess.run([sys.executable, os.path.join(HERE, "..", "tools", "graphdef", "check_inception.py"),
+                        "--generate-only"], check=True)
     if not args.skip_build:
         build_axon(args.swift)
     rounds = []

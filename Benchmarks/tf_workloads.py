@@ -19,6 +19,7 @@ import time
 WORKLOADS = ["lenet5_train_ips", "deep_mnist_train_ips", "lstm_train_ips",
              "lenet5_infer_b1_ms", "lenet5_infer_b256_ips", "lstm_infer_b1_ms",
              "inception_infer_b1_ms", "inception_infer_b16_ips",
+             "imported_inception_infer_b1_ms", "imported_inception_infer_b16_ips",
              "efficientnet_infer_b1_ms", "efficientnet_infer_b16_ips"]
 RSS = "lenet5_peak_rss_mib"
 
@@ -32,6 +33,9 @@ def parse_args():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--only", default=None, help="comma-separated workload keys")
     p.add_argument("--rss-steps", type=int, default=300)
+    p.add_argument("--graphdef", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "build",
+                                                      "inception", "inception_v3_frozen.pb"),
+                   help="the frozen Inception-v3 GraphDef of the imported_inception rows")
     p.add_argument("--check-efficientnet", metavar="JSON", default=None,
                    help="compare the Keras EfficientNet-Lite0's logits with `axon-workloads --dump-efficientnet` "
                         "output or Tests/Fixtures/pretrained/efficientnet-lite0-reference.json, then exit")
@@ -304,7 +308,21 @@ def check_efficientnet(path):
     sys.exit(0 if report["ok"] else 1)
 
 
+def imported_graph(path):
+    """The frozen GraphDef itself, as TensorFlow runs a .pb: imported into a
+    graph function and pruned to its input and output (the one node nothing reads)."""
+    gd = tf.compat.v1.GraphDef()
+    with open(path, "rb") as f:
+        gd.ParseFromString(f.read())
+    read = {i.split(":")[0].lstrip("^") for n in gd.node for i in n.input}
+    output = [n.name for n in gd.node if n.name not in read and n.op not in ("NoOp", "Const")][-1]
+    wrapped = tf.compat.v1.wrap_function(lambda: tf.compat.v1.import_graph_def(gd, name=""), [])
+    return wrapped.prune(wrapped.graph.get_tensor_by_name("input:0"), wrapped.graph.get_tensor_by_name(output + ":0"))
+
+
 def inference_fn(name):
+    if name == "imported_inception":
+        return imported_graph(args.graphdef)
     model = MODELS[name]()
 
     # Plain tf.function, without XLA: Axon is compared with TF's faster setting, and
@@ -370,6 +388,12 @@ def main():
                                                       warm_up=3, minimum=10)
     if "inception_infer_b16_ips" in only:
         results["inception_infer_b16_ips"] = inference_rate("inception_v3", data, 16, args.seconds, x=random_images(16))
+    if "imported_inception_infer_b1_ms" in only:
+        results["imported_inception_infer_b1_ms"] = latency_ms("imported_inception", data, args.seconds,
+                                                               x=random_images(1), warm_up=3, minimum=10)
+    if "imported_inception_infer_b16_ips" in only:
+        results["imported_inception_infer_b16_ips"] = inference_rate("imported_inception", data, 16, args.seconds,
+                                                                     x=random_images(16))
     if "efficientnet_infer_b1_ms" in only:
         results["efficientnet_infer_b1_ms"] = latency_ms("efficientnet_lite0", data, args.seconds,
                                                          x=random_images(1, 224), warm_up=5, minimum=20)

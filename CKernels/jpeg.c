@@ -84,29 +84,31 @@ int ck_jpeg_decode_rgb(const uint8_t *data, size_t len, int *width, int *height,
 
 int ck_resize_bilinear(int n, int h, int w, int c, int oh, int ow, int align_corners,
                        int half_pixel_centers, const float *x, float *y) {
+#pragma STDC FP_CONTRACT OFF /* no fused multiply-adds: the same roundings as TensorFlow */
     CHECK(n >= 1 && h >= 1 && w >= 1 && c >= 1 && oh >= 1 && ow >= 1);
     CHECK(x != NULL && y != NULL);
     CHECK(!(align_corners && half_pixel_centers));
-    /* TensorFlow's scale: in/out, or (in-1)/(out-1) with aligned corners. */
-    const double sy = align_corners && oh > 1 ? (double)(h - 1) / (oh - 1) : (double)h / oh;
-    const double sx = align_corners && ow > 1 ? (double)(w - 1) / (ow - 1) : (double)w / ow;
+    /* TensorFlow's arithmetic, in float as its kernel does it (double would
+     * move source positions by up to ~1e-4 pixel on large pictures): scale
+     * in/out, or (in-1)/(out-1) with aligned corners; source = out·scale, or
+     * (out + ½)·scale − ½ with half-pixel centres. */
+    const float sy = align_corners && oh > 1 ? (float)(h - 1) / (float)(oh - 1) : (float)h / (float)oh;
+    const float sx = align_corners && ow > 1 ? (float)(w - 1) / (float)(ow - 1) : (float)w / (float)ow;
     CK_PAR_FOR((double)n * oh * ow * c > 65536, for (int r = 0; r < n * oh; r++) {
         const int img = r / oh, i = r % oh;
-        double fy = half_pixel_centers ? (i + 0.5) * sy - 0.5 : i * sy;
-        if (fy < 0) fy = 0;
-        int y0 = (int)fy;
+        const float fy = half_pixel_centers ? ((float)i + 0.5f) * sy - 0.5f : (float)i * sy;
+        int y0 = fy < 0 ? 0 : (int)fy;
         if (y0 > h - 1) y0 = h - 1;
         const int y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-        const float dy = (float)(fy - y0);
+        const float dy = fy < 0 ? 0.0f : fy - floorf(fy);
         const float *top = x + ((size_t)img * h + y0) * w * c, *bottom = x + ((size_t)img * h + y1) * w * c;
         float *out = y + (size_t)r * ow * c;
         for (int j = 0; j < ow; j++) {
-            double fx = half_pixel_centers ? (j + 0.5) * sx - 0.5 : j * sx;
-            if (fx < 0) fx = 0;
-            int x0 = (int)fx;
+            const float fx = half_pixel_centers ? ((float)j + 0.5f) * sx - 0.5f : (float)j * sx;
+            int x0 = fx < 0 ? 0 : (int)fx;
             if (x0 > w - 1) x0 = w - 1;
             const int x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-            const float dx = (float)(fx - x0);
+            const float dx = fx < 0 ? 0.0f : fx - floorf(fx);
             for (int k = 0; k < c; k++) {
                 const float t = top[x0 * c + k] + (top[x1 * c + k] - top[x0 * c + k]) * dx;
                 const float b = bottom[x0 * c + k] + (bottom[x1 * c + k] - bottom[x0 * c + k]) * dx;

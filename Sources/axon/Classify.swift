@@ -7,7 +7,7 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Name what is in JPEG or PNG photos with a pretrained classifier (top labels and probabilities).")
 
-    @Option(help: ArgumentHelp("A pretrained network (\(Pretrained.names.joined(separator: ", ")); fetched on first use), an Axon model file that carries class names and preprocessing, a TensorFlow GraphDef (.pb) that decodes JPEGs itself, or a directory laid out as inception-2015-12-05.tgz unpacks.", valueName: "name|file|dir"))
+    @Option(help: ArgumentHelp("A pretrained network (\(Pretrained.names.joined(separator: ", ")); fetched on first use), an Axon model file that carries class names and preprocessing, a TensorFlow GraphDef (.pb: one that decodes JPEGs itself, or a frozen TensorFlow 2 model taking an image tensor, see --input-scale), or a directory laid out as inception-2015-12-05.tgz unpacks.", valueName: "name|file|dir"))
     var model: String = "efficientnet-lite0"
 
     @Option(help: ArgumentHelp("Class labels, one per line, in output order (for a GraphDef without its label files).", valueName: "file"))
@@ -21,6 +21,9 @@ struct Classify: ParsableCommand {
 
     @Flag(help: "Print one JSON object per photo instead of a table.")
     var json = false
+
+    @Option(help: ArgumentHelp("For a GraphDef whose input is an image tensor (a frozen TensorFlow 2 model): pixel values (0-255) become (x - mean) / std, after the whole photo is resized to the input as tf.image.resize does (default 127.5 and 127.5: the [-1, 1] of Keras' InceptionV3 and MobileNet).", valueName: "mean,std"))
+    var inputScale: String = "127.5,127.5"
 
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
     var threads: Int?
@@ -60,6 +63,22 @@ struct Classify: ParsableCommand {
         }
     }
 
+    /// The preprocessing of a graph that takes an image tensor: the whole photo
+    /// resized to its input (bilinear, half-pixel centres, as TensorFlow 2's
+    /// tf.image.resize), then (x − mean) / std from --input-scale.
+    func tensorInput(_ graph: Graph, file: String) throws -> ImagePreprocessing {
+        guard let shape = graph.inputShape, shape.count == 3, shape[0] > 0, shape[1] > 0, [1, 3].contains(shape[2]) else {
+            throw ValidationError("\(file): the graph's input has shape \(graph.inputShape.map { "\($0)" } ?? "unknown"), not height × width × 1 or 3 channels: it does not take images")
+        }
+        let parts = inputScale.split(separator: ",").compactMap { Float($0.trimmingCharacters(in: .whitespaces)) }
+        guard parts.count == 2, parts[1] > 0, parts.allSatisfy(\.isFinite) else {
+            throw ValidationError("--input-scale must be MEAN,STD with STD > 0 (e.g. 127.5,127.5), got \"\(inputScale)\"")
+        }
+        return ImagePreprocessing(size: shape[0], centralFraction: 1, mean: Array(repeating: parts[0], count: shape[2]),
+                                  std: Array(repeating: parts[1], count: shape[2]), width: shape[1] == shape[0] ? nil : shape[1],
+                                  channels: shape[2] == 3 ? nil : 1, halfPixelCenters: true, keepAspectRatio: false)
+    }
+
     /// The network (BatchNorm folded), its preprocessing, labels by index, and
     /// whether to print as the course's classify_image.py does.
     func load() throws -> (any Network, ImagePreprocessing, [Int: String], Bool) {
@@ -69,9 +88,7 @@ struct Classify: ParsableCommand {
             let directory = isDirectory.boolValue ? model : nil
             let file = directory.map { "\($0)/\(InceptionLabels.graphFile)" } ?? model
             let imported = try GraphDefFile.load(file)
-            guard let preprocessing = imported.preprocessing else {
-                throw ValidationError("\(file): the graph takes a tensor (\(imported.inputName)), not a JPEG; classify needs a graph that decodes images itself, as classify_image_graph_def.pb does")
-            }
+            let preprocessing = try imported.preprocessing ?? tensorInput(imported.graph, file: file)
             var names: [Int: String] = [:]
             if let labels {
                 names = Dictionary(uniqueKeysWithValues: try ClassNames.read(from: labels).enumerated().map { ($0, $1) })

@@ -48,18 +48,19 @@ func darknetPhoto(_ name: String) -> String? {
         }
     }
 
-    /// TensorFlow's bilinear resize, straight from its definition, in double.
+    /// TensorFlow's bilinear resize, straight from its definition: positions in
+    /// float as TensorFlow's kernel computes them, the interpolation in double.
     static func resizeReference(_ x: Tensor, _ oh: Int, _ ow: Int, align: Bool, half: Bool) -> [Float] {
         let (h, w, c) = (x.shape[1], x.shape[2], x.shape[3])
-        func scale(_ i: Int, _ o: Int) -> Double { align && o > 1 ? Double(i - 1) / Double(o - 1) : Double(i) / Double(o) }
+        func scale(_ i: Int, _ o: Int) -> Float { align && o > 1 ? Float(i - 1) / Float(o - 1) : Float(i) / Float(o) }
+        func source(_ i: Int, _ s: Float) -> Float { max(0, half ? (Float(i) + 0.5) * s - 0.5 : Float(i) * s) }
         var out: [Float] = []
         for i in 0..<oh { for j in 0..<ow { for k in 0..<c {
-            let fy = max(0, half ? (Double(i) + 0.5) * scale(h, oh) - 0.5 : Double(i) * scale(h, oh))
-            let fx = max(0, half ? (Double(j) + 0.5) * scale(w, ow) - 0.5 : Double(j) * scale(w, ow))
+            let fy = source(i, scale(h, oh)), fx = source(j, scale(w, ow))
             let y0 = min(Int(fy), h - 1), x0 = min(Int(fx), w - 1)
             let y1 = min(y0 + 1, h - 1), x1 = min(x0 + 1, w - 1)
             func v(_ r: Int, _ q: Int) -> Double { Double(x[flat: (r * w + q) * c + k]) }
-            let (dy, dx) = (fy - Double(y0), fx - Double(x0))
+            let dy = Double(fy - fy.rounded(.down)), dx = Double(fx - fx.rounded(.down))
             let top = v(y0, x0) + (v(y0, x1) - v(y0, x0)) * dx, bottom = v(y1, x0) + (v(y1, x1) - v(y1, x0)) * dx
             out.append(Float(top + (bottom - top) * dy))
         } } }

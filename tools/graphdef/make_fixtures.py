@@ -12,6 +12,7 @@ Writes into Tests/Fixtures/graphdef/:
                           of classify_image_graph_def.pb (inception-2015-12-05)
   frozen_tf2_small.pb     frozen TF2 graph of a small Keras 3 model
   expected.json           TF's outputs, inputs, node lists and op counts
+  resize.json             TF's ResizeBilinear of a 5000-long row and column to 2999
 
 See tools/graphdef/README.md for what each graph contains.
 Everything is seeded; re-running with the same TF version gives the same
@@ -317,11 +318,12 @@ def build_tf2_model():
     return model
 
 
-def freeze(model):
+def freeze(model, shape=TF2_SHAPE):
+    """The frozen GraphDef of `model` for a batch of any size of `shape`, its input and output names."""
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     fn = tf.function(lambda x: model(x, training=False))
-    cf = fn.get_concrete_function(tf.TensorSpec((None,) + TF2_SHAPE, tf.float32, name="input"))
+    cf = fn.get_concrete_function(tf.TensorSpec((None,) + tuple(shape), tf.float32, name="input"))
     frozen = convert_variables_to_constants_v2(cf)
     gd = frozen.graph.as_graph_def()
     ins = [t.name for t in frozen.inputs]
@@ -329,8 +331,33 @@ def freeze(model):
     return gd, ins, outs
 
 
+# --------------------------------------------------------------------------
+# 3. resize.json: ResizeBilinear on long rows and columns, where the source
+#    position i·(in/out) must be computed in float as TensorFlow does
+# --------------------------------------------------------------------------
+RESIZE_IN, RESIZE_OUT = 5000, 2999
+RESIZE_FORMULA = "x[j] = (37*j) % 256 for j in [0, 5000), as a 1×5000 row and a 5000×1 column (one channel)"
+
+
+def make_resize_fixture():
+    x = ((37 * np.arange(RESIZE_IN)) % 256).astype(np.float32)
+    cases = {}
+    for name, half in (("legacy", False), ("half_pixel_centers", True)):
+        row = tf.compat.v1.image.resize_bilinear(x.reshape(1, 1, RESIZE_IN, 1), [1, RESIZE_OUT],
+                                                 align_corners=False, half_pixel_centers=half)
+        col = tf.compat.v1.image.resize_bilinear(x.reshape(1, RESIZE_IN, 1, 1), [RESIZE_OUT, 1],
+                                                 align_corners=False, half_pixel_centers=half)
+        cases[name] = {"row": [float(v) for v in row.numpy().ravel()],
+                       "column": [float(v) for v in col.numpy().ravel()]}
+    with open(os.path.join(OUT, "resize.json"), "w") as f:
+        json.dump({"generator": "tools/graphdef/make_fixtures.py", "tensorflow_version": tf.__version__,
+                   "input": RESIZE_FORMULA, "in": RESIZE_IN, "out": RESIZE_OUT, "cases": cases}, f)
+        f.write("\n")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    make_resize_fixture()
     if not os.path.exists(DOG):
         sys.exit(f"missing {DOG} (Debian darknet's dog.jpg, copied by the photo build step)")
 

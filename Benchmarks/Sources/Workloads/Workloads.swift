@@ -112,6 +112,16 @@ public final class InferenceWorkload: @unchecked Sendable {
         try run()
     }
 
+    /// The frozen TensorFlow 2 Inception-v3 that `make check-inception` writes
+    /// (tools/graphdef/inception_full.py), imported and run on Axon's kernels.
+    public static func importedInception(batchSize: Int, path: String) throws -> ImageWorkload {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AxonError.file(path: path, "no such file: the imported Inception-v3 graph is missing; compare.py writes it "
+                                 + "with tools/graphdef/inception_full.py (or run `make check-inception`)")
+        }
+        return try ImageWorkload(GraphDefFile.load(path).graph, side: 299, batchSize: batchSize)
+    }
+
     @discardableResult
     public func run() throws -> Tensor {
         try model.forward(input, training: false)
@@ -153,6 +163,16 @@ public final class ImageWorkload: @unchecked Sendable {
                                  + "run `make pretrained` first (in Axon's source tree; it fetches the weights once)")
         }
         return try ImageWorkload(ModelFile.load(from: path).model, side: 224, batchSize: batchSize)
+    }
+
+    /// The frozen TensorFlow 2 Inception-v3 that `make check-inception` writes
+    /// (tools/graphdef/inception_full.py), imported and run on Axon's kernels.
+    public static func importedInception(batchSize: Int, path: String) throws -> ImageWorkload {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw AxonError.file(path: path, "no such file: the imported Inception-v3 graph is missing; compare.py writes it "
+                                 + "with tools/graphdef/inception_full.py (or run `make check-inception`)")
+        }
+        return try ImageWorkload(GraphDefFile.load(path).graph, side: 299, batchSize: batchSize)
     }
 
     @discardableResult

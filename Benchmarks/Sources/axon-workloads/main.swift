@@ -4,7 +4,8 @@ import Workloads
 
 // Measures Axon's side of `compare.py`: each workload of issue #6 on real
 // Fashion-MNIST, printed as one JSON object. Usage:
-//   axon-workloads [--threads N] [--seconds S] [--data DIR] [--only a,b] [--rss-steps N]
+//   axon-workloads [--threads N] [--seconds S] [--data DIR] [--only a,b] [--rss-steps N] [--graphdef FILE]
+// (--graphdef: the frozen Inception-v3 GraphDef of the imported_inception rows).
 // A hidden flag, `--dump-efficientnet FILE`, writes the batch-1 EfficientNet-Lite0
 // input and Axon's logits and probabilities for it as JSON and exits, for checking
 // tf_workloads.py's Keras model (`tf_workloads.py --check-efficientnet FILE`).
@@ -18,6 +19,7 @@ struct Options {
     var only: Set<String>? = nil
     var rssSteps = 300
     var dumpEfficientNet: String? = nil
+    var graphDef = "../build/inception/inception_v3_frozen.pb"
 }
 
 func parse() -> Options {
@@ -35,6 +37,7 @@ func parse() -> Options {
         case "--only": o.only = Set(value(a).split(separator: ",").map(String.init))
         case "--rss-steps": guard let n = Int(value(a)), n > 0 else { fail("--rss-steps: expected an integer > 0") }; o.rssSteps = n
         case "--dump-efficientnet": o.dumpEfficientNet = value(a)
+        case "--graphdef": o.graphDef = value(a)
         default: fail("unknown argument \(a)")
         }
     }
@@ -139,6 +142,14 @@ do {
     if wanted("inception_infer_b16_ips") {
         let w = try ImageWorkload.inceptionV3(batchSize: 16)
         results["inception_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
+    }
+    if wanted("imported_inception_infer_b1_ms") {
+        let w = try ImageWorkload.importedInception(batchSize: 1, path: options.graphDef)
+        results["imported_inception_infer_b1_ms"] = try latencyMs(seconds: options.seconds, warmUp: 3, minimum: 10, w.run)
+    }
+    if wanted("imported_inception_infer_b16_ips") {
+        let w = try ImageWorkload.importedInception(batchSize: 16, path: options.graphDef)
+        results["imported_inception_infer_b16_ips"] = try inferenceRate(seconds: options.seconds, batchSize: 16, w.run)
     }
     if wanted("efficientnet_infer_b1_ms") {
         let w = try ImageWorkload.efficientNetLite0(batchSize: 1)
