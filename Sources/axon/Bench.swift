@@ -19,20 +19,18 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed training steps per model, after one untimed warm-up step.")
     var steps: Int = 20
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Flag(help: "Measure Inception-v3 inference instead (299×299×3 random input, BatchNorm folded): batch-1 latency and batch-16 images/s.")
     var inception = false
 
     func validate() throws {
-        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive integer, got \(batchSize)") }
-        if steps <= 0 { throw ValidationError("--steps must be a positive integer, got \(steps)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+        if let batchSize { try checkBatchSize(batchSize) }
+        if !(1...1_000_000).contains(steps) { throw ValidationError("--steps must be in 1...1000000, got \(steps)") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         if inception { return try benchInception() }
         print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
         for kind in model {

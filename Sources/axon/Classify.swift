@@ -22,17 +22,15 @@ struct Classify: ParsableCommand {
     @Flag(help: "Print one JSON object per photo instead of a table.")
     var json = false
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
         if photos.isEmpty { throw ValidationError("give at least one photo (a JPEG or PNG file)") }
         if top < 1 { throw ValidationError("--top must be >= 1, got \(top)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         var (network, preprocessing, names, courseStyle) = try load()
         for photo in photos {
             let x = try preprocessing.batch([RGBImage.read(photo)])

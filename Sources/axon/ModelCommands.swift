@@ -177,8 +177,7 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Directory holding the four MNIST-format files (each raw or .gz).", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Option(help: ArgumentHelp("Also draw the 10×10 confusion matrix as a heat map in this PNG file (and print it as a table).", valueName: "file"))
     var confusion: String?
@@ -186,12 +185,11 @@ struct Eval: ParsableCommand {
     @OptionGroup var classes: ClassOptions
 
     func validate() throws {
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
         if let confusion { try checkCanWrite(confusion, flag: "--confusion") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         let test: Dataset, loaded: ModelFile.Loaded, source: String
         var folderNames: [String]?
         if let images {
@@ -335,28 +333,4 @@ func softmax(_ z: [Float]) -> [Float] {
     for i in e.indices { e[i] = exp(e[i]) }
     let s = e.reduce(0, +)
     return e.map { Float($0 / s) }
-}
-
-/// Throws unless a file can be created at `path` (its directory exists and is
-/// writable, and `path` is not a directory): checked before a long training run, not after it.
-func checkCanWrite(_ path: String, flag: String) throws {
-    let directory = path.lastIndex(of: "/").map { i in i == path.startIndex ? "/" : String(path[..<i]) } ?? "."
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-        throw ValidationError("\(flag) \(path) is a directory; give a file name")
-    }
-    guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-        throw ValidationError("\(flag) \(path): directory \(directory) does not exist")
-    }
-    guard access(directory, W_OK) == 0 else {
-        throw ValidationError("\(flag) \(path): directory \(directory) is not writable")
-    }
-}
-
-/// Throws unless `path` is a directory, or does not exist yet (it is created at the first checkpoint).
-func checkCanCreateDirectory(_ path: String, flag: String) throws {
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
-        throw ValidationError("\(flag) \(path) exists and is not a directory")
-    }
 }
