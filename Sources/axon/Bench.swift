@@ -37,10 +37,11 @@ struct Bench: ParsableCommand {
             let settings = ResolvedSettings(model: kind, optimizer: nil, learningRate: nil, momentum: nil,
                                             batchSize: batchSize, epochs: nil)
             let n = settings.batchSize
+            var network = try kind.build(seed: 1)
+            try network.checkMemory(batch: n, training: true, inputShapes: [[28, 28, 1]])
             var generator = SeededGenerator(seed: 1)
             let images = try Tensor(shape: [n, 28, 28, 1], scalars: (0..<(n * 784)).map { _ in generator.nextUniform() })
             let labels = (0..<n).map { _ in Int32(generator.next() % 10) }
-            var network = try kind.build(seed: 1)
             let trainer = Trainer(optimizer: settings.optimizer.make(learningRate: settings.learningRate,
                                                                      momentum: settings.momentum))
             try trainer.step(&network, images: images, labels: labels)  // builds the model and its workspaces
@@ -69,6 +70,7 @@ extension Bench {
               + "\(folded.nodes.count) nodes after folding BatchNorm), random 299×299×3 input")
         var generator = SeededGenerator(seed: 1)
         for n in [1, batchSize ?? 16] {
+            try folded.checkMemory(batch: n, training: false, inputShapes: [[299, 299, 3]])
             let x = try Tensor(shape: [n, 299, 299, 3], scalars: (0..<(n * 268_203)).map { _ in generator.nextUniform() })
             _ = try folded(x)
             let start = monotonicSeconds()

@@ -64,8 +64,11 @@ func checkCanCreateDirectory(_ path: String, flag: String) throws {
 
 private func checkWritableDirectory(_ directory: String, for path: String, flag: String) throws {
     var st = stat()
-    guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
+    guard stat(directory, &st) == 0 else {
         throw ValidationError("\(flag) \(path): directory \(directory) does not exist")
+    }
+    guard (st.st_mode & S_IFMT) == S_IFDIR else {
+        throw ValidationError("\(flag) \(path): \(directory) is not a directory")
     }
     guard access(directory, W_OK) == 0 else {
         throw ValidationError("\(flag) \(path): directory \(directory) is not writable")

@@ -153,7 +153,8 @@ struct ClassOptions: ParsableArguments {
 
 /// "7 (Sneaker)", or "7" when the class has no name other than its number.
 func classLabel(_ k: Int, _ names: [String]?) -> String {
-    guard let name = names?[k], name != String(k) else { return String(k) }
+    guard let names, names.indices.contains(k), names[k] != String(k) else { return String(k) }
+    let name = names[k]
     return "\(k) (\(name))"
 }
 
@@ -215,6 +216,10 @@ struct Eval: ParsableCommand {
             source = data
         }
         let network = loaded.model
+        let outputs = try network.outputShape(for: loaded.inputShape).last ?? 0
+        if let top = test.labels.max(), Int(top) >= outputs {
+            throw ValidationError("\(model): the model has \(plural(outputs, "class")) (outputs 0...\(outputs - 1)), but the test set of \(source) holds label \(top); evaluate it on data of its own classes")
+        }
         let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
         print("\(model) on the \(test.count) test images of \(source)")
@@ -222,7 +227,7 @@ struct Eval: ParsableCommand {
               + "loss \(fixed(Double(loss), 4))")
         if let confusion {
             let predicted = try evaluator.predict(network, test.images)
-            let count = max(try network.outputShape(for: loaded.inputShape).last ?? 0, Int(test.labels.max() ?? 0) + 1)
+            let count = outputs
             var counts = [[Int]](repeating: [Int](repeating: 0, count: count), count: count)
             for (p, t) in zip(predicted, test.labels) { counts[Int(t)][p] += 1 }
             let names = try classes.names(count: count, model: loaded, path: model) {
@@ -313,7 +318,10 @@ struct Predict: ParsableCommand {
             let names = try classes.names(count: scores.count, model: loaded, path: model, data: dataNames)
             let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
             var line = "predicted class \(classLabel(best, names)), probability \(percent(Double(probabilities[best])))"
-            if let truth { line += "; true class \(classLabel(truth, names))" + (truth == best ? ", correct" : ", wrong") }
+            if let truth {
+                line += "; true class \(classLabel(truth, names))"
+                    + (truth == best ? ", correct" : truth < scores.count ? ", wrong" : " (not one of the model's \(plural(scores.count, "class")))")
+            }
             print(line)
             // A class whose name is its number gets no name column.
             let shown = probabilities.indices.map { k in classLabel(k, names) == String(k) ? "" : names![k] }

@@ -144,13 +144,18 @@ struct Train: ParsableCommand {
         try threading.apply()
         var flags = self
         var checkpoint: Checkpoint?
+        // One run per checkpoint directory, taken before its newest checkpoint is read.
+        var locks = try [checkpointDir ?? resume].compactMap { $0 }.map(CheckpointDirectory.lock)
         if let resume {
-            let c = try CheckpointDirectory.latest(in: resume)
+            let c = try CheckpointDirectory.latest(in: resume) { path, error in
+                FileHandle.standardError.write(Data("axon: warning: skipping \(path), which cannot be loaded (\(error)); resuming from the checkpoint before it\n".utf8))
+            }
             try flags.apply(c.configuration, path: resume)
             if flags.checkpointDir == nil { flags.checkpointDir = resume }
+            if let dir = flags.checkpointDir, dir != checkpointDir ?? resume { locks.append(try CheckpointDirectory.lock(dir)) }
             checkpoint = c
         }
-        try flags.train(from: checkpoint)
+        try withExtendedLifetime(locks) { try flags.train(from: checkpoint) }
     }
 
     /// The flags a checkpoint must record to continue this run.

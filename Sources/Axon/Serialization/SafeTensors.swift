@@ -411,6 +411,20 @@ public enum SafeTensors {
         var shape: [Int]
         var dataOffsets: [Int]
         enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dtype = try c.decode(String.self, forKey: .dtype)
+            shape = try Self.integers(c, .shape)
+            dataOffsets = try Self.integers(c, .dataOffsets)
+        }
+
+        /// A list of integers; numbers that are not whole or do not fit an Int say so (not "not well-formed JSON").
+        static func integers(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Int] {
+            if let v = try? c.decode([Int].self, forKey: key) { return v }
+            let numbers = try c.decode([Double].self, forKey: key)
+            throw AxonError.invalidArgument("\(key.stringValue) must hold whole numbers below 2^63, got \(numbers)")
+        }
     }
 
     struct AnyKey: CodingKey {
@@ -430,7 +444,9 @@ public enum SafeTensors {
                 if key.stringValue == "__metadata__" {
                     metadata = try c.decode([String: String].self, forKey: key)
                 } else {
-                    tensors.append((key.stringValue, try c.decode(Entry.self, forKey: key)))
+                    do { tensors.append((key.stringValue, try c.decode(Entry.self, forKey: key))) } catch let error as AxonError {
+                        throw AxonError.invalidArgument("tensor \"\(key.stringValue)\": \(error)")
+                    }
                 }
             }
         }
