@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
 
     func validate() throws {
         if let batchSize { try checkBatchSize(batchSize) }
-        if !(1...1_000_000).contains(steps) { throw ValidationError("--steps must be in 1...1000000, got \(steps)") }
+        if !(1...1_000_000).contains(steps) { throw ValidationError("--steps must be a positive integer, got \(steps) (at most 1000000)") }
     }
 
     func run() throws {

@@ -31,7 +31,7 @@ let maxEpochs = 1_000_000
 /// Throws unless `value` is a batch size in 1...maxBatchSize.
 func checkBatchSize(_ value: Int, flag: String = "--batch-size") throws {
     guard (1...maxBatchSize).contains(value) else {
-        throw ValidationError("\(flag) must be in 1...\(maxBatchSize), got \(value)")
+        throw ValidationError("\(flag) must be a positive integer, got \(value) (at most \(maxBatchSize))")
     }
 }
 

@@ -136,6 +136,8 @@ import Glibc
         try write(data.imageFile, to: url)
         #expect(throws: AxonError.self) { _ = try IDX.readImages(url.path) }
         #expect(try IDX.readImages(url.path, limit: 2).count == 2)
+        try write(idxBytes(magic: 0x801, dims: [0], payload: []), to: url)
+        #expect(try IDX.readLabels(url.path) == [] && IDX.readLabels(url.path, limit: 0) == [])
     }
 
     /// One writer per checkpoint directory: a second lock names the holder; a
@@ -240,18 +242,7 @@ import Glibc
 /// A PNG signature and IHDR chunk (8-bit RGB) declaring `width`×`height`, then
 /// an IDAT holding one black row of a 20000-pixel-wide image, and IEND.
 func pngHeader(width: UInt32, height: UInt32) -> [UInt8] {
-    func crc(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return ~c
-    }
-    func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-        let body = Array(type.utf8) + data
-        return bigEndian(UInt32(data.count)) + body + bigEndian(crc(body))
-    }
+    let chunk = pngChunk
     // zlib.compress(bytes(60001), 9): the filter byte and 20000 black RGB pixels.
     let oneBlackRow: [UInt8] = [0x78, 0xDA, 0xED, 0xC1, 0x31, 0x01, 0x00, 0x00, 0x00, 0xC2, 0xA0, 0xF5, 0x4F, 0x6D, 0x0D, 0x0F, 0xA0]
         + [UInt8](repeating: 0, count: 58) + [0xCE, 0x0C, 0xEA, 0x61, 0x00, 0x01]

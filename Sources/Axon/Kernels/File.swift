@@ -66,6 +66,7 @@ final class FileStream {
     /// Up to `count` bytes into `buffer` from `offset`; fewer only at the end of the data.
     func read(into buffer: inout [UInt8], at offset: Int = 0, count: Int) throws -> Int {
         precondition(offset >= 0 && count >= 0 && offset + count <= buffer.count)
+        guard count > 0 else { return 0 }  // an empty buffer may have no address
         var got = 0
         let status = buffer.withUnsafeMutableBufferPointer { p in ck_stream_read(stream, p.baseAddress! + offset, count, &got) }
         guard status == Int32(CK_OK.rawValue) else {
