@@ -54,6 +54,11 @@ int ck_jpeg_decode_rgb(const uint8_t *data, size_t len, int *width, int *height,
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, data, (unsigned long)len);
     jpeg_read_header(&cinfo, TRUE);
+    if ((size_t)cinfo.image_width * cinfo.image_height > CK_MAX_IMAGE_PIXELS) {
+        snprintf(failure.message, sizeof failure.message, "%ux%u pixels, more than the limit of %zu",
+                 (unsigned)cinfo.image_width, (unsigned)cinfo.image_height, (size_t)CK_MAX_IMAGE_PIXELS);
+        longjmp(failure.jump, 1);
+    }
     /* Grey and CMYK/YCCK come out as RGB too (libjpeg-turbo converts them). */
     cinfo.out_color_space = JCS_RGB;
     /* TensorFlow's DecodeJpeg default ("INTEGER_FAST"), so pixels match its. */

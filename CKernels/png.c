@@ -9,6 +9,7 @@
 #include "ckernels.h"
 
 #include <png.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,13 @@ int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
     image.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&image, path)) {
         copy_message(&image, msg, msg_len);
+        png_image_free(&image);
+        return CK_EFORMAT;
+    }
+    if ((size_t)image.width * image.height > CK_MAX_IMAGE_PIXELS) {
+        if (msg && msg_len)
+            snprintf(msg, msg_len, "%ux%u pixels, more than the limit of %zu", (unsigned)image.width,
+                     (unsigned)image.height, (size_t)CK_MAX_IMAGE_PIXELS);
         png_image_free(&image);
         return CK_EFORMAT;
     }

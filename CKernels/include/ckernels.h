@@ -40,10 +40,16 @@ const char *ck_status_string(int status);
 /* ------------------------------------------------------------- threading */
 
 /* Sets the number of threads used by every kernel (OpenMP and OpenBLAS
- * together). n <= 0 selects the number of available cores. */
-void ck_set_num_threads(int n);
+ * together). n <= 0 selects the number of available cores. n above
+ * ck_max_threads() is CK_EINVAL and changes nothing (a typo such as 100000
+ * must not start that many threads). */
+int ck_set_num_threads(int n);
 /* The number of threads kernels currently use. */
 int ck_get_num_threads(void);
+/* The largest thread count ck_set_num_threads accepts: 4 per available core,
+ * at most 256 (but never fewer than the cores). OMP_NUM_THREADS above it is
+ * cut down to it. */
+int ck_max_threads(void);
 
 /* ------------------------------------------------------------------ enums */
 
@@ -462,9 +468,21 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out);
 
 /* Reads a whole file, gunzipping it if it starts with the gzip magic.
  * On success *data is malloc'ed (free with ck_free) and *len its size.
- * Limits the decompressed size to max_len bytes (CK_EFORMAT beyond). */
+ * Limits the decompressed size to max_len bytes (CK_EFORMAT beyond).
+ * Anything but a regular file (a FIFO, a device, a directory) is CK_EINVAL,
+ * found without blocking. */
 int ck_read_file(const char *path, size_t max_len, uint8_t **data, size_t *len);
 void ck_free(void *p);
+
+/* A file read piece by piece, gunzipped if it starts with the gzip magic, so
+ * a caller can check a header before it allocates for what follows. Opening
+ * anything but a regular file is CK_EINVAL (without blocking on a FIFO). */
+typedef struct ck_stream ck_stream;
+int ck_stream_open(const char *path, ck_stream **stream);
+/* Reads up to len bytes into buf; *got < len only at the end of the data.
+ * CK_EFORMAT for corrupt or truncated gzip data, CK_EIO for a read error. */
+int ck_stream_read(ck_stream *stream, uint8_t *buf, size_t len, size_t *got);
+void ck_stream_close(ck_stream *stream);
 
 /* ----------------------------------------------------------------- PNG */
 
@@ -477,6 +495,9 @@ int ck_png_write_rgb(const char *path, int width, int height, const uint8_t *rgb
  * through a gamma curve) unless the file's gAMA/sRGB chunk says otherwise.
  * On success *rgb is malloc'ed (free with ck_free), width*height*3 bytes. CK_EFORMAT if the file cannot be read or decoded
  * (msg as above). */
+/* Images above CK_MAX_IMAGE_PIXELS pixels (64 Mi, e.g. 8192×8192) are refused
+ * (CK_EFORMAT with a message) from their header, before any pixel is allocated. */
+#define CK_MAX_IMAGE_PIXELS ((size_t)1 << 26)
 int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
                     char *msg, size_t msg_len);
 
@@ -485,7 +506,8 @@ int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
 /* Decodes a JPEG held in memory (len bytes) as 8-bit RGB: *rgb receives
  * height·width·3 bytes (free with ck_free). Grey and CMYK files come out as
  * RGB. A corrupt or unsupported file gives CK_EFORMAT with libjpeg's message
- * in msg (msg_len bytes, may be NULL); sizes above 32768 are refused. */
+ * in msg (msg_len bytes, may be NULL); sizes above 32768 or
+ * CK_MAX_IMAGE_PIXELS pixels are refused from the header. */
 int ck_jpeg_decode_rgb(const uint8_t *data, size_t len, int *width, int *height,
                        uint8_t **rgb, char *msg, size_t msg_len);
 

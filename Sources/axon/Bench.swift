@@ -19,30 +19,29 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed training steps per model, after one untimed warm-up step.")
     var steps: Int = 20
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Flag(help: "Measure Inception-v3 inference instead (299×299×3 random input, BatchNorm folded): batch-1 latency and batch-16 images/s.")
     var inception = false
 
     func validate() throws {
-        if let batchSize, batchSize <= 0 { throw ValidationError("--batch-size must be a positive integer, got \(batchSize)") }
-        if steps <= 0 { throw ValidationError("--steps must be a positive integer, got \(steps)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
+        if let batchSize { try checkBatchSize(batchSize) }
+        if !(1...1_000_000).contains(steps) { throw ValidationError("--steps must be a positive integer, got \(steps) (at most 1000000)") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         if inception { return try benchInception() }
         print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
         for kind in model {
             let settings = ResolvedSettings(model: kind, optimizer: nil, learningRate: nil, momentum: nil,
                                             batchSize: batchSize, epochs: nil)
             let n = settings.batchSize
+            var network = try kind.build(seed: 1)
+            try network.checkMemory(batch: n, training: true, inputShapes: [[28, 28, 1]])
             var generator = SeededGenerator(seed: 1)
             let images = try Tensor(shape: [n, 28, 28, 1], scalars: (0..<(n * 784)).map { _ in generator.nextUniform() })
             let labels = (0..<n).map { _ in Int32(generator.next() % 10) }
-            var network = try kind.build(seed: 1)
             let trainer = Trainer(optimizer: settings.optimizer.make(learningRate: settings.learningRate,
                                                                      momentum: settings.momentum))
             try trainer.step(&network, images: images, labels: labels)  // builds the model and its workspaces
@@ -71,6 +70,7 @@ extension Bench {
               + "\(folded.nodes.count) nodes after folding BatchNorm), random 299×299×3 input")
         var generator = SeededGenerator(seed: 1)
         for n in [1, batchSize ?? 16] {
+            try folded.checkMemory(batch: n, training: false, inputShapes: [[299, 299, 3]])
             let x = try Tensor(shape: [n, 299, 299, 3], scalars: (0..<(n * 268_203)).map { _ in generator.nextUniform() })
             _ = try folded(x)
             let start = monotonicSeconds()

@@ -25,17 +25,15 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("For a GraphDef whose input is an image tensor (a frozen TensorFlow 2 model): pixel values (0-255) become (x - mean) / std, after the whole photo is resized to the input as tf.image.resize does (default 127.5 and 127.5: the [-1, 1] of Keras' InceptionV3 and MobileNet).", valueName: "mean,std"))
     var inputScale: String = "127.5,127.5"
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
         if photos.isEmpty { throw ValidationError("give at least one photo (a JPEG or PNG file)") }
         if top < 1 { throw ValidationError("--top must be >= 1, got \(top)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         var (network, preprocessing, names, courseStyle) = try load()
         for photo in photos {
             let x = try preprocessing.batch([RGBImage.read(photo)])

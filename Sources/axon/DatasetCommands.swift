@@ -24,6 +24,7 @@ struct DatasetCommand: ParsableCommand {
 
         func validate() throws {
             if limit < 1 { throw ValidationError("--limit must be >= 1, got \(limit)") }
+            try checkCanCreateDirectory(out, flag: "--out")
         }
 
         func run() throws {

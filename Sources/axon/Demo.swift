@@ -26,7 +26,7 @@ struct CostDemo: ParsableCommand {
 
     func validate() throws {
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
-        guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
+        guard (1...maxEpochs).contains(epochs) else { throw ValidationError("--epochs must be positive, got \(epochs) (at most \(maxEpochs))") }
         guard every > 0 else { throw ValidationError("--every must be positive, got \(every)") }
     }
 
@@ -95,7 +95,7 @@ struct OverfitDemo: ParsableCommand {
 
     func validate() throws {
         guard limit > 0 else { throw ValidationError("--limit must be positive, got \(limit)") }
-        guard epochs > 0 else { throw ValidationError("--epochs must be positive, got \(epochs)") }
+        guard (1...maxEpochs).contains(epochs) else { throw ValidationError("--epochs must be positive, got \(epochs) (at most \(maxEpochs))") }
         guard dropout > 0, dropout < 1 else { throw ValidationError("--dropout must be in (0, 1), got \(dropout)") }
         guard l2 > 0, l2.isFinite else { throw ValidationError("--l2 must be > 0, got \(l2)") }
     }

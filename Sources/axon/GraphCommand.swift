@@ -35,6 +35,7 @@ struct GraphCommand: ParsableCommand {
         }
         guard format != nil else { throw ValidationError("--out \(out): expected a file ending in .svg, .png, .dot or .gv") }
         guard depth >= 0 else { throw ValidationError("--depth must be >= 0, got \(depth)") }
+        try checkCanWrite(out, flag: "--out")
     }
 
     func run() throws {

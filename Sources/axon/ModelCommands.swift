@@ -148,7 +148,8 @@ struct ClassOptions: ParsableArguments {
 
 /// "7 (Sneaker)", or "7" when the class has no name other than its number.
 func classLabel(_ k: Int, _ names: [String]?) -> String {
-    guard let name = names?[k], name != String(k) else { return String(k) }
+    guard let names, names.indices.contains(k), names[k] != String(k) else { return String(k) }
+    let name = names[k]
     return "\(k) (\(name))"
 }
 
@@ -172,8 +173,7 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Directory holding the four MNIST-format files (each raw or .gz).", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Option(help: ArgumentHelp("Also draw the 10×10 confusion matrix as a heat map in this PNG file (and print it as a table).", valueName: "file"))
     var confusion: String?
@@ -181,12 +181,11 @@ struct Eval: ParsableCommand {
     @OptionGroup var classes: ClassOptions
 
     func validate() throws {
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
         if let confusion { try checkCanWrite(confusion, flag: "--confusion") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         let test: Dataset, loaded: ModelFile.Loaded, source: String
         var folderNames: [String]?
         if let images {
@@ -212,6 +211,10 @@ struct Eval: ParsableCommand {
             source = data
         }
         let network = loaded.model
+        let outputs = try network.outputShape(for: loaded.inputShape).last ?? 0
+        if let top = test.labels.max(), Int(top) >= outputs {
+            throw ValidationError("\(model): the model has \(plural(outputs, "class")) (outputs 0...\(outputs - 1)), but the test set of \(source) holds label \(top); evaluate it on data of its own classes")
+        }
         let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
         print("\(model) on the \(test.count) test images of \(source)")
@@ -219,7 +222,7 @@ struct Eval: ParsableCommand {
               + "loss \(fixed(Double(loss), 4))")
         if let confusion {
             let predicted = try evaluator.predict(network, test.images)
-            let count = max(try network.outputShape(for: loaded.inputShape).last ?? 0, Int(test.labels.max() ?? 0) + 1)
+            let count = outputs
             var counts = [[Int]](repeating: [Int](repeating: 0, count: count), count: count)
             for (p, t) in zip(predicted, test.labels) { counts[Int(t)][p] += 1 }
             let names = try classes.names(count: count, model: loaded, path: model) {
@@ -310,7 +313,10 @@ struct Predict: ParsableCommand {
             let names = try classes.names(count: scores.count, model: loaded, path: model, data: dataNames)
             let best = probabilities.indices.max { probabilities[$0] < probabilities[$1] }!
             var line = "predicted class \(classLabel(best, names)), probability \(percent(Double(probabilities[best])))"
-            if let truth { line += "; true class \(classLabel(truth, names))" + (truth == best ? ", correct" : ", wrong") }
+            if let truth {
+                line += "; true class \(classLabel(truth, names))"
+                    + (truth == best ? ", correct" : truth < scores.count ? ", wrong" : " (not one of the model's \(plural(scores.count, "class")))")
+            }
             print(line)
             // A class whose name is its number gets no name column.
             let shown = probabilities.indices.map { k in classLabel(k, names) == String(k) ? "" : names![k] }
@@ -330,28 +336,4 @@ func softmax(_ z: [Float]) -> [Float] {
     for i in e.indices { e[i] = exp(e[i]) }
     let s = e.reduce(0, +)
     return e.map { Float($0 / s) }
-}
-
-/// Throws unless a file can be created at `path` (its directory exists and is
-/// writable, and `path` is not a directory): checked before a long training run, not after it.
-func checkCanWrite(_ path: String, flag: String) throws {
-    let directory = path.lastIndex(of: "/").map { i in i == path.startIndex ? "/" : String(path[..<i]) } ?? "."
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR {
-        throw ValidationError("\(flag) \(path) is a directory; give a file name")
-    }
-    guard stat(directory, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-        throw ValidationError("\(flag) \(path): directory \(directory) does not exist")
-    }
-    guard access(directory, W_OK) == 0 else {
-        throw ValidationError("\(flag) \(path): directory \(directory) is not writable")
-    }
-}
-
-/// Throws unless `path` is a directory, or does not exist yet (it is created at the first checkpoint).
-func checkCanCreateDirectory(_ path: String, flag: String) throws {
-    var st = stat()
-    if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFDIR {
-        throw ValidationError("\(flag) \(path) exists and is not a directory")
-    }
 }

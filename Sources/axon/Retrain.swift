@@ -59,16 +59,15 @@ struct Retrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the batch draws, the distortions and the new layer's weights.")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     func validate() throws {
         for (flag, value) in [("--how-many-training-steps", howManyTrainingSteps), ("--train-batch-size", trainBatchSize),
                               ("--eval-step-interval", evalStepInterval)] where value < 1 {
             throw ValidationError("\(flag) must be >= 1, got \(value)")
         }
+        try checkBatchSize(trainBatchSize, flag: "--train-batch-size")
         guard learningRate > 0, learningRate.isFinite else { throw ValidationError("--learning-rate must be > 0, got \(learningRate)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
         for (flag, v) in [("--random-crop", randomCrop), ("--random-scale", randomScale)] where !(v >= 0 && v <= 1000) {
             throw ValidationError("\(flag) must be a percentage in [0, 1000], got \(v)")
         }
@@ -77,10 +76,11 @@ struct Retrain: ParsableCommand {
         }
         try checkCanWrite(outputModel, flag: "--output-model")
         try checkCanWrite(outputLabels, flag: "--output-labels")
+        if let bottleneckDir { try checkCanCreateDirectory(bottleneckDir, flag: "--bottleneck-dir") }
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         let folder = try ImageFolder(directory: imageDir, validationPercentage: validationPercentage,
                                      testingPercentage: testingPercentage)
         print("\(folder.classNames.count) classes, \(folder.images.count) images in \(imageDir)"

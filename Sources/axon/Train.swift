@@ -54,8 +54,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of every random choice (initial weights, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
+    @OptionGroup var threading: ThreadOptions
 
     @Option(parsing: .unconditional, help: "Use only the first N training examples (with --images: N spread evenly over the classes).")
     var limit: Int?
@@ -112,12 +111,10 @@ struct Train: ParsableCommand {
                 throw ValidationError("--validation-percentage and --testing-percentage must leave some images for training")
             }
         }
-        if let epochs, epochs <= 0 {
-            throw ValidationError("--epochs must be a positive integer, got \(epochs)")
+        if let epochs, !(1...maxEpochs).contains(epochs) {
+            throw ValidationError("--epochs must be a positive integer, got \(epochs) (at most \(maxEpochs))")
         }
-        if let batchSize, batchSize <= 0 {
-            throw ValidationError("--batch-size must be a positive integer, got \(batchSize)")
-        }
+        if let batchSize { try checkBatchSize(batchSize) }
         if let lrDecay, !(lrDecay > 0 && lrDecay <= 1) {
             throw ValidationError("--lr-decay must be in (0, 1] (1 = constant learning rate), got \(lrDecay)")
         }
@@ -136,9 +133,6 @@ struct Train: ParsableCommand {
         if training.earlyStopping != nil && (checkpointDir != nil || resume != nil) {
             throw ValidationError("--early-stopping cannot be combined with --checkpoint-dir or --resume: checkpoints do not hold the best weights and the patience count")
         }
-        if let threads, threads < 0 {
-            throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)")
-        }
         if let limit, limit <= 0 {
             throw ValidationError("--limit must be a positive number of training examples, got \(limit)")
         }
@@ -147,16 +141,21 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
+        try threading.apply()
         var flags = self
         var checkpoint: Checkpoint?
+        // One run per checkpoint directory, taken before its newest checkpoint is read.
+        var locks = try [checkpointDir ?? resume].compactMap { $0 }.map(CheckpointDirectory.lock)
         if let resume {
-            let c = try CheckpointDirectory.latest(in: resume)
+            let c = try CheckpointDirectory.latest(in: resume) { path, error in
+                FileHandle.standardError.write(Data("axon: warning: skipping \(path), which cannot be loaded (\(error)); resuming from the checkpoint before it\n".utf8))
+            }
             try flags.apply(c.configuration, path: resume)
             if flags.checkpointDir == nil { flags.checkpointDir = resume }
+            if let dir = flags.checkpointDir, dir != checkpointDir ?? resume { locks.append(try CheckpointDirectory.lock(dir)) }
             checkpoint = c
         }
-        try flags.train(from: checkpoint)
+        try withExtendedLifetime(locks) { try flags.train(from: checkpoint) }
     }
 
     /// The flags a checkpoint must record to continue this run.
@@ -342,7 +341,7 @@ struct InputSize: ExpressibleByArgument, CustomStringConvertible, Equatable {
 
 extension Train {
     func loadMNIST() throws -> TrainingData {
-        let loaded = try MNIST.load(from: data)
+        let loaded = try MNIST.load(from: data, trainLimit: limit)
         guard loaded.train.exampleShape == [28, 28, 1] else {
             throw ValidationError("\(data): images are \(loaded.train.exampleShape[0])×\(loaded.train.exampleShape[1]); the reference models need 28×28")
         }

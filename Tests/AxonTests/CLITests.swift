@@ -26,13 +26,14 @@ func axonExecutable() -> URL? {
 
 struct RunResult { var status: Int32; var stdout: String; var stderr: String }
 
-func runAxon(_ arguments: [String]) throws -> RunResult {
+func runAxon(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
     guard let exe = axonExecutable() else {
         throw CLIError("the axon executable was not found beside the test binary nor in .build/{release,debug}; build it with `swift build -c release`")
     }
     let p = Process()
     p.executableURL = exe
     p.arguments = arguments
+    if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new } }
     let out = Pipe(), err = Pipe()
     p.standardOutput = out
     p.standardError = err

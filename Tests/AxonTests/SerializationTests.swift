@@ -404,7 +404,7 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         let e1 = fileError { _ = try Sequential.load(from: "/nonexistent/model.safetensors") }
         #expect(e1 == .file(path: "/nonexistent/model.safetensors", "does not exist"), "\(String(describing: e1))")
         let e2 = fileError { _ = try Sequential.load(from: "/tmp") }
-        #expect(e2 == .file(path: "/tmp", "is not a regular file"), "\(String(describing: e2))")
+        #expect(e2 == .file(path: "/tmp", "is a directory, expected a file"), "\(String(describing: e2))")
     }
 
     /// Random byte flips, insertions and cuts: every result must be a clean

@@ -33,13 +33,13 @@ private func mirrored(_ x: [Float], h: Int, w: Int, c: Int) -> [Float] {
     @Test func deterministicPerSeedAndThreadCountFree() throws {
         let x = images([300, 16, 16, 3], seed: 1)  // 230400 floats: the threaded path
         func run(_ seed: UInt64, threads: Int) throws -> Tensor {
-            setThreadCount(threads)
+            try setThreadCount(threads)
             var a = Augmentation(cropPadding: 3, flip: true, brightness: 0.2, contrast: 0.5..<1.5, saturation: 0.3..<1.7)
             var y = x
             try a.apply(to: &y, seed: seed, counter: 77)
             return y
         }
-        defer { setThreadCount(0) }
+        defer { try? setThreadCount(0) }
         let a = try run(5, threads: 1), b = try run(5, threads: 2), c = try run(6, threads: 2)
         #expect(a.shape == x.shape)
         #expect(a == b, "same seed, 1 vs 2 threads")

@@ -38,18 +38,7 @@ func sampleHistory(_ n: Int) -> History {
 /// so the test does not depend on the encoder it checks against.
 func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] {
     func be32(_ v: Int) -> [UInt8] { bigEndian(UInt32(v)) }
-    func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return ~c
-    }
-    func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
-        let body = Array(type.utf8) + data
-        return be32(data.count) + body + bigEndian(crc32(body))
-    }
+    let chunk = pngChunk
     var raw: [UInt8] = []
     for r in 0..<height {
         raw.append(0)  // filter: none
@@ -71,6 +60,17 @@ func greyPNG(width: Int, height: Int, bitDepth: Int, samples: [Int]) -> [UInt8] 
     return [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
         + chunk("IHDR", be32(width) + be32(height) + [UInt8(bitDepth), 0, 0, 0, 0])
         + chunk("IDAT", zlib) + chunk("IEND", [])
+}
+
+/// A PNG chunk: length, type, data and the CRC-32 of type and data.
+func pngChunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+    let body = Array(type.utf8) + data
+    var c: UInt32 = 0xFFFF_FFFF
+    for b in body {
+        c ^= UInt32(b)
+        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+    }
+    return bigEndian(UInt32(data.count)) + body + bigEndian(~c)
 }
 
 @Suite struct PNGTests {

@@ -86,7 +86,13 @@ private func pattern(_ n: Int, seed: UInt64) -> [UInt8] {
         let dir = try tempDir()
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(read(dir.appendingPathComponent("nope").path).0 == eio)
-        #expect(read(dir.path).0 == eio, "a directory is not readable as a file")
+        #expect(read(dir.path).0 == einval, "a directory is not a regular file")
+        // A FIFO would block the reader until a writer came: refused at once (issue 21).
+        let fifo = dir.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o644) == 0)
+        #expect(read(fifo).0 == einval, "a FIFO is not a regular file")
+        var stream: OpaquePointer?
+        #expect(ck_stream_open(fifo, &stream) == einval && stream == nil)
 
         let bytes = pattern(200_000, seed: 3)
         let gz = dir.appendingPathComponent("good.bin.gz")

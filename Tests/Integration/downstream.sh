@@ -29,7 +29,7 @@ let package = Package(
 SWIFT
 cat > "$work/consumer/Sources/Consumer/main.swift" <<'SWIFT'
 import Axon
-setThreadCount(2)
+try setThreadCount(2)
 let t = try Tensor(shape: [2, 2], scalars: [1, 2, 3, 4])
 print("consumer: Axon tensor \(t.shape), \(threadCount()) threads")
 SWIFT

@@ -24,7 +24,7 @@ let trainingSet: Dataset = {
 func configureThreads() {
     var n = 0
     if let s = getenv("AXON_THREADS"), let v = Int(String(cString: s)) { n = v }
-    setThreadCount(n)
+    do { try setThreadCount(n) } catch { fatalError("AXON_THREADS: \(error)") }
 }
 
 func trainingBenchmark(_ label: String, _ model: ModelName, batch: Int, extraMetrics: [BenchmarkMetric] = []) {

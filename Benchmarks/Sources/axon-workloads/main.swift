@@ -94,7 +94,7 @@ func inferenceRate(seconds: Double, batchSize: Int, _ run: () throws -> Tensor) 
 }
 
 let options = parse()
-setThreadCount(options.threads)
+try setThreadCount(options.threads)
 func wanted(_ key: String) -> Bool { options.only?.contains(key) ?? (key != "lenet5_peak_rss_mib") }
 
 /// The batch-1 EfficientNet-Lite0 workload's input, logits and probabilities, as JSON at `path`.

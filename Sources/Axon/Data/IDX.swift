@@ -18,25 +18,68 @@ public enum IDX {
         public let rows: Int
         public let cols: Int
         public let pixels: [UInt8]
+        /// How many images the file holds (more than `count` when a limit was given).
+        public var fileCount: Int = 0
     }
 
-    /// Reads an image file (magic 0x00000803).
-    public static func readImages(_ path: String) throws -> Images {
-        let (dims, payload) = try parse(readFileBytes(path, maxLength: maxFileSize),
-                                        path: path, magic: imagesMagic, what: "images")
+    /// Reads an image file (magic 0x00000803); with `limit`, only the first
+    /// `limit` images are kept in memory (the rest is read and checked, not stored).
+    public static func readImages(_ path: String, limit: Int? = nil) throws -> Images {
+        let (dims, total, payload) = try read(path, magic: imagesMagic, what: "images", limit: limit)
         guard dims[1] > 0, dims[2] > 0 else {
             throw AxonError.file(path: path, "image size \(dims[1])×\(dims[2]) in the header; rows and columns must be > 0")
         }
-        return Images(count: dims[0], rows: dims[1], cols: dims[2], pixels: payload)
+        return Images(count: dims[0], rows: dims[1], cols: dims[2], pixels: payload, fileCount: total)
     }
 
-    /// Reads a label file (magic 0x00000801): one byte per example.
-    public static func readLabels(_ path: String) throws -> [UInt8] {
-        try parse(readFileBytes(path, maxLength: maxFileSize), path: path, magic: labelsMagic, what: "labels").data
+    /// Reads a label file (magic 0x00000801): one byte per example (the first `limit` with a limit).
+    public static func readLabels(_ path: String, limit: Int? = nil) throws -> [UInt8] {
+        try readLabelFile(path, limit: limit).labels
     }
 
-    /// Checks the header of `bytes` against `magic` and returns the dimensions and the payload.
-    static func parse(_ bytes: [UInt8], path: String, magic: UInt32, what: String) throws -> (dims: [Int], data: [UInt8]) {
+    /// The labels kept and how many the file holds.
+    static func readLabelFile(_ path: String, limit: Int?) throws -> (labels: [UInt8], fileCount: Int) {
+        let r = try read(path, magic: labelsMagic, what: "labels", limit: limit)
+        return (r.data, r.fileCount)
+    }
+
+    /// Streams an IDX file: the header first (checked before anything is
+    /// allocated), then the first `limit` examples, then the rest read and
+    /// counted but not kept. So a small .gz that expands to gigabytes costs only
+    /// what is kept. Returns the dimensions (the first cut to the limit), the
+    /// file's own first dimension, and the kept bytes.
+    static func read(_ path: String, magic: UInt32, what: String, limit: Int?) throws -> (dims: [Int], fileCount: Int, data: [UInt8]) {
+        let stream = try FileStream(path)
+        let headerSize = 4 + 4 * Int(magic & 0xFF)
+        var header = [UInt8](repeating: 0, count: headerSize)
+        header.removeLast(headerSize - (try stream.read(into: &header, count: headerSize)))
+        let (dims, expected) = try parseHeader(header, path: path, magic: magic, what: what)
+        guard expected <= maxFileSize else {
+            throw AxonError.file(path: path, "the header declares \(dims.map(String.init).joined(separator: "×")) = \(expected) bytes of \(what), more than the \(maxFileSize)-byte limit")
+        }
+        let rowBytes = dims.dropFirst().reduce(1, *)
+        let kept = min(dims[0], max(limit ?? dims[0], 0))
+        let keptBytes = kept * rowBytes
+        try MemoryBudget.check(keptBytes, for: "reading \(kept) \(what) of \(path)")
+        var data = [UInt8](repeating: 0, count: keptBytes)
+        var actual = try stream.read(into: &data, count: keptBytes)
+        if actual == keptBytes { actual += try stream.skipToEnd(limit: expected - keptBytes) }
+        try checkPayload(actual: actual, expected: expected, dims: dims, path: path, what: what)
+        return ([kept] + dims.dropFirst(), dims[0], data)
+    }
+
+    /// The payload must be exactly what the header declares.
+    static func checkPayload(actual: Int, expected: Int, dims: [Int], path: String, what: String) throws {
+        guard actual == expected else {
+            let dimText = dims.map(String.init).joined(separator: "×")
+            let problem = actual < expected ? "truncated" : "has \(actual - expected) extra bytes"
+            throw AxonError.file(path: path,
+                "\(problem): the header declares \(dimText) = \(expected) bytes of \(what), the file holds \(actual)")
+        }
+    }
+
+    /// Checks the header at the start of `bytes` against `magic`; returns the dimensions and the payload size they declare.
+    static func parseHeader(_ bytes: [UInt8], path: String, magic: UInt32, what: String) throws -> (dims: [Int], payload: Int) {
         func hex(_ v: UInt32) -> String {
             let s = String(v, radix: 16)
             return "0x" + String(repeating: "0", count: max(0, 8 - s.count)) + s
@@ -71,13 +114,6 @@ public enum IDX {
             }
             expected = p
         }
-        let actual = bytes.count - headerSize
-        guard actual == expected else {
-            let dimText = dims.map(String.init).joined(separator: "×")
-            let problem = actual < expected ? "truncated" : "has \(actual - expected) extra bytes"
-            throw AxonError.file(path: path,
-                "\(problem): the header declares \(dimText) = \(expected) bytes of \(what), the file holds \(actual)")
-        }
-        return (dims, Array(bytes[headerSize...]))
+        return (dims, expected)
     }
 }

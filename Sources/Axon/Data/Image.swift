@@ -85,6 +85,16 @@ public struct GrayImage: Equatable, Sendable {
         guard width > 0, height > 0 else { throw fail("size \(width)×\(height); both must be > 0") }
         guard maxval >= 1, maxval <= 65535 else { throw fail("maximum gray value \(maxval); must be in 1...65535") }
         let n = width * height
+        guard n <= maxImagePixels else {
+            throw fail("\(width)×\(height) pixels, more than the limit of \(maxImagePixels)")
+        }
+        // The raster must be in the file before anything is allocated for it: at
+        // least one byte a pixel in both forms (a digit, or the binary sample).
+        let bytesPerPixel = binary && maxval >= 256 ? 2 : 1
+        let available = bytes.count - i - 1
+        guard available >= n * bytesPerPixel else {
+            throw fail("truncated: \(width)×\(height) pixels need \(n * bytesPerPixel) bytes, the file holds \(max(available, 0))")
+        }
         var values = [Float]()
         values.reserveCapacity(n)
         let scale = Float(maxval)
@@ -92,11 +102,6 @@ public struct GrayImage: Equatable, Sendable {
             // Exactly one whitespace byte separates the header from the raster.
             guard i < bytes.count, isSpace(bytes[i]) else { throw fail("no whitespace after the maximum gray value") }
             i += 1
-            let bytesPerPixel = maxval < 256 ? 1 : 2
-            let available = bytes.count - i
-            guard available >= n * bytesPerPixel else {
-                throw fail("truncated: \(width)×\(height) pixels need \(n * bytesPerPixel) bytes, the file holds \(available)")
-            }
             for p in 0..<n {
                 let v = bytesPerPixel == 1 ? Int(bytes[i + p]) : Int(bytes[i + 2 * p]) << 8 | Int(bytes[i + 2 * p + 1])
                 guard v <= maxval else { throw fail("pixel \(p) has value \(v) > maximum \(maxval)") }

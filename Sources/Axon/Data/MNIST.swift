@@ -53,7 +53,9 @@ public enum MNIST {
 
     /// Loads the training and test sets from `directory`. Images are
     /// [N, rows, cols, 1] with values in [0, 1] (byte / 255), held as bytes.
-    public static func load(from directory: String = defaultDirectory) throws -> (train: Dataset, test: Dataset) {
+    /// With `trainLimit`, only the first that many training examples are kept
+    /// (the files are still read through and checked).
+    public static func load(from directory: String = defaultDirectory, trainLimit: Int? = nil) throws -> (train: Dataset, test: Dataset) {
         var isDir = false
         if !fileExists(directory, isDirectory: &isDir) {
             throw AxonError.file(path: directory, "data directory does not exist; \(howToGetData)")
@@ -62,7 +64,7 @@ public enum MNIST {
             throw AxonError.file(path: directory, "is not a directory; \(howToGetData)")
         }
         let train = try loadSplit(images: locate(trainImagesFile, in: directory),
-                                  labels: locate(trainLabelsFile, in: directory))
+                                  labels: locate(trainLabelsFile, in: directory), limit: trainLimit)
         let test = try loadSplit(images: locate(testImagesFile, in: directory),
                                  labels: locate(testLabelsFile, in: directory))
         if train.exampleShape != test.exampleShape {
@@ -75,12 +77,12 @@ public enum MNIST {
 
     /// Loads one split from an image file and a label file, checking that
     /// their counts agree and that every label is a class id 0...9.
-    public static func loadSplit(images imagesPath: String, labels labelsPath: String) throws -> Dataset {
-        let images = try IDX.readImages(imagesPath)
-        let labels = try IDX.readLabels(labelsPath)
-        guard images.count == labels.count else {
+    public static func loadSplit(images imagesPath: String, labels labelsPath: String, limit: Int? = nil) throws -> Dataset {
+        let images = try IDX.readImages(imagesPath, limit: limit)
+        let (labels, labelCount) = try IDX.readLabelFile(labelsPath, limit: limit)
+        guard images.fileCount == labelCount else {
             throw AxonError.file(path: labelsPath,
-                "holds \(labels.count) labels but \(imagesPath) holds \(images.count) images; the counts must agree")
+                "holds \(labelCount) labels but \(imagesPath) holds \(images.fileCount) images; the counts must agree")
         }
         if let i = labels.firstIndex(where: { $0 > 9 }) {
             throw AxonError.file(path: labelsPath, "label \(labels[i]) at index \(i) is not a class id 0...9")

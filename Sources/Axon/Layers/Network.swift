@@ -91,11 +91,16 @@ extension Layer {
     }
 
     /// `tensorShapes(for:)` with `prefix` on every name, plus a bound on the
-    /// layer's output size (a model file must not make Axon allocate without limit).
+    /// layer's output size (a model file must not make Axon allocate without
+    /// limit) and a refusal of empty outputs.
     func checkedTensorShapes(for inputShape: [Int], prefix: String) throws -> (tensors: [(name: String, shape: [Int])], output: [Int]) {
         let output = try outputShape(for: inputShape)
         guard output.count <= 8, output.allSatisfy({ $0 >= 0 }), ModelFile.checkedProduct(output) != nil else {
             throw AxonError.invalidArgument("\(prefix)\(summary) would output an example of shape \(output)")
+        }
+        // An empty output (a kernel larger than its VALID input) leaves later layers and every command nothing to work on.
+        guard !output.contains(0) else {
+            throw AxonError.invalidArgument("\(prefix)\(summary) would output an empty example of shape \(output) for input \(inputShape)")
         }
         return (try tensorShapes(for: inputShape).map { (prefix + $0.name, $0.shape) }, output)
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A training checkpoint: everything needed to continue a run exactly where it
 /// stopped. One safetensors file (validated like a model file) holding
@@ -157,6 +160,34 @@ public enum CheckpointDirectory {
 
     /// Saves `checkpoint` as the file of its epoch, then deletes all but the newest `keep`.
     public static func save(_ checkpoint: Checkpoint, in directory: String, keep: Int = 5) throws {
+        try ensureDirectory(directory)
+        try checkpoint.save(to: directory + "/" + fileName(epoch: checkpoint.epoch))
+        for old in try epochs(in: directory).dropLast(max(keep, 1)) {
+            unlink(directory + "/" + fileName(epoch: old))
+        }
+    }
+
+    /// The newest checkpoint in `directory` that loads. A newer one that does
+    /// not (cut short by a full disk, damaged) is skipped and given to `skipped`
+    /// with its error; if none loads, the newest one's error is thrown.
+    public static func latest(in directory: String, skipped: ((String, Error) -> Void)? = nil) throws -> Checkpoint {
+        let all = try epochs(in: directory)
+        guard !all.isEmpty else {
+            throw AxonError.file(path: directory, "holds no checkpoint (epoch-NNNN.safetensors)")
+        }
+        var firstError: Error?
+        for epoch in all.reversed() {
+            let path = directory + "/" + fileName(epoch: epoch)
+            do { return try Checkpoint.load(from: path) } catch {
+                firstError = firstError ?? error
+                skipped?(path, error)
+            }
+        }
+        throw firstError!
+    }
+
+    /// Creates `directory` unless it exists; throws if it is something else.
+    static func ensureDirectory(_ directory: String) throws {
         var isDir = false
         if !fileExists(directory, isDirectory: &isDir) {
             do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
@@ -165,17 +196,42 @@ public enum CheckpointDirectory {
         } else if !isDir {
             throw AxonError.file(path: directory, "is not a directory")
         }
-        try checkpoint.save(to: directory + "/" + fileName(epoch: checkpoint.epoch))
-        for old in try epochs(in: directory).dropLast(max(keep, 1)) {
-            unlink(directory + "/" + fileName(epoch: old))
-        }
     }
 
-    /// The newest checkpoint in `directory`.
-    public static func latest(in directory: String) throws -> Checkpoint {
-        guard let last = try epochs(in: directory).last else {
-            throw AxonError.file(path: directory, "holds no checkpoint (epoch-NNNN.safetensors)")
+    /// The name of the lock file that `lock(_:)` holds in a checkpoint directory.
+    public static let lockFileName = ".axon.lock"
+
+    /// Takes `directory` (created if needed) for one writer: an exclusive flock on
+    /// its lock file, which records the holder's process id. Another process
+    /// holding it is refused, naming that process; the lock ends with the
+    /// process (or the returned object), so a crashed run never blocks the next.
+    public static func lock(_ directory: String) throws -> DirectoryLock {
+        try ensureDirectory(directory)
+        let path = directory + "/" + lockFileName
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0o644)
+        guard fd >= 0 else { throw AxonError.file(path: path, "cannot open the lock file: \(errnoText())") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            var text = [UInt8](repeating: 0, count: 64)
+            let n = pread(fd, &text, text.count, 0)
+            close(fd)
+            guard busy else { throw AxonError.file(path: path, "cannot lock: \(errnoText())") }
+            let holder = Int(String(decoding: text.prefix(max(n, 0)), as: UTF8.self).split(separator: "\n").first ?? "")
+            throw AxonError.file(path: directory, "checkpoint directory is in use by another run "
+                                 + (holder.map { "(process \($0))" } ?? "(process unknown)")
+                                 + "; wait for it to end or choose another directory")
         }
-        return try Checkpoint.load(from: directory + "/" + fileName(epoch: last))
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(fd, 0)
+        _ = pwrite(fd, pid, pid.count, 0)
+        return DirectoryLock(fd: fd)
     }
+}
+
+/// An exclusive lock on a checkpoint directory, released when this object is
+/// released or the process ends (see `CheckpointDirectory.lock`).
+public final class DirectoryLock {
+    private let fd: Int32
+    init(fd: Int32) { self.fd = fd }
+    deinit { close(fd) }
 }

@@ -58,7 +58,7 @@ public enum ModelFile {
 
     /// Reads, validates and rebuilds the model in the file at `path`.
     public static func load(from path: String) throws -> Loaded {
-        try decode(SafeTensors.readWholeFile(path), path: path)
+        try decode(SafeTensors.readModelFile(path), path: path)
     }
 
     /// Validates and rebuilds a model from the bytes of a model file; errors name `path`.
@@ -146,6 +146,9 @@ public enum ModelFile {
         }
         if let bad = contents.tensors.first(where: { !$0.value.isFinite }) {
             throw fail("tensor \"\(bad.name)\" holds NaN or infinite values (saved from a diverged run?)")
+        }
+        do { try model.checkMemory(batch: 1, training: false, inputShapes: inputShapes) } catch let error as AxonError {
+            throw fail("\(error)")
         }
 
         do {

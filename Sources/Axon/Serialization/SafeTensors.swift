@@ -95,6 +95,13 @@ public enum SafeTensors {
     /// fsync'ed so the rename itself is durable. On any failure the temporary
     /// file is removed and `path` is untouched.
     ///
+    /// A process killed mid-save cannot remove its temporary file, so it leaves
+    /// none: the bytes are written to an unnamed file (Linux `O_TMPFILE`) that
+    /// gets its name `.NAME.tmp-PID-XXXX` only once complete, just before the
+    /// rename. Where the file system has no unnamed files the named one is
+    /// written directly; either way temporaries of processes that no longer
+    /// run are removed whenever their directory is next written.
+    ///
     /// The file gets the permissions of any new file (0666 less the umask, e.g.
     /// 0644), or keeps those of the file it replaces; mkstemp's 0600 would make
     /// every model private.
@@ -108,12 +115,15 @@ public enum SafeTensors {
         if exists, (old.st_mode & S_IFMT) == S_IFDIR {
             throw AxonError.file(path: path, "is a directory, cannot write a model file there")
         }
-        var temp = "", fd: Int32 = -1
+        removeStaleTemporaries(in: directory)
         var random = SystemRandomNumberGenerator()
+        func temporaryName() -> String { "\(directory)/.\(base).tmp-\(getpid())-\(String(random.next(), radix: 36))" }
+        var temp = "", named = false
+        var fd = unnamedFileFlags >= 0 ? open(directory, unnamedFileFlags, 0o666) : -1
         for _ in 0..<100 where fd < 0 {
-            temp = "\(directory)/.\(base).tmp-\(String(random.next(), radix: 36))"
+            temp = temporaryName()
             fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if fd < 0 && errno != EEXIST { break }
+            if fd >= 0 { named = true } else if errno != EEXIST { break }
         }
         guard fd >= 0 else {
             throw AxonError.file(path: path, "cannot create a temporary file in \(directory): \(errnoText())")
@@ -123,7 +133,7 @@ public enum SafeTensors {
         var committed = false
         defer {
             if !closed { close(fd) }
-            if !committed { unlink(temp) }
+            if named && !committed { unlink(temp) }
         }
         var written = 0
         try bytes.withUnsafeBytes { raw in
@@ -144,6 +154,15 @@ public enum SafeTensors {
             }
         }
         guard fsync(fd) == 0 else { throw AxonError.file(path: path, "fsync failed: \(errnoText())") }
+        if !named {
+            // The unnamed file gets a name through its /proc link; it cannot be renamed directly.
+            for _ in 0..<100 where !named {
+                temp = temporaryName()
+                if linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, temp, AT_SYMLINK_FOLLOW) == 0 { named = true }
+                else if errno != EEXIST { break }
+            }
+            guard named else { throw AxonError.file(path: path, "cannot name the temporary file in \(directory): \(errnoText())") }
+        }
         closed = true
         guard close(fd) == 0 else { throw AxonError.file(path: path, "close failed: \(errnoText())") }
         guard rename(temp, path) == 0 else {
@@ -155,28 +174,70 @@ public enum SafeTensors {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
+    /// Linux's O_TMPFILE (__O_TMPFILE | O_DIRECTORY; not imported into Swift as a
+    /// macro): an unnamed file in the directory opened. -1 (never used) where
+    /// /proc is absent, since the file is named through /proc/self/fd.
+    private static let unnamedFileFlags: Int32 = access("/proc/self/fd", F_OK) == 0
+        ? 0o20000000 | O_DIRECTORY | O_WRONLY | O_CLOEXEC : -1
+
+    /// Removes the temporary files `.NAME.tmp-PID-XXXX` in `directory` whose
+    /// process no longer runs, and those of the older form `.NAME.tmp-XXXX`
+    /// (which name no process) untouched for a day.
+    static func removeStaleTemporaries(in directory: String) {
+        guard let dir = opendir(directory) else { return }
+        defer { closedir(dir) }
+        let now = time(nil)
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasPrefix("."), let r = name.range(of: ".tmp-", options: .backwards) else { continue }
+            let parts = name[r.upperBound...].split(separator: "-")
+            let path = directory + "/" + name
+            if parts.count == 2, let pid = Int32(parts[0]), pid > 0 {
+                if pid != getpid() && kill(pid, 0) != 0 && errno == ESRCH { unlink(path) }
+            } else if parts.count == 1 {
+                var st = stat()
+                if lstat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, now - st.st_mtim.tv_sec > 86_400 { unlink(path) }
+            }
+        }
+    }
+
     // MARK: Reading
 
     /// Reads and validates the safetensors file at `path`.
     public static func read(_ path: String) throws -> Contents {
-        try decode(readWholeFile(path), path: path)
+        try decode(readModelFile(path), path: path)
     }
 
-    /// Parses and validates safetensors bytes; errors name `path`.
-    public static func decode(_ bytes: [UInt8], path: String) throws -> Contents {
+    /// Reads a safetensors file whole after checking its 8-byte header length
+    /// against the file's size: a large file that is not one is refused before
+    /// it is read.
+    static func readModelFile(_ path: String) throws -> [UInt8] {
+        try readWholeFile(path, checkingFirst: 8) { prefix, size in
+            _ = try headerLength(prefix, fileSize: size, path: path)
+        }
+    }
+
+    /// The header length of a file starting with `bytes` (at least its first 8 bytes), checked against `fileSize`.
+    static func headerLength(_ bytes: [UInt8], fileSize: Int, path: String) throws -> Int {
         func fail(_ message: String) -> AxonError { .file(path: path, "not a valid safetensors file: \(message)") }
-        guard bytes.count >= 8 else {
-            throw fail("\(bytes.count) bytes, too short for the 8-byte header length")
+        guard bytes.count >= 8, fileSize >= 8 else {
+            throw fail("\(min(bytes.count, fileSize)) bytes, too short for the 8-byte header length")
         }
         var n: UInt64 = 0
         for i in (0..<8).reversed() { n = n << 8 | UInt64(bytes[i]) }
         guard n <= UInt64(maxHeaderLength) else {
             throw fail("header length \(n) exceeds the limit of \(maxHeaderLength) bytes")
         }
-        let headerLength = Int(n)
-        guard headerLength <= bytes.count - 8 else {
-            throw fail("header length \(headerLength) runs past the end of the file (\(bytes.count) bytes; truncated?)")
+        guard Int(n) <= fileSize - 8 else {
+            throw fail("header length \(n) runs past the end of the file (\(fileSize) bytes; truncated?)")
         }
+        return Int(n)
+    }
+
+    /// Parses and validates safetensors bytes; errors name `path`.
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Contents {
+        func fail(_ message: String) -> AxonError { .file(path: path, "not a valid safetensors file: \(message)") }
+        let headerLength = try headerLength(bytes, fileSize: bytes.count, path: path)
         guard headerLength >= 2, bytes[8] == UInt8(ascii: "{") else {
             throw fail("the header does not start with '{'")
         }
@@ -194,6 +255,12 @@ public enum SafeTensors {
             throw fail("bad header entry: \(describe(error))")
         } catch {
             throw fail("the header is not well-formed JSON")
+        }
+
+        // JSONDecoder keeps one of two equal keys silently: a repeated name (with another shape, say) is refused.
+        var names = Set<String>()
+        if let repeated = topLevelKeys(bytes[8..<dataStart]).first(where: { !names.insert($0).inserted }) {
+            throw fail("\"\(repeated)\" appears more than once in the header")
         }
 
         // Validate every entry before copying anything.
@@ -256,9 +323,14 @@ public enum SafeTensors {
         return Contents(tensors: tensors, metadata: header.metadata)
     }
 
-    /// Reads `path` whole, refusing directories, unreadable and implausibly large files.
-    static func readWholeFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY)
+    /// Reads `path` whole, refusing directories, FIFOs, devices, unreadable and
+    /// implausibly large files (above the limit or the memory budget). With
+    /// `checkingFirst`, the first bytes are read and given to `check` (with the
+    /// file's size) before anything else is read or allocated.
+    static func readWholeFile(_ path: String, checkingFirst prefixLength: Int = 0,
+                              _ check: (([UInt8], Int) throws -> Void)? = nil) throws -> [UInt8] {
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; it is refused below.
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else {
             throw AxonError.file(path: path, errno == ENOENT ? "does not exist" : "cannot be opened: \(errnoText())")
         }
@@ -266,14 +338,33 @@ public enum SafeTensors {
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw AxonError.file(path: path, "cannot be examined: \(errnoText())") }
         guard (st.st_mode & S_IFMT) == S_IFREG else {
-            throw AxonError.file(path: path, "is not a regular file")
+            throw AxonError.file(path: path, (st.st_mode & S_IFMT) == S_IFDIR ? "is a directory, expected a file"
+                                 : "is not a regular file (a FIFO, device or socket), expected a file")
         }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         let size = Int(st.st_size)
         guard size <= maxFileLength else {
             throw AxonError.file(path: path, "is \(size) bytes, larger than the \(maxFileLength)-byte limit for model files")
         }
-        var bytes = [UInt8](repeating: 0, count: size)
+        var bytes = [UInt8](repeating: 0, count: min(size, prefixLength))
         var got = 0
+        if let check {
+            try readFully(fd, into: &bytes, from: 0, path: path)
+            try check(bytes, size)
+            got = bytes.count
+        }
+        try MemoryBudget.check(size, for: "reading \(path) (\(size) bytes)")
+        bytes += [UInt8](repeating: 0, count: size - bytes.count)
+        got += try readFully(fd, into: &bytes, from: got, path: path)
+        guard got == size else { throw AxonError.file(path: path, "changed size while being read") }
+        return bytes
+    }
+
+    /// Reads into `bytes[from...]` until it is full or the file ends; returns the count read.
+    @discardableResult
+    private static func readFully(_ fd: Int32, into bytes: inout [UInt8], from start: Int, path: String) throws -> Int {
+        let size = bytes.count
+        var got = start
         try bytes.withUnsafeMutableBytes { raw in
             while got < size {
                 let n = Glibc.read(fd, raw.baseAddress! + got, size - got)
@@ -285,8 +376,32 @@ public enum SafeTensors {
                 got += n
             }
         }
-        guard got == size else { throw AxonError.file(path: path, "changed size while being read") }
-        return bytes
+        return got - start
+    }
+
+    /// The keys of the outermost JSON object in `json` as written (escapes left
+    /// as they are), repeats included.
+    static func topLevelKeys(_ json: ArraySlice<UInt8>) -> [String] {
+        var keys: [String] = []
+        var depth = 0, expectKey = false, i = json.startIndex
+        while i < json.endIndex {
+            switch json[i] {
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                while j < json.endIndex && json[j] != UInt8(ascii: "\"") { j += json[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                if depth == 1 && expectKey { keys.append(String(decoding: json[(i + 1)..<min(j, json.endIndex)], as: UTF8.self)) }
+                expectKey = false
+                i = j
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+                expectKey = depth == 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"): depth -= 1
+            case UInt8(ascii: ","): expectKey = depth == 1
+            default: break
+            }
+            i += 1
+        }
+        return keys
     }
 
     // MARK: Header model
@@ -296,6 +411,20 @@ public enum SafeTensors {
         var shape: [Int]
         var dataOffsets: [Int]
         enum CodingKeys: String, CodingKey { case dtype, shape, dataOffsets = "data_offsets" }
+
+        init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            dtype = try c.decode(String.self, forKey: .dtype)
+            shape = try Self.integers(c, .shape)
+            dataOffsets = try Self.integers(c, .dataOffsets)
+        }
+
+        /// A list of integers; numbers that are not whole or do not fit an Int say so (not "not well-formed JSON").
+        static func integers(_ c: KeyedDecodingContainer<CodingKeys>, _ key: CodingKeys) throws -> [Int] {
+            if let v = try? c.decode([Int].self, forKey: key) { return v }
+            let numbers = try c.decode([Double].self, forKey: key)
+            throw AxonError.invalidArgument("\(key.stringValue) must hold whole numbers below 2^63, got \(numbers)")
+        }
     }
 
     struct AnyKey: CodingKey {
@@ -315,7 +444,9 @@ public enum SafeTensors {
                 if key.stringValue == "__metadata__" {
                     metadata = try c.decode([String: String].self, forKey: key)
                 } else {
-                    tensors.append((key.stringValue, try c.decode(Entry.self, forKey: key)))
+                    do { tensors.append((key.stringValue, try c.decode(Entry.self, forKey: key))) } catch let error as AxonError {
+                        throw AxonError.invalidArgument("tensor \"\(key.stringValue)\": \(error)")
+                    }
                 }
             }
         }

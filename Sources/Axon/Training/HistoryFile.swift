@@ -2,7 +2,9 @@ import Foundation
 
 /// A `History` as a file: CSV (`.csv`) or JSON (`.json`), one row/object per
 /// epoch with the columns of `History.columns`. A missing figure (no validation
-/// set, or no test figures for that epoch) is an empty CSV field or a JSON `null`.
+/// set, or no test figures for that epoch) is an empty CSV field or a JSON `null`;
+/// a figure that is NaN or infinite (a diverged run) is `nan`, `inf` or `-inf`
+/// (in JSON, which has no such numbers, the strings "nan", "inf", "-inf"), and reads back as it was.
 extension History {
     public static let columns = ["epoch", "train_loss", "train_accuracy", "validation_loss", "validation_accuracy",
                                  "test_loss", "test_accuracy", "learning_rate", "seconds"]
@@ -23,8 +25,33 @@ extension History {
     }
 
     private static func text(_ x: Double?) -> String {
-        guard let x, x.isFinite else { return "" }
-        return "\(x)"
+        guard let x else { return "" }
+        return x.isNaN ? "nan" : x.isInfinite ? (x < 0 ? "-inf" : "inf") : "\(x)"
+    }
+
+    /// A figure read back: a number, or one of the words `text` writes for non-finite values.
+    static func number(_ text: String) -> Double? {
+        switch text.lowercased() {
+        case "nan": return .nan
+        case "inf", "+inf", "infinity": return .infinity
+        case "-inf", "-infinity": return -.infinity
+        default: return Double(text)
+        }
+    }
+
+    /// A JSON field: a number, null, or a non-finite value as a string.
+    private struct Field: Decodable {
+        var value: Double?
+        init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if c.decodeNil() { value = nil; return }
+            if let d = try? c.decode(Double.self) { value = d; return }
+            let s = try c.decode(String.self)
+            guard let d = History.number(s), !d.isFinite else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "\"\(s)\" is not a number")
+            }
+            value = d
+        }
     }
 
     private func fields(_ r: EpochRecord) -> [String] {
@@ -41,7 +68,7 @@ extension History {
 
     public func json() -> String {
         let rows = epochs.map { r in
-            "  {" + zip(Self.columns, fields(r)).map { "\"\($0)\": \($1.isEmpty ? "null" : $1)" }
+            "  {" + zip(Self.columns, fields(r)).map { "\"\($0)\": \($1.isEmpty ? "null" : ["nan", "inf", "-inf"].contains($1) ? "\"\($1)\"" : $1)" }
                 .joined(separator: ", ") + "}"
         }
         return "[\n" + rows.joined(separator: ",\n") + (rows.isEmpty ? "]\n" : "\n]\n")
@@ -74,17 +101,17 @@ extension History {
                 for (key, cell) in zip(header, cells) {
                     let c = cell.trimmingCharacters(in: .whitespaces)
                     if c.isEmpty { continue }
-                    guard let v = Double(c) else { throw AxonError.file(path: path, "line \(n + 2): \(key) \"\(c)\" is not a number") }
+                    guard let v = number(c) else { throw AxonError.file(path: path, "line \(n + 2): \(key) \"\(c)\" is not a number") }
                     row[key] = v
                 }
                 rows.append(row)
             }
         case .json:
             // JSONDecoder, not JSONSerialization: the latter's NSNumber path can lose the last bit of a Double.
-            guard let array = try? JSONDecoder().decode([[String: Double?]].self, from: Data(bytes)) else {
+            guard let array = try? JSONDecoder().decode([[String: Field]].self, from: Data(bytes)) else {
                 throw AxonError.file(path: path, "is not a JSON array of per-epoch objects with numeric fields")
             }
-            rows = array.map { $0.compactMapValues { $0 } }
+            rows = array.map { $0.compactMapValues(\.value) }
         }
         var history = History()
         for (n, row) in rows.enumerated() {

@@ -154,6 +154,8 @@ public final class Trainer {
         guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
         guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
         guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
+        try (model as? any Network)?.checkMemory(batch: min(batchSize, train.count), training: true,
+                                                 inputShapes: [train.exampleShape])
         var generator = SeededGenerator(seed: seed)
         var order = Array(0..<train.count)
         var history = History()
@@ -170,9 +172,10 @@ public final class Trainer {
             let start = Date()
             var lossSum = 0.0, correct = 0
             var begin = 0, batchIndex: UInt64 = 0
-            let batches = (order.count + batchSize - 1) / batchSize
+            // (n - 1) / b + 1, not (n + b - 1) / b: any batch size up to Int.max without overflow.
+            let batches = (order.count - 1) / batchSize + 1
             while begin < order.count {
-                let end = min(begin + batchSize, order.count), batch = (end + batchSize - 1) / batchSize
+                let end = begin + min(batchSize, order.count - begin), batch = (end - 1) / batchSize + 1
                 let labels = gather(train, order[begin..<end])
                 if augmentation != nil {
                     // The stream depends on (seed, epoch, batch) only: resumable and order-free.
@@ -279,8 +282,10 @@ public final class Trainer {
         let probabilities = loss == .softmaxCrossEntropy && (model as? any Network)?.outputsProbabilities == true
         var lossSum = 0.0, correct = 0
         var begin = 0
+        let batchSize = try (model as? any Network)?.inferenceBatch(upTo: inferenceBatchSize, inputShapes: [data.exampleShape])
+            ?? inferenceBatchSize
         while begin < data.count {
-            let end = min(begin + inferenceBatchSize, data.count)
+            let end = begin + min(max(batchSize, 1), data.count - begin)
             let x = data.rows(begin..<end)
             let labels = Array(data.labels[begin..<end])
             let output = try m.forward(x, training: false)
@@ -319,8 +324,10 @@ public final class Trainer {
         var out: [Int] = []
         out.reserveCapacity(images.shape[0])
         var begin = 0
+        let batchSize = try (model as? any Network)?.inferenceBatch(upTo: batchSize, inputShapes: [Array(images.shape.dropFirst())])
+            ?? batchSize
         while begin < images.shape[0] {
-            let end = min(begin + max(batchSize, 1), images.shape[0])
+            let end = begin + min(max(batchSize, 1), images.shape[0] - begin)
             // The whole tensor as one batch needs no copy.
             let batch = begin == 0 && end == images.shape[0] ? images : images.rows(begin..<end)
             let logits = try model.forward(batch, training: false)
@@ -342,6 +349,7 @@ public final class Trainer {
 
     static func countCorrect(_ logits: Tensor, _ labels: [Int32]) -> Int {
         let k = logits.shape[1]
+        guard k > 0 else { return 0 }
         return logits.withUnsafeBufferPointer { p in
             var correct = 0
             for r in 0..<labels.count {
