@@ -69,6 +69,8 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Continue the run checkpointed in this directory from its newest checkpoint, with its settings (--epochs may raise the total; checkpoints keep going to this directory unless --checkpoint-dir says otherwise).", valueName: "dir"))
     var resume: String?
 
+    @OptionGroup(title: "Model choices")
+    var architecture: ModelOptions
     @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
     var training: TrainingOptions
     @OptionGroup var output: OutputOptions
@@ -86,7 +88,7 @@ struct Train: ParsableCommand {
                          ("--images", images != nil), ("--input-size", inputSize != nil), ("--grayscale", grayscale),
                          ("--learning-rate", learningRate != nil), ("--lr-decay", lrDecay != nil), ("--momentum", momentum != nil),
                          ("--limit", limit != nil)]
-            if let flag = given.first(where: { $0.1 })?.0 ?? training.givenFlags.first {
+            if let flag = given.first(where: { $0.1 })?.0 ?? (training.givenFlags + architecture.givenFlags).first {
                 throw ValidationError("\(flag) cannot be combined with --resume: the run's settings come from its checkpoint")
             }
         } else if model == nil {
@@ -132,7 +134,10 @@ struct Train: ParsableCommand {
                 throw ValidationError("--momentum applies only to --optimizer momentum or rmsprop (this run uses \(resolved.optimizer.rawValue))")
             }
         }
-        if let model { try training.validate(optimizer: resolved.optimizer, model: model) }
+        if let model {
+            try training.validate(optimizer: resolved.optimizer, model: model)
+            try architecture.validate(model: model)
+        }
         if training.earlyStopping != nil && (checkpointDir != nil || resume != nil) {
             throw ValidationError("--early-stopping cannot be combined with --checkpoint-dir or --resume: checkpoints do not hold the best weights and the patience count")
         }
@@ -176,7 +181,7 @@ struct Train: ParsableCommand {
         if let lrDecay { c["lr_decay_bits"] = String(lrDecay.bitPattern) }
         if let momentum { c["momentum_bits"] = String(momentum.bitPattern) }
         if let limit { c["limit"] = String(limit) }
-        return c.merging(training.configuration) { a, _ in a }
+        return c.merging(training.configuration) { a, _ in a }.merging(architecture.configuration) { a, _ in a }
     }
 
     /// Takes the run's flags from a checkpoint's configuration (an --epochs given now wins).
@@ -204,6 +209,7 @@ struct Train: ParsableCommand {
         validationPercentage = try optional("validation_percentage_bits") { UInt64($0).map(Double.init(bitPattern:)) } ?? 10
         testingPercentage = try optional("testing_percentage_bits") { UInt64($0).map(Double.init(bitPattern:)) } ?? 10
         try training.apply(c, bad: bad)
+        try architecture.apply(c, bad: bad)
         // A hand-edited checkpoint gets the same checks as flags.
         let resumed = resume
         resume = nil
@@ -240,7 +246,8 @@ struct Train: ParsableCommand {
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
-        let trainer = Trainer(loss: .softmaxCrossEntropy,
+        if architecture.givenFlags.count > 0 { output.say(architecture.summary) }
+        let trainer = Trainer(loss: architecture.loss.loss,
                               optimizer: settings.optimizer.make(learningRate: settings.learningRate, momentum: settings.momentum,
                                                                  training.hyperParameters(momentum: momentum)),
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
@@ -253,7 +260,7 @@ struct Train: ParsableCommand {
             try checkpoint.restore(into: &trainer.optimizer)
             output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
         } else {
-            network = try model.build(seed: seed, dropout: training.dropout, classes: classNames.count)
+            network = try architecture.build(model, seed: seed, dropout: training.dropout, classes: classNames.count)
             do { try network.build(inputShapes: [train.exampleShape]) } catch {
                 throw ValidationError("\(model.rawValue) cannot take inputs of shape \(train.exampleShape): \(error)")
             }
@@ -310,7 +317,7 @@ struct Train: ParsableCommand {
                 "axon.training.examples": String(train.count), "axon.training.epochs": String(last.epoch),
                 "axon.training.optimizer": settings.optimizerDescription,
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
-                "axon.training.test_accuracy": fixed(final, 4),
+                "axon.training.test_accuracy": fixed(final, 4), LossKind.metadataKey: architecture.loss.rawValue,
             ].merging(ClassNames.metadata(classNames)) { a, _ in a }) { a, _ in a }
             try network.save(to: save, metadata: metadata)
             output.say("saved the model to \(save)")

@@ -260,11 +260,12 @@ public final class Trainer {
             var penalty: Float = 0
             try model.updateParameters { name, w, g in
                 guard name.hasSuffix("kernel") else { return }  // kernels and recurrent kernels, not biases
-                if c2 != 0 { penalty += try Kernels.l2Penalty(w: w, coef: c2, grad: &g) }
-                if c1 != 0 { penalty += try Kernels.l1Penalty(w: w, coef: c1, grad: &g) }
+                if c2 != 0 { penalty += try Penalty.l2(w, coefficient: c2, gradient: &g) }
+                if c1 != 0 { penalty += try Penalty.l1(w, coefficient: c1, gradient: &g) }
             }
             value += penalty
         }
+        if optimizer.step == 0 { optimizer.createSlots(for: model) }
         try optimizer.update(&model)
         return (value, correct)
     }
