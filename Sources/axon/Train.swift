@@ -63,8 +63,14 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Save the trained model to this file (safetensors; see `axon inspect`).", valueName: "file"))
     var save: String?
 
-    @Option(help: ArgumentHelp("Save a checkpoint (model, optimizer state, counters, settings) after every epoch in this directory, keeping the last 5.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Save a checkpoint (model, optimizer state, counters, settings) after every epoch in this directory, keeping the last 5 (see --keep).", valueName: "dir"))
     var checkpointDir: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also save a checkpoint every N optimizer steps (batches) within epochs (epoch-NNNN-batch-NNNNNN.safetensors); --resume continues exactly from it.", valueName: "N"))
+    var checkpointEvery: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many checkpoints the checkpoint directory keeps, newest first (default 5).", valueName: "N"))
+    var keep: Int?
 
     @Option(help: ArgumentHelp("Continue the run checkpointed in this directory from its newest checkpoint, with its settings (--epochs may raise the total; checkpoints keep going to this directory unless --checkpoint-dir says otherwise).", valueName: "dir"))
     var resume: String?
@@ -144,6 +150,11 @@ struct Train: ParsableCommand {
         if let threads, threads < 0 {
             throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)")
         }
+        for (flag, v) in [("--checkpoint-every", checkpointEvery), ("--keep", keep)] {
+            guard let v else { continue }
+            guard v >= 1 else { throw ValidationError("\(flag) must be a positive integer, got \(v)") }
+            guard checkpointDir != nil || resume != nil else { throw ValidationError("\(flag) needs --checkpoint-dir DIR (or --resume DIR)") }
+        }
         if let limit, limit <= 0 {
             throw ValidationError("--limit must be a positive number of training examples, got \(limit)")
         }
@@ -157,8 +168,8 @@ struct Train: ParsableCommand {
         var checkpoint: Checkpoint?
         if let resume {
             let c = try CheckpointDirectory.latest(in: resume)
-            try flags.apply(c.configuration, path: resume)
             if flags.checkpointDir == nil { flags.checkpointDir = resume }
+            try flags.apply(c.configuration, path: resume)
             checkpoint = c
         }
         try flags.train(from: checkpoint)
@@ -181,6 +192,8 @@ struct Train: ParsableCommand {
         if let lrDecay { c["lr_decay_bits"] = String(lrDecay.bitPattern) }
         if let momentum { c["momentum_bits"] = String(momentum.bitPattern) }
         if let limit { c["limit"] = String(limit) }
+        if let checkpointEvery { c["checkpoint_every"] = String(checkpointEvery) }
+        if let keep { c["keep"] = String(keep) }
         return c.merging(training.configuration) { a, _ in a }.merging(architecture.configuration) { a, _ in a }
     }
 
@@ -203,6 +216,9 @@ struct Train: ParsableCommand {
         lrDecay = try optional("lr_decay_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         momentum = try optional("momentum_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         limit = try optional("limit") { Int($0) }
+        // Given now, these win: they change where checkpoints go, not the results.
+        if checkpointEvery == nil { checkpointEvery = try optional("checkpoint_every") { Int($0) } }
+        if keep == nil { keep = try optional("keep") { Int($0) } }
         images = c["images"]
         inputSize = try optional("input_size") { InputSize(argument: $0) }
         grayscale = c["grayscale"] == "true"
@@ -258,7 +274,8 @@ struct Train: ParsableCommand {
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)
-            output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
+            output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)"
+                       + (checkpoint.batch > 0 ? " and \(checkpoint.batch) batch\(checkpoint.batch == 1 ? "" : "es") of epoch \(checkpoint.epoch + 1)" : ""))
         } else {
             network = try architecture.build(model, seed: seed, dropout: training.dropout, classes: classNames.count)
             do { try network.build(inputShapes: [train.exampleShape]) } catch {
@@ -266,6 +283,15 @@ struct Train: ParsableCommand {
             }
         }
         let reporter = output.attach(to: trainer, epochs: settings.epochs)
+        if let every = checkpointEvery, let checkpointDir {
+            let configuration = self.configuration, keep = self.keep ?? 5
+            trainer.stepInterval = every
+            trainer.onStep = { [unowned trainer] model, epoch, batch in
+                guard let network = model as? any Network else { return }
+                try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch - 1, batch: batch,
+                                                        configuration: configuration), in: checkpointDir, keep: keep)
+            }
+        }
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
@@ -273,7 +299,7 @@ struct Train: ParsableCommand {
         for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
                                     validation: validation, test: validation == nil && test.count > 0 ? test : nil, seed: seed,
-                                    startEpoch: epoch)
+                                    startEpoch: epoch, startBatch: epoch == first ? checkpoint?.batch ?? 0 : 0)
             records += h.epochs
             for r in h.epochs { try reporter.epoch(r) }
             if let stop = h.earlyStop {
@@ -282,7 +308,7 @@ struct Train: ParsableCommand {
             }
             if let checkpointDir {
                 try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
-                                                        configuration: configuration), in: checkpointDir)
+                                                        configuration: configuration), in: checkpointDir, keep: keep ?? 5)
             }
         }
         guard let last = records.last else {

@@ -82,4 +82,43 @@ import Axon
             #expect(r.status != 0 && r.stderr.hasPrefix("axon: ") && r.stderr.contains(message), "\(args): \(r.stderr)")
         }
     }
+
+    /// `--checkpoint-every N` adds mid-epoch checkpoints, `--keep N` bounds the directory,
+    /// and a run resumed from a mid-epoch checkpoint ends with the weights of an
+    /// uninterrupted one, bit for bit (dropout's stream and the shuffles included).
+    @Test func midEpochCheckpointsResumeExactly() throws {
+        let dir = try makeTempDir("cli-every")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 50)
+        // 300 examples in batches of 32: 10 batches (steps) per epoch.
+        let common = ["--data", dir.path, "--threads", "1", "--seed", "5", "--batch-size", "32", "--epochs", "2"]
+        let full = dir.appendingPathComponent("full.safetensors").path, resumed = dir.appendingPathComponent("resumed.safetensors").path
+        let ck = dir.appendingPathComponent("ck").path, few = dir.appendingPathComponent("few").path
+        let a = try runAxon(["train", "--model", "mlp", "--save", full] + common)
+        let b = try runAxon(["train", "--model", "mlp", "--checkpoint-dir", ck, "--checkpoint-every", "4", "--keep", "10"] + common)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: ck).sorted()
+        // Steps 4, 8 (epoch 1), 10 (end of epoch 1), 12, 16 (epoch 2), 20 (end of epoch 2).
+        #expect(names == ["epoch-0001-batch-000004.safetensors", "epoch-0001-batch-000008.safetensors", "epoch-0001.safetensors",
+                          "epoch-0002-batch-000002.safetensors", "epoch-0002-batch-000006.safetensors", "epoch-0002.safetensors"],
+                "\(names)")
+        let mid = try Checkpoint.load(from: ck + "/epoch-0002-batch-000006.safetensors")
+        #expect(mid.epoch == 1 && mid.batch == 6 && mid.optimizerStep == 16)
+        // The newest is now the mid-epoch one: resume from it.
+        try FileManager.default.removeItem(atPath: ck + "/epoch-0002.safetensors")
+        let r = try runAxon(["train", "--resume", ck, "--save", resumed, "--threads", "1"])
+        #expect(r.status == 0 && r.stdout.contains("after epoch 1 and 6 batches of epoch 2"), "\(r.stdout) \(r.stderr)")
+        let x = try SafeTensors.read(full), y = try SafeTensors.read(resumed)
+        #expect(x.tensors.count == 6 && x.tensors.map(\.value) == y.tensors.map(\.value), "the resumed run's weights differ")
+        // --keep 2: only the two newest positions stay.
+        let k = try runAxon(["train", "--model", "mlp", "--checkpoint-dir", few, "--checkpoint-every", "3", "--keep", "2"] + common)
+        #expect(k.status == 0, "\(k.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: few).sorted()
+                == ["epoch-0002-batch-000008.safetensors", "epoch-0002.safetensors"])
+        for (args, message) in [(["--checkpoint-every", "0", "--checkpoint-dir", few], "--checkpoint-every must be a positive integer"),
+                                (["--keep", "3"], "--keep needs --checkpoint-dir")] {
+            let e = try runAxon(["train", "--model", "mlp"] + args)
+            #expect(e.status != 0 && e.stderr.contains(message), "\(args): \(e.stderr)")
+        }
+    }
 }
