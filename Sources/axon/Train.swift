@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Examples per mini-batch (default per model).")
     var batchSize: Int?
 
-    @Option(help: "gd, momentum, adam, adagrad, adadelta, adagradda, ftrl, proximalgd, proximaladagrad or rmsprop (TensorFlow's names, e.g. GradientDescent or RMSPropOptimizer, accepted in any case).")
+    @Option(help: "gd, momentum, adam, adagrad, adadelta, adagradda, ftrl, proximalgd, proximaladagrad or rmsprop (TensorFlow's names, e.g. GradientDescent or RMSPropOptimizer, accepted in any case). AdagradDA and Ftrl forget the initial weights after one step: at their default learning rate 0.01 a deep net stays at chance; use them with --model softmax or a larger --learning-rate (`axon demo optimizers` compares all ten).")
     var optimizer: OptimizerKind?
 
     @Option(parsing: .unconditional, help: "Learning rate, > 0 (default per model).")
@@ -263,6 +263,9 @@ struct Train: ParsableCommand {
               + "seed \(seed), threads \(threadCount())")
 
         if architecture.givenFlags.count > 0 { output.say(architecture.summary) }
+        if [.adagradda, .ftrl].contains(settings.optimizer), model != .softmax, settings.learningRate <= 0.01 {
+            output.say("warning: \(settings.optimizer.tensorFlowName) computes the weights from the accumulated gradients alone, forgetting the initial ones after its first step: at learning rate \(settings.learningRate) they stay tiny and a deep net stays at chance; try --model softmax or a larger --learning-rate (0.1)")
+        }
         let trainer = Trainer(loss: architecture.loss.loss,
                               optimizer: settings.optimizer.make(learningRate: settings.learningRate, momentum: settings.momentum,
                                                                  training.hyperParameters(momentum: momentum)),

@@ -121,4 +121,78 @@ import Axon
             #expect(e.status != 0 && e.stderr.contains(message), "\(args): \(e.stderr)")
         }
     }
+
+    /// `axon demo optimizers` trains all ten and writes one PNG; `axon plot` overlays runs.
+    @Test func optimizersDemoAndOverlaidPlot() throws {
+        let dir = try makeTempDir("cli-optimizers")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 200, test: 50)
+        let png = dir.appendingPathComponent("o.png").path
+        let r = try runAxon(["demo", "optimizers", "--data", dir.path, "--limit", "200", "--epochs", "2", "--threads", "1", "--out", png])
+        #expect(r.status == 0, "\(r.stderr)")
+        for name in ["GradientDescent", "Momentum", "Adam", "Adagrad", "Adadelta", "AdagradDA", "Ftrl",
+                     "ProximalGradientDescent", "ProximalAdagrad", "RMSProp"] {
+            let row = r.stdout.split(separator: "\n").first { $0.hasPrefix(name + " ") }.map(String.init) ?? ""
+            let numbers = row.split(separator: " ").dropFirst().compactMap { Double($0.replacingOccurrences(of: "%", with: "")) }
+            #expect(numbers.count == 4, "row of \(name): \"\(row)\"\n\(r.stdout)")
+        }
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: png)))
+        #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) && r.stdout.contains("10 optimizers"))
+        let help = try runAxon(["train", "--help"])
+        let words = help.stdout.split(whereSeparator: { $0 == " " || $0 == "\n" }).joined(separator: " ")
+        #expect(words.contains("AdagradDA and Ftrl forget the initial weights"), "\(help.stdout)")
+        // Two histories overlaid, with and without --labels.
+        var histories: [String] = []
+        for (i, optimizer) in ["adam", "gd"].enumerated() {
+            let h = dir.appendingPathComponent("run\(i).csv").path
+            let t = try runAxon(["train", "--model", "mlp", "--data", dir.path, "--epochs", "2", "--threads", "1",
+                                 "--optimizer", optimizer, "--history", h])
+            #expect(t.status == 0, "\(t.stderr)")
+            histories.append(h)
+        }
+        let p = try runAxon(["plot"] + histories + ["--labels", "Adam,SGD", "--out", png])
+        #expect(p.status == 0 && p.stdout.contains("2 runs (Adam, SGD)"), "\(p.stdout) \(p.stderr)")
+        let q = try runAxon(["plot"] + histories + ["--out", png])
+        #expect(q.status == 0 && q.stdout.contains("(run0, run1)"), "\(q.stdout) \(q.stderr)")
+        let bad = try runAxon(["plot"] + histories + ["--labels", "one", "--out", png])
+        #expect(bad.status != 0 && bad.stderr.contains("--labels gives 1 names for 2 history files"), "\(bad.stderr)")
+    }
+
+    /// `axon demo overfit`: every cure's comment says what the table's numbers say.
+    @Test func overfitDemoCommentsMatchItsNumbers() throws {
+        let dir = try makeTempDir("cli-overfit")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 100)
+        let png = dir.appendingPathComponent("overfit.png").path
+        let r = try runAxon(["demo", "overfit", "--data", dir.path, "--limit", "60", "--epochs", "6", "--more-data", "2",
+                             "--patience", "2", "--threads", "1", "--out", png])
+        #expect(r.status == 0, "\(r.stderr)")
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.split(separator: " ").first.flatMap { Int($0) } != nil }.count >= 6, "per-epoch rows\n\(r.stdout)")
+        #expect(lines.contains { $0.hasPrefix("training loss ") && $0.contains("test loss") }, "\(r.stdout)")
+        // run, train acc, test acc, gap for every run.
+        func row(_ name: String) -> (train: Double, test: Double, gap: Double)? {
+            guard let line = lines.first(where: { $0.hasPrefix(name) && $0.contains(" pt ") }) else { return nil }
+            let n = line.dropFirst(24).split(separator: " ").compactMap { Double($0.replacingOccurrences(of: "%", with: "")) }
+            return n.count >= 3 ? (n[0], n[1], n[2]) : nil
+        }
+        let base = try #require(row("no regularisation"), "\(r.stdout)")
+        for name in ["more data", "dropout", "L2", "L1", "early stopping"] {
+            let cure = try #require(row(name), "\(name)\n\(r.stdout)")
+            let comment = try #require(lines.first { $0.hasPrefix(name) && $0.contains(": ") }, "\(name)\n\(r.stdout)")
+            let d = cure.test - base.test
+            if abs(d) >= 0.1 {
+                #expect(comment.contains(d > 0 ? "raises test accuracy" : "lowers test accuracy"), "\(comment) vs \(d)")
+                let said = comment.components(separatedBy: "test accuracy by ").dropFirst().first
+                    .flatMap { Double($0.prefix { "0123456789.".contains($0) }) }
+                #expect(said.map { abs($0 - abs(d)) < 0.011 } == true, "\(comment) vs \(d)")
+            } else {
+                #expect(comment.contains("unchanged"), "\(comment) vs \(d)")
+            }
+            if cure.gap < base.gap - 0.1 { #expect(comment.contains("narrows the gap"), "\(comment)") }
+            if cure.gap > base.gap + 0.1 { #expect(comment.contains("widens the gap"), "\(comment)") }
+        }
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: png)))
+        #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+    }
 }

@@ -98,6 +98,28 @@ public enum Chart {
         return c
     }
 
+    /// Ten distinct colours (matplotlib's "tab10") for overlaid runs.
+    static let palette: [RGB] = [.blue, .orange, .green, RGB(214, 39, 40), RGB(148, 103, 189), RGB(140, 86, 75),
+                                 RGB(227, 119, 194), .grey, RGB(188, 189, 34), RGB(23, 190, 207)]
+
+    /// Several runs in one picture, one colour per run: training loss (or test loss
+    /// with `testLoss`) on the left and test accuracy (validation accuracy for a run
+    /// without test figures) on the right, against epoch.
+    public static func overlay(_ runs: [(label: String, history: History)], testLoss: Bool = false) -> Canvas {
+        var c = Canvas(width: 960, height: 400)
+        func series(_ value: @escaping (EpochRecord) -> Double?) -> [Series] {
+            runs.enumerated().map { i, run in
+                Series(name: run.label, color: palette[i % palette.count],
+                       points: run.history.epochs.compactMap { r in value(r).map { (Double(r.epoch), $0) } })
+            }
+        }
+        lineChart(&c, x: 0, y: 0, w: 480, h: 400, title: testLoss ? "test loss" : "training loss", yLabel: "loss",
+                  series: series { r in testLoss ? r.testLoss.map(Double.init) : Double(r.trainLoss) })
+        lineChart(&c, x: 480, y: 0, w: 480, h: 400, title: "test accuracy", yLabel: "accuracy (%)",
+                  series: series { r in (r.testAccuracy ?? r.validationAccuracy).map { $0 * 100 } })
+        return c
+    }
+
     /// A row of grey-scale tiles under a label.
     public struct TileRow: Sendable {
         public var label: String
