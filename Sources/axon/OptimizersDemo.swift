@@ -9,8 +9,7 @@ struct OptimizersDemo: ParsableCommand {
         abstract: "Train one model with each of the ten tf.compat.v1.train optimizers (TensorFlow's default hyper-parameters, learning rate 0.001 for Adam, Adadelta and RMSProp and 0.01 for the others unless --learning-rate) under the same budget, seed and batches; print final loss, test accuracy and time, and draw every loss curve in one PNG.",
         discussion: "AdagradDA and Ftrl compute each weight from the accumulated gradients alone and forget the random initial weights after their first step: at learning rate 0.01 every weight of a deep net stays tiny, the signal vanishes through the hidden layers and accuracy stays at chance. They were designed for (sparse) linear models: try --model softmax, or a larger --learning-rate.")
 
-    @Option(help: ArgumentHelp("MNIST-format data directory.", valueName: "dir"))
-    var data: String = MNIST.defaultDirectory
+    @OptionGroup var common: DemoOptions
     @Option(help: "The model every optimizer trains.")
     var model: ModelKind = .mlp
     @Option(parsing: .unconditional, help: "Training images used (the first N).")
@@ -21,10 +20,6 @@ struct OptimizersDemo: ParsableCommand {
     var batchSize: Int = 64
     @Option(parsing: .unconditional, help: "One learning rate for all ten (default: each optimizer's, as above).")
     var learningRate: Float?
-    @Option(parsing: .unconditional, help: "Seed (same initial weights and batches for every optimizer).")
-    var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
     @Option(help: ArgumentHelp("The PNG of the loss (and test accuracy) curves.", valueName: "file"))
     var out: String = "optimizers.png"
 
@@ -35,29 +30,27 @@ struct OptimizersDemo: ParsableCommand {
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a finite number > 0, got \(learningRate)")
         }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
         try checkCanWrite(out, flag: "--out")
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
-        let loaded = try MNIST.load(from: data)
+        let loaded = try common.load()
         let train = loaded.train.prefix(limit), test = loaded.test
         let classes = loaded.train.classCount
-        print("\(model.displayName) on \(train.count) training images of \(data), \(plural(epochs, "epoch")), batch \(batchSize), "
-              + "seed \(seed), constant learning rate; test on \(test.count) images")
+        print("\(model.displayName) on \(train.count) training images of \(common.data), \(plural(epochs, "epoch")), batch \(batchSize), "
+              + "seed \(common.seed), constant learning rate; test on \(test.count) images")
         print("optimizer".padding(toLength: 25, withPad: " ", startingAt: 0) + "lr".leftPadded(to: 8)
               + "final loss".leftPadded(to: 12) + "test acc".leftPadded(to: 10) + "seconds".leftPadded(to: 9))
         var runs: [(label: String, history: History)] = []
         var atChance: [String] = []
         for kind in OptimizerKind.allCases {
             let lr = learningRate ?? kind.fallbackLearningRate
-            var net = try model.build(seed: seed, classes: classes)
+            var net = try model.build(seed: common.seed, classes: classes)
             let trainer = Trainer(optimizer: kind.make(learningRate: lr, momentum: 0.9))
             let start = monotonicSeconds()
             let h: History
             do {
-                h = try trainer.fit(&net, on: train, epochs: epochs, batchSize: batchSize, test: test, seed: seed)
+                h = try trainer.fit(&net, on: train, epochs: epochs, batchSize: batchSize, test: test, seed: common.seed)
             } catch {
                 print(kind.tensorFlowName.padding(toLength: 25, withPad: " ", startingAt: 0) + "\(lr)".leftPadded(to: 8)
                       + "  diverged: \(error)")

@@ -8,8 +8,7 @@ struct OverfitDemo: ParsableCommand {
         commandName: "overfit",
         abstract: "Train the MLP on a small subset of the training images: per epoch, training loss keeps falling while test loss turns up; then each cure (more data, dropout, L2, L1, early stopping) from the same seed, with its measured effect on test accuracy, the train/test gap and test loss, and a plot.")
 
-    @Option(help: ArgumentHelp("MNIST-format data directory.", valueName: "dir"))
-    var data: String = MNIST.defaultDirectory
+    @OptionGroup var common: DemoOptions
     @Option(parsing: .unconditional, help: "Training images of the baseline (the first N).")
     var limit: Int = 1000
     @Option(parsing: .unconditional, help: "The \"more data\" run trains on this many times --limit images.")
@@ -24,10 +23,6 @@ struct OverfitDemo: ParsableCommand {
     var l1: Float = 1
     @Option(parsing: .unconditional, help: "Early stopping's patience, on --limit held-out training images (not the test set).")
     var patience: Int = 5
-    @Option(parsing: .unconditional, help: "Seed (same initial weights and batches for every run).")
-    var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core).")
-    var threads: Int?
     @Option(help: ArgumentHelp("The PNG of every run's test loss and test accuracy against epoch.", valueName: "file"))
     var out: String = "overfit.png"
 
@@ -38,7 +33,6 @@ struct OverfitDemo: ParsableCommand {
         guard dropout > 0, dropout < 1 else { throw ValidationError("--dropout must be in (0, 1), got \(dropout)") }
         guard l2 > 0, l2.isFinite else { throw ValidationError("--l2 must be > 0, got \(l2)") }
         guard l1 > 0, l1.isFinite else { throw ValidationError("--l1 must be > 0, got \(l1)") }
-        if let threads, threads < 0 { throw ValidationError("--threads must be >= 0 (0 = every core), got \(threads)") }
         try checkCanWrite(out, flag: "--out")
     }
 
@@ -51,22 +45,21 @@ struct OverfitDemo: ParsableCommand {
     }
 
     func run() throws {
-        if let threads { setThreadCount(threads) }
-        let loaded = try MNIST.load(from: data)
+        let loaded = try common.load()
         let all = loaded.train, test = loaded.test
         let train = all.prefix(limit)
         guard all.count >= limit * 2 else {
-            throw ValidationError("\(data) has \(all.count) training images; the demo needs 2 × --limit (\(2 * limit)) for early stopping's held-out set")
+            throw ValidationError("\(common.data) has \(all.count) training images; the demo needs 2 × --limit (\(2 * limit)) for early stopping's held-out set")
         }
         let held = all.slice(limit..<(2 * limit))
-        print("MLP 784-500-300-10 on \(train.count) training images of \(data), \(plural(epochs, "epoch")), "
-              + "Momentum(0.01, 0.9), batch 32, seed \(seed); test on \(test.count) images")
+        print("MLP 784-500-300-10 on \(train.count) training images of \(common.data), \(plural(epochs, "epoch")), "
+              + "Momentum(0.01, 0.9), batch 32, seed \(common.seed); test on \(test.count) images")
         func run(_ name: String, on set: Dataset, dropout rate: Float = 0, l2: Float = 0, l1: Float = 0,
                  validation: Dataset? = nil, patience: Int? = nil) throws -> Outcome {
-            var net = Models.mlp(dropout: rate, seed: seed)
+            var net = Models.mlp(dropout: rate, seed: common.seed)
             let trainer = Trainer(optimizer: Momentum(learningRate: 0.01, momentum: 0.9), l2: l2, l1: l1,
                                   earlyStoppingPatience: patience)
-            let h = try trainer.fit(&net, on: set, epochs: epochs, batchSize: 32, validation: validation, test: test, seed: seed)
+            let h = try trainer.fit(&net, on: set, epochs: epochs, batchSize: 32, validation: validation, test: test, seed: common.seed)
             let (loss, accuracy) = try trainer.evaluate(net, on: test)
             return Outcome(name: name, history: h, trainAccuracy: try trainer.evaluate(net, on: train).accuracy,
                            testAccuracy: accuracy, testLoss: loss)
