@@ -67,11 +67,12 @@ struct OverfitDemo: ParsableCommand {
         let base = try run("no regularisation", on: train)
         printEpochs(base.history)
         let cures = [
-            try run("more data (\(moreData)×)", on: all.prefix(limit * moreData)),
+            // ASCII names: the chart's font has no × or λ.
+            try run("more data (\(moreData)x)", on: all.prefix(limit * moreData)),
             try run("dropout \(dropout)", on: train, dropout: dropout),
-            try run("L2 λ \(l2)", on: train, l2: l2),
-            try run("L1 λ \(l1)", on: train, l1: l1),
-            try run("early stopping (\(patience))", on: train, validation: held, patience: patience),
+            try run("L2 lambda \(l2)", on: train, l2: l2),
+            try run("L1 lambda \(l1)", on: train, l1: l1),
+            try run("early stopping, \(patience)", on: train, validation: held, patience: patience),
         ]
         print("")
         print("run".padding(toLength: 24, withPad: " ", startingAt: 0) + "train acc".leftPadded(to: 10)
