@@ -68,9 +68,13 @@ struct OptimizersDemo: ParsableCommand {
         try Chart.overlay(runs).writePNG(to: out)
         print("wrote \(out): training loss and test accuracy of \(runs.count) optimizers")
         if !atChance.isEmpty {
-            print("at chance (below \(percent(1.5 / Double(classes)))): \(atChance.joined(separator: ", "))."
-                  + (atChance.allSatisfy { ["AdagradDA", "Ftrl"].contains($0) } && model != .softmax
-                     ? " AdagradDA and Ftrl forget the initial weights after their first step and keep every weight tiny at a small learning rate, so a deep net's signal vanishes: try --model softmax or a larger --learning-rate." : ""))
+            print("at chance (below \(percent(1.5 / Double(classes)))): \(atChance.joined(separator: ", ")).")
+        }
+        if model != .softmax && (atChance.contains("AdagradDA") || atChance.contains("Ftrl")) {
+            print("AdagradDA and Ftrl forget the initial weights after their first step and keep every weight tiny at a small learning rate, so a deep net's signal vanishes: try --model softmax or a larger --learning-rate.")
+        }
+        if atChance.contains("Adadelta") && learningRate == nil {
+            print("Adadelta's default learning rate 0.001 is TensorFlow's; the paper's rule is learning rate 1: try --learning-rate 1.")
         }
     }
 }
