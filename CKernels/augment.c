@@ -61,6 +61,27 @@ int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
     return CK_OK;
 }
 
+/* Image i of x into y, its W axis reversed when `flip`; y may alias x. */
+static void flip_image(int h, int w, int c, int flip, const float *src, float *dst) {
+    for (int r = 0; r < h; r++) {
+        const float *sr = src + (size_t)r * w * c;
+        float *dr = dst + (size_t)r * w * c;
+        if (!flip) {
+            if (dr != sr) memcpy(dr, sr, sizeof(float) * (size_t)w * c);
+            continue;
+        }
+        /* Swap columns pairwise so that x and y may be the same buffer. */
+        for (int t = 0; t < (w + 1) / 2; t++) {
+            const int u = w - 1 - t;
+            for (int k = 0; k < c; k++) {
+                const float a = sr[(size_t)t * c + k], b = sr[(size_t)u * c + k];
+                dr[(size_t)t * c + k] = b;
+                dr[(size_t)u * c + k] = a;
+            }
+        }
+    }
+}
+
 int ck_augment_random_flip(int n, int h, int w, int c, uint64_t seed,
                            uint64_t counter, const float *x, float *y) {
     CHECK(dims_ok(n, h, w, c));
@@ -69,29 +90,24 @@ int ck_augment_random_flip(int n, int h, int w, int c, uint64_t seed,
     const uint64_t key = ck_stream_key(seed);
     const size_t img = (size_t)h * w * c;
 #pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
-    for (int i = 0; i < n; i++) {
-        const int flip = unit_draw(key, counter + (uint64_t)i) < 0.5f;
-        const float *src = x + (size_t)i * img;
-        float *dst = y + (size_t)i * img;
-        for (int r = 0; r < h; r++) {
-            const float *sr = src + (size_t)r * w * c;
-            float *dr = dst + (size_t)r * w * c;
-            if (!flip) {
-                if (dr != sr) memcpy(dr, sr, sizeof(float) * (size_t)w * c);
-                continue;
-            }
-            /* Swap columns pairwise so that x and y may be the same buffer. */
-            for (int t = 0; t < (w + 1) / 2; t++) {
-                const int u = w - 1 - t;
-                for (int k = 0; k < c; k++) {
-                    const float a = sr[(size_t)t * c + k], b = sr[(size_t)u * c + k];
-                    dr[(size_t)t * c + k] = b;
-                    dr[(size_t)u * c + k] = a;
-                }
-            }
-        }
-    }
+    for (int i = 0; i < n; i++)
+        flip_image(h, w, c, unit_draw(key, counter + (uint64_t)i) < 0.5f, x + (size_t)i * img, y + (size_t)i * img);
     return CK_OK;
+}
+
+int ck_flip_left_right(int n, int h, int w, int c, const float *x, float *y) {
+    CHECK(dims_ok(n, h, w, c));
+    if (n == 0) return CK_OK;
+    CHECK(x && y);
+    const size_t img = (size_t)h * w * c;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    for (int i = 0; i < n; i++) flip_image(h, w, c, 1, x + (size_t)i * img, y + (size_t)i * img);
+    return CK_OK;
+}
+
+/* dst = src + delta over one image of `img` floats; dst may alias src. */
+static void shift_image(size_t img, float delta, const float *src, float *dst) {
+    for (size_t j = 0; j < img; j++) dst[j] = src[j] + delta;
 }
 
 int ck_augment_random_brightness(int n, int h, int w, int c, float max_delta,
@@ -106,9 +122,20 @@ int ck_augment_random_brightness(int n, int h, int w, int c, float max_delta,
 #pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
     for (int i = 0; i < n; i++) {
         const float delta = -max_delta + 2.0f * max_delta * unit_draw(key, counter + (uint64_t)i);
-        const float *src = x + (size_t)i * img;
-        float *dst = y + (size_t)i * img;
-        for (size_t j = 0; j < img; j++) dst[j] = src[j] + delta;
+        shift_image(img, delta, x + (size_t)i * img, y + (size_t)i * img);
+    }
+    return CK_OK;
+}
+
+int ck_adjust_brightness(int n, int h, int w, int c, const float *deltas,
+                         const float *x, float *y) {
+    CHECK(dims_ok(n, h, w, c));
+    if (n == 0) return CK_OK;
+    CHECK(deltas && x && y);
+    const size_t img = (size_t)h * w * c;
+#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    for (int i = 0; i < n; i++) {
+        shift_image(img, deltas[i], x + (size_t)i * img, y + (size_t)i * img);
     }
     return CK_OK;
 }

@@ -444,6 +444,11 @@ int ck_augment_random_flip(int n, int h, int w, int c, uint64_t seed,
 int ck_augment_random_brightness(int n, int h, int w, int c, float max_delta,
                                  uint64_t seed, uint64_t counter,
                                  const float *x, float *y);
+/* Deterministic forms (tf.image.flip_left_right, adjust_brightness): reverse
+ * the W axis of every image; y = x + deltas[i] for image i. y may alias x. */
+int ck_flip_left_right(int n, int h, int w, int c, const float *x, float *y);
+int ck_adjust_brightness(int n, int h, int w, int c, const float *deltas,
+                         const float *x, float *y);
 /* adjust_contrast: y = (x − μ_c)·factors[i] + μ_c, μ_c the mean of channel c
  * of image i; factors >= 0. Any channel count; y may alias x. */
 int ck_adjust_contrast(int n, int h, int w, int c, const float *factors,

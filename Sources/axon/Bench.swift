@@ -10,8 +10,8 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure training and inference throughput (images/s) of the reference models on random input.")
 
-    @Option(help: "Models to measure (default: all four).")
-    var model: [ModelKind] = ModelKind.allCases
+    @Option(help: "Models to measure (default: the four reference models lenet5, mlp, cnn, lstm).")
+    var model: [ModelKind] = [.lenet5, .mlp, .cnn, .lstm]
 
     @Option(parsing: .unconditional, help: "Examples per batch (default: each model's training batch size).")
     var batchSize: Int?

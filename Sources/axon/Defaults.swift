@@ -1,14 +1,15 @@
 import ArgumentParser
 import Axon
 
-/// The four reference models of `axon train --model`. Their default training
+/// The reference models of `axon train --model`. Their default training
 /// settings live in one place, `Models.recipe(for:)`.
 enum ModelKind: String, CaseIterable, ExpressibleByArgument {
-    case lenet5, mlp, cnn, lstm
+    case softmax, lenet5, mlp, cnn, lstm
     case smallCNN = "small-cnn"
 
     var displayName: String {
         switch self {
+        case .softmax: return "softmax regression"
         case .lenet5: return "LeNet-5"
         case .mlp: return "MLP"
         case .cnn: return "deep-MNIST CNN"
@@ -17,20 +18,29 @@ enum ModelKind: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    func build(seed: UInt64, dropout: Float? = nil, classes: Int = 10) throws -> Sequential {
-        switch (self, dropout) {
-        case (.mlp, let rate?): return Models.mlp(dropout: rate, classes: classes, seed: seed)
-        case (.cnn, let rate?): return Models.deepMNIST(dropout: rate, classes: classes, seed: seed)
-        case (.smallCNN, let rate?): return Models.smallCNN(dropout: rate, classes: classes, seed: seed)
+    /// The model; nil `dropout`, `pool` or `hidden` keep the model's own.
+    func build(seed: UInt64, dropout: Float? = nil, pool: Models.Pooling? = nil, hidden: Int? = nil,
+               classes: Int = 10) throws -> Sequential {
+        switch self {
+        case .mlp where dropout != nil: return Models.mlp(dropout: dropout!, classes: classes, seed: seed)
+        case .cnn where dropout != nil || pool != nil:
+            return Models.deepMNIST(dropout: dropout ?? 0.5, pool: pool ?? .max, classes: classes, seed: seed)
+        case .smallCNN where dropout != nil || pool != nil:
+            return Models.smallCNN(dropout: dropout ?? 0.3, pool: pool ?? .max, classes: classes, seed: seed)
+        case .lenet5 where pool != nil: return Models.lenet5(pool: pool!, classes: classes, seed: seed)
+        case .lstm where hidden != nil: return Models.lstmClassifier(hidden: hidden!, classes: classes, seed: seed)
         default: return try Models.named(rawValue, classes: classes, seed: seed)
         }
     }
+
+    /// Whether the model has pooling layers (so `--pool` applies).
+    var hasPooling: Bool { self == .lenet5 || self == .cnn || self == .smallCNN }
 
     /// Whether the model has dropout layers (so `--dropout` applies).
     var hasDropout: Bool { self == .mlp || self == .cnn || self == .smallCNN }
 
     /// The input shape the model needs, nil when it takes any size (with `channels`).
-    var fixedInputShape: [Int]? { self == .smallCNN ? nil : [28, 28, 1] }
+    var fixedInputShape: [Int]? { self == .smallCNN || self == .softmax ? nil : [28, 28, 1] }
     var recipe: Models.Recipe { try! Models.recipe(for: rawValue) }  // every case is a known name
 }
 

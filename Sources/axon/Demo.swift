@@ -7,8 +7,8 @@ import Glibc
 /// The course's lessons as runnable programs.
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Reproduce the course's lessons: the cost-function lesson and the overfitting lesson.",
-        subcommands: [CostDemo.self, OverfitDemo.self])
+        abstract: "Reproduce the course's lessons: the cost-function lesson, the overfitting lesson and the optimizer comparison.",
+        subcommands: [CostDemo.self, OverfitDemo.self, OptimizersDemo.self])
 }
 
 /// One sigmoid neuron, x = 1, target 0: quadratic cost against cross-entropy.
@@ -71,51 +71,5 @@ struct CostDemo: ParsableCommand {
         var z = try net.forward(x, training: false)[flat: 0]
         if loss != .quadratic { z = 1 / (1 + expf(-z)) }
         return (losses, z)
-    }
-}
-
-/// The same net on a small training subset with and without regularisation.
-struct OverfitDemo: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "overfit",
-        abstract: "Train the MLP on a small subset of the training images with no regularisation, with dropout and with L2, and print train and test accuracy and their gap for each.")
-
-    @Option(help: ArgumentHelp("MNIST-format data directory.", valueName: "dir"))
-    var data: String = MNIST.defaultDirectory
-    @Option(parsing: .unconditional, help: "Training images used (the first N).")
-    var limit: Int = 1000
-    @Option(parsing: .unconditional, help: "Epochs for each run.")
-    var epochs: Int = 30
-    @Option(parsing: .unconditional, help: "Dropout rate of the dropout run.")
-    var dropout: Float = 0.5
-    @Option(parsing: .unconditional, help: "L2 λ of the L2 run (the course's λ/2n·Σw²).")
-    var l2: Float = 5
-    @Option(parsing: .unconditional, help: "Seed (same initial weights and batches for every run).")
-    var seed: UInt64 = 1
-
-    func validate() throws {
-        guard limit > 0 else { throw ValidationError("--limit must be positive, got \(limit)") }
-        guard (1...maxEpochs).contains(epochs) else { throw ValidationError("--epochs must be positive, got \(epochs) (at most \(maxEpochs))") }
-        guard dropout > 0, dropout < 1 else { throw ValidationError("--dropout must be in (0, 1), got \(dropout)") }
-        guard l2 > 0, l2.isFinite else { throw ValidationError("--l2 must be > 0, got \(l2)") }
-    }
-
-    func run() throws {
-        let loaded = try MNIST.load(from: data)
-        let train = loaded.train.prefix(limit), test = loaded.test
-        print("MLP 784-500-300-10 on \(train.count) training images of \(data), \(plural(epochs, "epoch")), "
-              + "Momentum(0.01, 0.9), batch 32; test on \(test.count) images")
-        let runs: [(String, Float, Float)] = [("no regularisation", 0, 0), ("dropout \(dropout)", dropout, 0), ("L2 λ \(l2)", 0, l2)]
-        print("run".padding(toLength: 20, withPad: " ", startingAt: 0) + "train acc".leftPadded(to: 10)
-              + "test acc".leftPadded(to: 10) + "gap".leftPadded(to: 9))
-        for (name, rate, lambda) in runs {
-            var net = Models.mlp(dropout: rate, seed: seed)
-            let trainer = Trainer(optimizer: Momentum(learningRate: 0.01, momentum: 0.9), l2: lambda)
-            try trainer.fit(&net, on: train, epochs: epochs, batchSize: 32, seed: seed)
-            let trainAcc = try trainer.evaluate(net, on: train).accuracy
-            let testAcc = try trainer.evaluate(net, on: test).accuracy
-            print(name.padding(toLength: 20, withPad: " ", startingAt: 0) + percent(trainAcc).leftPadded(to: 10)
-                  + percent(testAcc).leftPadded(to: 10) + (fixed((trainAcc - testAcc) * 100, 2) + " pt").leftPadded(to: 9))
-        }
     }
 }

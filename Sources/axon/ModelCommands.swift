@@ -156,7 +156,7 @@ func classLabel(_ k: Int, _ names: [String]?) -> String {
 /// `axon eval --model FILE`: test-set loss and accuracy of a saved model.
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Evaluate a saved model on the test set (MNIST-format files, or an image folder's testing set): accuracy and mean softmax cross-entropy loss.")
+        abstract: "Evaluate a saved model on the test set (MNIST-format files, or an image folder's testing set): accuracy and the mean of the loss the model was trained with (softmax cross-entropy unless its file says quadratic).")
 
     @Option(help: ArgumentHelp("The model file.", valueName: "file"))
     var model: String
@@ -215,11 +215,12 @@ struct Eval: ParsableCommand {
         if let top = test.labels.max(), Int(top) >= outputs {
             throw ValidationError("\(model): the model has \(plural(outputs, "class")) (outputs 0...\(outputs - 1)), but the test set of \(source) holds label \(top); evaluate it on data of its own classes")
         }
-        let evaluator = Trainer(loss: .softmaxCrossEntropy, optimizer: GradientDescent(learningRate: 0))
+        let lossKind = try LossKind.of(metadata: loaded.metadata, path: model)
+        let evaluator = Trainer(loss: lossKind.loss, optimizer: GradientDescent(learningRate: 0))
         let (loss, accuracy) = try evaluator.evaluate(network, on: test)
         print("\(model) on the \(test.count) test images of \(source)")
         print("test accuracy \(percent(accuracy)) (\(fixed(accuracy * Double(test.count), 0))/\(test.count)), "
-              + "loss \(fixed(Double(loss), 4))")
+              + "loss \(fixed(Double(loss), 4))" + (lossKind == .quadratic ? " (quadratic cost)" : ""))
         if let confusion {
             let predicted = try evaluator.predict(network, test.images)
             let count = outputs

@@ -1,24 +1,52 @@
 import ArgumentParser
 import Axon
 
-/// `axon plot HISTORY --out curves.png`: learning curves of a run.
+/// `axon plot HISTORY... --out curves.png`: learning curves of one run, or several overlaid.
 struct Plot: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Draw loss and accuracy against epoch (train, validation, test) from a history file of `axon train --history`, as a PNG.")
+        abstract: "Draw loss and accuracy against epoch from history files of `axon train --history`, as a PNG: one file's train, validation and test curves, or several runs overlaid (training loss and test accuracy, one colour per run).")
 
-    @Argument(help: ArgumentHelp("A history file (.csv or .json) written by `axon train --history`.", valueName: "history"))
-    var history: String
+    @Argument(help: ArgumentHelp("History files (.csv or .json) written by `axon train --history`; with two or more, the runs are overlaid.", valueName: "history"))
+    var histories: [String]
+
+    @Option(parsing: .upToNextOption, help: ArgumentHelp("Legend names of the overlaid runs, one per history file, in order (separate values or a comma-separated list; default: the file names).", valueName: "name"))
+    var labels: [String] = []
 
     @Option(help: ArgumentHelp("The PNG file to write.", valueName: "file"))
     var out: String = "curves.png"
 
-    func validate() throws { try checkCanWrite(out, flag: "--out") }
+    /// The legend names: --labels, split at commas, or the file names without their extension.
+    var runLabels: [String] {
+        let given = labels.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        if !given.isEmpty { return given }
+        return histories.map { path in
+            let name = path.split(separator: "/").last.map(String.init) ?? path
+            return name.split(separator: ".").dropLast().joined(separator: ".")
+        }
+    }
+
+    func validate() throws {
+        guard !histories.isEmpty else { throw ValidationError("give at least one history file") }
+        if !labels.isEmpty && runLabels.count != histories.count {
+            throw ValidationError("--labels gives \(runLabels.count) names for \(plural(histories.count, "history file"))")
+        }
+        try checkCanWrite(out, flag: "--out")
+    }
 
     func run() throws {
-        let h = try History.read(from: history)
-        guard !h.epochs.isEmpty else { throw ValidationError("\(history): the history holds no epochs") }
-        try Chart.curves(h).writePNG(to: out)
-        print("wrote \(out): loss and accuracy of \(plural(h.epochs.count, "epoch"))")
+        var runs: [(label: String, history: History)] = []
+        for (path, label) in zip(histories, runLabels) {
+            let h = try History.read(from: path)
+            guard !h.epochs.isEmpty else { throw ValidationError("\(path): the history holds no epochs") }
+            runs.append((label, h))
+        }
+        if runs.count == 1 {
+            try Chart.curves(runs[0].history).writePNG(to: out)
+            print("wrote \(out): loss and accuracy of \(plural(runs[0].history.epochs.count, "epoch"))")
+        } else {
+            try Chart.overlay(runs).writePNG(to: out)
+            print("wrote \(out): training loss and test accuracy of \(runs.count) runs (\(runs.map(\.label).joined(separator: ", ")))")
+        }
     }
 }
 

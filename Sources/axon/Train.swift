@@ -39,7 +39,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Examples per mini-batch (default per model).")
     var batchSize: Int?
 
-    @Option(help: "gd, momentum, adam, adagrad, adadelta, adagradda, ftrl, proximalgd, proximaladagrad or rmsprop (TensorFlow's names, e.g. GradientDescent or RMSPropOptimizer, accepted in any case).")
+    @Option(help: "gd, momentum, adam, adagrad, adadelta, adagradda, ftrl, proximalgd, proximaladagrad or rmsprop (TensorFlow's names, e.g. GradientDescent or RMSPropOptimizer, accepted in any case). AdagradDA and Ftrl forget the initial weights after one step: at their default learning rate 0.01 a deep net stays at chance; use them with --model softmax or a larger --learning-rate (`axon demo optimizers` compares all ten).")
     var optimizer: OptimizerKind?
 
     @Option(parsing: .unconditional, help: "Learning rate, > 0 (default per model).")
@@ -62,12 +62,20 @@ struct Train: ParsableCommand {
     @Option(help: ArgumentHelp("Save the trained model to this file (safetensors; see `axon inspect`).", valueName: "file"))
     var save: String?
 
-    @Option(help: ArgumentHelp("Save a checkpoint (model, optimizer state, counters, settings) after every epoch in this directory, keeping the last 5.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Save a checkpoint (model, optimizer state, counters, settings) after every epoch in this directory, keeping the last 5 (see --keep).", valueName: "dir"))
     var checkpointDir: String?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("Also save a checkpoint every N optimizer steps (batches) within epochs (epoch-NNNN-batch-NNNNNN.safetensors); --resume continues exactly from it.", valueName: "N"))
+    var checkpointEvery: Int?
+
+    @Option(parsing: .unconditional, help: ArgumentHelp("How many checkpoints the checkpoint directory keeps, newest first (default 5).", valueName: "N"))
+    var keep: Int?
 
     @Option(help: ArgumentHelp("Continue the run checkpointed in this directory from its newest checkpoint, with its settings (--epochs may raise the total; checkpoints keep going to this directory unless --checkpoint-dir says otherwise).", valueName: "dir"))
     var resume: String?
 
+    @OptionGroup(title: "Model choices")
+    var architecture: ModelOptions
     @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
     var training: TrainingOptions
     @OptionGroup var output: OutputOptions
@@ -85,7 +93,7 @@ struct Train: ParsableCommand {
                          ("--images", images != nil), ("--input-size", inputSize != nil), ("--grayscale", grayscale),
                          ("--learning-rate", learningRate != nil), ("--lr-decay", lrDecay != nil), ("--momentum", momentum != nil),
                          ("--limit", limit != nil)]
-            if let flag = given.first(where: { $0.1 })?.0 ?? training.givenFlags.first {
+            if let flag = given.first(where: { $0.1 })?.0 ?? (training.givenFlags + architecture.givenFlags).first {
                 throw ValidationError("\(flag) cannot be combined with --resume: the run's settings come from its checkpoint")
             }
         } else if model == nil {
@@ -129,9 +137,17 @@ struct Train: ParsableCommand {
                 throw ValidationError("--momentum applies only to --optimizer momentum or rmsprop (this run uses \(resolved.optimizer.rawValue))")
             }
         }
-        if let model { try training.validate(optimizer: resolved.optimizer, model: model) }
+        if let model {
+            try training.validate(optimizer: resolved.optimizer, model: model)
+            try architecture.validate(model: model)
+        }
         if training.earlyStopping != nil && (checkpointDir != nil || resume != nil) {
             throw ValidationError("--early-stopping cannot be combined with --checkpoint-dir or --resume: checkpoints do not hold the best weights and the patience count")
+        }
+        for (flag, v) in [("--checkpoint-every", checkpointEvery), ("--keep", keep)] {
+            guard let v else { continue }
+            guard v >= 1 else { throw ValidationError("\(flag) must be a positive integer, got \(v)") }
+            guard checkpointDir != nil || resume != nil else { throw ValidationError("\(flag) needs --checkpoint-dir DIR (or --resume DIR)") }
         }
         if let limit, limit <= 0 {
             throw ValidationError("--limit must be a positive number of training examples, got \(limit)")
@@ -150,8 +166,8 @@ struct Train: ParsableCommand {
             let c = try CheckpointDirectory.latest(in: resume) { path, error in
                 FileHandle.standardError.write(Data("axon: warning: skipping \(path), which cannot be loaded (\(error)); resuming from the checkpoint before it\n".utf8))
             }
-            try flags.apply(c.configuration, path: resume)
             if flags.checkpointDir == nil { flags.checkpointDir = resume }
+            try flags.apply(c.configuration, path: resume)
             if let dir = flags.checkpointDir, dir != checkpointDir ?? resume { locks.append(try CheckpointDirectory.lock(dir)) }
             checkpoint = c
         }
@@ -175,7 +191,9 @@ struct Train: ParsableCommand {
         if let lrDecay { c["lr_decay_bits"] = String(lrDecay.bitPattern) }
         if let momentum { c["momentum_bits"] = String(momentum.bitPattern) }
         if let limit { c["limit"] = String(limit) }
-        return c.merging(training.configuration) { a, _ in a }
+        if let checkpointEvery { c["checkpoint_every"] = String(checkpointEvery) }
+        if let keep { c["keep"] = String(keep) }
+        return c.merging(training.configuration) { a, _ in a }.merging(architecture.configuration) { a, _ in a }
     }
 
     /// Takes the run's flags from a checkpoint's configuration (an --epochs given now wins).
@@ -197,12 +215,16 @@ struct Train: ParsableCommand {
         lrDecay = try optional("lr_decay_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         momentum = try optional("momentum_bits") { UInt32($0).map(Float.init(bitPattern:)) }
         limit = try optional("limit") { Int($0) }
+        // Given now, these win: they change where checkpoints go, not the results.
+        if checkpointEvery == nil { checkpointEvery = try optional("checkpoint_every") { Int($0) } }
+        if keep == nil { keep = try optional("keep") { Int($0) } }
         images = c["images"]
         inputSize = try optional("input_size") { InputSize(argument: $0) }
         grayscale = c["grayscale"] == "true"
         validationPercentage = try optional("validation_percentage_bits") { UInt64($0).map(Double.init(bitPattern:)) } ?? 10
         testingPercentage = try optional("testing_percentage_bits") { UInt64($0).map(Double.init(bitPattern:)) } ?? 10
         try training.apply(c, bad: bad)
+        try architecture.apply(c, bad: bad)
         // A hand-edited checkpoint gets the same checks as flags.
         let resumed = resume
         resume = nil
@@ -239,7 +261,11 @@ struct Train: ParsableCommand {
               + "\(settings.optimizerDescription), batch \(settings.batchSize), \(plural(settings.epochs, "epoch")), "
               + "seed \(seed), threads \(threadCount())")
 
-        let trainer = Trainer(loss: .softmaxCrossEntropy,
+        if architecture.givenFlags.count > 0 { output.say(architecture.summary) }
+        if [.adagradda, .ftrl].contains(settings.optimizer), model != .softmax, settings.learningRate <= 0.01 {
+            output.say("warning: \(settings.optimizer.tensorFlowName) computes the weights from the accumulated gradients alone, forgetting the initial ones after its first step: at learning rate \(settings.learningRate) they stay tiny and a deep net stays at chance; try --model softmax or a larger --learning-rate (0.1)")
+        }
+        let trainer = Trainer(loss: architecture.loss.loss,
                               optimizer: settings.optimizer.make(learningRate: settings.learningRate, momentum: settings.momentum,
                                                                  training.hyperParameters(momentum: momentum)),
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
@@ -250,14 +276,24 @@ struct Train: ParsableCommand {
         if let checkpoint {
             network = checkpoint.model
             try checkpoint.restore(into: &trainer.optimizer)
-            output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)")
+            output.say("resuming from \(resume ?? "") after epoch \(checkpoint.epoch)"
+                       + (checkpoint.batch > 0 ? " and \(checkpoint.batch) batch\(checkpoint.batch == 1 ? "" : "es") of epoch \(checkpoint.epoch + 1)" : ""))
         } else {
-            network = try model.build(seed: seed, dropout: training.dropout, classes: classNames.count)
+            network = try architecture.build(model, seed: seed, dropout: training.dropout, classes: classNames.count)
             do { try network.build(inputShapes: [train.exampleShape]) } catch {
                 throw ValidationError("\(model.rawValue) cannot take inputs of shape \(train.exampleShape): \(error)")
             }
         }
         let reporter = output.attach(to: trainer, epochs: settings.epochs)
+        if let every = checkpointEvery, let checkpointDir {
+            let configuration = self.configuration, keep = self.keep ?? 5
+            trainer.stepInterval = every
+            trainer.onStep = { [unowned trainer] model, epoch, batch in
+                guard let network = model as? any Network else { return }
+                try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch - 1, batch: batch,
+                                                        configuration: configuration), in: checkpointDir, keep: keep)
+            }
+        }
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
@@ -265,7 +301,7 @@ struct Train: ParsableCommand {
         for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
             let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
                                     validation: validation, test: validation == nil && test.count > 0 ? test : nil, seed: seed,
-                                    startEpoch: epoch)
+                                    startEpoch: epoch, startBatch: epoch == first ? checkpoint?.batch ?? 0 : 0)
             records += h.epochs
             for r in h.epochs { try reporter.epoch(r) }
             if let stop = h.earlyStop {
@@ -274,7 +310,7 @@ struct Train: ParsableCommand {
             }
             if let checkpointDir {
                 try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
-                                                        configuration: configuration), in: checkpointDir)
+                                                        configuration: configuration), in: checkpointDir, keep: keep ?? 5)
             }
         }
         guard let last = records.last else {
@@ -309,7 +345,7 @@ struct Train: ParsableCommand {
                 "axon.training.examples": String(train.count), "axon.training.epochs": String(last.epoch),
                 "axon.training.optimizer": settings.optimizerDescription,
                 "axon.training.batch_size": String(settings.batchSize), "axon.training.seed": String(seed),
-                "axon.training.test_accuracy": fixed(final, 4),
+                "axon.training.test_accuracy": fixed(final, 4), LossKind.metadataKey: architecture.loss.rawValue,
             ].merging(ClassNames.metadata(classNames)) { a, _ in a }) { a, _ in a }
             try network.save(to: save, metadata: metadata)
             output.say("saved the model to \(save)")

@@ -136,3 +136,37 @@ private func stats(_ v: [Float]) -> (mean: Double, std: Double) {
         #expect(ck_dropout_backward(2, 0.5, nil, [1, 2], &dx) == einval)
     }
 }
+
+/// The deterministic forms of flip and brightness (tf.image.flip_left_right,
+/// adjust_brightness), in place and out of place, and the random flip agreeing
+/// with the deterministic one image by image.
+@Suite struct DeterministicAugmentationTests {
+    @Test func flipAndBrightness() {
+        let (n, h, w, c) = (3, 2, 5, 2)
+        let x = uniform(7, 0, n * h * w * c)
+        var y = [Float](repeating: .nan, count: x.count)
+        #expect(ck_flip_left_right(Int32(n), Int32(h), Int32(w), Int32(c), x, &y) == ok)
+        for i in 0..<n { for r in 0..<h { for t in 0..<w { for k in 0..<c {
+            #expect(y[((i * h + r) * w + t) * c + k] == x[((i * h + r) * w + (w - 1 - t)) * c + k])
+        } } } }
+        var inPlace = x
+        #expect(inPlace.withUnsafeMutableBufferPointer { p in
+            ck_flip_left_right(Int32(n), Int32(h), Int32(w), Int32(c), p.baseAddress, p.baseAddress)
+        } == ok)
+        #expect(inPlace == y)
+        // The random flip flips image i exactly when it chose to: each image equals x or y.
+        var r = [Float](repeating: .nan, count: x.count)
+        #expect(ck_augment_random_flip(Int32(n), Int32(h), Int32(w), Int32(c), 3, 0, x, &r) == ok)
+        let size = h * w * c
+        for i in 0..<n {
+            let ri = Array(r[(i * size)..<((i + 1) * size)])
+            #expect(ri == Array(x[(i * size)..<((i + 1) * size)]) || ri == Array(y[(i * size)..<((i + 1) * size)]))
+        }
+        let deltas: [Float] = [0.5, -1, 0]
+        var b = [Float](repeating: .nan, count: x.count)
+        #expect(ck_adjust_brightness(Int32(n), Int32(h), Int32(w), Int32(c), deltas, x, &b) == ok)
+        for j in 0..<x.count { #expect(b[j] == x[j] + deltas[j / size]) }
+        #expect(ck_adjust_brightness(Int32(n), Int32(h), Int32(w), Int32(c), nil, x, &b) != ok)
+        #expect(ck_flip_left_right(Int32(n), 0, Int32(w), Int32(c), x, &b) != ok)
+    }
+}

@@ -103,6 +103,20 @@ public enum ImageAdjust {
         return y
     }
 
+    /// adjust_brightness: adds `deltas[i]` to every value of image i (no clipping).
+    public static func brightness(_ images: Tensor, deltas: [Float]) throws -> Tensor {
+        var y = images
+        try Kernels.adjustBrightness(deltas: deltas, x: &y)
+        return y
+    }
+
+    /// flip_left_right: every image with its width axis reversed.
+    public static func flipLeftRight(_ images: Tensor) throws -> Tensor {
+        var y = images
+        try Kernels.flipLeftRight(x: &y)
+        return y
+    }
+
     /// adjust_saturation with one factor per image; C must be 3.
     public static func saturation(_ images: Tensor, factors: [Float]) throws -> Tensor {
         var y = images

@@ -32,6 +32,20 @@ extension Kernels {
         }
     }
 
+    /// Flips every image in place.
+    static func flipLeftRight(x: inout Tensor) throws {
+        let (n, h, w, c) = try nhwc(x, "flip left right")
+        try writePtr(&x) { p in try check(ck_flip_left_right(n, h, w, c, p, p), "ck_flip_left_right") }
+    }
+
+    static func adjustBrightness(deltas: [Float], x: inout Tensor) throws {
+        let (n, h, w, c) = try nhwc(x, "adjust brightness")
+        guard deltas.count == Int(n) else { throw AxonError.invalidArgument("adjust brightness: \(deltas.count) deltas for \(n) images") }
+        try writePtr(&x) { p in
+            try check(ck_adjust_brightness(n, h, w, c, deltas, p, p), "ck_adjust_brightness")
+        }
+    }
+
     static func adjustContrast(factors: [Float], x: inout Tensor) throws {
         let (n, h, w, c) = try nhwc(x, "adjust contrast")
         guard factors.count == Int(n) else { throw AxonError.invalidArgument("adjust contrast: \(factors.count) factors for \(n) images") }

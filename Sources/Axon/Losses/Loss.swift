@@ -13,6 +13,36 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
     /// Loss and ∂loss/∂logits for integer class labels (one per row of `logits`);
     /// sigmoid and quadratic losses compare against the one-hot encoding.
     public func compute(logits: Tensor, labels: [Int32]) throws -> (loss: Float, gradient: Tensor) {
+        let (terms, gradient) = try terms(logits: logits, labels: labels)
+        return (Loss.mean(terms, over: terms.count), gradient)
+    }
+
+    /// Loss and gradient for dense targets of the same shape as `logits`
+    /// (probabilities for softmax cross-entropy).
+    public func compute(logits: Tensor, targets: Tensor) throws -> (loss: Float, gradient: Tensor) {
+        let (terms, gradient) = try terms(logits: logits, targets: targets)
+        return (Loss.mean(terms, over: terms.count), gradient)
+    }
+
+    /// The loss of every example before the mean that `compute` returns: shape [N]
+    /// for softmax cross-entropy and the quadratic cost, and [N, K] (one per element,
+    /// as TF's `sigmoid_cross_entropy_with_logits` returns) for sigmoid cross-entropy.
+    public func perExample(logits: Tensor, labels: [Int32]) throws -> Tensor {
+        termsTensor(try terms(logits: logits, labels: labels).terms, logits)
+    }
+
+    /// `perExample` for dense targets of the same shape as `logits`.
+    public func perExample(logits: Tensor, targets: Tensor) throws -> Tensor {
+        termsTensor(try terms(logits: logits, targets: targets).terms, logits)
+    }
+
+    private func termsTensor(_ terms: [Float], _ logits: Tensor) -> Tensor {
+        Tensor(uncheckedShape: self == .sigmoidCrossEntropy ? logits.shape : [logits.shape[0]], scalars: terms)
+    }
+
+    /// The per-example (per-element for sigmoid) terms whose mean is the loss, and
+    /// the gradient of that mean.
+    private func terms(logits: Tensor, labels: [Int32]) throws -> (terms: [Float], gradient: Tensor) {
         let (rows, k) = try Loss.rowsAndClasses(logits)
         guard labels.count == rows else {
             throw AxonError.shapeMismatch("\(self) labels (one per row of logits \(logits.shape))",
@@ -27,17 +57,15 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
             var gradient = Tensor(zeros: logits.shape)
             try Kernels.sparseSoftmaxCrossEntropy(rows: rows, k: k, logits: logits, labels: labels, loss: &perRow,
                                                   scale: 1 / Float(rows), dlogits: &gradient)
-            return (Loss.mean(perRow, over: rows), gradient)
+            return (perRow, gradient)
         case .sigmoidCrossEntropy, .quadratic:
             var onehot = [Float](repeating: 0, count: rows * k)
             for (r, l) in labels.enumerated() { onehot[r * k + Int(l)] = 1 }
-            return try compute(logits: logits, targets: Tensor(uncheckedShape: logits.shape, scalars: onehot))
+            return try terms(logits: logits, targets: Tensor(uncheckedShape: logits.shape, scalars: onehot))
         }
     }
 
-    /// Loss and gradient for dense targets of the same shape as `logits`
-    /// (probabilities for softmax cross-entropy).
-    public func compute(logits: Tensor, targets: Tensor) throws -> (loss: Float, gradient: Tensor) {
+    private func terms(logits: Tensor, targets: Tensor) throws -> (terms: [Float], gradient: Tensor) {
         let (rows, k) = try Loss.rowsAndClasses(logits)
         try targets.expectShape(logits.shape, "\(self) targets")
         var gradient = Tensor(zeros: logits.shape)
@@ -46,17 +74,17 @@ public enum Loss: String, Sendable, Codable, CaseIterable {
             var perRow = [Float](repeating: 0, count: rows)
             try Kernels.softmaxCrossEntropy(rows: rows, k: k, logits: logits, labels: targets, loss: &perRow,
                                             scale: 1 / Float(rows), dlogits: &gradient)
-            return (Loss.mean(perRow, over: rows), gradient)
+            return (perRow, gradient)
         case .sigmoidCrossEntropy:
             var perElement = [Float](repeating: 0, count: logits.count)
             try Kernels.sigmoidCrossEntropy(logits: logits, labels: targets, loss: &perElement,
                                             scale: 1 / Float(logits.count), dlogits: &gradient)
-            return (Loss.mean(perElement, over: logits.count), gradient)
+            return (perElement, gradient)
         case .quadratic:
             var perRow = [Float](repeating: 0, count: rows)
             try Kernels.quadraticCost(rows: rows, k: k, y: logits, t: targets, loss: &perRow,
                                       scale: 1 / Float(rows), dy: &gradient)
-            return (Loss.mean(perRow, over: rows), gradient)
+            return (perRow, gradient)
         }
     }
 

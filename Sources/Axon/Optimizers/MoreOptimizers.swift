@@ -9,12 +9,13 @@ public struct Adagrad: Optimizer {
         self.initialAccumulatorValue = initialAccumulatorValue
     }
     public var summary: String { "Adagrad(lr \(learningRate))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("accumulator", initialAccumulatorValue)] }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
         try Self.validate(initialAccumulatorValue, "Adagrad initial accumulator", initialAccumulatorValue > 0)
-        let (lr, a0) = (learningRate, initialAccumulatorValue)
+        let lr = learningRate
         try model.updateParameters { name, w, g in
-            var n = takeSlot(name, "accumulator", like: w, initial: a0)
+            var n = takeSlot(name, "accumulator", like: w)
             defer { putSlot(name, "accumulator", n) }
             try Kernels.adagradUpdate(w: &w, g: g, accum: &n, lr: lr)
         }
@@ -35,6 +36,7 @@ public struct Adadelta: Optimizer {
         self.epsilon = epsilon
     }
     public var summary: String { "Adadelta(lr \(learningRate), rho \(rho), epsilon \(epsilon))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("accum", 0), ("accum_update", 0)] }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
         let (lr, rho, eps) = (learningRate, rho, epsilon)
@@ -65,11 +67,12 @@ public struct RMSProp: Optimizer {
         self.centered = centered
     }
     public var summary: String { "RMSProp(lr \(learningRate), decay \(decay), momentum \(momentum)\(centered ? ", centered" : ""))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("rms", 1), ("momentum", 0)] + (centered ? [("mg", 0)] : []) }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
         let (lr, decay, mu, eps, centered) = (learningRate, decay, momentum, epsilon, centered)
         try model.updateParameters { name, w, g in
-            var ms = takeSlot(name, "rms", like: w, initial: 1), mom = takeSlot(name, "momentum", like: w)
+            var ms = takeSlot(name, "rms", like: w), mom = takeSlot(name, "momentum", like: w)
             var mg = centered ? takeSlot(name, "mg", like: w) : Tensor.empty
             defer {
                 putSlot(name, "rms", ms); putSlot(name, "momentum", mom)
@@ -118,11 +121,12 @@ public struct ProximalAdagrad: Optimizer {
         self.l2 = l2
     }
     public var summary: String { "ProximalAdagrad(lr \(learningRate), l1 \(l1), l2 \(l2))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("accumulator", initialAccumulatorValue)] }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
-        let (lr, a0, l1, l2) = (learningRate, initialAccumulatorValue, l1, l2)
+        let (lr, l1, l2) = (learningRate, l1, l2)
         try model.updateParameters { name, w, g in
-            var n = takeSlot(name, "accumulator", like: w, initial: a0)
+            var n = takeSlot(name, "accumulator", like: w)
             defer { putSlot(name, "accumulator", n) }
             try Kernels.proximalAdagradUpdate(w: &w, g: g, accum: &n, lr: lr, l1: l1, l2: l2)
         }
@@ -148,12 +152,15 @@ public struct AdagradDA: Optimizer {
         self.l2 = l2
     }
     public var summary: String { "AdagradDA(lr \(learningRate), l1 \(l1), l2 \(l2))" }
+    public var slotInitialValues: [(slot: String, value: Float)] {
+        [("gradient_accumulator", 0), ("gradient_squared_accumulator", initialGradientSquaredAccumulatorValue)]
+    }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
-        let (lr, q0, l1, l2, t) = (learningRate, initialGradientSquaredAccumulatorValue, l1, l2, Int64(step))
+        let (lr, l1, l2, t) = (learningRate, l1, l2, Int64(step))
         try model.updateParameters { name, w, g in
             var ga = takeSlot(name, "gradient_accumulator", like: w)
-            var gs = takeSlot(name, "gradient_squared_accumulator", like: w, initial: q0)
+            var gs = takeSlot(name, "gradient_squared_accumulator", like: w)
             defer { putSlot(name, "gradient_accumulator", ga); putSlot(name, "gradient_squared_accumulator", gs) }
             try Kernels.adagradDAUpdate(w: &w, g: g, gacc: &ga, gsq: &gs, lr: lr, l1: l1, l2: l2, globalStep: t)
         }
@@ -183,11 +190,12 @@ public struct Ftrl: Optimizer {
         self.beta = beta
     }
     public var summary: String { "Ftrl(lr \(learningRate), power \(learningRatePower), l1 \(l1), l2 \(l2))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("accum", initialAccumulatorValue), ("linear", 0)] }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
-        let (lr, p, a0, l1, l2, s, b) = (learningRate, learningRatePower, initialAccumulatorValue, l1, l2, l2Shrinkage, beta)
+        let (lr, p, l1, l2, s, b) = (learningRate, learningRatePower, l1, l2, l2Shrinkage, beta)
         try model.updateParameters { name, w, g in
-            var n = takeSlot(name, "accum", like: w, initial: a0), z = takeSlot(name, "linear", like: w)
+            var n = takeSlot(name, "accum", like: w), z = takeSlot(name, "linear", like: w)
             defer { putSlot(name, "accum", n); putSlot(name, "linear", z) }
             try Kernels.ftrlUpdate(w: &w, g: g, accum: &n, linear: &z, lr: lr, lrPower: p, l1: l1, l2: l2,
                                    l2Shrinkage: s, beta: b)

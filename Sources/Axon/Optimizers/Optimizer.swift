@@ -2,9 +2,11 @@
 /// pass, with the exact per-element rules of tf.compat.v1.train (spec §8),
 /// through the fused C kernels.
 ///
-/// Slot variables are created on first use with the parameter's shape and kept
-/// in `slots` under "<parameter name>/<slot>", e.g. "layers.3.kernel/momentum",
-/// so a checkpoint can save and restore them by name.
+/// Slot variables are kept in `slots` under "<parameter name>/<slot>", e.g.
+/// "layers.3.kernel/momentum", so a checkpoint can save and restore them by name.
+/// They are created at their initial values (`slotInitialValues`) by
+/// `createSlots(for:)` (which `Trainer` calls before its first update) or else by
+/// the first update.
 public protocol Optimizer: Sendable {
     var learningRate: Float { get set }
     /// Slot tensors by "<parameter>/<slot>" name.
@@ -16,6 +18,8 @@ public protocol Optimizer: Sendable {
     var scalarState: [String: Float] { get set }
     /// A short description, e.g. "Momentum(lr 0.01, momentum 0.9)".
     var summary: String { get }
+    /// The slots every parameter gets, with their initial values (spec §8).
+    var slotInitialValues: [(slot: String, value: Float)] { get }
     /// Applies one update to every parameter of `model`, then increments `step`.
     mutating func update<Model: Layer>(_ model: inout Model) throws
 }
@@ -26,12 +30,24 @@ extension Optimizer {
         set { precondition(newValue.isEmpty, "\(summary) keeps no scalar state") }
     }
 
-    /// Moves the slot `name` of `parameter` out of `slots` (created filled with
-    /// `initial` when missing); hand it back with `putSlot`. Moving keeps the
-    /// storage uniquely referenced, so the update runs in place.
-    mutating func takeSlot(_ parameter: String, _ name: String, like w: Tensor, initial: Float = 0) -> Tensor {
+    public var slotInitialValues: [(slot: String, value: Float)] { [] }
+
+    /// Creates every missing slot of every parameter of the built `model` at its
+    /// initial value, so that it can be read (or changed) before the first update.
+    public mutating func createSlots<Model: Layer>(for model: Model) {
+        for (name, w) in model.parameters {
+            for s in slotInitialValues where slots[name + "/" + s.slot]?.shape != w.shape {
+                slots[name + "/" + s.slot] = Tensor(repeating: s.value, shape: w.shape)
+            }
+        }
+    }
+
+    /// Moves the slot `name` of `parameter` out of `slots` (created at its initial
+    /// value when missing); hand it back with `putSlot`. Moving keeps the storage
+    /// uniquely referenced, so the update runs in place.
+    mutating func takeSlot(_ parameter: String, _ name: String, like w: Tensor) -> Tensor {
         if let t = slots.removeValue(forKey: parameter + "/" + name), t.shape == w.shape { return t }
-        return Tensor(repeating: initial, shape: w.shape)
+        return Tensor(repeating: slotInitialValues.first { $0.slot == name }?.value ?? 0, shape: w.shape)
     }
 
     mutating func putSlot(_ parameter: String, _ name: String, _ t: Tensor) {
@@ -73,6 +89,7 @@ public struct Momentum: Optimizer {
         self.nesterov = nesterov
     }
     public var summary: String { "Momentum(lr \(learningRate), momentum \(momentum)\(nesterov ? ", nesterov" : ""))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("momentum", 0)] }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
         try Self.validate(learningRate, "Momentum learning rate", learningRate >= 0)
@@ -109,6 +126,7 @@ public struct Adam: Optimizer {
         beta2Power = beta2
     }
     public var summary: String { "Adam(lr \(learningRate), beta1 \(beta1), beta2 \(beta2), epsilon \(epsilon))" }
+    public var slotInitialValues: [(slot: String, value: Float)] { [("m", 0), ("v", 0)] }
 
     public var scalarState: [String: Float] {
         get { ["beta1_power": beta1Power, "beta2_power": beta2Power] }

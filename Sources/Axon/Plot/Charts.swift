@@ -23,7 +23,7 @@ public enum Chart {
 
     /// One line chart with axes, ticks, a title, axis labels and a legend, in the box (x, y, w, h).
     static func lineChart(_ c: inout Canvas, x: Int, y: Int, w: Int, h: Int, title: String, yLabel: String,
-                          series: [Series], yRange: (Double, Double)? = nil) {
+                          series: [Series], yRange: (Double, Double)? = nil, legend: Bool = true) {
         let left = x + 64, right = x + w - 12, top = y + 30, bottom = y + h - 44
         let all = series.flatMap(\.points).filter { $0.1.isFinite }
         let xs = all.map(\.0), ys = all.map(\.1)
@@ -67,6 +67,7 @@ public enum Chart {
             for p in pts { c.fill(x: px(p.0) - 3, y: py(p.1) - 3, width: 7, height: 7, s.color) }
         }
         // Legend in the top-right corner of the plot area.
+        guard legend else { return }
         let named = series.filter { !$0.points.isEmpty }
         let lw = (named.map { Canvas.textWidth($0.name) }.max() ?? 0) + 34
         var ly = top + 8
@@ -95,6 +96,35 @@ public enum Chart {
         let loss = all.map(\.0), acc = all.map(\.1)
         lineChart(&c, x: 0, y: 0, w: 480, h: 400, title: "loss", yLabel: "cross-entropy loss", series: loss)
         lineChart(&c, x: 480, y: 0, w: 480, h: 400, title: "accuracy", yLabel: "accuracy (%)", series: acc)
+        return c
+    }
+
+    /// Ten distinct colours (matplotlib's "tab10") for overlaid runs.
+    static let palette: [RGB] = [.blue, .orange, .green, RGB(214, 39, 40), RGB(148, 103, 189), RGB(140, 86, 75),
+                                 RGB(227, 119, 194), .grey, RGB(188, 189, 34), RGB(23, 190, 207)]
+
+    /// Several runs in one picture, one colour per run: training loss (or test loss
+    /// with `testLoss`) on the left and test accuracy (validation accuracy for a run
+    /// without test figures) on the right, against epoch.
+    public static func overlay(_ runs: [(label: String, history: History)], testLoss: Bool = false) -> Canvas {
+        // One legend for both charts, below them, so that it hides no curve.
+        let perRow = 4, rows = (runs.count + perRow - 1) / perRow
+        var c = Canvas(width: 960, height: 400 + rows * 16 + 10)
+        for (i, run) in runs.enumerated() {
+            let x = 70 + (i % perRow) * 225, y = 404 + (i / perRow) * 16
+            c.fill(x: x, y: y + 2, width: 18, height: 3, palette[i % palette.count])
+            c.text(run.label, x: x + 24, y: y)
+        }
+        func series(_ value: @escaping (EpochRecord) -> Double?) -> [Series] {
+            runs.enumerated().map { i, run in
+                Series(name: run.label, color: palette[i % palette.count],
+                       points: run.history.epochs.compactMap { r in value(r).map { (Double(r.epoch), $0) } })
+            }
+        }
+        lineChart(&c, x: 0, y: 0, w: 480, h: 400, title: testLoss ? "test loss" : "training loss", yLabel: "loss",
+                  series: series { r in testLoss ? r.testLoss.map(Double.init) : Double(r.trainLoss) }, legend: false)
+        lineChart(&c, x: 480, y: 0, w: 480, h: 400, title: "test accuracy", yLabel: "accuracy (%)",
+                  series: series { r in (r.testAccuracy ?? r.validationAccuracy).map { $0 * 100 } }, legend: false)
         return c
     }
 

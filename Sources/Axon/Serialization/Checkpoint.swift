@@ -10,13 +10,14 @@ import Glibc
 ///   (`layers.0.kernel`, ...), with `axon.architecture` and `axon.format_version` in the metadata;
 /// - the optimizer's slots as `optimizer.<parameter>/<slot>` tensors
 ///   (e.g. `optimizer.layers.0.kernel/m`);
-/// - in `axon.checkpoint` (JSON): completed epochs, the optimizer's step count
+/// - in `axon.checkpoint` (JSON): completed epochs, the batches of the next epoch
+///   done (a mid-epoch checkpoint; 0 between epochs), the optimizer's step count
 ///   and scalar state (`Optimizer.scalarState`, as float bit patterns so they
 ///   restore exactly), every layer's random-stream counters (`Layer.updateCounters`,
 ///   e.g. `layers.2.counter`), and the caller's training configuration (string pairs).
 ///
-/// The shuffling order needs no storage: `Trainer.fit(startEpoch:)` replays it
-/// from the seed. The weights after a resumed run equal those of an
+/// The shuffling order needs no storage: `Trainer.fit(startEpoch:startBatch:)`
+/// replays it from the seed. The weights after a resumed run equal those of an
 /// uninterrupted one bit for bit (same seed, same thread count).
 public struct Checkpoint {
     public static let metadataKey = "axon.checkpoint"
@@ -25,6 +26,8 @@ public struct Checkpoint {
     public var model: any Network
     /// Epochs completed when the checkpoint was taken.
     public var epoch: Int
+    /// Batches of epoch `epoch + 1` done (0: taken between epochs).
+    public var batch: Int
     public var optimizerSlots: [String: Tensor]
     public var optimizerStep: Int
     /// Scalar optimizer state by name ("beta1_power", "beta2_power"), as Float bit patterns.
@@ -34,10 +37,13 @@ public struct Checkpoint {
     /// Free-form training configuration (model name, seed, batch size, ...).
     public var configuration: [String: String]
 
-    /// Captures `model` (built) and `optimizer` after `epoch` completed epochs.
-    public init(model: any Network, optimizer: any Optimizer, epoch: Int, configuration: [String: String] = [:]) {
+    /// Captures `model` (built) and `optimizer` after `epoch` completed epochs and
+    /// `batch` batches of the next.
+    public init(model: any Network, optimizer: any Optimizer, epoch: Int, batch: Int = 0,
+                configuration: [String: String] = [:]) {
         self.model = model
         self.epoch = epoch
+        self.batch = batch
         optimizerSlots = optimizer.slots
         optimizerStep = optimizer.step
         optimizerState = optimizer.scalarState.mapValues(\.bitPattern)
@@ -66,12 +72,13 @@ public struct Checkpoint {
 
     struct State: Codable {
         var epoch: Int
+        var batch: Int?  // absent in checkpoints written before mid-epoch ones existed
         var optimizerStep: Int
         var optimizerState: [String: UInt32]
         var layerCounters: [String: UInt64]
         var configuration: [String: String]
         enum CodingKeys: String, CodingKey {
-            case epoch, configuration
+            case epoch, batch, configuration
             case optimizerStep = "optimizer_step", optimizerState = "optimizer_state", layerCounters = "layer_counters"
         }
     }
@@ -80,7 +87,7 @@ public struct Checkpoint {
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let state = State(epoch: epoch, optimizerStep: optimizerStep, optimizerState: optimizerState,
+        let state = State(epoch: epoch, batch: batch == 0 ? nil : batch, optimizerStep: optimizerStep, optimizerState: optimizerState,
                           layerCounters: layerCounters, configuration: configuration)
         var meta: [String: String] = [:]
         meta[Checkpoint.metadataKey] = String(decoding: try encoder.encode(state), as: UTF8.self)
@@ -103,7 +110,7 @@ public struct Checkpoint {
         do { state = try JSONDecoder().decode(State.self, from: Data(json.utf8)) } catch {
             throw fail("\(metadataKey) is not valid: \(error is DecodingError ? SafeTensors.describe(error as! DecodingError) : "\(error)")")
         }
-        guard state.epoch >= 0, state.optimizerStep >= 0 else { throw fail("negative epoch or step") }
+        guard state.epoch >= 0, state.optimizerStep >= 0, state.batch ?? 0 >= 0 else { throw fail("negative epoch, batch or step") }
         var slots: [String: Tensor] = [:]
         contents.tensors.removeAll { entry in
             guard entry.name.hasPrefix(slotPrefix) else { return false }
@@ -131,7 +138,7 @@ public struct Checkpoint {
         }
         try model.setCounters(counters)
         var c = Checkpoint(model: model, optimizer: GradientDescent(learningRate: 0), epoch: state.epoch,
-                           configuration: state.configuration)
+                           batch: state.batch ?? 0, configuration: state.configuration)
         c.optimizerSlots = slots
         c.optimizerStep = state.optimizerStep
         c.optimizerState = state.optimizerState
@@ -140,30 +147,54 @@ public struct Checkpoint {
     }
 }
 
-/// Checkpoint files in a directory: `epoch-0001.safetensors`, ... (the newest `keep` kept).
+/// Checkpoint files in a directory: `epoch-0001.safetensors` after epoch 1,
+/// `epoch-0002-batch-000050.safetensors` after 50 batches of epoch 2, ... (the newest `keep` kept).
 public enum CheckpointDirectory {
-    public static func fileName(epoch: Int) -> String {
-        let digits = String(epoch)
-        return "epoch-" + String(repeating: "0", count: max(0, 4 - digits.count)) + digits + ".safetensors"
+    /// Where a run stands: epochs completed, and batches of the next one done.
+    public struct Position: Comparable, Sendable {
+        public var epoch: Int
+        public var batch: Int
+        public init(epoch: Int, batch: Int = 0) { self.epoch = epoch; self.batch = batch }
+        public static func < (a: Position, b: Position) -> Bool { (a.epoch, a.batch) < (b.epoch, b.batch) }
     }
 
-    /// Epoch numbers of the checkpoints in `directory`, ascending.
-    public static func epochs(in directory: String) throws -> [Int] {
+    public static func fileName(epoch: Int, batch: Int = 0) -> String {
+        func padded(_ n: Int, _ width: Int) -> String {
+            let digits = String(n)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return batch == 0 ? "epoch-\(padded(epoch, 4)).safetensors" : "epoch-\(padded(epoch + 1, 4))-batch-\(padded(batch, 6)).safetensors"
+    }
+
+    static func fileName(_ p: Position) -> String { fileName(epoch: p.epoch, batch: p.batch) }
+
+    /// The positions of the checkpoints in `directory`, oldest first.
+    public static func positions(in directory: String) throws -> [Position] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else {
             throw AxonError.file(path: directory, "checkpoint directory does not exist or cannot be listed")
         }
-        return names.compactMap { name -> Int? in
+        return names.compactMap { name -> Position? in
             guard name.hasPrefix("epoch-"), name.hasSuffix(".safetensors") else { return nil }
-            return Int(name.dropFirst(6).dropLast(12))
+            let parts = name.dropFirst(6).dropLast(12).split(separator: "-", omittingEmptySubsequences: false)
+            if parts.count == 1, let e = Int(parts[0]) { return Position(epoch: e) }
+            if parts.count == 3, parts[1] == "batch", let e = Int(parts[0]), let b = Int(parts[2]), e >= 1, b >= 1 {
+                return Position(epoch: e - 1, batch: b)
+            }
+            return nil
         }.sorted()
     }
 
-    /// Saves `checkpoint` as the file of its epoch, then deletes all but the newest `keep`.
+    /// Epoch numbers of the end-of-epoch checkpoints in `directory`, ascending.
+    public static func epochs(in directory: String) throws -> [Int] {
+        try positions(in: directory).filter { $0.batch == 0 }.map(\.epoch)
+    }
+
+    /// Saves `checkpoint` as the file of its position, then deletes all but the newest `keep`.
     public static func save(_ checkpoint: Checkpoint, in directory: String, keep: Int = 5) throws {
         try ensureDirectory(directory)
-        try checkpoint.save(to: directory + "/" + fileName(epoch: checkpoint.epoch))
-        for old in try epochs(in: directory).dropLast(max(keep, 1)) {
-            unlink(directory + "/" + fileName(epoch: old))
+        try checkpoint.save(to: directory + "/" + fileName(epoch: checkpoint.epoch, batch: checkpoint.batch))
+        for old in try positions(in: directory).dropLast(max(keep, 1)) {
+            unlink(directory + "/" + fileName(old))
         }
     }
 
@@ -171,13 +202,13 @@ public enum CheckpointDirectory {
     /// not (cut short by a full disk, damaged) is skipped and given to `skipped`
     /// with its error; if none loads, the newest one's error is thrown.
     public static func latest(in directory: String, skipped: ((String, Error) -> Void)? = nil) throws -> Checkpoint {
-        let all = try epochs(in: directory)
+        let all = try positions(in: directory)
         guard !all.isEmpty else {
             throw AxonError.file(path: directory, "holds no checkpoint (epoch-NNNN.safetensors)")
         }
         var firstError: Error?
-        for epoch in all.reversed() {
-            let path = directory + "/" + fileName(epoch: epoch)
+        for position in all.reversed() {
+            let path = directory + "/" + fileName(position)
             do { return try Checkpoint.load(from: path) } catch {
                 firstError = firstError ?? error
                 skipped?(path, error)

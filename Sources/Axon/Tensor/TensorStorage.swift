@@ -6,7 +6,7 @@
 /// training step allocates nothing once the previous step has released its caches.
 extension Tensor {
     /// An empty tensor (no allocation), used to release a cached buffer.
-    static let empty = Tensor(uncheckedShape: [0], scalars: [])
+    public static let empty = Tensor(uncheckedShape: [0], scalars: [])
 
     /// Makes `t` a tensor of `shape`, keeping its storage when the element count
     /// matches (contents are then stale and must be overwritten by the caller).

@@ -115,6 +115,11 @@ public final class Trainer {
     public var onEpoch: ((EpochRecord) -> Void)?
     /// Called after every training batch (e.g. to draw a progress bar).
     public var onBatch: ((BatchProgress) -> Void)?
+    /// Called with the model, the epoch and the number of its batches done after
+    /// every `stepInterval`-th optimizer step (counted by `optimizer.step`) that does
+    /// not end an epoch: to save a mid-epoch checkpoint, which `fit(startBatch:)` resumes.
+    public var stepInterval: Int?
+    public var onStep: ((_ model: any Layer, _ epoch: Int, _ batchesDone: Int) throws -> Void)?
     /// Batch size used by `evaluate` and `predict`.
     public var inferenceBatchSize = 1000
 
@@ -142,7 +147,9 @@ public final class Trainer {
     /// `startEpoch` > 1 resumes a run whose epochs before it are done (model and
     /// optimizer restored from a checkpoint): their shuffles are replayed, not
     /// trained, so epochs `startEpoch...epochs` see exactly the batches of an
-    /// uninterrupted run.
+    /// uninterrupted run. `startBatch` > 0 also skips that many batches of
+    /// `startEpoch` (a mid-epoch checkpoint); that epoch's record then covers the
+    /// batches trained in this call only.
     ///
     /// A batch whose loss is NaN or infinite, or weights that are at the end of an
     /// epoch, end the run with an error naming the epoch and batch (the epoch is
@@ -150,12 +157,16 @@ public final class Trainer {
     @discardableResult
     public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
                                   validation: Dataset? = nil, test: Dataset? = nil, seed: UInt64 = 0,
-                                  startEpoch: Int = 1) throws -> History {
+                                  startEpoch: Int = 1, startBatch: Int = 0) throws -> History {
         guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
         guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
         guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
         try (model as? any Network)?.checkMemory(batch: min(batchSize, train.count), training: true,
                                                  inputShapes: [train.exampleShape])
+        let batchesPerEpoch = (train.count - 1) / batchSize + 1
+        guard startBatch >= 0 && startBatch < batchesPerEpoch else {
+            throw AxonError.invalidArgument("fit: startBatch must be in 0..<\(batchesPerEpoch), got \(startBatch)")
+        }
         var generator = SeededGenerator(seed: seed)
         var order = Array(0..<train.count)
         var history = History()
@@ -172,8 +183,10 @@ public final class Trainer {
             let start = Date()
             var lossSum = 0.0, correct = 0
             var begin = 0, batchIndex: UInt64 = 0
+            if epoch == startEpoch { begin = startBatch * batchSize; batchIndex = UInt64(startBatch) }
+            let first = begin, trained = order.count - first
             // (n - 1) / b + 1, not (n + b - 1) / b: any batch size up to Int.max without overflow.
-            let batches = (order.count - 1) / batchSize + 1
+            let batches = batchesPerEpoch
             while begin < order.count {
                 let end = begin + min(batchSize, order.count - begin), batch = (end - 1) / batchSize + 1
                 let labels = gather(train, order[begin..<end])
@@ -193,8 +206,11 @@ public final class Trainer {
                 if let onBatch {
                     onBatch(BatchProgress(epoch: epoch, examplesDone: end, examples: order.count,
                                           batch: batch, batches: batches,
-                                          meanLoss: Float(lossSum / Double(end)),
+                                          meanLoss: Float(lossSum / Double(end - first)),
                                           seconds: Date().timeIntervalSince(start)))
+                }
+                if let n = stepInterval, n > 0, let onStep, optimizer.step % n == 0, end < order.count {
+                    try onStep(model, epoch, batch)
                 }
             }
             // The last update can break the weights with the loss still finite.
@@ -203,10 +219,10 @@ public final class Trainer {
             }
             let seconds = Date().timeIntervalSince(start)
             var record = EpochRecord(epoch: epoch, learningRate: optimizer.learningRate,
-                                     trainLoss: Float(lossSum / Double(train.count)),
-                                     trainAccuracy: Double(correct) / Double(train.count),
+                                     trainLoss: Float(lossSum / Double(trained)),
+                                     trainAccuracy: Double(correct) / Double(trained),
                                      validationLoss: nil, validationAccuracy: nil, seconds: seconds,
-                                     imagesPerSecond: Double(train.count) / max(seconds, 1e-9))
+                                     imagesPerSecond: Double(trained) / max(seconds, 1e-9))
             if let validation { (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation) }
             if let test { (record.testLoss, record.testAccuracy) = try evaluate(model, on: test) }
             history.epochs.append(record)
@@ -263,11 +279,12 @@ public final class Trainer {
             var penalty: Float = 0
             try model.updateParameters { name, w, g in
                 guard name.hasSuffix("kernel") else { return }  // kernels and recurrent kernels, not biases
-                if c2 != 0 { penalty += try Kernels.l2Penalty(w: w, coef: c2, grad: &g) }
-                if c1 != 0 { penalty += try Kernels.l1Penalty(w: w, coef: c1, grad: &g) }
+                if c2 != 0 { penalty += try Penalty.l2(w, coefficient: c2, gradient: &g) }
+                if c1 != 0 { penalty += try Penalty.l1(w, coefficient: c1, gradient: &g) }
             }
             value += penalty
         }
+        if optimizer.step == 0 { optimizer.createSlots(for: model) }
         try optimizer.update(&model)
         return (value, correct)
     }

@@ -1,0 +1,111 @@
+import CKernels
+
+// The wrappers of the LSTM kernels (spec §4), with the conventions of Kernels.swift:
+// an empty tensor stands for an optional argument left out (NULL: zeros, or not computed).
+
+extension Kernels {
+    struct LSTMShape: Equatable { var b = 0, t = 0, d = 0, u = 0 }
+
+    static func lstmParams(_ s: LSTMShape) -> ck_lstm_params {
+        ck_lstm_params(b: Int32(s.b), t: Int32(s.t), d: Int32(s.d), u: Int32(s.u))
+    }
+
+    static func lstmWorkspaceSize(_ s: LSTMShape) -> Int {
+        var p = lstmParams(s)
+        return ck_lstm_workspace_size(&p)
+    }
+
+    static func lstmCacheSize(_ s: LSTMShape) -> Int {
+        var p = lstmParams(s)
+        return ck_lstm_cache_size(&p)
+    }
+
+    /// Writes every h_t into `hs` [b,t,u], h_T into `hLast` and c_T into `cLast`
+    /// (empty: not written) from the initial state `h0`, `c0` (empty: zeros); fills
+    /// `cache` when `training`.
+    static func lstmForward(_ s: LSTMShape, x: Tensor, h0: Tensor = .empty, c0: Tensor = .empty,
+                            w: Tensor, r: Tensor, bias: Tensor, hs: inout Tensor, hLast: inout Tensor,
+                            cLast: inout Tensor, cache: inout Tensor, training: Bool, workspace: inout Tensor) throws {
+        var p = lstmParams(s)
+        let wsLen = workspace.count
+        try readPtr(x) { xp in try optionalReadPtr(h0) { h0p in try optionalReadPtr(c0) { c0p in
+            try readPtr(w) { wp in try readPtr(r) { rp in try readPtr(bias) { bp in
+                try writePtr(&hs) { hsp in try writePtr(&hLast) { hlp in try optionalWritePtr(&cLast) { clp in
+                    try writePtr(&workspace) { wsp in
+                        if training {
+                            try writePtr(&cache) { cp in
+                                try check(ck_lstm_sequence_forward(&p, xp, h0p, c0p, wp, rp, bp, hsp, hlp, clp, cp, wsp, wsLen),
+                                          "ck_lstm_sequence_forward")
+                            }
+                        } else {
+                            try check(ck_lstm_sequence_forward(&p, xp, h0p, c0p, wp, rp, bp, hsp, hlp, clp, nil, wsp, wsLen),
+                                      "ck_lstm_sequence_forward")
+                        }
+                    }
+                } } }
+            } } }
+        } } }
+    }
+
+    /// BPTT from every step's gradient (`dhs`, [b,t,u]) or the last step's
+    /// (`dhLast`, [b,u]), plus the final cell state's (`dcLast`; empty: zero);
+    /// dw, dr, dbias overwritten; `dh0`, `dc0` written when not empty.
+    static func lstmBackward(_ s: LSTMShape, x: Tensor, c0: Tensor = .empty, w: Tensor, r: Tensor, cache: Tensor,
+                             dhs: Tensor?, dhLast: Tensor?, dcLast: Tensor = .empty, dx: inout Tensor, computeDx: Bool,
+                             dw: inout Tensor, dr: inout Tensor, dbias: inout Tensor,
+                             dh0: inout Tensor, dc0: inout Tensor, workspace: inout Tensor) throws {
+        var p = lstmParams(s)
+        let wsLen = workspace.count
+        let seq = dhs ?? .empty, last = dhLast ?? .empty
+        try readPtr(x) { xp in try optionalReadPtr(c0) { c0p in try readPtr(w) { wp in try readPtr(r) { rp in
+            try readPtr(cache) { cp in try optionalReadPtr(seq) { sp in try optionalReadPtr(last) { lp in
+                try optionalReadPtr(dcLast) { dclp in
+                    try writePtr(&dw) { dwp in try writePtr(&dr) { drp in try writePtr(&dbias) { dbp in
+                        try optionalWritePtr(&dh0) { dh0p in try optionalWritePtr(&dc0) { dc0p in
+                            try writePtr(&workspace) { wsp in try writePtr(&dx) { dxp in
+                                try check(ck_lstm_sequence_backward(&p, xp, nil, c0p, wp, rp, cp, sp, lp, dclp,
+                                                                    computeDx ? dxp : nil, dwp, drp, dbp, dh0p, dc0p,
+                                                                    wsp, wsLen),
+                                          "ck_lstm_sequence_backward")
+                            } }
+                        } }
+                    } } }
+                }
+            } } }
+        } } } }
+    }
+
+    /// One step (spec §4.2): h, c [b,u] and the activated gates [b,4u] from x [b,d]
+    /// and the previous state.
+    static func lstmCellForward(b: Int, d: Int, u: Int, x: Tensor, hPrev: Tensor, cPrev: Tensor, w: Tensor, r: Tensor,
+                                bias: Tensor, h: inout Tensor, c: inout Tensor, gates: inout Tensor) throws {
+        try readPtr(x) { xp in try readPtr(hPrev) { hp in try readPtr(cPrev) { cp in
+            try readPtr(w) { wp in try readPtr(r) { rp in try readPtr(bias) { bp in
+                try writePtr(&h) { hop in try writePtr(&c) { cop in try writePtr(&gates) { gp in
+                    try check(ck_lstm_cell_forward(Int32(b), Int32(d), Int32(u), xp, hp, cp, wp, rp, bp, hop, cop, gp),
+                              "ck_lstm_cell_forward")
+                } } }
+            } } }
+        } } }
+    }
+
+    /// Backward of one step: dx, dhPrev, dcPrev written; dw, dr, dbias accumulated.
+    static func lstmCellBackward(b: Int, d: Int, u: Int, x: Tensor, hPrev: Tensor, cPrev: Tensor, w: Tensor, r: Tensor,
+                                 c: Tensor, gates: Tensor, dh: Tensor, dc: Tensor, dx: inout Tensor, dhPrev: inout Tensor,
+                                 dcPrev: inout Tensor, dw: inout Tensor, dr: inout Tensor, dbias: inout Tensor) throws {
+        var dz = [Float](repeating: 0, count: b * 4 * u)
+        try readPtr(x) { xp in try readPtr(hPrev) { hp in try readPtr(cPrev) { cp in try readPtr(w) { wp in
+            try readPtr(r) { rp in try readPtr(c) { ccp in try readPtr(gates) { gp in try readPtr(dh) { dhp in
+                try readPtr(dc) { dcp in
+                    try writePtr(&dx) { dxp in try writePtr(&dhPrev) { dhpp in try writePtr(&dcPrev) { dcpp in
+                        try writePtr(&dw) { dwp in try writePtr(&dr) { drp in try writePtr(&dbias) { dbp in
+                            try check(ck_lstm_cell_backward(Int32(b), Int32(d), Int32(u), xp, hp, cp, wp, rp, ccp, gp, dhp, dcp,
+                                                            dxp, dhpp, dcpp, dwp, drp, dbp, &dz),
+                                      "ck_lstm_cell_backward")
+                        } } }
+                    } } }
+                }
+            } } } }
+        } } } }
+    }
+}
