@@ -87,27 +87,42 @@ install: lib release
 	install -m 644 build/include/ckernels.h $(PREFIX)/include
 	install -m 755 .build/release/axon $(PREFIX)/bin
 
-# libFuzzer run over the model-file loader, bounded by FUZZ_RUNS inputs and FUZZ_SECONDS.
-# Axon's sources are compiled with the harness as one module, with coverage and
-# AddressSanitizer; new interesting inputs accumulate in build/fuzz-corpus, seeds
-# (small model files written by Python's safetensors, Tests/Fuzz/make_seeds.py) are in Tests/Fuzz/corpus.
+# libFuzzer over every loader of user files (Tests/Fuzz/Fuzz.swift): model
+# (safetensors), graphdef (TensorFlow .pb), image (JPEG, PNG, PGM) and idx (raw
+# and gzip), each for FUZZ_RUNS inputs or FUZZ_SECONDS. Axon's sources are
+# compiled with the harness as one module, with coverage and AddressSanitizer;
+# SwiftProtobuf (for the GraphDef reader) is compiled once into build/fuzz.
+# New interesting inputs accumulate in build/fuzz-corpus/<target>; seeds are in
+# Tests/Fuzz/corpus/<target> (make_seeds.py, make_file_seeds.py) and Tests/Fixtures/graphdef.
+# E.g. make fuzz FUZZ_TARGETS=graphdef FUZZ_RUNS=100000.
 SWIFTC ?= swiftc
 FUZZ_RUNS ?= 1000000
 FUZZ_SECONDS ?= 900
-fuzz: lib
-	@mkdir -p build/fuzz-corpus
-	$(SWIFTC) -O -sanitize=fuzzer,address -parse-as-library -module-name AxonFuzz -I CKernels/include \
-	  $(wildcard Sources/Axon/*/*.swift) Tests/Fuzz/LoaderFuzz.swift build/lib/libckernels.a $(CLIBS) -o build/fuzz-loader
-	build/fuzz-loader -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 \
-	  -print_final_stats=1 build/fuzz-corpus Tests/Fuzz/corpus
+FUZZ_TARGETS ?= model graphdef image idx
+FUZZ_FLAGS := -O -sanitize=fuzzer,address -parse-as-library
+PROTOBUF_SRC = .build/checkouts/swift-protobuf/Sources/SwiftProtobuf
+fuzz: lib build/fuzz/libSwiftProtobuf.a
+	$(SWIFTC) $(FUZZ_FLAGS) -module-name AxonFuzz -I CKernels/include -I build/fuzz \
+	  $(wildcard Sources/Axon/*/*.swift) $(wildcard Sources/Axon/Import/Generated/*.swift) Tests/Fuzz/Fuzz.swift \
+	  build/fuzz/libSwiftProtobuf.a build/lib/libckernels.a $(CLIBS) -o build/fuzz/axon-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz-corpus/$$t; \
+	  seeds="Tests/Fuzz/corpus/$$t"; case $$t in graphdef|image) seeds="$$seeds Tests/Fixtures/graphdef";; esac; \
+	  echo "== fuzz target $$t"; \
+	  AXON_FUZZ_TARGET=$$t build/fuzz/axon-fuzz -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+	    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 build/fuzz-corpus/$$t $$seeds 2>&1 \
+	    | tee build/fuzz/$$t.log | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || exit 1; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done
 
-# Full-size Inception-v3 GraphDefs (the course's 2015 op set, laid out as
-# inception-2015-12-05.tgz unpacks, and Keras' InceptionV3 frozen as a TensorFlow 2
-# graph; random weights) classified by axon and by TensorFlow on the darknet
-# photos: top-5 classes and scores must agree within 1e-4 (installs
-# tensorflow-cpu into Benchmarks/.venv on first use, like make compare).
-check-inception: release photos
-	python3 tools/graphdef/check_inception.py
+# The swift-protobuf runtime as a static library for the fuzzer (package mode and
+# flags as its Package.swift builds it).
+build/fuzz/libSwiftProtobuf.a:
+	@mkdir -p build/fuzz
+	$(SWIFT) package resolve
+	$(SWIFTC) $(FUZZ_FLAGS) -swift-version 6 -package-name swift_protobuf -enable-upcoming-feature ExistentialAny \
+	  -D BinaryDelimitedStreams -D FieldMaskUtilities -module-name SwiftProtobuf -emit-module \
+	  -emit-module-path build/fuzz/SwiftProtobuf.swiftmodule -emit-library -static $(PROTOBUF_SRC)/*.swift -o $@
 
 clean:
 	rm -rf .build build Benchmarks/.build

@@ -97,7 +97,11 @@ import Axon
         let a = try runAxon(["train", "--model", "mlp", "--save", full] + common)
         let b = try runAxon(["train", "--model", "mlp", "--checkpoint-dir", ck, "--checkpoint-every", "4", "--keep", "10"] + common)
         #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
-        let names = try FileManager.default.contentsOfDirectory(atPath: ck).sorted()
+        // The checkpoint files (the run's lock file, .axon.lock, stays beside them).
+        func checkpoints(_ dir: String) throws -> [String] {
+            try FileManager.default.contentsOfDirectory(atPath: dir).filter { !$0.hasPrefix(".") }.sorted()
+        }
+        let names = try checkpoints(ck)
         // Steps 4, 8 (epoch 1), 10 (end of epoch 1), 12, 16 (epoch 2), 20 (end of epoch 2).
         #expect(names == ["epoch-0001-batch-000004.safetensors", "epoch-0001-batch-000008.safetensors", "epoch-0001.safetensors",
                           "epoch-0002-batch-000002.safetensors", "epoch-0002-batch-000006.safetensors", "epoch-0002.safetensors"],
@@ -113,8 +117,7 @@ import Axon
         // --keep 2: only the two newest positions stay.
         let k = try runAxon(["train", "--model", "mlp", "--checkpoint-dir", few, "--checkpoint-every", "3", "--keep", "2"] + common)
         #expect(k.status == 0, "\(k.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: few).sorted()
-                == ["epoch-0002-batch-000008.safetensors", "epoch-0002.safetensors"])
+        #expect(try checkpoints(few) == ["epoch-0002-batch-000008.safetensors", "epoch-0002.safetensors"])
         for (args, message) in [(["--checkpoint-every", "0", "--checkpoint-dir", few], "--checkpoint-every must be a positive integer"),
                                 (["--keep", "3"], "--keep needs --checkpoint-dir")] {
             let e = try runAxon(["train", "--model", "mlp"] + args)

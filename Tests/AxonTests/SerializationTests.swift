@@ -720,11 +720,11 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
 }
 
 @Suite struct ForeignFileTests {
-    /// Tests/Fuzz/corpus holds small model files written by Python's safetensors
+    /// Tests/Fuzz/corpus/model holds small model files written by Python's safetensors
     /// (Tests/Fuzz/make_seeds.py): Axon must load what another writer produced.
     @Test func filesWrittenByPythonLoad() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let corpus = root.appendingPathComponent("Tests/Fuzz/corpus")
+        let corpus = root.appendingPathComponent("Tests/Fuzz/corpus/model")
         var cnn = try Sequential.load(from: corpus.appendingPathComponent("cnn.safetensors").path)
         #expect(cnn.layers.map(\.summary) == ["Conv2D(2, 3x3/1x1, same, relu)", "MaxPool2D(2x2/2x2, valid)", "Flatten()",
                                               "Dropout(0.5)", "Dense(3, linear)", "Softmax()"])

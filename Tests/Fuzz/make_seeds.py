@@ -1,4 +1,4 @@
-# Writes small Axon model files with Python's safetensors into Tests/Fuzz/corpus:
+# Writes small Axon model files with Python's safetensors into the directory given (Tests/Fuzz/corpus/model):
 # seeds for `make fuzz`, and a check that files written outside Axon load.
 import json, sys, numpy as np
 from safetensors.numpy import save_file
