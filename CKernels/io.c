@@ -8,6 +8,7 @@
  * Only regular files are read: a FIFO would block the reader forever and a
  * device never ends, so the file is opened without blocking and examined first.
  */
+#define _POSIX_C_SOURCE 200809L /* O_CLOEXEC under -std=c99 (make lib) */
 #include "ckernels.h"
 
 #include <fcntl.h>
