@@ -1,0 +1,345 @@
+/*
+ * Axon's own single-threaded sgemm, for CPUs whose OpenBLAS build falls back
+ * to generic kernels (Debian's 0.3.21 runs its SSE "Prescott" code on CPUs it
+ * does not know, at a fifth of their speed). machine.c decides when it runs;
+ * ck_sgemm threads it the same way it threads OpenBLAS (gemm.c).
+ *
+ * Classic Goto/BLIS blocking: a KC x NC panel of op(B) is packed into NR-wide
+ * slivers, an MC x KC block of op(A) into MR-tall slivers, and an MR x NR
+ * micro-kernel accumulates one tile of C in registers over KC. Edges are
+ * zero-padded in the packed copies, so the micro-kernel has one shape; the
+ * ragged tiles go through a small buffer. The micro-kernels exist twice,
+ * compiled for AVX2+FMA (the baseline every Axon binary needs) and for
+ * AVX-512 through target attributes: one binary, chosen at run time.
+ */
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+#define KC 256
+#define MC 192  /* a multiple of both MRs */
+#define NC 2048
+
+#define MR_AVX2 6
+#define NR_AVX2 16
+#define MR_512 12
+#define NR_512 32
+
+/* A tile of op(A) is read at pa[r * rs + p * ps]: a packed sliver (rs = 1,
+ * ps = MR), or op(A) in place (NN: rs = lda, ps = 1; TN: rs = 1, ps = lda),
+ * which saves packing A when few slivers of B reuse it. */
+typedef void (*ukr_fn)(int kc, const float *pa, long rs, long ps, const float *pb,
+                       float *c, int ldc, float alpha, float beta);
+
+/* C[MR x NR] = alpha * (A tile · packed B sliver) + beta * C; beta == 0 never
+ * reads C (BLAS rule: C may hold NaN). */
+static inline __attribute__((always_inline)) void
+body_avx2(int kc, const float *restrict pa, long rs, long ps, const float *restrict pb,
+          float *restrict c, int ldc, float alpha, float beta) {
+    __m256 acc[MR_AVX2][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR_AVX2; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+#pragma clang loop unroll_count(4)
+    for (int p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR_AVX2; r++) {
+            __m256 av = _mm256_broadcast_ss(pa + r * rs);
+            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+        }
+        pa += ps;
+        pb += NR_AVX2;
+    }
+    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR_AVX2; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m256 x0 = _mm256_mul_ps(va, acc[r][0]), x1 = _mm256_mul_ps(va, acc[r][1]);
+        if (beta != 0.0f) {
+            x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), x0);
+            x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), x1);
+        }
+        _mm256_storeu_ps(cr, x0);
+        _mm256_storeu_ps(cr + 8, x1);
+    }
+}
+
+static void ukr_avx2(int kc, const float *pa, long rs, long ps, const float *pb, float *c,
+                     int ldc, float alpha, float beta) {
+    if (rs == 1) body_avx2(kc, pa, 1, ps, pb, c, ldc, alpha, beta);
+    else body_avx2(kc, pa, rs, 1, pb, c, ldc, alpha, beta);
+}
+
+#define CK_TARGET_512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
+
+CK_TARGET_512 static inline __attribute__((always_inline)) void
+body_avx512(int kc, const float *restrict pa, long rs, long ps, const float *restrict pb,
+            float *restrict c, int ldc, float alpha, float beta) {
+    __m512 acc[MR_512][2];
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR_512; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+#pragma clang loop unroll_count(2)
+    for (int p = 0; p < kc; p++) {
+        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR_512; r++) {
+            __m512 av = _mm512_set1_ps(pa[r * rs]);
+            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+        }
+        pa += ps;
+        pb += NR_512;
+    }
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < MR_512; r++) {
+        float *cr = c + (size_t)r * ldc;
+        __m512 x0 = _mm512_mul_ps(va, acc[r][0]), x1 = _mm512_mul_ps(va, acc[r][1]);
+        if (beta != 0.0f) {
+            x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), x0);
+            x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + 16), x1);
+        }
+        _mm512_storeu_ps(cr, x0);
+        _mm512_storeu_ps(cr + 16, x1);
+    }
+}
+
+CK_TARGET_512 static void ukr_avx512(int kc, const float *pa, long rs, long ps,
+                                     const float *pb, float *c, int ldc, float alpha,
+                                     float beta) {
+    if (rs == 1) body_avx512(kc, pa, 1, ps, pb, c, ldc, alpha, beta);
+    else body_avx512(kc, pa, rs, 1, pb, c, ldc, alpha, beta);
+}
+
+/* op(A) rows [i0, i0+mc), columns [p0, p0+kc) into MR-tall slivers,
+ * dst[s][p][r]; rows past mc are zero. */
+static void pack_a(int trans_a, const float *a, int lda, int i0, int mc, int p0, int kc,
+                   int mr, float *restrict dst) {
+    for (int s = 0; s < mc; s += mr) {
+        const int rows = ck_imin(mr, mc - s);
+        if (trans_a) { /* A(i, p) = a[p * lda + i]: rows contiguous */
+            for (int p = 0; p < kc; p++) {
+                const float *src = a + (size_t)(p0 + p) * lda + i0 + s;
+                float *d = dst + (size_t)p * mr;
+                for (int r = 0; r < rows; r++) d[r] = src[r];
+                for (int r = rows; r < mr; r++) d[r] = 0.0f;
+            }
+        } else {       /* A(i, p) = a[i * lda + p]: columns contiguous */
+            for (int r = 0; r < rows; r++) {
+                const float *src = a + (size_t)(i0 + s + r) * lda + p0;
+                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + r] = src[p];
+            }
+            for (int r = rows; r < mr; r++)
+                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + r] = 0.0f;
+        }
+        dst += (size_t)mr * kc;
+    }
+}
+
+/* op(B) rows [p0, p0+kc), columns [j0, j0+nc) into NR-wide slivers,
+ * dst[s][p][c]; columns past nc are zero. */
+static void pack_b(int trans_b, const float *b, int ldb, int p0, int kc, int j0, int nc,
+                   int nr, float *restrict dst) {
+    for (int s = 0; s < nc; s += nr) {
+        const int cols = ck_imin(nr, nc - s);
+        if (!trans_b) { /* B(p, j) = b[p * ldb + j] */
+            for (int p = 0; p < kc; p++) {
+                const float *src = b + (size_t)(p0 + p) * ldb + j0 + s;
+                float *d = dst + (size_t)p * nr;
+                for (int q = 0; q < cols; q++) d[q] = src[q];
+                for (int q = cols; q < nr; q++) d[q] = 0.0f;
+            }
+        } else {        /* B(p, j) = b[j * ldb + p] */
+            for (int q = 0; q < cols; q++) {
+                const float *src = b + (size_t)(j0 + s + q) * ldb + p0;
+                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + q] = src[p];
+            }
+            for (int q = cols; q < nr; q++)
+                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + q] = 0.0f;
+        }
+        dst += (size_t)nr * kc;
+    }
+}
+
+/* Per-thread packing buffers, grown once and kept (OpenMP threads live on):
+ * nothing is allocated in the steady state. */
+static __thread float *pack_mem;
+static __thread size_t pack_floats;
+
+static float *pack_buffers(size_t floats) {
+    if (floats > pack_floats) {
+        free(pack_mem);
+        pack_mem = NULL;
+        pack_floats = 0;
+        /* 64-byte aligned for the micro-kernels' aligned loads */
+        void *p = NULL;
+        if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return NULL;
+        pack_mem = p;
+        pack_floats = floats;
+    }
+    return pack_mem;
+}
+
+/* The naive triple loop: the fallback if the packing buffers cannot be
+ * allocated, and the reference the tests compare every path with. */
+static void sgemm_naive(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                        const float *a, int lda, const float *b, int ldb, float beta,
+                        float *c, int ldc) {
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) {
+            float s = 0.0f;
+            for (int p = 0; p < k; p++)
+                s += (trans_a ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]) *
+                     (trans_b ? b[(size_t)j * ldb + p] : b[(size_t)p * ldb + j]);
+            float *cij = c + (size_t)i * ldc + j;
+            *cij = beta == 0.0f ? alpha * s : alpha * s + beta * *cij;
+        }
+}
+
+/* op(A) is read in place, unpacked, when at most this many B slivers reuse
+ * each of its tiles: packing would cost more than it saves. */
+#define DIRECT_A_SLIVERS 8
+
+void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta,
+                   float *c, int ldc) {
+    /* A product no wider than 16 columns would leave half of each 32-wide
+     * AVX-512 tile empty: it takes the AVX2 kernel. */
+    const int avx512 = isa == CK_GEMM_AVX512 && n > NR_AVX2;
+    const int mr = avx512 ? MR_512 : MR_AVX2, nr = avx512 ? NR_512 : NR_AVX2;
+    const ukr_fn ukr = avx512 ? ukr_avx512 : ukr_avx2;
+    const int ncap = ck_imin(NC, (n + nr - 1) / nr * nr);
+    const int mcap = ck_imin(MC, (m + mr - 1) / mr * mr);
+    const int kcap = ck_imin(KC, k);
+    const int direct = (n + nr - 1) / nr <= DIRECT_A_SLIVERS;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0) { /* C = beta·C; beta = 0 does not read C */
+        for (int i = 0; i < m; i++)
+            for (int j = 0; j < n; j++) {
+                float *cij = c + (size_t)i * ldc + j;
+                *cij = beta == 0.0f ? 0.0f : beta * *cij;
+            }
+        return;
+    }
+    float *pb = pack_buffers((size_t)kcap * (ncap + mcap) + (size_t)mr * nr);
+    if (!pb) {
+        sgemm_naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    float *pa = pb + (size_t)kcap * ncap;
+    float *tile = pa + (size_t)kcap * mcap;
+    const long rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
+    for (int j0 = 0; j0 < n; j0 += NC) {
+        const int nc = ck_imin(NC, n - j0);
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            const int kc = ck_imin(KC, k - p0);
+            const float bet = p0 == 0 ? beta : 1.0f;
+            pack_b(trans_b, b, ldb, p0, kc, j0, nc, nr, pb);
+            for (int i0 = 0; i0 < m; i0 += MC) {
+                const int mc = ck_imin(MC, m - i0);
+                /* Direct: only the ragged last sliver is packed (at its place). */
+                const int full = direct ? mc / mr * mr : 0;
+                if (full < mc)
+                    pack_a(trans_a, a, lda, i0 + full, mc - full, p0, kc, mr,
+                           pa + (size_t)full * kc);
+                for (int js = 0; js < nc; js += nr) {
+                    const int cols = ck_imin(nr, nc - js);
+                    const float *bs = pb + (size_t)js * kc;
+                    for (int is = 0; is < mc; is += mr) {
+                        const int rows = ck_imin(mr, mc - is);
+                        const float *as = pa + (size_t)is * kc;
+                        long ars = 1, aps = mr;
+                        if (is < full) {
+                            as = a + (size_t)(i0 + is) * rs + (size_t)p0 * ps;
+                            ars = rs;
+                            aps = ps;
+                        }
+                        float *ct = c + (size_t)(i0 + is) * ldc + j0 + js;
+                        if (rows == mr && cols == nr) {
+                            ukr(kc, as, ars, aps, bs, ct, ldc, alpha, bet);
+                            continue;
+                        }
+                        /* A ragged tile: computed whole, the valid part merged. */
+                        ukr(kc, as, ars, aps, bs, tile, nr, 1.0f, 0.0f);
+                        for (int r = 0; r < rows; r++)
+                            for (int q = 0; q < cols; q++) {
+                                float *cij = ct + (size_t)r * ldc + q;
+                                float v = alpha * tile[r * nr + q];
+                                *cij = bet == 0.0f ? v : v + bet * *cij;
+                            }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* y[j] = alpha * sum_p x[p * incx] * B(p, j) + beta * y[j], j < n, p < k, with
+ * B(p, j) = b[p * ldb + j], or b[j * ldb + p] with trans_b: one row of C. A
+ * product of one row reads each element of B once, so packing B (as the GEMM
+ * does) would double the memory traffic that bounds it. */
+void ck_axon_sgemv(int trans_b, int n, int k, float alpha, const float *b, int ldb,
+                   const float *x, int incx, float beta, float *y) {
+    if (!trans_b) {
+        /* Rows of B streamed in order, four at a time, into a chunk of sums
+         * that stays in L1. */
+        enum { CHUNK = 512 };
+        float acc[CHUNK];
+        for (int j0 = 0; j0 < n; j0 += CHUNK) {
+            const int w = ck_imin(CHUNK, n - j0);
+            for (int q = 0; q < w; q++) acc[q] = 0.0f;
+            int p = 0;
+            for (; p + 4 <= k; p += 4) {
+                const float x0 = x[(size_t)p * incx], x1 = x[(size_t)(p + 1) * incx],
+                            x2 = x[(size_t)(p + 2) * incx], x3 = x[(size_t)(p + 3) * incx];
+                const float *restrict r0 = b + (size_t)p * ldb + j0, *restrict r1 = r0 + ldb,
+                                      *restrict r2 = r1 + ldb, *restrict r3 = r2 + ldb;
+                for (int q = 0; q < w; q++)
+                    acc[q] += (x0 * r0[q] + x1 * r1[q]) + (x2 * r2[q] + x3 * r3[q]);
+            }
+            for (; p < k; p++) {
+                const float xp = x[(size_t)p * incx];
+                const float *restrict r0 = b + (size_t)p * ldb + j0;
+                for (int q = 0; q < w; q++) acc[q] += xp * r0[q];
+            }
+            float *yc = y + j0;
+            if (beta == 0.0f) for (int q = 0; q < w; q++) yc[q] = alpha * acc[q];
+            else for (int q = 0; q < w; q++) yc[q] = alpha * acc[q] + beta * yc[q];
+        }
+        return;
+    }
+    /* Dot products of rows of b with x, 4 rows at a time. */
+    int j = 0;
+    if (incx == 1) {
+        for (; j + 4 <= n; j += 4) {
+            __m256 acc[4];
+#pragma clang loop unroll(full)
+            for (int r = 0; r < 4; r++) acc[r] = _mm256_setzero_ps();
+            int p = 0;
+            for (; p + 8 <= k; p += 8) {
+                const __m256 xv = _mm256_loadu_ps(x + p);
+#pragma clang loop unroll(full)
+                for (int r = 0; r < 4; r++)
+                    acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(b + (size_t)(j + r) * ldb + p), xv,
+                                             acc[r]);
+            }
+            for (int r = 0; r < 4; r++) {
+                float lane[8];
+                _mm256_storeu_ps(lane, acc[r]);
+                float s = ((lane[0] + lane[4]) + (lane[1] + lane[5])) +
+                          ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+                const float *row = b + (size_t)(j + r) * ldb;
+                for (int q = p; q < k; q++) s += row[q] * x[q];
+                y[j + r] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j + r];
+            }
+        }
+    }
+    for (; j < n; j++) {
+        const float *row = b + (size_t)j * ldb;
+        float s = 0.0f;
+        for (int p = 0; p < k; p++) s += row[p] * x[(size_t)p * incx];
+        y[j] = beta == 0.0f ? alpha * s : alpha * s + beta * y[j];
+    }
+}
