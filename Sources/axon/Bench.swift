@@ -33,6 +33,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         if let threads { setThreadCount(threads) }
+        print("machine: \(machineDescription())")
         if inception { return try benchInception() }
         print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
         for kind in model {
