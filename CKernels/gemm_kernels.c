@@ -7,8 +7,9 @@
  * Classic Goto/BLIS blocking: a KC x NC panel of op(B) is packed into NR-wide
  * slivers, an MC x KC block of op(A) into MR-tall slivers, and an MR x NR
  * micro-kernel accumulates one tile of C in registers over KC. Edges are
- * zero-padded in the packed copies, so the micro-kernel has one shape; the
- * ragged tiles go through a small buffer. The micro-kernels exist twice,
+ * zero-padded in the packed copies, so the micro-kernel has one shape; it
+ * stores a ragged last column sliver through masks, and the ragged last rows
+ * go through a small buffer. The micro-kernels exist twice,
  * compiled for AVX2+FMA (the baseline every Axon binary needs) and for
  * AVX-512 through target attributes: one binary, chosen at run time.
  */
@@ -30,13 +31,14 @@
  * ps = MR), or op(A) in place (NN: rs = lda, ps = 1; TN: rs = 1, ps = lda),
  * which saves packing A when few slivers of B reuse it. */
 typedef void (*ukr_fn)(int kc, const float *pa, long rs, long ps, const float *pb,
-                       float *c, int ldc, float alpha, float beta);
+                       float *c, int ldc, int cols, float alpha, float beta);
 
-/* C[MR x NR] = alpha * (A tile · packed B sliver) + beta * C; beta == 0 never
- * reads C (BLAS rule: C may hold NaN). */
+/* C[MR x cols] = alpha * (A tile · packed B sliver) + beta * C, cols <= NR
+ * (the last sliver of a product whose width is no multiple of NR is stored
+ * through masks); beta == 0 never reads C (BLAS rule: C may hold NaN). */
 static inline __attribute__((always_inline)) void
 body_avx2(int kc, const float *restrict pa, long rs, long ps, const float *restrict pb,
-          float *restrict c, int ldc, float alpha, float beta) {
+          float *restrict c, int ldc, int cols, float alpha, float beta) {
     __m256 acc[MR_AVX2][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR_AVX2; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
@@ -53,30 +55,47 @@ body_avx2(int kc, const float *restrict pa, long rs, long ps, const float *restr
         pb += NR_AVX2;
     }
     const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+    if (cols == NR_AVX2) {
+#pragma clang loop unroll(full)
+        for (int r = 0; r < MR_AVX2; r++) {
+            float *cr = c + (size_t)r * ldc;
+            __m256 x0 = _mm256_mul_ps(va, acc[r][0]), x1 = _mm256_mul_ps(va, acc[r][1]);
+            if (beta != 0.0f) {
+                x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), x0);
+                x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), x1);
+            }
+            _mm256_storeu_ps(cr, x0);
+            _mm256_storeu_ps(cr + 8, x1);
+        }
+        return;
+    }
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane),
+                  m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR_AVX2; r++) {
         float *cr = c + (size_t)r * ldc;
         __m256 x0 = _mm256_mul_ps(va, acc[r][0]), x1 = _mm256_mul_ps(va, acc[r][1]);
         if (beta != 0.0f) {
-            x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), x0);
-            x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), x1);
+            x0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr, m0), x0);
+            x1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr + 8, m1), x1);
         }
-        _mm256_storeu_ps(cr, x0);
-        _mm256_storeu_ps(cr + 8, x1);
+        _mm256_maskstore_ps(cr, m0, x0);
+        _mm256_maskstore_ps(cr + 8, m1, x1);
     }
 }
 
 static void ukr_avx2(int kc, const float *pa, long rs, long ps, const float *pb, float *c,
-                     int ldc, float alpha, float beta) {
-    if (rs == 1) body_avx2(kc, pa, 1, ps, pb, c, ldc, alpha, beta);
-    else body_avx2(kc, pa, rs, 1, pb, c, ldc, alpha, beta);
+                     int ldc, int cols, float alpha, float beta) {
+    if (rs == 1) body_avx2(kc, pa, 1, ps, pb, c, ldc, cols, alpha, beta);
+    else body_avx2(kc, pa, rs, 1, pb, c, ldc, cols, alpha, beta);
 }
 
 #define CK_TARGET_512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
 
 CK_TARGET_512 static inline __attribute__((always_inline)) void
 body_avx512(int kc, const float *restrict pa, long rs, long ps, const float *restrict pb,
-            float *restrict c, int ldc, float alpha, float beta) {
+            float *restrict c, int ldc, int cols, float alpha, float beta) {
     __m512 acc[MR_512][2];
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR_512; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -93,24 +112,27 @@ body_avx512(int kc, const float *restrict pa, long rs, long ps, const float *res
         pb += NR_512;
     }
     const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    /* Masked stores cost what plain ones do on AVX-512: one form for all widths. */
+    const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
 #pragma clang loop unroll(full)
     for (int r = 0; r < MR_512; r++) {
         float *cr = c + (size_t)r * ldc;
         __m512 x0 = _mm512_mul_ps(va, acc[r][0]), x1 = _mm512_mul_ps(va, acc[r][1]);
         if (beta != 0.0f) {
-            x0 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr), x0);
-            x1 = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cr + 16), x1);
+            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), x0);
+            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), x1);
         }
-        _mm512_storeu_ps(cr, x0);
-        _mm512_storeu_ps(cr + 16, x1);
+        _mm512_mask_storeu_ps(cr, m0, x0);
+        _mm512_mask_storeu_ps(cr + 16, m1, x1);
     }
 }
 
 CK_TARGET_512 static void ukr_avx512(int kc, const float *pa, long rs, long ps,
-                                     const float *pb, float *c, int ldc, float alpha,
+                                     const float *pb, float *c, int ldc, int cols, float alpha,
                                      float beta) {
-    if (rs == 1) body_avx512(kc, pa, 1, ps, pb, c, ldc, alpha, beta);
-    else body_avx512(kc, pa, rs, 1, pb, c, ldc, alpha, beta);
+    if (rs == 1) body_avx512(kc, pa, 1, ps, pb, c, ldc, cols, alpha, beta);
+    else body_avx512(kc, pa, rs, 1, pb, c, ldc, cols, alpha, beta);
 }
 
 /* op(A) rows [i0, i0+mc), columns [p0, p0+kc) into MR-tall slivers,
@@ -201,6 +223,8 @@ static void sgemm_naive(int trans_a, int trans_b, int m, int n, int k, float alp
 /* op(A) is read in place, unpacked, when at most this many B slivers reuse
  * each of its tiles: packing would cost more than it saves. */
 #define DIRECT_A_SLIVERS 8
+/* Bytes of packed B that stay in L2 beside A's block. */
+#define B_PANEL_L2 (256 * 1024)
 
 void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta,
@@ -244,10 +268,18 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
                 if (full < mc)
                     pack_a(trans_a, a, lda, i0 + full, mc - full, p0, kc, mr,
                            pa + (size_t)full * kc);
-                for (int js = 0; js < nc; js += nr) {
-                    const int cols = ck_imin(nr, nc - js);
-                    const float *bs = pb + (size_t)js * kc;
-                    for (int is = 0; is < mc; is += mr) {
+                /* Tiles column sliver by column sliver, each B sliver kept in L1
+                 * while A's block streams from L2; or, when the whole packed B
+                 * panel fits in L2, row sliver by row sliver, so that C is
+                 * written in whole rows (small K: storing C dominates). */
+                const int ns = (nc + nr - 1) / nr, ms = (mc + mr - 1) / mr;
+                const int rows_outer = (size_t)kc * nc * sizeof(float) <= B_PANEL_L2;
+                for (int t = 0; t < ns * ms; t++) {
+                    const int js = (rows_outer ? t % ns : t / ms) * nr;
+                    const int is = (rows_outer ? t / ns : t % ms) * mr;
+                    {
+                        const int cols = ck_imin(nr, nc - js);
+                        const float *bs = pb + (size_t)js * kc;
                         const int rows = ck_imin(mr, mc - is);
                         const float *as = pa + (size_t)is * kc;
                         long ars = 1, aps = mr;
@@ -257,12 +289,12 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
                             aps = ps;
                         }
                         float *ct = c + (size_t)(i0 + is) * ldc + j0 + js;
-                        if (rows == mr && cols == nr) {
-                            ukr(kc, as, ars, aps, bs, ct, ldc, alpha, bet);
+                        if (rows == mr) {
+                            ukr(kc, as, ars, aps, bs, ct, ldc, cols, alpha, bet);
                             continue;
                         }
-                        /* A ragged tile: computed whole, the valid part merged. */
-                        ukr(kc, as, ars, aps, bs, tile, nr, 1.0f, 0.0f);
+                        /* The last rows: computed whole, the valid part merged. */
+                        ukr(kc, as, ars, aps, bs, tile, nr, nr, 1.0f, 0.0f);
                         for (int r = 0; r < rows; r++)
                             for (int q = 0; q < cols; q++) {
                                 float *cij = ct + (size_t)r * ldc + q;
