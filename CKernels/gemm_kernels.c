@@ -33,107 +33,98 @@
 typedef void (*ukr_fn)(int kc, const float *pa, long rs, long ps, const float *pb,
                        float *c, int ldc, int cols, float alpha, float beta);
 
-/* C[MR x cols] = alpha * (A tile · packed B sliver) + beta * C, cols <= NR
- * (the last sliver of a product whose width is no multiple of NR is stored
- * through masks); beta == 0 never reads C (BLAS rule: C may hold NaN). */
-static inline __attribute__((always_inline)) void
-body_avx2(int kc, const float *restrict pa, long rs, long ps, const float *restrict pb,
-          float *restrict c, int ldc, int cols, float alpha, float beta) {
-    __m256 acc[MR_AVX2][2];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR_AVX2; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
-#pragma clang loop unroll_count(4)
-    for (int p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_load_ps(pb), b1 = _mm256_load_ps(pb + 8);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR_AVX2; r++) {
-            __m256 av = _mm256_broadcast_ss(pa + r * rs);
-            acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
-        }
-        pa += ps;
-        pb += NR_AVX2;
-    }
-    const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
-    if (cols == NR_AVX2) {
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR_AVX2; r++) {
-            float *cr = c + (size_t)r * ldc;
-            __m256 x0 = _mm256_mul_ps(va, acc[r][0]), x1 = _mm256_mul_ps(va, acc[r][1]);
-            if (beta != 0.0f) {
-                x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr), x0);
-                x1 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(cr + 8), x1);
-            }
-            _mm256_storeu_ps(cr, x0);
-            _mm256_storeu_ps(cr + 8, x1);
-        }
-        return;
-    }
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane),
-                  m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR_AVX2; r++) {
-        float *cr = c + (size_t)r * ldc;
-        __m256 x0 = _mm256_mul_ps(va, acc[r][0]), x1 = _mm256_mul_ps(va, acc[r][1]);
-        if (beta != 0.0f) {
-            x0 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr, m0), x0);
-            x1 = _mm256_fmadd_ps(vb, _mm256_maskload_ps(cr + 8, m1), x1);
-        }
-        _mm256_maskstore_ps(cr, m0, x0);
-        _mm256_maskstore_ps(cr + 8, m1, x1);
-    }
-}
-
-static void ukr_avx2(int kc, const float *pa, long rs, long ps, const float *pb, float *c,
-                     int ldc, int cols, float alpha, float beta) {
-    if (rs == 1) body_avx2(kc, pa, 1, ps, pb, c, ldc, cols, alpha, beta);
-    else body_avx2(kc, pa, rs, 1, pb, c, ldc, cols, alpha, beta);
-}
-
+/* Each ISA's vector primitives under one set of names, so that the
+ * micro-kernel below is written once and compiled for each. A tile row is two
+ * vectors (NR = 2 * vector width); a mask covers the first `cols` lanes. */
 #define CK_TARGET_512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
 
-CK_TARGET_512 static inline __attribute__((always_inline)) void
-body_avx512(int kc, const float *restrict pa, long rs, long ps, const float *restrict pb,
-            float *restrict c, int ldc, int cols, float alpha, float beta) {
-    __m512 acc[MR_512][2];
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR_512; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-#pragma clang loop unroll_count(2)
-    for (int p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
-#pragma clang loop unroll(full)
-        for (int r = 0; r < MR_512; r++) {
-            __m512 av = _mm512_set1_ps(pa[r * rs]);
-            acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
-        }
-        pa += ps;
-        pb += NR_512;
-    }
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    /* Masked stores cost what plain ones do on AVX-512: one form for all widths. */
-    const __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-    const __mmask16 m1 = cols >= 32 ? 0xffff : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
-#pragma clang loop unroll(full)
-    for (int r = 0; r < MR_512; r++) {
-        float *cr = c + (size_t)r * ldc;
-        __m512 x0 = _mm512_mul_ps(va, acc[r][0]), x1 = _mm512_mul_ps(va, acc[r][1]);
-        if (beta != 0.0f) {
-            x0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), x0);
-            x1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), x1);
-        }
-        _mm512_mask_storeu_ps(cr, m0, x0);
-        _mm512_mask_storeu_ps(cr + 16, m1, x1);
-    }
-}
+#define avx2_attr
+typedef __m256 avx2_v;
+typedef __m256i avx2_mask;
+#define avx2_zero() _mm256_setzero_ps()
+#define avx2_load(p) _mm256_load_ps(p)
+#define avx2_loadu(p) _mm256_loadu_ps(p)
+#define avx2_bcast(p) _mm256_broadcast_ss(p)
+#define avx2_set1(x) _mm256_set1_ps(x)
+#define avx2_fma(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define avx2_mul(a, b) _mm256_mul_ps(a, b)
+#define avx2_storeu(p, v) _mm256_storeu_ps(p, v)
+#define avx2_mask_of(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define avx2_mloadu(p, m) _mm256_maskload_ps(p, m)
+#define avx2_mstoreu(p, m, v) _mm256_maskstore_ps(p, m, v)
 
-CK_TARGET_512 static void ukr_avx512(int kc, const float *pa, long rs, long ps,
-                                     const float *pb, float *c, int ldc, int cols, float alpha,
-                                     float beta) {
-    if (rs == 1) body_avx512(kc, pa, 1, ps, pb, c, ldc, cols, alpha, beta);
-    else body_avx512(kc, pa, rs, 1, pb, c, ldc, cols, alpha, beta);
-}
+#define avx512_attr CK_TARGET_512
+typedef __m512 avx512_v;
+typedef __mmask16 avx512_mask;
+#define avx512_zero() _mm512_setzero_ps()
+#define avx512_load(p) _mm512_load_ps(p)
+#define avx512_loadu(p) _mm512_loadu_ps(p)
+#define avx512_bcast(p) _mm512_set1_ps(*(p))
+#define avx512_set1(x) _mm512_set1_ps(x)
+#define avx512_fma(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define avx512_mul(a, b) _mm512_mul_ps(a, b)
+#define avx512_storeu(p, v) _mm512_storeu_ps(p, v)
+#define avx512_mask_of(n) ((n) >= 16 ? (__mmask16)0xffff : (n) <= 0 ? (__mmask16)0 : (__mmask16)((1u << (n)) - 1))
+#define avx512_mloadu(p, m) _mm512_maskz_loadu_ps(m, p)
+#define avx512_mstoreu(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+
+/* C[MR x cols] = alpha * (A tile · packed B sliver) + beta * C, cols <= NR
+ * (the last sliver of a product whose width is no multiple of NR is stored
+ * through masks); beta == 0 never reads C (BLAS rule: C may hold NaN).
+ * The body is inlined twice, with rs = 1 or ps = 1 known, so the A reads
+ * compile to fixed offsets. */
+#define CK_DEFINE_UKR(ISA, MR, W)                                                    \
+    ISA##_attr static inline __attribute__((always_inline)) void body_##ISA(          \
+        int kc, const float *restrict pa, long rs, long ps, const float *restrict pb, \
+        float *restrict c, int ldc, int cols, float alpha, float beta) {              \
+        ISA##_v acc[MR][2];                                                           \
+        _Pragma("clang loop unroll(full)")                                            \
+        for (int r = 0; r < MR; r++) acc[r][0] = acc[r][1] = ISA##_zero();            \
+        _Pragma("clang loop unroll_count(2)")                                         \
+        for (int p = 0; p < kc; p++) {                                                \
+            const ISA##_v b0 = ISA##_load(pb), b1 = ISA##_load(pb + W);               \
+            _Pragma("clang loop unroll(full)")                                        \
+            for (int r = 0; r < MR; r++) {                                            \
+                const ISA##_v av = ISA##_bcast(pa + r * rs);                          \
+                acc[r][0] = ISA##_fma(av, b0, acc[r][0]);                             \
+                acc[r][1] = ISA##_fma(av, b1, acc[r][1]);                             \
+            }                                                                         \
+            pa += ps;                                                                 \
+            pb += 2 * W;                                                              \
+        }                                                                             \
+        const ISA##_v va = ISA##_set1(alpha), vb = ISA##_set1(beta);                  \
+        const int whole = cols == 2 * W;                                              \
+        const ISA##_mask m0 = ISA##_mask_of(cols), m1 = ISA##_mask_of(cols - W);      \
+        _Pragma("clang loop unroll(full)")                                            \
+        for (int r = 0; r < MR; r++) {                                                \
+            float *cr = c + (size_t)r * ldc;                                          \
+            ISA##_v x0 = ISA##_mul(va, acc[r][0]), x1 = ISA##_mul(va, acc[r][1]);     \
+            if (whole) {                                                              \
+                if (beta != 0.0f) {                                                   \
+                    x0 = ISA##_fma(vb, ISA##_loadu(cr), x0);                          \
+                    x1 = ISA##_fma(vb, ISA##_loadu(cr + W), x1);                      \
+                }                                                                     \
+                ISA##_storeu(cr, x0);                                                 \
+                ISA##_storeu(cr + W, x1);                                             \
+            } else {                                                                  \
+                if (beta != 0.0f) {                                                   \
+                    x0 = ISA##_fma(vb, ISA##_mloadu(cr, m0), x0);                     \
+                    x1 = ISA##_fma(vb, ISA##_mloadu(cr + W, m1), x1);                 \
+                }                                                                     \
+                ISA##_mstoreu(cr, m0, x0);                                            \
+                ISA##_mstoreu(cr + W, m1, x1);                                        \
+            }                                                                         \
+        }                                                                             \
+    }                                                                                 \
+    ISA##_attr static void ukr_##ISA(int kc, const float *pa, long rs, long ps,       \
+                                     const float *pb, float *c, int ldc, int cols,    \
+                                     float alpha, float beta) {                       \
+        if (rs == 1) body_##ISA(kc, pa, 1, ps, pb, c, ldc, cols, alpha, beta);        \
+        else body_##ISA(kc, pa, rs, 1, pb, c, ldc, cols, alpha, beta);                \
+    }
+
+CK_DEFINE_UKR(avx2, MR_AVX2, 8)
+CK_DEFINE_UKR(avx512, MR_512, 16)
 
 /* op(A) rows [i0, i0+mc), columns [p0, p0+kc) into MR-tall slivers,
  * dst[s][p][r]; rows past mc are zero. */
