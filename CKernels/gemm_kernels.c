@@ -24,7 +24,7 @@
 
 #define MR_AVX2 6
 #define NR_AVX2 16
-#define MR_512 12
+#define MR_512 8
 #define NR_512 32
 
 /* A tile of op(A) is read at pa[r * rs + p * ps]: a packed sliver (rs = 1,
@@ -164,8 +164,34 @@ static void pack_b(int trans_b, const float *b, int ldb, int p0, int kc, int j0,
                 for (int q = 0; q < cols; q++) d[q] = src[q];
                 for (int q = cols; q < nr; q++) d[q] = 0.0f;
             }
-        } else {        /* B(p, j) = b[j * ldb + p] */
-            for (int q = 0; q < cols; q++) {
+        } else {        /* B(p, j) = b[j * ldb + p]: 8 x 8 blocks transposed in registers */
+            int q0 = 0;
+            for (; q0 + 8 <= cols; q0 += 8) {
+                const float *src = b + (size_t)(j0 + s + q0) * ldb + p0;
+                int p = 0;
+                for (; p + 8 <= kc; p += 8) {
+                    __m256 r[8], t[8], u[8];
+                    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + (size_t)i * ldb + p);
+                    for (int i = 0; i < 8; i += 2) {
+                        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+                    }
+                    for (int i = 0; i < 8; i += 4) {
+                        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+                        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
+                        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+                        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
+                    }
+                    float *d = dst + (size_t)p * nr + q0;
+                    for (int i = 0; i < 4; i++) {
+                        _mm256_storeu_ps(d + (size_t)i * nr, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
+                        _mm256_storeu_ps(d + (size_t)(i + 4) * nr, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
+                    }
+                }
+                for (; p < kc; p++)
+                    for (int i = 0; i < 8; i++) dst[(size_t)p * nr + q0 + i] = src[(size_t)i * ldb + p];
+            }
+            for (int q = q0; q < cols; q++) {
                 const float *src = b + (size_t)(j0 + s + q) * ldb + p0;
                 for (int p = 0; p < kc; p++) dst[(size_t)p * nr + q] = src[p];
             }

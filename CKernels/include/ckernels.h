@@ -79,7 +79,7 @@ typedef enum {
     CK_GEMM_AUTO = -1,   /* ck_gemm_set_path only: back to the choice made at load */
     CK_GEMM_BLAS = 0,    /* OpenBLAS cblas_sgemm, single-threaded per block */
     CK_GEMM_AVX2 = 1,    /* Axon's 6x16 AVX2+FMA micro-kernel               */
-    CK_GEMM_AVX512 = 2,  /* Axon's 12x32 AVX-512 micro-kernel               */
+    CK_GEMM_AVX512 = 2,  /* Axon's 8x32 AVX-512 micro-kernel                */
 } ck_gemm_path;
 
 /* The GEMM path in use (a ck_gemm_path, never CK_GEMM_AUTO). */
