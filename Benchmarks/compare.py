@@ -167,6 +167,11 @@ def main():
                         "--generate-only"], check=True)
     if not args.skip_build:
         build_axon(args.swift)
+    machine = subprocess.run([AXON, "--machine"], cwd=HERE, check=True, stdout=subprocess.PIPE,
+                             text=True).stdout.strip()
+    print(f"Machine: {machine}", flush=True)
+    log(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
+        f"AXON_GEMM={os.environ.get('AXON_GEMM', '(unset)')}")
     rounds = []
     for r in range(args.rounds):
         order = ["axon", "tf"] if r % 2 == 0 else ["tf", "axon"]

@@ -16,7 +16,6 @@
  * differ in the last bits). A 1×1 stride-1 convolution needs no workspace: x
  * already is its im2col matrix.
  */
-#include <cblas.h>
 #include <stdint.h>
 #include <string.h>
 #include "internal.h"
@@ -700,8 +699,7 @@ static void forward_group(const ck_conv2d_params *p, const geom *g, const float 
             im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)(i - i0) * g->col_img);
     }
     float *yg = y + (size_t)i0 * g->out_img;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, O, g->kkc, 1.0f, cols,
-                g->kkc, w, O, 0.0f, yg, O);
+    ck_gemm_serial(0, 0, rows, O, g->kkc, 1.0f, cols, g->kkc, w, O, 0.0f, yg, O);
     ck_bias_act(yg, O, 0, rows, 0, O, b, activation);
 }
 
@@ -735,8 +733,8 @@ static void backward_data_group(const ck_conv2d_params *p, const geom *g, const 
     const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
     /* Pointwise: the patch gradients are dx itself. */
     if (g->pointwise) dcols = dx + (size_t)i0 * g->in_img;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, g->kkc, O, 1.0f,
-                dz + (size_t)i0 * g->out_img, O, w, O, 0.0f, dcols, g->kkc);
+    ck_gemm_serial(0, 1, rows, g->kkc, O, 1.0f, dz + (size_t)i0 * g->out_img, O, w, O, 0.0f,
+                   dcols, g->kkc);
     if (!g->pointwise)
         for (int i = i0; i < i1; i++)
             col2im_img(p, g, dcols + (size_t)(i - i0) * g->col_img, dx + (size_t)i * g->in_img);

@@ -1,6 +1,7 @@
 /*
- * ck_sgemm: OpenBLAS kept single-threaded, called once per block of C from an
- * OpenMP loop (see threads.c for why). The block cut comes from ck_plan_gemm,
+ * ck_sgemm: a single-threaded GEMM (OpenBLAS, or Axon's own kernels where
+ * OpenBLAS would run generic code: machine.c) called once per block of C from
+ * an OpenMP loop (see threads.c for why). The block cut comes from ck_plan_gemm,
  * which looks at the sizes only, so results do not depend on the thread count.
  */
 #include <cblas.h>
@@ -29,10 +30,11 @@ ck_gemm_plan ck_plan_gemm(int m, int n, int k) {
     return pl;
 }
 
-void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
-                    int m, int n, int k, float alpha, const float *a, int lda,
-                    const float *b, int ldb, float beta, float *c, int ldc,
-                    int *r0, int *r1, int *c0, int *c1) {
+/* ck_sgemm_block on a given GEMM path. */
+static void block_on(int path, const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
+                     int m, int n, int k, float alpha, const float *a, int lda,
+                     const float *b, int ldb, float beta, float *c, int ldc,
+                     int *r0, int *r1, int *c0, int *c1) {
     int i0 = 0, i1 = m, j0 = 0, j1 = n;
     if (pl->by_rows) {
         i0 = ck_imin(m, blk * pl->bs);
@@ -46,32 +48,79 @@ void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
     *r0 = i0; *r1 = i1; *c0 = j0; *c1 = j1;
     if (i1 <= i0 || j1 <= j0) return;
     if (i1 - i0 == 1) {
-        /* One row of C (a batch-1 dense layer): sgemv streams B once, where
-         * sgemm would pack all of B and scale C first (sgemm_beta + itcopy +
-         * incopy were ~15% of a LeNet batch-1 step). beta = 0 must not read C
-         * (BLAS rule, NaN-safe), so C is cleared and accumulated into. */
-        float *crow = c + (size_t)i0 * ldc + j0;
-        const int nn = j1 - j0;
-        if (beta == 0.0f) {
-            memset(crow, 0, sizeof(float) * (size_t)nn);
-            beta = 1.0f;
-        }
-        const float *arow = a; /* already offset to row i0 of op(A) */
-        const int inca = trans_a ? lda : 1;
-        if (trans_b)
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, nn, k, alpha, b, ldb, arow, inca, beta, crow, 1);
-        else
-            cblas_sgemv(CblasRowMajor, CblasTrans, k, nn, alpha, b, ldb, arow, inca, beta, crow, 1);
+        /* One row of C (a batch-1 dense layer): a matrix-vector product
+         * streams B once, where sgemm would pack all of B and scale C first
+         * (sgemm_beta + itcopy + incopy were ~15% of a LeNet batch-1 step). */
+        ck_gemv_serial_on(path, trans_b, j1 - j0, k, alpha, b, ldb, a, trans_a ? lda : 1, beta,
+                          c + (size_t)i0 * ldc + j0);
+        return;
+    }
+    ck_gemm_serial_on(path, trans_a, trans_b, i1 - i0, j1 - j0, k, alpha, a, lda, b, ldb,
+                      beta, c + (size_t)i0 * ldc + j0, ldc);
+}
+
+void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
+                    int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc,
+                    int *r0, int *r1, int *c0, int *c1) {
+    block_on(ck_gemm_get_path(), pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+             beta, c, ldc, r0, r1, c0, c1);
+}
+
+void ck_gemm_serial_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, const float *b, int ldb, float beta,
+                       float *c, int ldc) {
+    if (path != CK_GEMM_BLAS) {
+        ck_axon_sgemm(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-                trans_b ? CblasTrans : CblasNoTrans, i1 - i0, j1 - j0, k, alpha,
-                a, lda, b, ldb, beta, c + (size_t)i0 * ldc + j0, ldc);
+                trans_b ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta,
+                c, ldc);
+}
+
+void ck_gemv_serial_on(int path, int trans_b, int n, int k, float alpha, const float *b,
+                       int ldb, const float *x, int incx, float beta, float *y) {
+    if (path != CK_GEMM_BLAS) {
+        ck_axon_sgemv(trans_b, n, k, alpha, b, ldb, x, incx, beta, y);
+        return;
+    }
+    /* beta = 0 must not read y (BLAS rule, NaN-safe), so y is cleared and
+     * accumulated into. */
+    if (beta == 0.0f) {
+        memset(y, 0, sizeof(float) * (size_t)n);
+        beta = 1.0f;
+    }
+    if (trans_b)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, alpha, b, ldb, x, incx, beta, y, 1);
+    else
+        cblas_sgemv(CblasRowMajor, CblasTrans, k, n, alpha, b, ldb, x, incx, beta, y, 1);
+}
+
+void ck_gemv_serial(int trans_b, int n, int k, float alpha, const float *b, int ldb,
+                    const float *x, int incx, float beta, float *y) {
+    ck_gemv_serial_on(ck_gemm_get_path(), trans_b, n, k, alpha, b, ldb, x, incx, beta, y);
+}
+
+void ck_gemm_serial(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc) {
+    ck_gemm_serial_on(ck_gemm_get_path(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                      beta, c, ldc);
 }
 
 int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc) {
+    return ck_sgemm_on(ck_gemm_get_path(), trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb,
+                       beta, c, ldc);
+}
+
+int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta,
+                float *c, int ldc) {
+    CHECK(path == CK_GEMM_BLAS || ((path == CK_GEMM_AVX2 || path == CK_GEMM_AVX512) &&
+                                   ck_gemm_path_supported(path)));
     CHECK(trans_a == 0 || trans_a == 1);
     CHECK(trans_b == 0 || trans_b == 1);
     CHECK(m >= 0 && n >= 0 && k >= 0);
@@ -101,16 +150,16 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
     if (!par) {
         for (int blk = 0; blk < pl.nblocks; blk++) {
             int r0, r1, c0, c1;
-            ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
-                           ldb, beta, c, ldc, &r0, &r1, &c0, &c1);
+            block_on(path, &pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
+                     c, ldc, &r0, &r1, &c0, &c1);
         }
         return CK_OK;
     }
 #pragma omp parallel for num_threads(nt) schedule(static)
     for (int blk = 0; blk < pl.nblocks; blk++) {
         int r0, r1, c0, c1;
-        ck_sgemm_block(&pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b,
-                       ldb, beta, c, ldc, &r0, &r1, &c0, &c1);
+        block_on(path, &pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                 ldc, &r0, &r1, &c0, &c1);
     }
     return CK_OK;
 }

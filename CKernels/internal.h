@@ -66,7 +66,34 @@ typedef struct {
 
 ck_gemm_plan ck_plan_gemm(int m, int n, int k);
 
-/* Computes block `blk` of the plan with one single-threaded cblas_sgemm and
+/* One single-threaded GEMM (arguments as ck_sgemm's, already checked) on the
+ * path chosen at load: cblas_sgemm or Axon's kernels. Every product in the
+ * kernels goes through it; safe inside a parallel region. */
+void ck_gemm_serial(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                    const float *a, int lda, const float *b, int ldb, float beta,
+                    float *c, int ldc);
+/* The same on a given ck_gemm_path (supported by the CPU). */
+void ck_gemm_serial_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, const float *b, int ldb, float beta,
+                       float *c, int ldc);
+
+/* One row of C: y[j] = alpha * sum_p x[p * incx] * B(p, j) + beta * y[j] for
+ * j < n, p < k, B(p, j) = b[p * ldb + j] (or b[j * ldb + p] with trans_b);
+ * beta = 0 does not read y. OpenBLAS's sgemv or Axon's, as ck_gemm_serial. */
+void ck_gemv_serial(int trans_b, int n, int k, float alpha, const float *b, int ldb,
+                    const float *x, int incx, float beta, float *y);
+void ck_gemv_serial_on(int path, int trans_b, int n, int k, float alpha, const float *b,
+                       int ldb, const float *x, int incx, float beta, float *y);
+void ck_axon_sgemv(int trans_b, int n, int k, float alpha, const float *b, int ldb,
+                   const float *x, int incx, float beta, float *y);
+
+/* Axon's packed GEMM (gemm_kernels.c), single-threaded; isa is CK_GEMM_AVX2
+ * or CK_GEMM_AVX512 and must be supported by the CPU. */
+void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta,
+                   float *c, int ldc);
+
+/* Computes block `blk` of the plan with one single-threaded GEMM and
  * returns the rectangle of C it wrote: rows [*r0, *r1), columns [*c0, *c1).
  * Safe inside a parallel region. Arguments are as ck_sgemm's, already checked. */
 void ck_sgemm_block(const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,

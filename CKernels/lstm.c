@@ -36,7 +36,6 @@
 #include "ckernels.h"
 #include "internal.h"
 
-#include <cblas.h>
 #include <limits.h>
 #include <math.h>
 #include <sched.h>
@@ -108,15 +107,11 @@ static void rec_gemm(int trans_b, int few, int nb, int n, int k, const float *a,
         for (int j = 0; j < nb; j++) {
             const float *aj = a + (size_t)j * lda;
             float *cj = c + (size_t)j * ldc;
-            if (trans_b)
-                cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.0f, b, ldb, aj, 1, 1.0f, cj, 1);
-            else
-                cblas_sgemv(CblasRowMajor, CblasTrans, k, n, 1.0f, b, ldb, aj, 1, 1.0f, cj, 1);
+            ck_gemv_serial(trans_b, n, k, 1.0f, b, ldb, aj, 1, 1.0f, cj);
         }
         return;
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, nb, n, k,
-                1.0f, a, lda, b, ldb, 1.0f, c, ldc);
+    ck_gemm_serial(0, trans_b, nb, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
 }
 
 static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
@@ -242,10 +237,9 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
             float *z = gates + (size_t)j0 * g4;
             for (int j = 0; j < nb; j++)
                 memcpy(z + (size_t)j * g4, bias, sizeof(float) * g4);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, g4, d,
-                        1.0f, x + (size_t)j0 * d, d, w, g4, 1.0f, z, g4);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, g4, u,
-                        1.0f, h_prev + (size_t)j0 * u, u, r, g4, 1.0f, z, g4);
+            ck_gemm_serial(0, 0, nb, g4, d, 1.0f, x + (size_t)j0 * d, d, w, g4, 1.0f, z, g4);
+            ck_gemm_serial(0, 0, nb, g4, u, 1.0f, h_prev + (size_t)j0 * u, u, r, g4, 1.0f, z,
+                           g4);
             for (int j = j0; j < j1; j++) {
                 float *cj = c + (size_t)j * u;
                 if (c == c_prev)
@@ -287,21 +281,19 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                                   dh + o, dc_prev + o, dz + (size_t)j * g4);
             }
             const float *dzb = dz + (size_t)j0 * g4;
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, u, g4,
-                        1.0f, dzb, g4, r, g4, 0.0f, dh_prev + (size_t)j0 * u, u);
+            ck_gemm_serial(0, 1, nb, u, g4, 1.0f, dzb, g4, r, g4, 0.0f,
+                           dh_prev + (size_t)j0 * u, u);
             if (dx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, d, g4,
-                            1.0f, dzb, g4, w, g4, 0.0f, dx + (size_t)j0 * d, d);
+                ck_gemm_serial(0, 1, nb, d, g4, 1.0f, dzb, g4, w, g4, 0.0f, dx + (size_t)j0 * d,
+                               d);
         }
 #pragma omp barrier
         int k0, k1;
         split_cols(g4, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, d, nc, b, 1.0f,
-                        x, d, dz + k0, g4, 1.0f, dw + k0, g4);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, u, nc, b, 1.0f,
-                        h_prev, u, dz + k0, g4, 1.0f, dr + k0, g4);
+            ck_gemm_serial(1, 0, d, nc, b, 1.0f, x, d, dz + k0, g4, 1.0f, dw + k0, g4);
+            ck_gemm_serial(1, 0, u, nc, b, 1.0f, h_prev, u, dz + k0, g4, 1.0f, dr + k0, g4);
             for (int j = 0; j < b; j++) {
                 const float *row = dz + (size_t)j * g4;
                 for (int k = k0; k < k1; k++) dbias[k] += row[k];
@@ -437,8 +429,7 @@ static void forward_part(const ck_lstm_params *p, const float *x, const float *h
         const float *xb = x + (size_t)j0 * T * D;
         if (!flags) {
             for (int q = 0; q < nb * T; q++) memcpy(zb + (size_t)q * g4, bias, sizeof(float) * g4);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb * T, g4, D, 1.0f, xb, D,
-                        w, g4, 1.0f, zb, g4);
+            ck_gemm_serial(0, 0, nb * T, g4, D, 1.0f, xb, D, w, g4, 1.0f, zb, g4);
         } else {
             for (int gb = 0; gb < 4; gb++) {
                 int col = gb * U + k0;
@@ -632,17 +623,15 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 }
             }
             if (dh0)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, U, g4,
-                            1.0f, dZ + (size_t)j0 * T * g4, T * g4, r, g4, 0.0f,
-                            dh0 + (size_t)j0 * U, U);
+                ck_gemm_serial(0, 1, nb, U, g4, 1.0f, dZ + (size_t)j0 * T * g4, T * g4, r, g4,
+                               0.0f, dh0 + (size_t)j0 * U, U);
             if (dc0)
                 memcpy(dc0 + (size_t)j0 * U, dc + (size_t)j0 * U,
                        sizeof(float) * (size_t)nb * U);
             /* dx of every step of the block in one GEMM: dZ·Wᵀ. */
             if (dx)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb * T, D,
-                            g4, 1.0f, dZ + (size_t)j0 * T * g4, g4, w, g4, 0.0f,
-                            dx + (size_t)j0 * T * D, D);
+                ck_gemm_serial(0, 1, nb * T, D, g4, 1.0f, dZ + (size_t)j0 * T * g4, g4, w, g4,
+                               0.0f, dx + (size_t)j0 * T * D, D);
         }
 #pragma omp barrier
         /* Weight gradients summed over all b·t rows: dW = xᵀ·dZ,
@@ -651,10 +640,8 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
         split_cols(g4, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, D, nc, BT, 1.0f,
-                        x, D, dZ + k0, g4, 0.0f, dw + k0, g4);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, U, nc, BT, 1.0f,
-                        hprev, U, dZ + k0, g4, 0.0f, dr + k0, g4);
+            ck_gemm_serial(1, 0, D, nc, BT, 1.0f, x, D, dZ + k0, g4, 0.0f, dw + k0, g4);
+            ck_gemm_serial(1, 0, U, nc, BT, 1.0f, hprev, U, dZ + k0, g4, 0.0f, dr + k0, g4);
             memset(dbias + k0, 0, sizeof(float) * nc);
             for (int q = 0; q < BT; q++) {
                 const float *row = dZ + (size_t)q * g4;

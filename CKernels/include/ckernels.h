@@ -8,8 +8,9 @@
  *    (counted in floats).
  *  - Every entry point that takes sizes returns a ck_status: CK_OK, or an error
  *    for a bad argument (never a crash). Output buffers are untouched on error.
- *  - Threading: all parallelism is OpenMP; OpenBLAS is kept single-threaded and
- *    is called once per OpenMP thread on a block of rows (see gemm.c for why).
+ *  - Threading: all parallelism is OpenMP; OpenBLAS (or Axon's own GEMM, see
+ *    ck_gemm_path) is kept single-threaded and is called once per OpenMP
+ *    thread on a block of rows (see gemm.c for why).
  *    Results are bitwise reproducible for a fixed thread count.
  *  - Randomness is counter-based (seed, counter) so a result does not depend
  *    on the thread count.
@@ -73,6 +74,40 @@ typedef enum {
 int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc);
+
+/* Which code multiplies matrices (ck_sgemm and every layer's products).
+ * At load Axon compares the core OpenBLAS chose (openblas_get_corename) with
+ * what the CPU supports (cpuid): when OpenBLAS runs kernels for an older ISA
+ * than the CPU has (Debian's 0.3.21 falls back to its SSE "Prescott" kernels
+ * on CPUs it does not know), Axon's own packed AVX2+FMA or AVX-512 kernels
+ * run instead. The environment variable AXON_GEMM=blas|axon forces either. */
+typedef enum {
+    CK_GEMM_AUTO = -1,   /* ck_gemm_set_path only: back to the choice made at load */
+    CK_GEMM_BLAS = 0,    /* OpenBLAS cblas_sgemm, single-threaded per block */
+    CK_GEMM_AVX2 = 1,    /* Axon's 6x16 AVX2+FMA micro-kernel               */
+    CK_GEMM_AVX512 = 2,  /* Axon's 8x32 AVX-512 micro-kernel                */
+} ck_gemm_path;
+
+/* The GEMM path in use (a ck_gemm_path, never CK_GEMM_AUTO). */
+int ck_gemm_get_path(void);
+/* Forces a GEMM path for the whole process (benchmarks, tests), or
+ * CK_GEMM_AUTO for the automatic choice. CK_EINVAL if the CPU cannot run it. */
+int ck_gemm_set_path(int path);
+/* Whether this CPU (and OS) can run the path: 1 or 0. */
+int ck_gemm_path_supported(int path);
+
+/* ck_sgemm on a given path, whatever the process uses (tests and benchmarks
+ * compare the paths side by side); CK_EINVAL if the CPU cannot run it. */
+int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta,
+                float *c, int ldc);
+
+/* One line describing the machine, for benchmark reports: CPU model, cores,
+ * the widest ISA Axon's kernels use, and the GEMM path (with OpenBLAS's core
+ * name), e.g. "AMD EPYC, 2 cores, AVX-512, GEMM: Axon AVX-512 kernels (OpenBLAS
+ * core Prescott)". Writes at most size bytes including the terminating NUL
+ * (truncating); returns CK_EINVAL if buf is NULL or size is 0. */
+int ck_machine_info(char *buf, size_t size);
 
 /* ------------------------------------------------------------ geometry */
 

@@ -31,6 +31,7 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try threading.apply()
+        print("machine: \(machineDescription())")
         if inception { return try benchInception() }
         print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
         for kind in model {

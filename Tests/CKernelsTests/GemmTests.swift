@@ -1,4 +1,5 @@
-// ck_sgemm and ck_sum_rows against naive loops in double precision.
+// ck_sgemm (every GEMM path this CPU runs) and ck_sum_rows against naive loops
+// in double precision.
 import CKernels
 import Testing
 
@@ -52,6 +53,89 @@ fileprivate func naiveGemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int,
         print("sgemm \(m)x\(n)x\(k) vs naive: max rel diff \(worst)")
     }
 
+    /// The GEMM paths this CPU can run: OpenBLAS, and Axon's AVX2 and AVX-512 kernels.
+    static let paths: [Int32] = [CK_GEMM_BLAS, CK_GEMM_AVX2, CK_GEMM_AVX512].map { $0.rawValue }
+        .filter { ck_gemm_path_supported($0) != 0 }
+
+    // Every path, forced through ck_sgemm_on, on the shapes that stress Axon's
+    // packed kernels: one row (the matrix-vector path) or column, sizes that are
+    // not multiples of the micro-tiles (6x16, 8x32), K = 1, K past the 256-deep
+    // panels, N past the 2048-wide panels, M past the 192-row blocks, N <= 16
+    // (AVX-512 machines take the AVX2 tile), and both ways of reading A (packed
+    // when many B slivers reuse it, in place when few do).
+    @Test(arguments: [(1, 1, 1), (1, 120, 400), (1, 37, 5), (5, 1, 9), (6, 16, 1), (8, 32, 7),
+                      (13, 33, 1), (7, 17, 300), (25, 6, 700), (193, 50, 257), (61, 300, 40),
+                      (50, 2100, 20), (400, 16, 513), (36, 520, 130)])
+    func everyPathMatchesNaive(m: Int, n: Int, k: Int) {
+        var rng = TestRNG(seed: UInt64(m * 7919 + n * 31 + k))
+        for path in Self.paths {
+            var worst: Float = 0
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let lda = (ta ? m : k) + 1, ldb = (tb ? k : n) + 3, ldc = n + 1
+                    let a = rng.array((ta ? k : m) * lda), b = rng.array((tb ? n : k) * ldb)
+                    let c0 = rng.array(m * ldc)
+                    for (alpha, beta) in [(Float(1), Float(0)), (Float(0.75), Float(-2)), (Float(-1), Float(1))] {
+                        var c = c0
+                        let st = ck_sgemm_on(path, ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k), alpha,
+                                             a, Int32(lda), b, Int32(ldb), beta, &c, Int32(ldc))
+                        #expect(st == ok)
+                        let ref = naiveGemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c0, ldc)
+                        let d = maxDiff(c, ref)
+                        worst = max(worst, d.rel)
+                        #expect(d.rel < 1e-5 * Float(max(1, k / 64)),
+                                "path \(path) m\(m) n\(n) k\(k) ta\(ta) tb\(tb) α\(alpha) β\(beta): \(d)")
+                        for i in 0..<m { for j in n..<ldc { #expect(c[i * ldc + j] == c0[i * ldc + j]) } }
+                    }
+                }
+            }
+            print("sgemm path \(path) \(m)x\(n)x\(k) vs naive: max rel diff \(worst)")
+        }
+    }
+
+    // beta = 0 never reads C on any path (NaN stays out), one row and many.
+    @Test func everyPathIgnoresCWhenBetaIsZero() {
+        var rng = TestRNG(seed: 11)
+        for path in Self.paths {
+            for (m, n, k) in [(1, 40, 9), (14, 35, 20)] {
+                let a = rng.array(m * k), b = rng.array(k * n)
+                var c = [Float](repeating: .nan, count: m * n)
+                #expect(ck_sgemm_on(path, 0, 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0,
+                                    &c, Int32(n)) == ok)
+                #expect(c.allSatisfy { $0.isFinite }, "path \(path) \(m)x\(n)x\(k)")
+            }
+        }
+    }
+
+    @Test func pathSelection() {
+        let current = ck_gemm_get_path()
+        #expect(ck_gemm_path_supported(current) != 0)
+        #expect(ck_gemm_path_supported(CK_GEMM_BLAS.rawValue) != 0)
+        #expect(ck_gemm_path_supported(7) == 0)
+        #expect(ck_gemm_set_path(7) == einval)
+        #expect(ck_gemm_set_path(CK_GEMM_AUTO.rawValue) == ok)
+        #expect(ck_gemm_get_path() == current, "the automatic choice is the one made at load")
+        let a: [Float] = [1], b: [Float] = [1]
+        var c: [Float] = [0]
+        #expect(ck_sgemm_on(9, 0, 0, 1, 1, 1, 1, a, 1, b, 1, 0, &c, 1) == einval)
+        if ck_gemm_path_supported(CK_GEMM_AVX512.rawValue) == 0 {
+            #expect(ck_sgemm_on(CK_GEMM_AVX512.rawValue, 0, 0, 1, 1, 1, 1, a, 1, b, 1, 0, &c, 1) == einval)
+        }
+    }
+
+    @Test func machineLine() {
+        var buf = [CChar](repeating: 0, count: 512)
+        #expect(ck_machine_info(&buf, buf.count) == ok)
+        let line = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #expect(line.contains(" core") && line.contains("GEMM: "), "\(line)")
+        print("machine: \(line)")
+        var small = [CChar](repeating: 1, count: 8)
+        #expect(ck_machine_info(&small, small.count) == ok)
+        #expect(small[7] == 0, "truncated and terminated")
+        #expect(ck_machine_info(nil, 10) == einval)
+        #expect(ck_machine_info(&buf, 0) == einval)
+    }
+
     // beta = 0 must overwrite C without reading it, even NaN; k = 0 leaves beta·C.
     @Test func betaZeroAndEmptyK() {
         let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 0, 0, 1]
@@ -82,6 +166,16 @@ fileprivate func naiveGemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int,
             }
             let one = run(1), two = run(2), twoAgain = run(2), three = run(3)
             #expect(one == two && two == twoAgain && two == three, "\(m)x\(n)x\(k) differs across thread counts")
+            for path in Self.paths {
+                func runOn(_ t: Int32) -> [UInt32] {
+                    ck_set_num_threads(t)
+                    var c = [Float](repeating: 0, count: m * n)
+                    #expect(ck_sgemm_on(path, 0, 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0,
+                                        &c, Int32(n)) == ok)
+                    return c.map(\.bitPattern)
+                }
+                #expect(runOn(1) == runOn(2) && runOn(2) == runOn(3), "path \(path) \(m)x\(n)x\(k)")
+            }
         }
         ck_set_num_threads(0)
         #expect(ck_get_num_threads() >= 1)

@@ -6,6 +6,7 @@ import Workloads
 // Fashion-MNIST, printed as one JSON object. Usage:
 //   axon-workloads [--threads N] [--seconds S] [--data DIR] [--only a,b] [--rss-steps N] [--graphdef FILE]
 // (--graphdef: the frozen Inception-v3 GraphDef of the imported_inception rows).
+//   axon-workloads --machine      (prints the machine line: CPU, cores, ISA, GEMM path)
 // A hidden flag, `--dump-efficientnet FILE`, writes the batch-1 EfficientNet-Lite0
 // input and Axon's logits and probabilities for it as JSON and exits, for checking
 // tf_workloads.py's Keras model (`tf_workloads.py --check-efficientnet FILE`).
@@ -38,6 +39,7 @@ func parse() -> Options {
         case "--rss-steps": guard let n = Int(value(a)), n > 0 else { fail("--rss-steps: expected an integer > 0") }; o.rssSteps = n
         case "--dump-efficientnet": o.dumpEfficientNet = value(a)
         case "--graphdef": o.graphDef = value(a)
+        case "--machine": print(machineDescription()); exit(0)
         default: fail("unknown argument \(a)")
         }
     }
