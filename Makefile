@@ -107,7 +107,8 @@ fuzz: lib build/fuzz/libSwiftProtobuf.a
 	  build/fuzz/libSwiftProtobuf.a build/lib/libckernels.a $(CLIBS) -o build/fuzz/axon-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz-corpus/$$t; \
-	  seeds="Tests/Fuzz/corpus/$$t"; case $$t in graphdef|image) seeds="$$seeds Tests/Fixtures/graphdef";; esac; \
+	  case $$t in graphdef) seeds=Tests/Fixtures/graphdef;; image) seeds="Tests/Fuzz/corpus/image Tests/Fixtures/graphdef";; \
+	    *) seeds=Tests/Fuzz/corpus/$$t;; esac; \
 	  echo "== fuzz target $$t"; \
 	  AXON_FUZZ_TARGET=$$t build/fuzz/axon-fuzz -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 	    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 build/fuzz-corpus/$$t $$seeds 2>&1 \
