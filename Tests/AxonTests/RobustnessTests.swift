@@ -138,6 +138,11 @@ import Glibc
         #expect(try IDX.readImages(url.path, limit: 2).count == 2)
         try write(idxBytes(magic: 0x801, dims: [0], payload: []), to: url)
         #expect(try IDX.readLabels(url.path) == [] && IDX.readLabels(url.path, limit: 0) == [])
+        // No images of 0xBABABABA × 0xBABABABA pixels: the total is 0 but one
+        // image's size overflows Int (make fuzz found this trap).
+        try write([0, 0, 8, 3, 0, 0, 0, 0] + [UInt8](repeating: 0xBA, count: 8), to: url)
+        let huge = fileError(naming: url.path) { _ = try IDX.readImages(url.path, limit: 10) }
+        #expect(huge.contains("impossibly large"), "\(huge)")
     }
 
     /// One writer per checkpoint directory: a second lock names the holder; a

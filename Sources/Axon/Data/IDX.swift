@@ -105,14 +105,17 @@ public enum IDX {
             throw AxonError.file(path: path, "truncated header: \(bytes.count) bytes, the IDX \(what) header needs \(headerSize)")
         }
         let dims = (0..<rank).map { Int(u32(4 + 4 * $0)) }
-        // Three dimensions below 2^32 can overflow Int64; a corrupt header must not trap.
-        var expected = 1
-        for d in dims {
+        // Three dimensions below 2^32 can overflow Int64; a corrupt header must not
+        // trap. The size of one example is checked on its own too: with no examples
+        // the whole product is 0 whatever the others are (found by make fuzz).
+        var expected = 1, example = 1
+        for (k, d) in dims.enumerated() {
             let (p, overflow) = expected.multipliedReportingOverflow(by: d)
-            guard !overflow else {
+            let (e, exampleOverflow) = k == 0 ? (example, false) : example.multipliedReportingOverflow(by: d)
+            guard !overflow, !exampleOverflow, e <= maxFileSize else {
                 throw AxonError.file(path: path, "header dimensions \(dims) are impossibly large")
             }
-            expected = p
+            (expected, example) = (p, e)
         }
         return (dims, expected)
     }
