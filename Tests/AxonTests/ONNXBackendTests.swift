@@ -19,40 +19,54 @@ import Testing
     }
 
     /// Runs one case: nil when it passes, else why not. The node tests feed
-    /// weights as inputs; when the importer wants them constant, every input
-    /// but the first is fixed to the first data set's value.
+    /// weights as inputs: when the importer wants them constant, every input but
+    /// the first is fixed to the first data set's value. Cases whose ops work along
+    /// ONNX's axis 0 (1-D tensors, Transpose or Concat of axis 0) run in
+    /// `.onnxUnbatched` form, each tensor one example.
     static func run(_ dir: URL) -> String? {
         let model = dir.appendingPathComponent("model.onnx").path
+        func clean(_ error: Error) -> String { "\(error)".replacingOccurrences(of: model + ": ", with: "") }
         do {
             let sets = try files(dir, prefix: "test_data_set_")
-            var bound = 0
-            let imported: ONNXImport.Imported
-            do {
-                imported = try ONNXFile.load(model, layout: .onnx)
-            } catch {
-                let given = try files(sets[0], prefix: "input_").map { try ONNXFile.readTensor($0.path) }
-                guard given.count > 1 else { throw error }
-                imported = try ONNXFile.load(model, layout: .onnx, constants: Dictionary(
-                    given.dropFirst().map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }))
-                bound = given.count - 1
-            }
-            var graph = imported.graph
-            for set in bound > 0 ? [sets[0]] : sets {
-                let inputs = try files(set, prefix: "input_").dropLast(bound).map { try ONNXFile.readTensor($0.path).tensor }
-                let expected = try files(set, prefix: "output_").map { try ONNXFile.readTensor($0.path).tensor }
-                let got = try graph.forward(inputs, training: false)
-                guard got.count == expected.count else { return "\(got.count) outputs, ONNX gives \(expected.count)" }
-                for (k, (g, e)) in zip(got, expected).enumerated() {
-                    guard g.shape == e.shape else { return "output \(k) has shape \(g.shape), ONNX's \(e.shape)" }
-                    for (a, b) in zip(g.scalars, e.scalars) where !(abs(a - b) <= atol + rtol * abs(b)) {
-                        return "output \(k) differs: \(a) against ONNX's \(b)"
+            let given = try files(sets[0], prefix: "input_").map { try ONNXFile.readTensor($0.path) }
+            var batchedError = "", unbatchedError = ""
+            for layout in [ONNXImport.Layout.onnx, .onnxUnbatched] {
+                for bound in given.count > 1 ? [0, given.count - 1] : [0] {
+                    let imported: ONNXImport.Imported
+                    do {
+                        imported = try ONNXFile.load(model, layout: layout, constants: Dictionary(
+                            given.suffix(bound).map { ($0.name, $0.tensor) }, uniquingKeysWith: { a, _ in a }))
+                    } catch {
+                        if layout == .onnx { batchedError = clean(error) } else { unbatchedError = clean(error) }
+                        continue
                     }
+                    return try check(imported.graph, sets: bound > 0 ? [sets[0]] : sets, bound: bound,
+                                     whole: layout == .onnxUnbatched)
                 }
             }
-            return nil
+            return batchedError.contains("batch axis") && !unbatchedError.isEmpty ? unbatchedError : batchedError
         } catch {
-            return "\(error)".replacingOccurrences(of: model + ": ", with: "")
+            return clean(error)
         }
+    }
+
+    /// Runs the data sets (the last `bound` inputs fixed at import); `whole`: each tensor is one example.
+    static func check(_ network: Graph, sets: [URL], bound: Int, whole: Bool) throws -> String? {
+        var graph = network
+        for set in sets {
+            let inputs = try files(set, prefix: "input_").dropLast(bound).map { try ONNXFile.readTensor($0.path).tensor }
+                .map { whole ? $0.reshapedUnchecked([1] + $0.shape) : $0 }
+            let expected = try files(set, prefix: "output_").map { try ONNXFile.readTensor($0.path).tensor }
+            let got = try graph.forward(inputs, training: false)
+            guard got.count == expected.count else { return "\(got.count) outputs, ONNX gives \(expected.count)" }
+            for (k, (g, e)) in zip(got, expected).enumerated() {
+                guard g.shape == (whole ? [1] + e.shape : e.shape) else { return "output \(k) has shape \(g.shape), ONNX's \(e.shape)" }
+                for (a, b) in zip(g.scalars, e.scalars) where !(abs(a - b) <= atol + rtol * abs(b)) {
+                    return "output \(k) differs: \(a) against ONNX's \(b)"
+                }
+            }
+        }
+        return nil
     }
 
     @Test func backendNodeTests() throws {
@@ -104,10 +118,10 @@ import Testing
         model.opsetImport = [Onnx_OperatorSetIdProto.with { $0.version = 7 }]
         #expect(message(try model.serializedData()).contains("opset 7 is not supported"))
         model = try Onnx_ModelProto(serializedBytes: good)
-        model.graph.initializer[0].rawData = Data(count: 3)
-        model.graph.initializer[0].floatData = []
-        #expect(message(try model.serializedData()).contains("raw_data holds 3 bytes"))
-        model = try Onnx_ModelProto(serializedBytes: good)
+        // The weights W as an initializer of 3 bytes where [1, 1, 3, 3] floats need 36.
+        model.graph.initializer = [Onnx_TensorProto.with { $0.name = "W"; $0.dims = [1, 1, 3, 3]; $0.dataType = 1; $0.rawData = Data(count: 3) }]
+        #expect(message(try model.serializedData()).contains("raw_data holds 3 bytes, shape [1, 1, 3, 3] needs 36"))
+        model.graph.initializer[0].rawData = Data(count: 36)
         model.graph.initializer[0].dataLocation = .external
         model.graph.initializer[0].externalData = [Onnx_StringStringEntryProto.with { $0.key = "location"; $0.value = "w.bin" }]
         #expect(message(try model.serializedData()).contains("external file \"w.bin\""))

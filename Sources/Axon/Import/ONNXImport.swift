@@ -23,6 +23,11 @@ public enum ONNXImport {
         /// ONNX's own: NCHW in and out, every tensor exactly as onnxruntime takes and
         /// gives it (the backend node tests).
         case onnx
+        /// ONNX's own, and each input and output tensor is one whole example (fed with a
+        /// batch axis of 1 in front): for graphs whose ops work along ONNX's axis 0
+        /// (a Transpose or Concat of it, 1-D tensors), which Axon's layers keep
+        /// apart as the batch axis otherwise. No convolution or pooling in this form.
+        case onnxUnbatched
     }
 
     public struct Imported {
@@ -80,7 +85,7 @@ public enum ONNXImport {
             guard case .tensor(let t) = v else {
                 throw AxonError.invalidArgument("the output \"\(o.name)\" is a constant; Axon imports outputs computed from the inputs")
             }
-            outputs.append(layout == .onnx ? try s.inONNXOrder(t).name : t.name)
+            outputs.append(layout != .axon ? try s.inONNXOrder(t).name : t.name)
         }
         var graph = try Graph(inputs: inputNames, nodes: s.nodes, outputs: outputs)
         try graph.build(inputShapes: s.inputShapes)
@@ -95,8 +100,10 @@ struct ONNXTensor {
     var name: String
     var shape: [Int]
     var nhwc = false
+    /// False when the whole ONNX tensor is one Axon example (`Layout.onnxUnbatched`).
+    var batched = true
     /// The shape of one example as Axon holds it.
-    var axonExample: [Int] { nhwc ? [shape[2], shape[3], shape[1]] : Array(shape.dropFirst()) }
+    var axonExample: [Int] { nhwc ? [shape[2], shape[3], shape[1]] : batched ? Array(shape.dropFirst()) : shape }
 }
 
 enum ONNXValue {
@@ -113,6 +120,11 @@ struct ONNXState {
     var converted: [String: ONNXTensor] = [:]
 
     init(layout: ONNXImport.Layout) { self.layout = layout }
+
+    /// Whether ONNX's axis 0 is Axon's batch axis; else the ONNX tensor is one example.
+    var batched: Bool { layout != .onnxUnbatched }
+    /// ONNX axis `a` as an axis of one Axon example (for values in ONNX's order).
+    func exampleAxis(_ a: Int) -> Int { batched ? a - 1 : a }
 
     func fail(_ node: ONNXNode, _ message: String) -> AxonError {
         .invalidArgument("node \"\(node.name)\" (op \(node.op)): \(message)")
@@ -132,10 +144,10 @@ struct ONNXState {
             else if i == 0 { shape.append(1) }   // a symbolic batch size
             else { throw AxonError.invalidArgument("\(what) has no fixed size along axis \(i) (shape \(t.shape.dim.map(\.dimValue)))") }
         }
-        guard shape.count >= 2 else {
-            throw AxonError.invalidArgument("\(what) has shape \(shape); Axon needs a batch axis and at least one more")
+        guard shape.count >= (batched ? 2 : 1), shape.count <= (batched ? 8 : 7) else {
+            throw AxonError.invalidArgument("\(what) has shape \(shape); Axon needs a batch axis and at least one more, 8 axes at most")
         }
-        let tensor = ONNXTensor(name: input.name, shape: shape, nhwc: shape.count == 4 && layout == .axon)
+        let tensor = ONNXTensor(name: input.name, shape: shape, nhwc: shape.count == 4 && layout == .axon, batched: batched)
         value[input.name] = .tensor(tensor)
         inputShapes.append(tensor.axonExample)
     }
@@ -147,12 +159,14 @@ struct ONNXState {
     /// Adds `layer` reading `inputs` as the ONNX value `output` of ONNX shape `shape`.
     mutating func define(_ output: String, _ layer: any Layer, inputs: [ONNXTensor], shape: [Int], nhwc: Bool = false) {
         add(output, layer, inputs: inputs.map(\.name))
-        value[output] = .tensor(ONNXTensor(name: output, shape: shape, nhwc: nhwc))
+        value[output] = .tensor(ONNXTensor(name: output, shape: shape, nhwc: nhwc, batched: batched))
     }
 
     /// `t` held NHWC (a Permute added the first time a value needs it).
     mutating func inNHWC(_ t: ONNXTensor, _ node: ONNXNode) throws -> ONNXTensor {
-        guard t.shape.count == 4 else { throw fail(node, "supported on 4-D (NCHW) tensors, got shape \(t.shape)") }
+        guard t.shape.count == 4, t.batched else {
+            throw fail(node, "supported on 4-D (NCHW) tensors with the batch axis first, got shape \(t.shape)")
+        }
         if t.nhwc { return t }
         return permuted(t, [1, 2, 0], nhwc: true, suffix: "/nhwc")
     }
@@ -164,7 +178,7 @@ struct ONNXState {
 
     private mutating func permuted(_ t: ONNXTensor, _ axes: [Int], nhwc: Bool, suffix: String) -> ONNXTensor {
         if let c = converted[t.name] { return c }
-        let out = ONNXTensor(name: t.name + suffix, shape: t.shape, nhwc: nhwc)
+        let out = ONNXTensor(name: t.name + suffix, shape: t.shape, nhwc: nhwc, batched: t.batched)
         add(out.name, Permute(axes), inputs: [t.name])
         converted[t.name] = out
         return out
@@ -218,11 +232,11 @@ struct ONNXState {
         }
     }
 
-    /// `axis` of a tensor of rank `rank`, made non-negative; axis 0 (the batch) refused.
+    /// `axis` of a tensor of rank `rank`, made non-negative; axis 0 refused when it is the batch.
     func axis(_ node: ONNXNode, _ a: Int, rank: Int) throws -> Int {
         let r = a < 0 ? a + rank : a
         guard r >= 0, r < rank else { throw fail(node, "axis \(a) is out of range for rank \(rank)") }
-        guard r != 0 else { throw fail(node, "operates along axis 0, the batch axis, which Axon's layers keep apart") }
+        guard r != 0 || !batched else { throw fail(node, "operates along axis 0, the batch axis, which Axon's layers keep apart") }
         return r
     }
 

@@ -71,24 +71,31 @@ extension ONNXState {
             if parts.allSatisfy(\.nhwc) {
                 define(out, Concatenate(axis: [0, 3, 1, 2][a]), inputs: parts, shape: shape, nhwc: true)
             } else {
-                define(out, Concatenate(axis: a), inputs: try parts.map { try inONNXOrder($0) }, shape: shape)
+                define(out, Concatenate(axis: exampleAxis(a) + 1), inputs: try parts.map { try inONNXOrder($0) }, shape: shape)
             }
         case "Flatten":
             let x = try inONNXOrder(try tensor(node))
-            let a = try int(node, "axis", default: 1)
-            guard a == 1 || a == 1 - x.shape.count else {
-                throw fail(node, "axis \(a) is not supported: Axon flattens each example (axis 1), keeping the batch axis apart")
+            var a = try int(node, "axis", default: 1)
+            a = a < 0 ? a + x.shape.count : a
+            guard (0...x.shape.count).contains(a) else { throw fail(node, "axis \(a) is out of range for shape \(x.shape)") }
+            let shape = [x.shape[..<a].reduce(1, *), x.shape[a...].reduce(1, *)]
+            if batched {
+                guard a == 1 else {
+                    throw fail(node, "axis \(a) is not supported: Axon flattens each example (axis 1), keeping the batch axis apart")
+                }
+                define(out, Flatten(), inputs: [x], shape: shape)
+            } else {
+                define(out, Reshape(shape), inputs: [x], shape: shape)
             }
-            define(out, Flatten(), inputs: [x], shape: [x.shape[0], x.shape.dropFirst().reduce(1, *)])
         case "Reshape", "Squeeze", "Unsqueeze":
             try visitReshape(node, out)
         case "Transpose":
             let x = try inONNXOrder(try tensor(node))
             let perm = try ints(node, "perm") ?? Array((0..<x.shape.count).reversed())
-            guard perm.first == 0, Set(perm) == Set(0..<x.shape.count) else {
+            guard perm.first == 0 || !batched, perm.count == x.shape.count, Set(perm) == Set(0..<x.shape.count) else {
                 throw fail(node, "perm \(perm) moves the batch axis; Axon supports permutations that keep axis 0 first")
             }
-            define(out, Permute(perm.dropFirst().map { $0 - 1 }), inputs: [x], shape: perm.map { x.shape[$0] })
+            define(out, Permute((batched ? Array(perm.dropFirst()) : perm).map { exampleAxis($0) }), inputs: [x], shape: perm.map { x.shape[$0] })
         case "Pad":
             try visitPad(node, out)
         default:
@@ -114,8 +121,8 @@ extension ONNXState {
         x = try inONNXOrder(x)
         if a == x.shape.count - 1 { return define(out, layer(), inputs: [x], shape: x.shape) }
         // Another axis: move it last, normalise, move it back.
-        var axes = Array(0..<(x.shape.count - 1))
-        axes.swapAt(a - 1, axes.count - 1)
+        var axes = Array(0..<x.axonExample.count)
+        axes.swapAt(exampleAxis(a), axes.count - 1)
         var moved = x.shape
         moved.swapAt(a, moved.count - 1)
         let t = ONNXTensor(name: out + "/moved", shape: moved)
@@ -127,7 +134,9 @@ extension ONNXState {
     /// Gemm (A·B·alpha + C·beta, B and C constants) and MatMul (A·B) as a Dense layer.
     mutating func visitDense(_ node: ONNXNode, _ out: String) throws {
         let x = try inONNXOrder(try tensor(node))
-        guard x.shape.count == 2 else { throw fail(node, "supported on [N, K] inputs (a batch of vectors), got \(x.shape)") }
+        guard x.shape.count == 2 || (node.op == "MatMul" && x.shape.count >= 2) else {
+            throw fail(node, "supported on [N, K] inputs (a batch of vectors), got \(x.shape)")
+        }
         guard var w = try constant(node, 1), w.shape.count == 2 else {
             throw fail(node, "input 2 must be a constant matrix (products of two computed tensors are not supported)")
         }
@@ -139,7 +148,7 @@ extension ONNXState {
             beta = try float(node, "beta", default: 1)
         }
         let (k, n) = (w.shape[0], w.shape[1])
-        guard x.shape[1] == k else { throw fail(node, "input of shape \(x.shape) does not match weights \(w.shape)") }
+        guard x.shape.last == k else { throw fail(node, "input of shape \(x.shape) does not match weights \(w.shape)") }
         var bias = [Float](repeating: 0, count: n)
         if node.op == "Gemm", let c = try constant(node, 2) {
             guard c.values.count == 1 || (c.values.count == n && c.shape.last == n) else {
@@ -151,7 +160,7 @@ extension ONNXState {
             "kernel": Tensor(uncheckedShape: [k, n], scalars: w.values.map { $0 * alpha }),
             "bias": Tensor(uncheckedShape: [n], scalars: bias),
         ])
-        define(out, dense, inputs: [x], shape: [x.shape[0], n])
+        define(out, dense, inputs: [x], shape: x.shape.dropLast() + [n])
     }
 
     mutating func visitArithmetic(_ node: ONNXNode, _ out: String) throws {
@@ -217,6 +226,7 @@ extension ONNXState {
 
     mutating func visitReshape(_ node: ONNXNode, _ out: String) throws {
         let shapeOf: ([Int]) throws -> [Int]
+        let this = self   // the shape rules below only read
         switch node.op {
         case "Reshape":
             guard let target = try constant(node, 1)?.values.map({ Int($0) }) else { throw fail(node, "the shape must be a constant") }
@@ -226,10 +236,10 @@ extension ONNXState {
                 let n = input.reduce(1, *)
                 if let i = s.firstIndex(of: -1) {
                     let known = s.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-                    guard known > 0, n % known == 0 else { throw self.fail(node, "cannot reshape \(input) to \(target)") }
+                    guard known > 0, n % known == 0 else { throw this.fail(node, "cannot reshape \(input) to \(target)") }
                     s[i] = n / known
                 }
-                guard s.allSatisfy({ $0 >= 1 }), s.reduce(1, *) == n else { throw self.fail(node, "cannot reshape \(input) to \(target)") }
+                guard s.allSatisfy({ $0 >= 1 }), s.reduce(1, *) == n else { throw this.fail(node, "cannot reshape \(input) to \(target)") }
                 return s
             }
         case "Squeeze":
@@ -237,7 +247,7 @@ extension ONNXState {
             shapeOf = { input in
                 let axes = Set(try (given ?? input.indices.filter { input[$0] == 1 }).map { $0 < 0 ? $0 + input.count : $0 })
                 guard axes.allSatisfy({ input.indices.contains($0) && input[$0] == 1 }) else {
-                    throw self.fail(node, "axes \(given ?? []) are not all of size 1 in \(input)")
+                    throw this.fail(node, "axes \(given ?? []) are not all of size 1 in \(input)")
                 }
                 return input.indices.filter { !axes.contains($0) }.map { input[$0] }
             }
@@ -247,7 +257,7 @@ extension ONNXState {
                 let rank = input.count + given.count
                 let axes = Set(given.map { $0 < 0 ? $0 + rank : $0 })
                 guard axes.count == given.count, axes.allSatisfy({ (0..<rank).contains($0) }) else {
-                    throw self.fail(node, "axes \(given) are invalid for rank \(input.count)")
+                    throw this.fail(node, "axes \(given) are invalid for rank \(input.count)")
                 }
                 var rest = input.makeIterator()
                 return (0..<rank).map { axes.contains($0) ? 1 : rest.next()! }
@@ -259,9 +269,10 @@ extension ONNXState {
         }
         let x = try inONNXOrder(try tensor(node))
         let s = try shapeOf(x.shape)
-        guard s.first == x.shape[0], s.count >= 2 else {
+        guard !batched || (s.first == x.shape[0] && s.count >= 2) else {
             throw fail(node, "reshapes \(x.shape) to \(s), across the batch axis; Axon reshapes each example, keeping axis 0")
         }
-        define(out, Reshape(Array(s.dropFirst())), inputs: [x], shape: s)
+        guard s.count <= 7 else { throw fail(node, "shape \(s) has more than 7 axes") }
+        define(out, Reshape(batched ? Array(s.dropFirst()) : s), inputs: [x], shape: s)
     }
 }
