@@ -26,6 +26,9 @@ public enum ONNXFile {
             return try ONNXImport.importModel(model, layout: layout, constants: constants)
         } catch let AxonError.invalidArgument(message) {
             throw AxonError.file(path: path, message)
+        } catch let error as AxonError {
+            if case .file = error { throw error }
+            throw AxonError.file(path: path, "the imported network does not build: \(error)")   // e.g. a window larger than its input
         }
     }
 

@@ -144,6 +144,9 @@ struct ONNXState {
             else if i == 0 { shape.append(1) }   // a symbolic batch size
             else { throw AxonError.invalidArgument("\(what) has no fixed size along axis \(i) (shape \(t.shape.dim.map(\.dimValue)))") }
         }
+        guard let n = ModelFile.checkedProduct(shape), n <= 1 << 31 else {
+            throw AxonError.invalidArgument("\(what) has shape \(shape), more than 2^31 values")
+        }
         guard shape.count >= (batched ? 2 : 1), shape.count <= (batched ? 8 : 7) else {
             throw AxonError.invalidArgument("\(what) has shape \(shape); Axon needs a batch axis and at least one more, 8 axes at most")
         }
@@ -198,6 +201,17 @@ struct ONNXState {
         guard k < node.inputs.count, !node.inputs[k].isEmpty else { return nil }
         guard case .constant(let c)? = value[node.inputs[k]] else { throw fail(node, "input \(k + 1) must be a constant (an initializer)") }
         return c
+    }
+
+    /// Input `k`, a constant of integers (a shape, axes, pads) each within ±`limit`; nil when omitted.
+    func intValues(_ node: ONNXNode, _ k: Int, limit: Int = 1 << 31) throws -> [Int]? {
+        guard let c = try constant(node, k) else { return nil }
+        return try c.values.map { v in
+            guard v.isFinite, v.rounded() == v, abs(v) <= Float(limit) else {
+                throw fail(node, "input \(k + 1) holds \(v), not an integer within ±\(limit)")
+            }
+            return Int(v)
+        }
     }
 
     func int(_ node: ONNXNode, _ key: String, default d: Int) throws -> Int {

@@ -229,21 +229,23 @@ extension ONNXState {
         let this = self   // the shape rules below only read
         switch node.op {
         case "Reshape":
-            guard let target = try constant(node, 1)?.values.map({ Int($0) }) else { throw fail(node, "the shape must be a constant") }
+            guard let target = try intValues(node, 1) else { throw fail(node, "the shape must be a constant") }
             let allowZero = try int(node, "allowzero", default: 0) != 0
             shapeOf = { input in
                 var s = target.enumerated().map { i, d in d == 0 && !allowZero && i < input.count ? input[i] : d }
                 let n = input.reduce(1, *)
                 if let i = s.firstIndex(of: -1) {
-                    let known = s.enumerated().filter { $0.offset != i }.reduce(1) { $0 * $1.element }
-                    guard known > 0, n % known == 0 else { throw this.fail(node, "cannot reshape \(input) to \(target)") }
+                    let others = s.enumerated().filter { $0.offset != i }.map(\.element)
+                    guard others.allSatisfy({ $0 >= 1 }), let known = ModelFile.checkedProduct(others), n % known == 0 else {
+                        throw this.fail(node, "cannot reshape \(input) to \(target)")
+                    }
                     s[i] = n / known
                 }
-                guard s.allSatisfy({ $0 >= 1 }), s.reduce(1, *) == n else { throw this.fail(node, "cannot reshape \(input) to \(target)") }
+                guard s.allSatisfy({ $0 >= 1 }), ModelFile.checkedProduct(s) == n else { throw this.fail(node, "cannot reshape \(input) to \(target)") }
                 return s
             }
         case "Squeeze":
-            let given = try constant(node, 1)?.values.map { Int($0) } ?? ints(node, "axes")
+            let given = try intValues(node, 1, limit: 64) ?? ints(node, "axes")
             shapeOf = { input in
                 let axes = Set(try (given ?? input.indices.filter { input[$0] == 1 }).map { $0 < 0 ? $0 + input.count : $0 })
                 guard axes.allSatisfy({ input.indices.contains($0) && input[$0] == 1 }) else {
@@ -252,7 +254,7 @@ extension ONNXState {
                 return input.indices.filter { !axes.contains($0) }.map { input[$0] }
             }
         default:
-            guard let given = try constant(node, 1)?.values.map({ Int($0) }) ?? ints(node, "axes") else { throw fail(node, "axes are missing") }
+            guard let given = try intValues(node, 1, limit: 64) ?? ints(node, "axes"), given.count <= 8 else { throw fail(node, "axes are missing") }
             shapeOf = { input in
                 let rank = input.count + given.count
                 let axes = Set(given.map { $0 < 0 ? $0 + rank : $0 })

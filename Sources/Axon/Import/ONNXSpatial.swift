@@ -7,7 +7,9 @@ extension ONNXState {
         switch try string(node, "auto_pad", default: "NOTSET") {
         case "NOTSET":
             let p = try ints(node, "pads") ?? [0, 0, 0, 0]
-            guard p.count == 4, p.allSatisfy({ $0 >= 0 }) else { throw fail(node, "pads \(p) must be four non-negative values") }
+            guard p.count == 4, p.allSatisfy({ (0...(1 << 16)).contains($0) }) else {
+                throw fail(node, "pads \(p) must be four values in 0...65536")
+            }
             return p
         case "VALID": return [0, 0, 0, 0]
         case let mode where mode == "SAME_UPPER" || mode == "SAME_LOWER":
@@ -36,11 +38,13 @@ extension ONNXState {
 
     /// Kernel size, strides and checks shared by Conv and the pools.
     func window(_ node: ONNXNode, kernel given: [Int]?) throws -> (kernel: [Int], strides: [Int]) {
-        guard let kernel = try ints(node, "kernel_shape") ?? given, kernel.count == 2, kernel.allSatisfy({ $0 >= 1 }) else {
+        guard let kernel = try ints(node, "kernel_shape") ?? given, kernel.count == 2, kernel.allSatisfy({ (1...(1 << 16)).contains($0) }) else {
             throw fail(node, "supported on 2-D windows (kernel_shape of two values) over NCHW tensors")
         }
         let strides = try ints(node, "strides") ?? [1, 1]
-        guard strides.count == 2, strides.allSatisfy({ $0 >= 1 }) else { throw fail(node, "strides \(strides) must be two values >= 1") }
+        guard strides.count == 2, strides.allSatisfy({ (1...(1 << 16)).contains($0) }) else {
+            throw fail(node, "strides \(strides) must be two values in 1...65536")
+        }
         if let d = try ints(node, "dilations"), d.contains(where: { $0 != 1 }) { throw fail(node, "dilations \(d) are not supported") }
         if try int(node, "ceil_mode", default: 0) != 0 { throw fail(node, "ceil_mode 1 is not supported (floor only)") }
         return (kernel, strides)
@@ -133,8 +137,8 @@ extension ONNXState {
             throw fail(node, "constant_value \(v.values) is not supported (zeros only)")
         }
         let x = try inNHWC(try tensor(node), node)
-        guard let given = try constant(node, 1)?.values.map({ Int($0) }) else { throw fail(node, "pads must be a constant") }
-        let axes = try constant(node, 3)?.values.map { Int($0) < 0 ? Int($0) + 4 : Int($0) } ?? [0, 1, 2, 3]
+        guard let given = try intValues(node, 1, limit: 1 << 16) else { throw fail(node, "pads must be a constant") }
+        let axes = try intValues(node, 3, limit: 8)?.map { $0 < 0 ? $0 + 4 : $0 } ?? [0, 1, 2, 3]
         guard given.count == 2 * axes.count else { throw fail(node, "pads \(given) do not match axes \(axes)") }
         var p = [Int](repeating: 0, count: 8)
         for (i, a) in axes.enumerated() where (0..<4).contains(a) { (p[a], p[a + 4]) = (given[i], given[i + axes.count]) }
