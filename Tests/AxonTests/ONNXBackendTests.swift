@@ -169,3 +169,38 @@ import Testing
         #expect(message(try model.serializedData()).contains("(op Einsum): not supported"))
     }
 }
+
+/// The two layers added for ONNX graphs, against finite differences and by hand.
+@Suite struct PermuteLogSoftmaxTests {
+    @Test func permuteMovesAxesAndBack() throws {
+        var p = Permute([2, 0, 1])
+        let x = randomTensor([2, 3, 4, 5], seed: 11)
+        let y = try p.forward(x, training: true)
+        #expect(y.shape == [2, 5, 3, 4])
+        // y[n, k, i, j] = x[n, i, j, k]
+        #expect(y[flat: ((1 * 5 + 4) * 3 + 2) * 4 + 3] == x[flat: ((1 * 3 + 2) * 4 + 3) * 5 + 4])
+        let r = try gradientCheck(p, x)
+        #expect(r.maxError < 2e-2, "Permute: \(r)")
+    }
+
+    @Test func logSoftmaxIsLogOfSoftmax() throws {
+        var l = LogSoftmax(), s = Softmax()
+        let x = randomTensor([3, 7], seed: 12, range: -4...4)
+        let a = try l.forward(x, training: false), b = try s.forward(x, training: false)
+        for i in 0..<a.count { #expect(abs(a[flat: i] - log(b[flat: i])) < 1e-5) }
+        let r = try gradientCheck(LogSoftmax(), x)
+        #expect(r.maxError < 2e-2, "LogSoftmax: \(r)")
+    }
+}
+
+extension PermuteLogSoftmaxTests {
+    @Test func clipBoundsAndGradient() throws {
+        var c = Clip(lower: -0.5, upper: 0.25)
+        let y = try c.forward(Tensor(shape: [1, 4], scalars: [-1, -0.2, 0.1, 3]), training: false)
+        #expect(y.scalars == [-0.5, -0.2, 0.1, 0.25])
+        var inverted = Clip(lower: 2, upper: 1)   // ONNX: every output is the upper bound
+        #expect(try inverted.forward(Tensor(shape: [1, 2], scalars: [0, 5]), training: false).scalars == [1, 1])
+        let r = try gradientCheck(Clip(lower: -0.5, upper: 0.5), spacedTensor([2, 9], seed: 13, gap: 0.11, offset: -0.97))
+        #expect(r.maxError < 2e-2, "Clip: \(r)")
+    }
+}

@@ -28,9 +28,7 @@ extension ONNXState {
             switch (lo, hi) {
             case (0?, nil): define(out, ReLU(), inputs: [x], shape: x.shape, nhwc: x.nhwc)
             case (0?, 6?): define(out, ReLU6(), inputs: [x], shape: x.shape, nhwc: x.nhwc)
-            default:
-                throw fail(node, "bounds \(lo.map { "\($0)" } ?? "none")...\(hi.map { "\($0)" } ?? "none") are not supported "
-                    + "(0...6 as ReLU6, 0... as ReLU)")
+            default: define(out, Clip(lower: lo, upper: hi), inputs: [x], shape: x.shape, nhwc: x.nhwc)
             }
         case "Softmax", "LogSoftmax":
             try visitSoftmax(node, out)

@@ -1,5 +1,3 @@
-import Foundation
-
 /// Reorders the axes of each example (Keras' `Permute`, but 0-based): output
 /// axis i is input axis `axes[i]`, the batch axis not counted. Imported ONNX
 /// graphs use it where their channel-first layout meets Axon's channel-last one
@@ -72,63 +70,6 @@ public struct Permute: SerializableLayer {
         var inverse = [Int](repeating: 0, count: axes.count)
         for (i, a) in axes.enumerated() { inverse[a] = i }
         Permute.permuted(dy, [0] + inverse.map { $0 + 1 }, into: &dx)
-        return dx
-    }
-}
-
-/// log(softmax(x)) over the last axis, computed as x − max − log Σ exp(x − max)
-/// so that it stays finite where softmax underflows (ONNX's LogSoftmax).
-public struct LogSoftmax: ArgumentlessLayer {
-    public static let kind = "LogSoftmax"
-    private var output = Tensor.empty
-    private var dx = Tensor.empty
-    private var ready = false
-    public init() {}
-    public var isBuilt: Bool { true }
-    public var summary: String { "LogSoftmax()" }
-    public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {}
-    public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
-
-    public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor {
-        guard let cols = x.shape.last, cols > 0 else {
-            throw AxonError.shapeMismatch("LogSoftmax input", expected: [-1, -1], got: x.shape)
-        }
-        Tensor.reuse(&output, shape: x.shape)
-        x.withUnsafeBufferPointer { src in
-            output.withUnsafeMutableBufferPointer { dst in
-                for r in 0..<(src.count / cols) {
-                    let row = r * cols
-                    var m = -Float.infinity
-                    for j in 0..<cols { m = max(m, src[row + j]) }
-                    var s: Float = 0
-                    for j in 0..<cols { s += exp(src[row + j] - m) }
-                    let shift = m + log(s)
-                    for j in 0..<cols { dst[row + j] = src[row + j] - shift }
-                }
-            }
-        }
-        ready = training
-        return output
-    }
-
-    /// dx = dy − softmax(x) · Σ dy, row by row.
-    public mutating func backward(_ dy: Tensor) throws -> Tensor {
-        guard ready else { throw AxonError.invalidArgument("LogSoftmax: backward needs a preceding forward(training: true)") }
-        try dy.expectShape(output.shape, "LogSoftmax output gradient")
-        let cols = output.shape.last!
-        Tensor.reuse(&dx, shape: dy.shape)
-        output.withUnsafeBufferPointer { y in
-            dy.withUnsafeBufferPointer { g in
-                dx.withUnsafeMutableBufferPointer { d in
-                    for r in 0..<(g.count / cols) {
-                        let row = r * cols
-                        var s: Float = 0
-                        for j in 0..<cols { s += g[row + j] }
-                        for j in 0..<cols { d[row + j] = g[row + j] - exp(y[row + j]) * s }
-                    }
-                }
-            }
-        }
         return dx
     }
 }
