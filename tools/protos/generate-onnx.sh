@@ -20,14 +20,8 @@ here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/Sources/Axon/Import/Generated"
 
-PROTOC_GEN_SWIFT="${PROTOC_GEN_SWIFT:-$(command -v protoc-gen-swift || true)}"
-[ -x "$PROTOC_GEN_SWIFT" ] || { echo "generate-onnx.sh: protoc-gen-swift not found (set PROTOC_GEN_SWIFT)" >&2; exit 1; }
-command -v protoc >/dev/null || { echo "generate-onnx.sh: protoc not found (apt-get install protobuf-compiler)" >&2; exit 1; }
-got="$("$PROTOC_GEN_SWIFT" --version)"
-case "$got" in
-    *" $SWIFT_PROTOBUF_VERSION") ;;
-    *) echo "generate-onnx.sh: $got, expected $SWIFT_PROTOBUF_VERSION" >&2; exit 1 ;;
-esac
+# shellcheck source=tools/protos/tools.sh
+. "$here/tools.sh"
 
 ONNX_PROTO="${ONNX_PROTO:-}"
 if [ -z "$ONNX_PROTO" ]; then
