@@ -1,5 +1,17 @@
+import Foundation
+
 /// What the TensorFlow and ONNX importers both need.
 enum ImportSupport {
+    /// `count` little-endian values from `bytes` (a tensor's packed content);
+    /// nil when it holds another number of bytes.
+    static func littleEndian<T: FixedWidthInteger>(_ bytes: Data, count: Int, as type: T.Type) -> [T]? {
+        let size = MemoryLayout<T>.size
+        guard bytes.count == count * size else { return nil }
+        return bytes.withUnsafeBytes { raw in
+            (0..<count).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
+        }
+    }
+
     /// `layer` built for examples of `inputShape` (for weights, only its channel count matters) with these tensors.
     static func built<L: Layer>(_ layer: L, inputShape: [Int], _ tensors: [String: Tensor]) throws -> L {
         var l = layer

@@ -59,13 +59,10 @@ public enum ONNXFile {
                 + "save the model with its data inside (onnx.save_model(m, path, save_as_external_data=False))")
         }
         func raw<T: FixedWidthInteger>(_ type: T.Type) throws -> [T] {
-            let size = MemoryLayout<T>.size
-            guard t.rawData.count == count * size else {
-                throw AxonError.invalidArgument("\(what): raw_data holds \(t.rawData.count) bytes, shape \(shape) needs \(count * size)")
+            guard let values = ImportSupport.littleEndian(t.rawData, count: count, as: T.self) else {
+                throw AxonError.invalidArgument("\(what): raw_data holds \(t.rawData.count) bytes, shape \(shape) needs \(count * MemoryLayout<T>.size)")
             }
-            return t.rawData.withUnsafeBytes { b in
-                (0..<count).map { T(littleEndian: b.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
-            }
+            return values
         }
         func typed<T>(_ values: [T], _ field: String) throws -> [T] {
             guard values.count == count else {
