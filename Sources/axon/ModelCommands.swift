@@ -44,7 +44,7 @@ struct Inspect: ParsableCommand {
             let nodes = imported.opCounts.values.reduce(0, +)
             print("ONNX \(file): opset \(imported.opset), \(nodes) nodes; ops: "
                   + imported.opCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-            print("inputs: " + zip(imported.inputNames, imported.inputShapes).map { "\($0) \($1) (one example, NHWC)" }.joined(separator: ", "))
+            print("inputs (one example each; images NHWC): " + zip(imported.inputNames, imported.inputShapes).map { "\($0) \($1)" }.joined(separator: ", "))
             print(networkSummary(imported.graph, inputShapes: imported.inputShapes, title: "Imported as"))
             return
         }
