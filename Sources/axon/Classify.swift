@@ -7,7 +7,7 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Name what is in JPEG or PNG photos with a pretrained classifier (top labels and probabilities).")
 
-    @Option(help: ArgumentHelp("A pretrained network (\(Pretrained.names.joined(separator: ", ")); fetched on first use), an Axon model file that carries class names and preprocessing, a TensorFlow GraphDef (.pb: one that decodes JPEGs itself, or a frozen TensorFlow 2 model taking an image tensor, see --input-scale), or a directory laid out as inception-2015-12-05.tgz unpacks.", valueName: "name|file|dir"))
+    @Option(help: ArgumentHelp("A pretrained network (\(Pretrained.names.joined(separator: ", ")); fetched on first use), an Axon model file that carries class names and preprocessing, a TensorFlow GraphDef (.pb: one that decodes JPEGs itself, or a frozen TensorFlow 2 model taking an image tensor, see --input-scale), an ONNX model (.onnx, opset 13+, taking an NCHW image tensor, see --input-scale), or a directory laid out as inception-2015-12-05.tgz unpacks.", valueName: "name|file|dir"))
     var model: String = "efficientnet-lite0"
 
     @Option(help: ArgumentHelp("Class labels, one per line, in output order (for a GraphDef without its label files).", valueName: "file"))
@@ -94,6 +94,11 @@ struct Classify: ParsableCommand {
                 names = try InceptionLabels.read(directory: directory)
             }
             return (try imported.graph.foldedForInference(), preprocessing, names, directory != nil)
+        }
+        if model.hasSuffix(".onnx") {
+            let graph = try ONNXFile.load(model).graph
+            let names = try labels.map { Dictionary(uniqueKeysWithValues: try ClassNames.read(from: $0).enumerated().map { ($0, $1) }) }
+            return (try graph.foldedForInference(), try tensorInput(graph, file: model), names ?? [:], false)
         }
         let path = Pretrained.names.contains(model.lowercased()) ? try ensurePretrained(model.lowercased()) : model
         let loaded = try ModelFile.load(from: path)

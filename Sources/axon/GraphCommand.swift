@@ -10,7 +10,7 @@ struct GraphCommand: ParsableCommand {
         commandName: "graph",
         abstract: "Draw a network's structure (a model file, a TensorFlow GraphDef or a built-in architecture) as .svg, .png or Graphviz .dot.")
 
-    @Argument(help: ArgumentHelp("A model file written by `axon train --save`, or a TensorFlow GraphDef (.pb).", valueName: "file"))
+    @Argument(help: ArgumentHelp("A model file written by `axon train --save`, a TensorFlow GraphDef (.pb) or an ONNX model (.onnx).", valueName: "file"))
     var file: String?
 
     @Option(help: ArgumentHelp("A built-in architecture instead of a file: \(Inspect.architectures.joined(separator: ", ")).", valueName: "name"))
@@ -40,8 +40,8 @@ struct GraphCommand: ParsableCommand {
 
     func run() throws {
         let network: any Network, shapes: [[Int]], title: String
-        if let file, file.hasSuffix(".pb") {
-            network = try GraphDefFile.load(file).graph
+        if let file, file.hasSuffix(".pb") || file.hasSuffix(".onnx") {
+            network = file.hasSuffix(".onnx") ? try ONNXFile.load(file).graph : try GraphDefFile.load(file).graph
             shapes = network.inputShapes ?? []
             title = (file as NSString).lastPathComponent
         } else if let file {

@@ -12,7 +12,7 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the layers, output shapes, parameter counts and metadata of a saved model file or a built-in architecture.")
 
-    @Argument(help: ArgumentHelp("A model file written by `axon train --save` or Network.save(to:).", valueName: "file"))
+    @Argument(help: ArgumentHelp("A model file written by `axon train --save` or Network.save(to:), a TensorFlow GraphDef (.pb) or an ONNX model (.onnx).", valueName: "file"))
     var file: String?
 
     @Option(help: ArgumentHelp("A built-in architecture instead of a file: \(Self.architectures.joined(separator: ", ")).",
@@ -37,6 +37,15 @@ struct Inspect: ParsableCommand {
                 print("input: JPEG bytes (\(imported.inputName)), resized to \(p.height)×\(p.inputWidth), (x − \(p.mean[0])) / \(p.std[0])")
             }
             print(networkSummary(imported.graph, inputShapes: imported.graph.inputShapes ?? [], title: "Imported as"))
+            return
+        }
+        if let file, file.hasSuffix(".onnx") {
+            let imported = try ONNXFile.load(file)
+            let nodes = imported.opCounts.values.reduce(0, +)
+            print("ONNX \(file): opset \(imported.opset), \(nodes) nodes; ops: "
+                  + imported.opCounts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+            print("inputs (one example each; images NHWC): " + zip(imported.inputNames, imported.inputShapes).map { "\($0) \($1)" }.joined(separator: ", "))
+            print(networkSummary(imported.graph, inputShapes: imported.inputShapes, title: "Imported as"))
             return
         }
         if let file {

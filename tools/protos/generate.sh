@@ -32,14 +32,8 @@ PYTHON="${PYTHON:-}"
 if [ -z "$PYTHON" ]; then
     if [ -x "$root/Benchmarks/.venv/bin/python" ]; then PYTHON="$root/Benchmarks/.venv/bin/python"; else PYTHON=python3; fi
 fi
-PROTOC_GEN_SWIFT="${PROTOC_GEN_SWIFT:-$(command -v protoc-gen-swift || true)}"
-[ -x "$PROTOC_GEN_SWIFT" ] || { echo "generate.sh: protoc-gen-swift not found (set PROTOC_GEN_SWIFT)" >&2; exit 1; }
-command -v protoc >/dev/null || { echo "generate.sh: protoc not found (apt-get install protobuf-compiler)" >&2; exit 1; }
-got="$("$PROTOC_GEN_SWIFT" --version)"
-case "$got" in
-    *" $SWIFT_PROTOBUF_VERSION") ;;
-    *) echo "generate.sh: $got, expected $SWIFT_PROTOBUF_VERSION" >&2; exit 1 ;;
-esac
+# shellcheck source=tools/protos/tools.sh
+. "$here/tools.sh"
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT

@@ -73,13 +73,10 @@ public enum GraphDefFile {
             return values.map(convert) + [Float](repeating: convert(last), count: count - values.count)
         }
         func content<T: FixedWidthInteger>(_ type: T.Type) throws -> [T] {
-            let size = MemoryLayout<T>.size
-            guard t.tensorContent.count == count * size else {
-                throw AxonError.invalidArgument("tensor_content holds \(t.tensorContent.count) bytes, shape \(shape) needs \(count * size)")
+            guard let values = ImportSupport.littleEndian(t.tensorContent, count: count, as: T.self) else {
+                throw AxonError.invalidArgument("tensor_content holds \(t.tensorContent.count) bytes, shape \(shape) needs \(count * MemoryLayout<T>.size)")
             }
-            return t.tensorContent.withUnsafeBytes { raw in
-                (0..<count).map { T(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * size, as: T.self)) }
-            }
+            return values
         }
         let values: [Float]
         switch t.dtype {

@@ -19,6 +19,7 @@ enum TFAttr {
     case bool(Bool)
     case string(String)
     case ints([Int])
+    case floats([Float])
     case type(Int)
     /// Dimensions (-1 where unknown); nil for an unknown rank.
     case shape([Int]?)
@@ -197,13 +198,8 @@ struct ImportState {
         byName.values.reduce(0) { $0 + $1.inputs.filter { $0 == name }.count }
     }
 
-    /// `layer` built for examples of `inputShape` (only its channel count matters) with these tensors.
     func built<L: Layer>(_ layer: L, inputShape: [Int], _ tensors: [String: Tensor]) throws -> L {
-        var l = layer
-        var g = SeededGenerator(seed: 0)
-        try l.build(inputShape: inputShape, generator: &g)
-        for (name, t) in tensors { try l.setTensor(name, to: t) }
-        return l
+        try ImportSupport.built(layer, inputShape: inputShape, tensors)
     }
 
     mutating func add(_ name: String, _ layer: any Layer, inputs: [String]) {
@@ -407,19 +403,16 @@ struct ImportState {
 
     /// Constant folding with TensorFlow's broadcasting of a scalar or a trailing vector.
     func elementwise(_ node: TFNode, _ x: TFConstant, _ y: TFConstant) throws -> TFConstant {
-        let (big, small) = x.values.count >= y.values.count ? (x, y) : (y, x)
-        guard !small.values.isEmpty, big.values.count % small.values.count == 0 else {
-            throw fail(node, "cannot broadcast constants of shapes \(x.shape) and \(y.shape)")
-        }
-        let n = big.values.count
-        func at(_ c: TFConstant, _ i: Int) -> Float { c.values[i % c.values.count] }
         let op: (Float, Float) -> Float
         switch node.op {
-        case "Sub": op = (-)
-        case "Mul": op = (*)
-        default: op = (+)
+        case "Sub": op = { $0 - $1 }
+        case "Mul": op = { $0 * $1 }
+        default: op = { $0 + $1 }
         }
-        return TFConstant(shape: big.shape, values: (0..<n).map { op(at(x, $0), at(y, $0)) })
+        guard let r = TFConstant.broadcast(x, y, op) else {
+            throw fail(node, "cannot broadcast constants of shapes \(x.shape) and \(y.shape)")
+        }
+        return r
     }
 
     /// A per-channel bias: merged into the convolution or matrix product before
