@@ -88,8 +88,8 @@ install: lib release
 	install -m 755 .build/release/axon $(PREFIX)/bin
 
 # libFuzzer over every loader of user files (Tests/Fuzz/Fuzz.swift): model
-# (safetensors), graphdef (TensorFlow .pb), image (JPEG, PNG, PGM) and idx (raw
-# and gzip), each for FUZZ_RUNS inputs or FUZZ_SECONDS. Axon's sources are
+# (safetensors), graphdef (TensorFlow .pb), onnx, image (JPEG, PNG, PGM) and idx
+# (raw and gzip), each for FUZZ_RUNS inputs or FUZZ_SECONDS. Axon's sources are
 # compiled with the harness as one module, with coverage and AddressSanitizer;
 # SwiftProtobuf (for the GraphDef reader) is compiled once into build/fuzz.
 # New interesting inputs accumulate in build/fuzz-corpus/<target>; seeds are in
@@ -98,7 +98,7 @@ install: lib release
 SWIFTC ?= swiftc
 FUZZ_RUNS ?= 1000000
 FUZZ_SECONDS ?= 900
-FUZZ_TARGETS ?= model graphdef image idx
+FUZZ_TARGETS ?= model graphdef onnx image idx
 FUZZ_FLAGS := -O -sanitize=fuzzer,address -parse-as-library
 PROTOBUF_SRC = .build/checkouts/swift-protobuf/Sources/SwiftProtobuf
 fuzz: lib build/fuzz/libSwiftProtobuf.a
@@ -107,7 +107,7 @@ fuzz: lib build/fuzz/libSwiftProtobuf.a
 	  build/fuzz/libSwiftProtobuf.a build/lib/libckernels.a $(CLIBS) -o build/fuzz/axon-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz-corpus/$$t; \
-	  case $$t in graphdef) seeds=Tests/Fixtures/graphdef;; image) seeds="Tests/Fuzz/corpus/image Tests/Fixtures/graphdef";; \
+	  case $$t in graphdef) seeds=Tests/Fixtures/graphdef;; onnx) seeds=Tests/Fixtures/onnx/models;; image) seeds="Tests/Fuzz/corpus/image Tests/Fixtures/graphdef";; \
 	    *) seeds=Tests/Fuzz/corpus/$$t;; esac; \
 	  echo "== fuzz target $$t"; \
 	  AXON_FUZZ_TARGET=$$t build/fuzz/axon-fuzz -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \

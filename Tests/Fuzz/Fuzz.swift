@@ -4,6 +4,7 @@
 // AXON_FUZZ_TARGET:
 //   model     safetensors model files (ModelFile.decode; a file that loads must run)
 //   graphdef  TensorFlow GraphDef files (GraphDefFile.load; a graph that imports must run)
+//   onnx      ONNX model files (ONNXFile.load; a graph that imports must run)
 //   image     JPEG, PNG and PGM pictures (RGBImage.read, GrayImage.readPNG/readPGM)
 //   idx       IDX image and label files, raw or gzip (IDX.readImages/readLabels)
 // Every input must load or be refused with an AxonError, never crash, hang or
@@ -20,8 +21,8 @@ nonisolated(unsafe) var scratchPath = "/dev/shm/axon-fuzz-\(getpid())"
 @_cdecl("LLVMFuzzerInitialize")
 public func axonFuzzInitialize(_ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> CInt {
     if let t = getenv("AXON_FUZZ_TARGET") { fuzzTarget = String(cString: t) }
-    guard ["model", "graphdef", "image", "idx"].contains(fuzzTarget) else {
-        fatalError("AXON_FUZZ_TARGET must be model, graphdef, image or idx; got \(fuzzTarget)")
+    guard ["model", "graphdef", "onnx", "image", "idx"].contains(fuzzTarget) else {
+        fatalError("AXON_FUZZ_TARGET must be model, graphdef, onnx, image or idx; got \(fuzzTarget)")
     }
     return 0
 }
@@ -37,6 +38,10 @@ public func axonFuzzOneInput(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt 
         case "graphdef":
             try writeScratch(bytes)
             let imported = try GraphDefFile.load(scratchPath)
+            if let shape = imported.graph.inputShape { try runOnce(imported.graph, inputShape: shape) }
+        case "onnx":
+            try writeScratch(bytes)
+            let imported = try ONNXFile.load(scratchPath)
             if let shape = imported.graph.inputShape { try runOnce(imported.graph, inputShape: shape) }
         case "image":
             try writeScratch(bytes)
