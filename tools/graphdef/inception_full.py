@@ -32,7 +32,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # plain Eigen kernels, as t
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import attr_value_pb2, types_pb2
+from tensorflow.core.framework import attr_value_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_fixtures import EPS, G2015, freeze  # noqa: E402
@@ -88,27 +88,6 @@ class Calibrated(G2015):
                          N=attr_value_pb2.AttrValue(i=len(parts)), T=self.T())
 
 
-def front(g, jpeg):
-    """DecodeJpeg ... Mul, the preprocessing nodes of classify_image_graph_def.pb."""
-    T = g.T
-    g.const("DecodeJpeg/contents", jpeg, dtype=tf.string)
-    g.node("DecodeJpeg", "DecodeJpeg", ["DecodeJpeg/contents"],
-           channels=attr_value_pb2.AttrValue(i=3), ratio=attr_value_pb2.AttrValue(i=1),
-           fancy_upscaling=attr_value_pb2.AttrValue(b=True),
-           try_recover_truncated=attr_value_pb2.AttrValue(b=False),
-           acceptable_fraction=attr_value_pb2.AttrValue(f=1.0))
-    g.node("Cast", "Cast", ["DecodeJpeg"], SrcT=T(types_pb2.DT_UINT8), DstT=T())
-    g.const("ExpandDims/dim", np.int32(0))
-    g.node("ExpandDims", "ExpandDims", ["Cast", "ExpandDims/dim"], T=T())
-    g.const("ResizeBilinear/size", np.array([SIZE, SIZE], np.int32))
-    g.node("ResizeBilinear", "ResizeBilinear", ["ExpandDims", "ResizeBilinear/size"], T=T(),
-           align_corners=attr_value_pb2.AttrValue(b=False))
-    g.const("Sub/y", np.float32(128.0))
-    g.node("Sub", "Sub", ["ResizeBilinear", "Sub/y"], T=T())
-    g.const("Mul/y", np.float32(1.0 / 128.0))
-    return g.node("Mul", "Mul", ["Sub", "Mul/y"], T=T())
-
-
 def preprocess_2015(jpegs):
     """What the graph's front does, for the calibration batch."""
     out = []
@@ -122,7 +101,7 @@ def preprocess_2015(jpegs):
 def build_2015(jpegs):
     """Inception-v3 with the node names and ops of classify_image_graph_def.pb."""
     g = Calibrated(np.random.default_rng(2015), preprocess_2015(jpegs))
-    x = front(g, jpegs[0])
+    x = g.front(jpegs[0], SIZE)
     x = g.conv("conv", x, 3, 32, 3, stride=2, padding="VALID")
     x = g.conv("conv_1", x, 32, 32, 3, padding="VALID")
     x = g.conv("conv_2", x, 32, 64, 3)

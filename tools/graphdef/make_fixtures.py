@@ -156,6 +156,27 @@ class G2015:
         dep = self.check(scope, bn)
         return self.node(scope, "Relu", [dep], T=self.T())
 
+    def front(self, jpeg, size):
+        """DecodeJpeg ... Mul: the preprocessing nodes of classify_image_graph_def.pb
+        (the JPEG held in DecodeJpeg/contents, fed in use), resizing to size×size."""
+        T = self.T
+        self.const("DecodeJpeg/contents", jpeg, dtype=tf.string)
+        self.node("DecodeJpeg", "DecodeJpeg", ["DecodeJpeg/contents"],
+                  channels=attr_value_pb2.AttrValue(i=3), ratio=attr_value_pb2.AttrValue(i=1),
+                  fancy_upscaling=attr_value_pb2.AttrValue(b=True),
+                  try_recover_truncated=attr_value_pb2.AttrValue(b=False),
+                  acceptable_fraction=attr_value_pb2.AttrValue(f=1.0))
+        self.node("Cast", "Cast", ["DecodeJpeg"], SrcT=T(types_pb2.DT_UINT8), DstT=T())
+        self.const("ExpandDims/dim", np.int32(0))
+        self.node("ExpandDims", "ExpandDims", ["Cast", "ExpandDims/dim"], T=T())
+        self.const("ResizeBilinear/size", np.array([size, size], np.int32))
+        self.node("ResizeBilinear", "ResizeBilinear", ["ExpandDims", "ResizeBilinear/size"], T=T(),
+                  align_corners=attr_value_pb2.AttrValue(b=False))
+        self.const("Sub/y", np.float32(128.0))
+        self.node("Sub", "Sub", ["ResizeBilinear", "Sub/y"], T=T())
+        self.const("Mul/y", np.float32(1.0 / 128.0))
+        return self.node("Mul", "Mul", ["Sub", "Mul/y"], T=T())
+
     def pool(self, name, op, x, k, stride, padding):
         dep = self.check(name, x)
         return self.node(name, op, [dep], T=self.T(), ksize=self.ints([1, k, k, 1]),
@@ -167,23 +188,7 @@ def build_inception2015(small_jpeg):
     rng = np.random.default_rng(2015)
     g = G2015(rng)
     T = g.T
-    # Preprocessing, exactly the node names/ops of classify_image_graph_def.pb
-    g.const("DecodeJpeg/contents", small_jpeg, dtype=tf.string)  # fed in use
-    g.node("DecodeJpeg", "DecodeJpeg", ["DecodeJpeg/contents"],
-           channels=attr_value_pb2.AttrValue(i=3), ratio=attr_value_pb2.AttrValue(i=1),
-           fancy_upscaling=attr_value_pb2.AttrValue(b=True),
-           try_recover_truncated=attr_value_pb2.AttrValue(b=False),
-           acceptable_fraction=attr_value_pb2.AttrValue(f=1.0))
-    g.node("Cast", "Cast", ["DecodeJpeg"], SrcT=T(types_pb2.DT_UINT8), DstT=T())
-    g.const("ExpandDims/dim", np.int32(0))
-    g.node("ExpandDims", "ExpandDims", ["Cast", "ExpandDims/dim"], T=T())
-    g.const("ResizeBilinear/size", np.array([IMG, IMG], np.int32))
-    g.node("ResizeBilinear", "ResizeBilinear", ["ExpandDims", "ResizeBilinear/size"], T=T(),
-           align_corners=attr_value_pb2.AttrValue(b=False))
-    g.const("Sub/y", np.float32(128.0))
-    g.node("Sub", "Sub", ["ResizeBilinear", "Sub/y"], T=T())
-    g.const("Mul/y", np.float32(1.0 / 128.0))
-    x = g.node("Mul", "Mul", ["Sub", "Mul/y"], T=T())
+    x = g.front(small_jpeg, IMG)
     # Stem: 39 -> 19 -> 17 -> 17 -> 8
     x = g.conv("conv", x, 3, 8, 3, stride=2, padding="VALID")
     x = g.conv("conv_1", x, 8, 12, 3, padding="VALID")
