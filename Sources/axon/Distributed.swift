@@ -55,11 +55,13 @@ struct DistributedOptions: ParsableArguments {
         return parts
     }
 
-    /// The closing line of a distributed run: time in the gradient allreduce.
-    static func summary(_ parallel: any DataParallel, trainingSeconds: Double) -> String {
-        let calls = max(parallel.allreduceCalls, 1)
-        return "\(parallel.size) ranks: \(parallel.allreduceCalls) gradient allreduces, "
-            + "\(fixed(parallel.allreduceSeconds / Double(calls) * 1000, 2)) ms each, "
-            + "\(fixed(parallel.allreduceSeconds / max(trainingSeconds, 1e-9) * 100, 1))% of the training time (rank 0)"
+    /// The closing line of a distributed run: time in the gradient allreduces
+    /// (those after `since`, the counters when training began), waiting for the
+    /// slowest rank included.
+    static func summary(_ parallel: any DataParallel, since: (calls: Int, seconds: Double), trainingSeconds: Double) -> String {
+        let calls = parallel.allreduceCalls - since.calls, seconds = parallel.allreduceSeconds - since.seconds
+        return "\(parallel.size) ranks: \(calls) gradient allreduces, "
+            + "\(fixed(seconds / Double(max(calls, 1)) * 1000, 2)) ms each, "
+            + "\(fixed(seconds / max(trainingSeconds, 1e-9) * 100, 1))% of the training time (rank 0)"
     }
 }

@@ -311,6 +311,7 @@ struct Train: ParsableCommand {
                                                         configuration: configuration), in: checkpointDir, keep: keep)
             }
         }
+        let reduced = (calls: parallel?.allreduceCalls ?? 0, seconds: parallel?.allreduceSeconds ?? 0)
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
@@ -356,7 +357,7 @@ struct Train: ParsableCommand {
         }
         print("test accuracy \(percent(final)) (\(fixed(final * Double(test.count), 0))/\(test.count)) "
               + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
-        if let parallel { output.say(DistributedOptions.summary(parallel, trainingSeconds: seconds)) }
+        if let parallel { output.say(DistributedOptions.summary(parallel, since: reduced, trainingSeconds: seconds)) }
         if let save {
             var metadata = data.metadata
             metadata.merge([
