@@ -60,7 +60,7 @@ struct DistributedOptions: ParsableArguments {
     /// slowest rank included.
     static func summary(_ parallel: any DataParallel, since: (calls: Int, seconds: Double), trainingSeconds: Double) -> String {
         let calls = parallel.allreduceCalls - since.calls, seconds = parallel.allreduceSeconds - since.seconds
-        return "\(parallel.size) ranks: \(calls) gradient allreduces, "
+        return "\(plural(parallel.size, "rank")): \(calls) gradient allreduces, "
             + "\(fixed(seconds / Double(max(calls, 1)) * 1000, 2)) ms each, "
             + "\(fixed(seconds / max(trainingSeconds, 1e-9) * 100, 1))% of the training time (rank 0)"
     }
