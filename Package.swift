@@ -2,6 +2,23 @@
 // 6.2 is the first tools version whose packages may use unsafeFlags and still
 // be depended on by version (checked: a consumer with `from:` builds and runs).
 import PackageDescription
+import Foundation
+
+// The MPI part (CMPI, AxonMPI, axon-mpi) is declared only where Open MPI's
+// pkg-config file is installed (Debian: libopenmpi-dev), so that `swift build`
+// and `swift build --build-tests` work without MPI: SwiftPM only warns about a
+// system library whose pkg-config is missing, but every target importing it then
+// fails to compile (mpi.h not found), and --build-tests builds every target.
+// AXON_MPI=0 or 1 overrides the detection. SwiftPM caches the evaluated
+// manifest keyed by its text and the environment, not by files appearing: after
+// installing Open MPI build with AXON_MPI=1 (the Makefile always sets it).
+let mpiAvailable: Bool = {
+    if let forced = ProcessInfo.processInfo.environment["AXON_MPI"] { return forced == "1" }
+    let dirs = (ProcessInfo.processInfo.environment["PKG_CONFIG_PATH"] ?? "").split(separator: ":").map(String.init)
+        + ["/usr/lib/x86_64-linux-gnu/pkgconfig", "/usr/lib/aarch64-linux-gnu/pkgconfig", "/usr/lib/pkgconfig",
+           "/usr/lib64/pkgconfig", "/usr/local/lib/pkgconfig", "/usr/share/pkgconfig", "/opt/homebrew/lib/pkgconfig"]
+    return dirs.contains { FileManager.default.fileExists(atPath: $0 + "/ompi-c.pc") }
+}()
 
 // C flags for the kernels, and why:
 //  -O3                  SwiftPM compiles C at -O0 in debug builds; kernels must be fast in tests too.
@@ -52,10 +69,16 @@ let package = Package(
             dependencies: ["CKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Sources/Axon"
         ),
-        .executableTarget(
-            name: "axon",
+        // The CLI's commands, shared by `axon` and `axon-mpi`.
+        .target(
+            name: "AxonCLI",
             dependencies: ["Axon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/axon"
+        ),
+        .executableTarget(
+            name: "axon",
+            dependencies: ["AxonCLI"],
+            path: "Sources/axon-main"
         ),
         .testTarget(
             name: "CKernelsTests",
@@ -69,3 +92,21 @@ let package = Package(
         ),
     ]
 )
+
+if mpiAvailable {
+    package.products += [
+        .library(name: "AxonMPI", targets: ["AxonMPI"]),
+        .executable(name: "axon-mpi", targets: ["axon-mpi"]),
+    ]
+    package.targets += [
+        // Open MPI's C API; shim.h gives Swift the handles that are macros in mpi.h.
+        .systemLibrary(
+            name: "CMPI",
+            path: "Sources/CMPI",
+            pkgConfig: "ompi-c",
+            providers: [.apt(["openmpi-bin", "libopenmpi-dev"]), .brew(["open-mpi"])]
+        ),
+        .target(name: "AxonMPI", dependencies: ["Axon", "CMPI"], path: "Sources/AxonMPI"),
+        .executableTarget(name: "axon-mpi", dependencies: ["AxonCLI", "AxonMPI"], path: "Sources/axon-mpi"),
+    ]
+}

@@ -4,7 +4,26 @@ import Axon
 @preconcurrency import Glibc
 #endif
 
-@main
+/// The entry point of `axon` and `axon-mpi` (Sources/axon-main, Sources/axon-mpi):
+/// one command line, two programs. `distributed` starts the data-parallel
+/// runtime that `train --distributed` needs (nil in `axon`, which has no MPI).
+public enum AxonProgram {
+    nonisolated(unsafe) static var name = "axon"
+    nonisolated(unsafe) static var startDistributed: (() throws -> any DataParallel)?
+    /// The runtime once `train --distributed` started it (for error reporting).
+    nonisolated(unsafe) static var parallel: (any DataParallel)?
+    /// Called before a failed run exits when every rank failed alike (a refused start).
+    nonisolated(unsafe) static var endCollectively: (() -> Void)?
+
+    public static func main(name: String = "axon", distributed: (() throws -> any DataParallel)? = nil,
+                            endCollectively: (() -> Void)? = nil) {
+        self.name = name
+        startDistributed = distributed
+        self.endCollectively = endCollectively
+        AxonCommand.main()
+    }
+}
+
 struct AxonCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "axon",
@@ -33,7 +52,18 @@ struct AxonCommand: ParsableCommand {
             // One line, whatever the error's text looks like.
             message = message.split(whereSeparator: \.isNewline)
                 .map { $0.drop(while: { $0 == " " }) }.joined(separator: " ")
-            fputs("axon: \(message)\n", stderr)
+            // Under mpirun: a failure every rank shares (ranks disagree at start) is told
+            // once, by rank 0; any other names its rank. Exiting without MPI_Finalize
+            // makes mpirun stop the other ranks.
+            if let parallel = AxonProgram.parallel {
+                if error is DataParallelMismatch {
+                    if parallel.rank == 0 { fputs("\(AxonProgram.name): \(message)\n", stderr) }
+                    AxonProgram.endCollectively?()
+                    Glibc.exit(EXIT_FAILURE)
+                }
+                message = "rank \(parallel.rank) of \(parallel.size): " + message
+            }
+            fputs("\(AxonProgram.name): \(message)\n", stderr)
             Glibc.exit(code.rawValue != 0 ? code.rawValue : EXIT_FAILURE)
         }
     }

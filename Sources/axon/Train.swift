@@ -79,6 +79,8 @@ struct Train: ParsableCommand {
     @OptionGroup(title: "Optimizer hyper-parameters and regularisation")
     var training: TrainingOptions
     @OptionGroup var output: OutputOptions
+    @OptionGroup(title: "Data-parallel training (axon-mpi)")
+    var parallelism: DistributedOptions
     @OptionGroup var classes: ClassOptions
 
     /// The settings after applying the model's recipe.
@@ -160,15 +162,18 @@ struct Train: ParsableCommand {
         try threading.apply()
         var flags = self
         var checkpoint: Checkpoint?
+        // Under mpirun only rank 0 prints and writes: it alone takes the directory's lock.
+        let parallel = try parallelism.start(), lead = parallel?.rank ?? 0 == 0
+        if !lead { flags.output.quiet = true; flags.output.history = nil }
         // One run per checkpoint directory, taken before its newest checkpoint is read.
-        var locks = try [checkpointDir ?? resume].compactMap { $0 }.map(CheckpointDirectory.lock)
+        var locks = lead ? try [checkpointDir ?? resume].compactMap { $0 }.map(CheckpointDirectory.lock) : []
         if let resume {
             let c = try CheckpointDirectory.latest(in: resume) { path, error in
                 FileHandle.standardError.write(Data("axon: warning: skipping \(path), which cannot be loaded (\(error)); resuming from the checkpoint before it\n".utf8))
             }
             if flags.checkpointDir == nil { flags.checkpointDir = resume }
             try flags.apply(c.configuration, path: resume)
-            if let dir = flags.checkpointDir, dir != checkpointDir ?? resume { locks.append(try CheckpointDirectory.lock(dir)) }
+            if let dir = flags.checkpointDir, dir != checkpointDir ?? resume, lead { locks.append(try CheckpointDirectory.lock(dir)) }
             checkpoint = c
         }
         try withExtendedLifetime(locks) { try flags.train(from: checkpoint) }
@@ -234,6 +239,9 @@ struct Train: ParsableCommand {
 
     func train(from checkpoint: Checkpoint?) throws {
         let model = self.model ?? .lenet5
+        // Under mpirun only rank 0 prints and writes files (history, checkpoints, the model).
+        let parallel = try parallelism.start()
+        let lead = parallel?.rank ?? 0 == 0
         let settings = resolved
         var data = TrainingData()
         if images != nil { data = try loadImages(model: model) } else { data = try loadMNIST() }
@@ -266,7 +274,7 @@ struct Train: ParsableCommand {
             output.say("warning: \(settings.optimizer.tensorFlowName) computes the weights from the accumulated gradients alone, forgetting the initial ones after its first step: at learning rate \(settings.learningRate) they stay tiny and a deep net stays at chance; try --model softmax or a larger --learning-rate (0.1)")
         }
         let trainer = Trainer(loss: architecture.loss.loss,
-                              optimizer: settings.optimizer.make(learningRate: settings.learningRate, momentum: settings.momentum,
+                              optimizer: settings.optimizer.make(learningRate: settings.learningRate * parallelism.learningRateFactor(parallel), momentum: settings.momentum,
                                                                  training.hyperParameters(momentum: momentum)),
                               schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
                               earlyStoppingPatience: training.earlyStopping)
@@ -284,8 +292,17 @@ struct Train: ParsableCommand {
                 throw ValidationError("\(model.rawValue) cannot take inputs of shape \(train.exampleShape): \(error)")
             }
         }
+        if let parallel {
+            trainer.parallel = parallel
+            try trainer.synchronize(&network, fingerprint: DistributedOptions.fingerprint(
+                settings: configuration, resumedAt: "epoch \(checkpoint?.epoch ?? 0), batch \(checkpoint?.batch ?? 0)",
+                data: [("train", train), ("validation", validation), ("test", test)]))
+            let share = settings.batchSize / parallel.size, extra = settings.batchSize % parallel.size == 0 ? "" : "-\(share + 1)"
+            output.say("data-parallel over \(parallel.size) ranks: \(share)\(extra) examples per rank and batch, "
+                       + "learning rate ×\(parallelism.learningRateFactor(parallel)) (--lr-scaling \(parallelism.lrScaling.rawValue))")
+        }
         let reporter = output.attach(to: trainer, epochs: settings.epochs)
-        if let every = checkpointEvery, let checkpointDir {
+        if let every = checkpointEvery, let checkpointDir, lead {
             let configuration = self.configuration, keep = self.keep ?? 5
             trainer.stepInterval = every
             trainer.onStep = { [unowned trainer] model, epoch, batch in
@@ -294,6 +311,7 @@ struct Train: ParsableCommand {
                                                         configuration: configuration), in: checkpointDir, keep: keep)
             }
         }
+        let reduced = (calls: parallel?.allreduceCalls ?? 0, seconds: parallel?.allreduceSeconds ?? 0)
         // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
         // checkpoint can be taken between epochs; the batches are those of a single call.
         var records: [EpochRecord] = []
@@ -308,11 +326,12 @@ struct Train: ParsableCommand {
                 output.say("early stopping after epoch \(stop.epoch): \(stop.reason); restored the weights of epoch \(stop.bestEpoch)")
                 break
             }
-            if let checkpointDir {
+            if let checkpointDir, lead {
                 try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
                                                         configuration: configuration), in: checkpointDir, keep: keep ?? 5)
             }
         }
+        guard lead else { return }
         guard let last = records.last else {
             print("nothing to do: the checkpoint already holds \(plural(first - 1, "epoch")) of \(settings.epochs); raise --epochs to continue")
             return
@@ -338,6 +357,7 @@ struct Train: ParsableCommand {
         }
         print("test accuracy \(percent(final)) (\(fixed(final * Double(test.count), 0))/\(test.count)) "
               + "after \(plural(last.epoch, "epoch")), \(fixed(seconds, 1)) s of training")
+        if let parallel { output.say(DistributedOptions.summary(parallel, since: reduced, trainingSeconds: seconds)) }
         if let save {
             var metadata = data.metadata
             metadata.merge([

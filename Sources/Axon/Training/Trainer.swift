@@ -122,6 +122,11 @@ public final class Trainer {
     public var onStep: ((_ model: any Layer, _ epoch: Int, _ batchesDone: Int) throws -> Void)?
     /// Batch size used by `evaluate` and `predict`.
     public var inferenceBatchSize = 1000
+    /// Data-parallel training (DataParallel.swift): when set, `fit` trains this
+    /// rank's shard of every global batch and averages the gradients over the
+    /// ranks before each update; only rank 0 evaluates (its figures are shared).
+    public var parallel: (any DataParallel)?
+    var fusedGradients: [Float] = []
 
     private var baseLearningRate: Float
     private var batchImages = Tensor.empty
@@ -167,6 +172,7 @@ public final class Trainer {
         guard startBatch >= 0 && startBatch < batchesPerEpoch else {
             throw AxonError.invalidArgument("fit: startBatch must be in 0..<\(batchesPerEpoch), got \(startBatch)")
         }
+        try checkShards(examples: train.count, batchSize: batchSize)
         var generator = SeededGenerator(seed: seed)
         var order = Array(0..<train.count)
         var history = History()
@@ -189,14 +195,16 @@ public final class Trainer {
             let batches = batchesPerEpoch
             while begin < order.count {
                 let end = begin + min(batchSize, order.count - begin), batch = (end - 1) / batchSize + 1
-                let labels = gather(train, order[begin..<end])
+                let labels = gather(train, order[shard(begin, end)])
                 if augmentation != nil {
-                    // The stream depends on (seed, epoch, batch) only: resumable and order-free.
-                    try augmentation!.apply(to: &batchImages, seed: seed,
+                    // The stream depends on (seed, epoch, batch) only: resumable and order-free
+                    // (and on the rank: each rank its own stream).
+                    try augmentation!.apply(to: &batchImages, seed: seed ^ (UInt64(parallel?.rank ?? 0) &* 0x9E37_79B9_7F4A_7C15),
                                            counter: (UInt64(epoch) << 40) | (batchIndex << 20))
                     batchIndex += 1
                 }
-                let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count)
+                let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count,
+                                 batchExamples: end - begin)
                 guard r.loss.isFinite else {
                     throw diverged("at epoch \(epoch), batch \(batch) of \(batches): the loss is \(r.loss.isNaN ? "NaN" : "infinite")")
                 }
@@ -223,8 +231,11 @@ public final class Trainer {
                                      trainAccuracy: Double(correct) / Double(trained),
                                      validationLoss: nil, validationAccuracy: nil, seconds: seconds,
                                      imagesPerSecond: Double(trained) / max(seconds, 1e-9))
-            if let validation { (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation) }
-            if let test { (record.testLoss, record.testAccuracy) = try evaluate(model, on: test) }
+            if parallel?.rank ?? 0 == 0 {
+                if let validation { (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation) }
+                if let test { (record.testLoss, record.testAccuracy) = try evaluate(model, on: test) }
+            }
+            try shareEvaluation(&record)
             history.epochs.append(record)
             onEpoch?(record)
             if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
@@ -265,9 +276,13 @@ public final class Trainer {
 
     /// One optimisation step on a batch: forward, loss, backward, penalties,
     /// update. Returns the batch loss and the number of correct predictions.
+    ///
+    /// With `parallel` set, `images` are this rank's shard of a global batch of
+    /// `batchExamples` (default: every rank's shard this size) and the loss,
+    /// count and gradients are those of the global batch.
     @discardableResult
     public func step<Model: Layer>(_ model: inout Model, images: Tensor, labels: [Int32],
-                                   trainingSetSize: Int? = nil) throws -> (loss: Float, correct: Int) {
+                                   trainingSetSize: Int? = nil, batchExamples: Int? = nil) throws -> (loss: Float, correct: Int) {
         let logits = try model.forward(images, training: true)
         var (value, gradient) = try loss.compute(logits: logits, labels: labels)
         let correct = Trainer.countCorrect(logits, labels)
@@ -284,9 +299,14 @@ public final class Trainer {
             }
             value += penalty
         }
+        var result = (loss: value, correct: correct)
+        if let parallel {
+            let global = batchExamples ?? labels.count * parallel.size
+            result = try reduceGradients(&model, share: Float(labels.count) / Float(global), loss: value, correct: correct)
+        }
         if optimizer.step == 0 { optimizer.createSlots(for: model) }
         try optimizer.update(&model)
-        return (value, correct)
+        return result
     }
 
     /// Mean loss and accuracy of `model` on `data` (inference mode, batched).

@@ -1,0 +1,54 @@
+import Testing
+@testable import Axon
+
+/// A rank of a run without other processes: sums and broadcasts leave the
+/// values as they are (exact for one rank; enough for the shard arithmetic otherwise).
+final class LoneRank: DataParallel {
+    let rank: Int, size: Int
+    var allreduceSeconds = 0.0, allreduceCalls = 0
+    init(rank: Int = 0, size: Int = 1) { self.rank = rank; self.size = size }
+    func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws { allreduceCalls += 1 }
+    func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+}
+
+/// The core's data-parallel hook without MPI (Tests/Integration/mpi.sh runs it over MPI).
+@Suite struct DataParallelTests {
+    @Test func oneRankTrainsExactlyAsWithoutTheHook() throws {
+        let data = try toyDataset(count: 40, seed: 3)
+        var a = everyLayerModel(seed: 1), b = everyLayerModel(seed: 1)
+        try a.build(inputShapes: [data.exampleShape])
+        try b.build(inputShapes: [data.exampleShape])
+        let plain = Trainer(optimizer: Momentum(learningRate: 0.05, momentum: 0.9), l2: 0.01)
+        let hooked = Trainer(optimizer: Momentum(learningRate: 0.05, momentum: 0.9), l2: 0.01)
+        let rank = LoneRank()
+        hooked.parallel = rank
+        try hooked.synchronize(&b, fingerprint: ["data": "40"])
+        let h1 = try plain.fit(&a, on: data, epochs: 2, batchSize: 8, validation: data, seed: 5)
+        let h2 = try hooked.fit(&b, on: data, epochs: 2, batchSize: 8, validation: data, seed: 5)
+        #expect(rank.allreduceCalls == 2 + 2 * 5, "the start's two checks, then one fused allreduce per step")
+        for ((name, x), (_, y)) in zip(a.parameters, b.parameters) { #expect(x.scalars == y.scalars, "\(name)") }
+        #expect(h1 == h2.withTimesOf(h1))
+    }
+
+    @Test func shardsSplitEachBatchAndNoneIsEmpty() throws {
+        let trainer = Trainer(optimizer: GradientDescent(learningRate: 0.1))
+        var shards: [Range<Int>] = []
+        for r in 0..<3 { trainer.parallel = LoneRank(rank: r, size: 3); shards.append(trainer.shard(10, 30)) }
+        #expect(shards == [10..<16, 16..<23, 23..<30])
+        #expect(throws: AxonError.self) { try trainer.checkShards(examples: 61, batchSize: 10) }  // last batch: 1 example
+        #expect(throws: AxonError.self) { try trainer.checkShards(examples: 60, batchSize: 2) }
+        try trainer.checkShards(examples: 63, batchSize: 10)
+    }
+}
+
+extension History {
+    /// This history with the wall-clock figures of `other` (all else compared).
+    func withTimesOf(_ other: History) -> History {
+        var h = self
+        for i in h.epochs.indices where i < other.epochs.count {
+            h.epochs[i].seconds = other.epochs[i].seconds
+            h.epochs[i].imagesPerSecond = other.epochs[i].imagesPerSecond
+        }
+        return h
+    }
+}

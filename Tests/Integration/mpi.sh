@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Data-parallel training over Open MPI (make test runs it where MPI is installed;
+# needs .build/release/axon and axon-mpi, and Fashion-MNIST from make deps):
+#  1. equivalence: N ranks with batch B/N each end with the weights of one
+#     process with batch B (LeNet-5 + Momentum, LSTM + Adam; 2 and 3 ranks);
+#  2. a 2-rank checkpoint resumes in one process and a 1-process one in 2 ranks;
+#  3. ranks started with different data or flags refuse to start, with one line;
+#  4. a rank killed mid-run stops the others within seconds, no checkpoint half-written.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=${BIN:-.build/release}
+COMPARE="python3 tools/mpi/compare_weights.py"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+MPIRUN="mpirun --oversubscribe --bind-to none -x OMP_NUM_THREADS=1"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+fail() { echo "mpi.sh: FAILED: $*"; exit 1; }
+
+# 4 steps an epoch (240 examples, B = 60: 30 or 20 per rank), 2 epochs.
+run() {  # run NAME RANKS MODEL OPTIMIZER [flags...]
+    local name=$1 np=$2 model=$3 opt=$4; shift 4
+    local args=(train --model "$model" --optimizer "$opt" --limit 240 --batch-size 60 --threads 1 --quiet "$@")
+    if [ "$np" = 0 ]; then "$BIN/axon" "${args[@]}" > "$WORK/$name.log" 2>&1
+    else timeout 300 $MPIRUN -np "$np" "$BIN/axon-mpi" "${args[@]}" --distributed > "$WORK/$name.log" 2>&1; fi \
+        || { cat "$WORK/$name.log"; fail "$name"; }
+}
+
+echo "== equivalence: N ranks × B/N against one process × B (1e-5 relative)"
+for spec in "lenet5 momentum" "lstm adam"; do
+    set -- $spec
+    run "$1-ref" 0 "$1" "$2" --epochs 2 --save "$WORK/$1-ref.safetensors"
+    for np in 2 3; do
+        run "$1-$np" "$np" "$1" "$2" --epochs 2 --save "$WORK/$1-$np.safetensors"
+        echo -n "$1 + $2, $np ranks, 8 steps: "
+        $COMPARE "$WORK/$1-$np.safetensors" "$WORK/$1-ref.safetensors" 1e-5 || fail "$1 with $np ranks"
+    done
+done
+
+echo "== checkpoints cross over: 2 ranks -> 1 process and 1 process -> 2 ranks"
+run ck2 2 lenet5 momentum --epochs 1 --checkpoint-dir "$WORK/ck2"
+"$BIN/axon" train --resume "$WORK/ck2" --epochs 2 --threads 1 --quiet --save "$WORK/from2.safetensors" > "$WORK/r1.log" 2>&1 \
+    || { cat "$WORK/r1.log"; fail "resume of a 2-rank checkpoint in one process"; }
+echo -n "2 ranks then 1 process: "
+$COMPARE "$WORK/from2.safetensors" "$WORK/lenet5-ref.safetensors" 1e-5 || fail "2 -> 1"
+run ck1 0 lenet5 momentum --epochs 1 --checkpoint-dir "$WORK/ck1"
+timeout 300 $MPIRUN -np 2 "$BIN/axon-mpi" train --resume "$WORK/ck1" --epochs 2 --threads 1 --quiet --distributed \
+    --save "$WORK/from1.safetensors" > "$WORK/r2.log" 2>&1 || { cat "$WORK/r2.log"; fail "resume of a 1-process checkpoint in 2 ranks"; }
+echo -n "1 process then 2 ranks: "
+$COMPARE "$WORK/from1.safetensors" "$WORK/lenet5-ref.safetensors" 1e-5 || fail "1 -> 2"
+
+echo "== ranks that disagree are refused at the start"
+# Rank 1 gets $RANK1, the others $RANK0 (mpirun -x passes them on).
+cat > "$WORK/ranks.sh" <<EOF
+#!/usr/bin/env bash
+if [ "\$OMPI_COMM_WORLD_RANK" = 1 ]; then exec $PWD/$BIN/axon-mpi "\$@" \$RANK1; else exec $PWD/$BIN/axon-mpi "\$@" \$RANK0; fi
+EOF
+chmod +x "$WORK/ranks.sh"
+refused() {  # refused WHAT EXPECTED-TEXT RANK0-FLAGS RANK1-FLAGS
+    local what=$1 expected=$2 code=0
+    RANK0=$3 RANK1=$4 timeout 60 $MPIRUN -x RANK0 -x RANK1 -np 2 "$WORK/ranks.sh" train --model lenet5 --epochs 1 \
+        --batch-size 60 --threads 1 --quiet --distributed > "$WORK/refused.log" 2>&1 || code=$?
+    [ $code -ne 0 ] && [ $code -ne 124 ] || { cat "$WORK/refused.log"; fail "$what: exit code $code"; }
+    grep -q "$expected" "$WORK/refused.log" || { cat "$WORK/refused.log"; fail "$what: no \"$expected\""; }
+    [ "$(grep -c "axon-mpi:" "$WORK/refused.log")" = 1 ] || { cat "$WORK/refused.log"; fail "$what: not one error line"; }
+    echo "$what: $(grep "axon-mpi:" "$WORK/refused.log")"
+}
+refused "different data" "data (1 of 2 ranks)" "--limit 240" "--limit 120"
+refused "different flags" "settings (1 of 2 ranks)" "--limit 240" "--limit 240 --learning-rate 0.02"
+echo "== a rank killed mid-run stops the run"
+$MPIRUN -np 3 "$BIN/axon-mpi" train --model lenet5 --epochs 100 --limit 3000 --batch-size 60 --threads 1 --quiet \
+    --distributed --checkpoint-dir "$WORK/killed" > "$WORK/killed.log" 2>&1 &
+launcher=$!
+for _ in $(seq 100); do [ -n "$(ls "$WORK/killed" 2>/dev/null)" ] && break; sleep 0.2; done
+victim=$(pgrep -P "$launcher" -f axon-mpi | tail -1)
+[ -n "$victim" ] || fail "no rank to kill"
+start=$(date +%s%N)
+kill -9 "$victim"
+for _ in $(seq 300); do kill -0 "$launcher" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$launcher" 2>/dev/null && { kill -9 "$launcher"; fail "the run still goes on 30 s after a rank was killed"; }
+set +e; wait "$launcher"; code=$?; set -e
+seconds=$(( ($(date +%s%N) - start) / 100000000 )); seconds="$((seconds / 10)).$((seconds % 10))"
+[ $code -ne 0 ] || fail "mpirun exited with 0 after a rank was killed"
+pgrep -f "axon-mpi train --model lenet5 --epochs 100" > /dev/null && fail "ranks left running"
+ls -A "$WORK/killed" | grep -v '^epoch-[0-9]*\.safetensors$' | grep -v '^\.axon\.lock$' && fail "a half-written checkpoint"
+echo "killed rank $victim: mpirun ended in ${seconds} s with exit code $code: $(grep -m1 -i "signal\|killed" "$WORK/killed.log" | sed 's/^ *//')"
+echo "mpi.sh: all passed"
