@@ -61,8 +61,17 @@ public enum IDX {
         let kept = min(dims[0], max(limit ?? dims[0], 0))
         let keptBytes = kept * rowBytes
         try MemoryBudget.check(keptBytes, for: "reading \(kept) \(what) of \(path)")
-        var data = [UInt8](repeating: 0, count: keptBytes)
-        var actual = try stream.read(into: &data, count: keptBytes)
+        // Grown as the data arrives (64 MiB at a time), so a short file whose header
+        // declares a gigabyte costs what it holds, not what it claims (make fuzz).
+        var data: [UInt8] = []
+        var actual = 0
+        while actual < keptBytes {
+            let chunk = min(keptBytes - actual, 1 << 26)
+            data.append(contentsOf: repeatElement(0, count: chunk))
+            let got = try stream.read(into: &data, at: actual, count: chunk)
+            actual += got
+            if got < chunk { data.removeLast(chunk - got); break }
+        }
         if actual == keptBytes { actual += try stream.skipToEnd(limit: expected - keptBytes) }
         try checkPayload(actual: actual, expected: expected, dims: dims, path: path, what: what)
         return ([kept] + dims.dropFirst(), dims[0], data)
