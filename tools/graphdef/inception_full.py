@@ -50,14 +50,8 @@ class Calibrated(G2015):
         self.v = {"Mul": x}
 
     def conv(self, scope, x, cin, cout, k, stride=1, padding="SAME", scale_after=True):
-        kh, kw = (k, k) if isinstance(k, int) else k
         rng = self.rng
-        w = (rng.standard_normal((kh, kw, cin, cout)) * np.sqrt(2.0 / (kh * kw * cin))).astype(np.float32)
-        wc = self.const(f"{scope}/conv2d_params", w)
-        c = self.node(f"{scope}/Conv2D", "Conv2D", [x, wc], T=self.T(),
-                      strides=self.ints([1, stride, stride, 1]),
-                      padding=attr_value_pb2.AttrValue(s=padding.encode()),
-                      use_cudnn_on_gpu=attr_value_pb2.AttrValue(b=True))
+        c, w = self.conv2d(scope, x, cin, cout, k, stride, padding)
         y = tf.nn.conv2d(self.v[x], w, stride, padding).numpy()
         mean, var = y.mean(axis=(0, 1, 2)), y.var(axis=(0, 1, 2))
         # The real statistics, a little perturbed so no two channels are alike.
@@ -67,14 +61,9 @@ class Calibrated(G2015):
         gamma = rng.uniform(0.8, 1.2, cout).astype(np.float32)
         names = [self.const(f"{scope}/batchnorm/{n}", a) for n, a in
                  (("moving_mean", mean), ("moving_variance", var), ("beta", beta), ("gamma", gamma))]
-        bn = self.node(f"{scope}/batchnorm", "BatchNormWithGlobalNormalization",
-                       [c] + names, T=self.T(),
-                       variance_epsilon=attr_value_pb2.AttrValue(f=EPS),
-                       scale_after_normalization=attr_value_pb2.AttrValue(b=scale_after))
-        dep = self.check(scope, bn)
         g = gamma if scale_after else 1.0
         self.v[scope] = np.maximum((y - mean) / np.sqrt(var + EPS) * g + beta, 0)
-        return self.node(scope, "Relu", [dep], T=self.T())
+        return self.batchnorm_relu(scope, c, names, scale_after)
 
     def pool(self, name, op, x, k, stride, padding):
         f = tf.nn.max_pool2d if op == "MaxPool" else tf.nn.avg_pool2d

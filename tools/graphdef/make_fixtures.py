@@ -134,27 +134,38 @@ class G2015:
                       message=attr_value_pb2.AttrValue(s=f"{scope}: non-finite".encode()))
         return self.node(f"{scope}/control_dependency", "Identity", [x, "^" + c], T=self.T())
 
-    def conv(self, scope, x, cin, cout, k, stride=1, padding="SAME", scale_after=True):
-        """conv2d_params -> Conv2D -> batchnorm (BatchNormWithGlobalNormalization)
-        -> CheckNumerics / control_dependency -> Relu named <scope>."""
+    def conv2d(self, scope, x, cin, cout, k, stride, padding):
+        """<scope>/conv2d_params (He-initialised HWIO weights) and <scope>/Conv2D;
+        returns the node's name and the weights."""
         kh, kw = (k, k) if isinstance(k, int) else k
-        rng = self.rng
-        w = (rng.standard_normal((kh, kw, cin, cout)) * np.sqrt(2.0 / (kh * kw * cin))).astype(np.float32)
+        w = (self.rng.standard_normal((kh, kw, cin, cout)) * np.sqrt(2.0 / (kh * kw * cin))).astype(np.float32)
         wc = self.const(f"{scope}/conv2d_params", w)
         c = self.node(f"{scope}/Conv2D", "Conv2D", [x, wc], T=self.T(),
                       strides=self.ints([1, stride, stride, 1]),
                       padding=attr_value_pb2.AttrValue(s=padding.encode()),
                       use_cudnn_on_gpu=attr_value_pb2.AttrValue(b=True))
-        beta = self.const(f"{scope}/batchnorm/beta", (rng.standard_normal(cout) * 0.1).astype(np.float32))
-        gamma = self.const(f"{scope}/batchnorm/gamma", rng.uniform(0.5, 1.5, cout).astype(np.float32))
-        mean = self.const(f"{scope}/batchnorm/moving_mean", (rng.standard_normal(cout) * 0.2).astype(np.float32))
-        var = self.const(f"{scope}/batchnorm/moving_variance", rng.uniform(0.5, 2.0, cout).astype(np.float32))
+        return c, w
+
+    def batchnorm_relu(self, scope, c, statistics, scale_after):
+        """<scope>/batchnorm (BatchNormWithGlobalNormalization over the constants
+        named in `statistics`: mean, variance, beta, gamma) -> CheckNumerics /
+        control_dependency -> Relu named <scope>."""
         bn = self.node(f"{scope}/batchnorm", "BatchNormWithGlobalNormalization",
-                       [c, mean, var, beta, gamma], T=self.T(),
+                       [c] + statistics, T=self.T(),
                        variance_epsilon=attr_value_pb2.AttrValue(f=EPS),
                        scale_after_normalization=attr_value_pb2.AttrValue(b=scale_after))
         dep = self.check(scope, bn)
         return self.node(scope, "Relu", [dep], T=self.T())
+
+    def conv(self, scope, x, cin, cout, k, stride=1, padding="SAME", scale_after=True):
+        """conv2d_params -> Conv2D -> batchnorm with random statistics -> Relu named <scope>."""
+        rng = self.rng
+        c, _ = self.conv2d(scope, x, cin, cout, k, stride, padding)
+        beta = self.const(f"{scope}/batchnorm/beta", (rng.standard_normal(cout) * 0.1).astype(np.float32))
+        gamma = self.const(f"{scope}/batchnorm/gamma", rng.uniform(0.5, 1.5, cout).astype(np.float32))
+        mean = self.const(f"{scope}/batchnorm/moving_mean", (rng.standard_normal(cout) * 0.2).astype(np.float32))
+        var = self.const(f"{scope}/batchnorm/moving_variance", rng.uniform(0.5, 2.0, cout).astype(np.float32))
+        return self.batchnorm_relu(scope, c, [mean, var, beta, gamma], scale_after)
 
     def front(self, jpeg, size):
         """DecodeJpeg ... Mul: the preprocessing nodes of classify_image_graph_def.pb
