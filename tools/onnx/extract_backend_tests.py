@@ -15,25 +15,18 @@ Usage: python3 tools/onnx/extract_backend_tests.py
 """
 import os
 import shutil
-import subprocess
 import sys
 
-ONNX_VERSION = "1.22.0"
 OPS = [
     "Conv", "MaxPool", "AveragePool", "GlobalAveragePool", "Relu", "Clip", "Sigmoid", "Tanh", "Softmax",
     "LogSoftmax", "Gemm", "MatMul", "Add", "Sub", "Mul", "Div", "Concat", "Reshape", "Flatten", "Transpose",
     "Squeeze", "Unsqueeze", "Pad", "BatchNormalization", "Dropout", "Constant", "Identity", "LSTM",
 ]
 
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-venv = os.path.join(root, "build", "onnx-venv")
-python = os.path.join(venv, "bin", "python")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_venv import ONNX_VERSION, ROOT as root, run_in_venv  # noqa: E402
 
-if os.path.abspath(sys.prefix) != os.path.abspath(venv):
-    if not os.path.exists(python):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    subprocess.check_call([python, "-m", "pip", "install", "-q", f"onnx=={ONNX_VERSION}"])
-    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+run_in_venv(__file__, [f"onnx=={ONNX_VERSION}"])
 
 import onnx  # noqa: E402
 

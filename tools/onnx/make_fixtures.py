@@ -15,18 +15,13 @@ get right. Its input_0.pb / output_0.pb hold a batch of 2 images.
 Usage: python3 tools/onnx/make_fixtures.py
 """
 import os
-import subprocess
 import sys
 
 ORT_VERSION = "1.32.0"
-root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-venv = os.path.join(root, "build", "onnx-venv")
-python = os.path.join(venv, "bin", "python")
-if os.path.abspath(sys.prefix) != os.path.abspath(venv):
-    if not os.path.exists(python):
-        subprocess.check_call([sys.executable, "-m", "venv", venv])
-    subprocess.check_call([python, "-m", "pip", "install", "-q", "onnx==1.22.0", f"onnxruntime=={ORT_VERSION}", "numpy"])
-    os.execv(python, [python, os.path.abspath(__file__)] + sys.argv[1:])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from onnx_venv import ONNX_VERSION, ROOT as root, run_in_venv  # noqa: E402
+
+run_in_venv(__file__, [f"onnx=={ONNX_VERSION}", f"onnxruntime=={ORT_VERSION}", "numpy"])
 
 import numpy as np  # noqa: E402
 import onnx  # noqa: E402
