@@ -40,6 +40,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "Axon", targets: ["Axon"]),
+        .library(name: "AxonPlot", targets: ["AxonPlot"]),
         .library(name: "CKernels", targets: ["CKernels"]),
         .executable(name: "axon", targets: ["axon"]),
     ],
@@ -69,10 +70,13 @@ let package = Package(
             dependencies: ["CKernels", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
             path: "Sources/Axon"
         ),
+        // Learning curves, feature maps and confusion matrices as PNG files
+        // (a small raster canvas): pictures of training, not part of training.
+        .target(name: "AxonPlot", dependencies: ["Axon"], path: "Sources/AxonPlot"),
         // The CLI's commands, shared by `axon` and `axon-mpi`.
         .target(
             name: "AxonCLI",
-            dependencies: ["Axon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Axon", "AxonPlot", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/axon"
         ),
         .executableTarget(
@@ -87,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AxonTests",
-            dependencies: ["Axon", "CKernels"],
+            dependencies: ["Axon", "AxonPlot", "CKernels"],
             path: "Tests/AxonTests"
         ),
     ]

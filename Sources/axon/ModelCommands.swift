@@ -1,5 +1,6 @@
 import ArgumentParser
 import Axon
+import AxonPlot
 #if canImport(Glibc)
 import Glibc
 #endif

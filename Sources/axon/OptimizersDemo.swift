@@ -1,5 +1,6 @@
 import ArgumentParser
 import Axon
+import AxonPlot
 
 /// The course's optimizer comparison: one model, the ten tf.compat.v1.train
 /// optimizers, the same budget, seed and batches.

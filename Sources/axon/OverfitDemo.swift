@@ -1,5 +1,6 @@
 import ArgumentParser
 import Axon
+import AxonPlot
 
 /// The overfitting lesson: a small training set, the train/test gap opening over
 /// the epochs, and each cure measured against the same baseline.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Axon
+import AxonPlot
 
 /// `axon plot HISTORY... --out curves.png`: learning curves of one run, or several overlaid.
 struct Plot: ParsableCommand {

@@ -198,4 +198,24 @@ import Axon
         let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: png)))
         #expect(bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]))
     }
+
+    /// The cost lesson: from w = 2, b = 2 the quadratic cost barely moves in 50
+    /// epochs (saturated neuron) while cross-entropy has already fallen far.
+    @Test func demoCostShowsCrossEntropyLearningFast() throws {
+        let r = try runAxon(["demo", "cost", "--every", "50"])
+        #expect(r.status == 0, "stderr: \(r.stderr)")
+        let rows = r.stdout.split(separator: "\n").map { $0.split(separator: " ") }
+        let header = try #require(rows.first { $0.first == "epoch" })
+        #expect(header.count > 1)
+        func row(_ epoch: String) throws -> [Double] {
+            try #require(rows.first { $0.first.map(String.init) == epoch }).dropFirst().compactMap { Double($0) }
+        }
+        let start = try row("0"), after50 = try row("50")
+        // Columns: quadratic small, CE small, quadratic large, CE large.
+        try #require(start.count == 4 && after50.count == 4, "output:\n\(r.stdout)")
+        let quadraticDrop = after50[2] / start[2], crossEntropyDrop = after50[3] / start[3]
+        #expect(quadraticDrop > 0.95, "quadratic from w=b=2 kept \(quadraticDrop) of its cost after 50 epochs; expected a stall")
+        #expect(crossEntropyDrop < 0.05, "cross-entropy from w=b=2 kept \(crossEntropyDrop) of its cost after 50 epochs")
+        #expect(after50[3] < after50[2] / 3, "after 50 epochs: CE \(after50[3]) vs quadratic \(after50[2])")
+    }
 }

@@ -372,7 +372,7 @@ extension LayerRegistryTests {
         let key = Checkpoint.metadataKey
         contents.metadata[key] = contents.metadata[key]!.replacingOccurrences(of: "\"layers.1.counter\"", with: "\"layers.1\"")
         #expect(contents.metadata[key]!.contains("\"layers.1\":20"))
-        try SafeTensors.writeAtomically(SafeTensors.encode(contents.tensors, metadata: contents.metadata), to: path)
+        try writeFileAtomically(SafeTensors.encode(contents.tensors, metadata: contents.metadata), to: path)
         #expect(try Checkpoint.load(from: path).layerCounters == ["layers.1.counter": 20])
     }
 }

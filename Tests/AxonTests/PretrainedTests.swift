@@ -99,7 +99,7 @@ func darknetPhoto(_ name: String) -> String? {
     static func writeWeights(_ net: Graph, to path: String, drop: String? = nil, nan: String? = nil) throws {
         var tensors = (net.parameters + net.state).filter { $0.name != drop }
         if let nan, let i = tensors.firstIndex(where: { $0.name == nan }) { tensors[i].value[flat: 0] = .nan }
-        try SafeTensors.writeAtomically(SafeTensors.encode(tensors, metadata: ClassNames.metadata((0..<1000).map { "class \($0)" })),
+        try writeFileAtomically(SafeTensors.encode(tensors, metadata: ClassNames.metadata((0..<1000).map { "class \($0)" })),
                                         to: path)
     }
 

@@ -104,8 +104,8 @@ import Testing
         #expect(x.shape == [36, 1280] && calls.last! == (36, 36))
         // Cached: one file per image under the model's fingerprint, read back instead of recomputed.
         let file = "\(cache)/\(r.fingerprint)/Red_Things/img0.png.f32"
-        #expect(try SafeTensors.readWholeFile(file).count == 1280 * 4)
-        try SafeTensors.writeAtomically([UInt8](repeating: 0, count: 1280 * 4), to: file)
+        #expect(try readWholeFile(file).count == 1280 * 4)
+        try writeFileAtomically([UInt8](repeating: 0, count: 1280 * 4), to: file)
         let again = try r.bottlenecks(of: folder.images, cache: cache)
         let row = folder.images.firstIndex { $0.path.hasSuffix("Red_Things/img0.png") }!
         #expect(again.scalars[(row * 1280)..<((row + 1) * 1280)].allSatisfy { $0 == 0 }, "the cached file was used")

@@ -184,7 +184,7 @@ import Glibc
         let names = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
         #expect(names == ["m.safetensors", live], "\(names.sorted())")
         #expect(throws: AxonError.self) {
-            try SafeTensors.writeAtomically([UInt8](repeating: 7, count: 1000), to: dir.appendingPathComponent("m.safetensors").path,
+            try writeFileAtomically([UInt8](repeating: 7, count: 1000), to: dir.appendingPathComponent("m.safetensors").path,
                                             failAfterBytes: 100)
         }
         #expect(Set(try FileManager.default.contentsOfDirectory(atPath: dir.path)) == ["m.safetensors", live])

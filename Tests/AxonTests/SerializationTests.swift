@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Axon
+import AxonPlot
 
 /// A model of `kind` built for 28×28×1 and trained a few steps, so its weights
 /// differ from what its seed alone would give (a loader that re-initialised
@@ -223,7 +224,7 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         let newModel = try trainedModel("mlp", seed: 2)
         let newBytes = try ModelFile.encode(newModel)
         for n in [0, 1, 7, 100, newBytes.count / 2, newBytes.count - 1] {
-            let error = fileError { try SafeTensors.writeAtomically(newBytes, to: path, failAfterBytes: n) }
+            let error = fileError { try writeFileAtomically(newBytes, to: path, failAfterBytes: n) }
             #expect(error != nil, "a write failing after \(n) bytes did not throw")
             #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == oldBytes, "previous file changed after failing at \(n) bytes")
             let files = try FileManager.default.contentsOfDirectory(atPath: dir.path)
@@ -231,7 +232,7 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         }
         #expect(try Sequential.load(from: path).parameters.map(\.value) == old.parameters.map(\.value))
         // And a write that completes replaces the file.
-        try SafeTensors.writeAtomically(newBytes, to: path, failAfterBytes: newBytes.count)
+        try writeFileAtomically(newBytes, to: path, failAfterBytes: newBytes.count)
         #expect(try [UInt8](Data(contentsOf: URL(fileURLWithPath: path))) == newBytes)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["model.safetensors"])
     }

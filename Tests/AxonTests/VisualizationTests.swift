@@ -1,4 +1,5 @@
 @testable import Axon
+import AxonPlot
 import CKernels
 import Foundation
 import Testing
@@ -127,8 +128,8 @@ func pngChunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
         let c = Canvas(width: 4, height: 4)
         #expect { try c.writePNG(to: "/nonexistent-axon-dir/x.png") } throws: { "\($0)".contains("directory /nonexistent-axon-dir does not exist") }
         #expect { try c.writePNG(to: "/tmp") } throws: { "\($0)".contains("is a directory") }
-        #expect { _ = try Canvas.readPNG("/etc/hostname") } throws: { "\($0)".contains("is not a readable PNG") }
-        #expect { _ = try Canvas.readPNG("/nonexistent-axon.png") } throws: { "\($0)".contains("does not exist") }
+        #expect { _ = try Canvas.read("/etc/hostname") } throws: { "\($0)".contains("is not a JPEG or PNG image") }
+        #expect { _ = try Canvas.read("/nonexistent-axon.png") } throws: { "\($0)".contains("does not exist") }
     }
 
     @Test func featureMapsShowEveryConvAndPoolChannel() throws {

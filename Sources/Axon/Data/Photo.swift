@@ -32,8 +32,16 @@ public struct RGBImage: Sendable, Equatable {
         return try RGBImage(width: w, height: h, pixels: rgb)
     }
 
-    /// Writes the picture as a PNG file.
+    /// Writes the picture as a PNG file (refusing a directory, or a directory that does not exist).
     public func writePNG(to path: String) throws {
+        var isDir = false
+        if fileExists(path, isDirectory: &isDir), isDir {
+            throw AxonError.file(path: path, "is a directory; give a .png file name")
+        }
+        let directory = parentDirectory(of: path)
+        if !fileExists(directory, isDirectory: &isDir) || !isDir {
+            throw AxonError.file(path: path, "cannot write: directory \(directory) does not exist")
+        }
         try writePNGFile(path, width: width, height: height, rgb: pixels)
     }
 

@@ -11,7 +11,7 @@ public enum GraphDefFile {
     /// Reads the GraphDef at `path` and imports it; `outputs` names the nodes to
     /// expose (default: every node nothing reads). Errors name the file and the node.
     public static func load(_ path: String, outputs: [String]? = nil) throws -> GraphDefImport.Imported {
-        let bytes = try SafeTensors.readWholeFile(path)
+        let bytes = try readWholeFile(path)
         let graph: Tensorflow_GraphDef
         do {
             graph = try Tensorflow_GraphDef(serializedBytes: bytes)

@@ -15,7 +15,7 @@ public enum ONNXFile {
     /// tests do). Errors name the file, and the node or tensor at fault.
     public static func load(_ path: String, layout: ONNXImport.Layout = .axon,
                             constants: [String: Tensor] = [:]) throws -> ONNXImport.Imported {
-        let bytes = try SafeTensors.readWholeFile(path)
+        let bytes = try readWholeFile(path)
         let model: Onnx_ModelProto
         do {
             model = try Onnx_ModelProto(serializedBytes: bytes)
@@ -34,7 +34,7 @@ public enum ONNXFile {
 
     /// One TensorProto file (the backend tests' input_0.pb, output_0.pb): its name and values.
     public static func readTensor(_ path: String) throws -> (name: String, tensor: Tensor) {
-        let bytes = try SafeTensors.readWholeFile(path)
+        let bytes = try readWholeFile(path)
         do {
             let t = try Onnx_TensorProto(serializedBytes: bytes)
             let c = try constant(t)

@@ -96,7 +96,7 @@ public struct Checkpoint {
         for (key, value) in optimizerSlots.sorted(by: { $0.key < $1.key }) {
             contents.tensors.append((Checkpoint.slotPrefix + key, value))
         }
-        try SafeTensors.writeAtomically(SafeTensors.encode(contents.tensors, metadata: contents.metadata), to: path)
+        try writeFileAtomically(SafeTensors.encode(contents.tensors, metadata: contents.metadata), to: path)
     }
 
     /// Reads and validates a checkpoint written by `save(to:)`.

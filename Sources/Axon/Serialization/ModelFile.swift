@@ -53,7 +53,7 @@ public enum ModelFile {
 
     /// Writes `model` to `path` atomically.
     public static func save(_ model: any Network, to path: String, metadata: [String: String] = [:]) throws {
-        try SafeTensors.writeAtomically(encode(model, metadata: metadata), to: path)
+        try writeFileAtomically(encode(model, metadata: metadata), to: path)
     }
 
     /// Reads, validates and rebuilds the model in the file at `path`.

@@ -77,7 +77,7 @@ extension History {
     /// Writes the history atomically (a reader never sees half a file).
     public func write(to path: String) throws {
         let body = try Self.format(of: path) == .csv ? csv() : json()
-        try SafeTensors.writeAtomically(Array(body.utf8), to: path)
+        try writeFileAtomically(Array(body.utf8), to: path)
     }
 
     /// Reads a file written by `write(to:)`.

@@ -22,7 +22,7 @@ public struct Retrainer {
     /// like the course's classify_image_graph_def.pb (bottleneck "pool_3/_reshape"
     /// by default). The bottleneck must be a node with a vector output.
     public init(modelFile path: String, bottleneck: String? = nil) throws {
-        let bytes = try SafeTensors.readWholeFile(path)
+        let bytes = try readWholeFile(path)
         let graph: Graph, preprocessing: ImagePreprocessing
         if path.hasSuffix(".pb") {
             let imported = try GraphDefFile.load(path)
@@ -70,7 +70,7 @@ public struct Retrainer {
             return "\(cache)/\(fingerprint)/\(url.deletingLastPathComponent().lastPathComponent)/\(url.lastPathComponent).f32"
         }
         for (i, image) in images.enumerated() {
-            if let path = cachePath(image), let bytes = try? SafeTensors.readWholeFile(path), bytes.count == features * 4 {
+            if let path = cachePath(image), let bytes = try? readWholeFile(path), bytes.count == features * 4 {
                 bytes.withUnsafeBytes { raw in
                     for k in 0..<features { out[i * features + k] = Float(bitPattern: raw.load(fromByteOffset: 4 * k, as: UInt32.self).littleEndian) }
                 }
@@ -89,7 +89,7 @@ public struct Retrainer {
                 if let path = cachePath(images[i]) {
                     try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path,
                                                             withIntermediateDirectories: true)
-                    try SafeTensors.writeAtomically(values.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) }, to: path)
+                    try writeFileAtomically(values.flatMap { v in withUnsafeBytes(of: v.bitPattern.littleEndian, Array.init) }, to: path)
                 }
             }
             progress(images.count - pending.count + start + chunk.count, images.count)

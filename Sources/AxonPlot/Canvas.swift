@@ -1,3 +1,4 @@
+import Axon
 
 /// An 8-bit RGB colour.
 public struct RGB: Sendable, Equatable {
@@ -103,22 +104,14 @@ public struct Canvas: Sendable {
 
     /// Writes the canvas as an RGB PNG file.
     public func writePNG(to path: String) throws {
-        var isDir = false
-        if fileExists(path, isDirectory: &isDir), isDir {
-            throw AxonError.file(path: path, "is a directory; give a .png file name")
-        }
-        let directory = parentDirectory(of: path)
-        if !fileExists(directory, isDirectory: &isDir) || !isDir {
-            throw AxonError.file(path: path, "cannot write: directory \(directory) does not exist")
-        }
-        try writePNGFile(path, width: width, height: height, rgb: pixels)
+        try RGBImage(width: width, height: height, pixels: pixels).writePNG(to: path)
     }
 
-    /// Reads a PNG file (any colour type) as RGB.
-    public static func readPNG(_ path: String) throws -> Canvas {
-        let (w, h, rgb) = try readPNGFile(path)
-        var c = Canvas(width: w, height: h)
-        c.pixels = rgb
+    /// Reads a PNG (any colour type) or JPEG file as RGB.
+    public static func read(_ path: String) throws -> Canvas {
+        let image = try RGBImage.read(path)
+        var c = Canvas(width: image.width, height: image.height)
+        c.pixels = image.pixels
         return c
     }
 

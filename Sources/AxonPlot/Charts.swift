@@ -1,3 +1,4 @@
+import Axon
 import Foundation
 
 /// Pictures of training: learning curves, feature maps, confusion matrices.
