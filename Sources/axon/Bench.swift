@@ -19,7 +19,7 @@ struct Bench: ParsableCommand {
     @Option(parsing: .unconditional, help: "Timed training steps per model, after one untimed warm-up step.")
     var steps: Int = 20
 
-    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var machine: MachineOptions
 
     @Flag(help: "Measure Inception-v3 inference instead (299×299×3 random input, BatchNorm folded): batch-1 latency and batch-16 images/s.")
     var inception = false
@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     }
 
     func run() throws {
-        try threading.apply()
+        try machine.apply()
         print("machine: \(machineDescription())")
         if inception { return try benchInception() }
         print("threads \(threadCount()), \(plural(steps, "timed step")) per model, random 28×28×1 input")
@@ -49,9 +49,9 @@ struct Bench: ParsableCommand {
             var start = monotonicSeconds()
             for _ in 0..<steps { try trainer.step(&network, images: images, labels: labels) }
             let train = monotonicSeconds() - start
-            _ = try Trainer.predict(&network, images, batchSize: n)
+            _ = try predict(&network, images, batchSize: n)
             start = monotonicSeconds()
-            for _ in 0..<steps { _ = try Trainer.predict(&network, images, batchSize: n) }
+            for _ in 0..<steps { _ = try predict(&network, images, batchSize: n) }
             let infer = monotonicSeconds() - start
             let done = Double(n * steps)
             print("\(kind.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) batch \(n)  "

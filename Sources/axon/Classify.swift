@@ -25,7 +25,7 @@ struct Classify: ParsableCommand {
     @Option(help: ArgumentHelp("For a GraphDef whose input is an image tensor (a frozen TensorFlow 2 model): pixel values (0-255) become (x - mean) / std, after the whole photo is resized to the input as tf.image.resize does (default 127.5 and 127.5: the [-1, 1] of Keras' InceptionV3 and MobileNet).", valueName: "mean,std"))
     var inputScale: String = "127.5,127.5"
 
-    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         if photos.isEmpty { throw ValidationError("give at least one photo (a JPEG or PNG file)") }
@@ -33,7 +33,7 @@ struct Classify: ParsableCommand {
     }
 
     func run() throws {
-        try threading.apply()
+        try machine.apply()
         var (network, preprocessing, names, courseStyle) = try load()
         for photo in photos {
             let x = try preprocessing.batch([RGBImage.read(photo)])

@@ -4,8 +4,11 @@ import Axon
 import Glibc
 #endif
 
-/// `--threads N`, the same on every command that runs kernels.
-struct ThreadOptions: ParsableArguments {
+/// The machine settings of one run (`--threads N`), one option group on every
+/// command that runs kernels: train, eval, predict, classify, retrain, visualize,
+/// bench and the demos. (The memory budget, the GEMM path and the cache directory
+/// are environment variables, AXON_MEMORY_BUDGET, AXON_GEMM and AXON_CACHE.)
+struct MachineOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: "Kernel threads; 0 uses every core (default: every core; at most 4 per core, 256 in all).")
     var threads: Int?
 

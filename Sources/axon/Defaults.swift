@@ -102,42 +102,59 @@ enum OptimizerKind: String, CaseIterable, ExpressibleByArgument {
         }
     }
 
-    /// Learning rate when neither the flag nor the model's recipe gives one
-    /// (the recipe's rate belongs to the recipe's optimizer only); TF's default
-    /// where it has one.
-    var fallbackLearningRate: Float {
+    /// The optimizer with the library's defaults for every hyper-parameter
+    /// (`Optimizer`'s inits hold them; nothing here repeats them).
+    var defaults: any Optimizer {
         switch self {
-        case .gd, .momentum, .adagrad, .adagradda, .ftrl, .proximalgd, .proximaladagrad: return 0.01
-        case .adam, .adadelta, .rmsprop: return 0.001
+        case .gd: return GradientDescent()
+        case .momentum: return Momentum()
+        case .adam: return Adam()
+        case .adagrad: return Adagrad()
+        case .adadelta: return Adadelta()
+        case .adagradda: return AdagradDA()
+        case .ftrl: return Ftrl()
+        case .proximalgd: return ProximalGradientDescent()
+        case .proximaladagrad: return ProximalAdagrad()
+        case .rmsprop: return RMSProp()
         }
     }
 
-    /// The optimizer with TensorFlow's defaults for every hyper-parameter not in `h`.
+    /// The optimizer with the library's defaults for every hyper-parameter not in `h`.
     func make(learningRate lr: Float, momentum: Float, _ h: HyperParameters = HyperParameters()) -> any Optimizer {
-        switch self {
-        case .gd: return GradientDescent(learningRate: lr)
-        case .momentum: return Momentum(learningRate: lr, momentum: momentum, nesterov: h.nesterov)
-        case .adam: return Adam(learningRate: lr, beta1: h.beta1 ?? 0.9, beta2: h.beta2 ?? 0.999, epsilon: h.epsilon ?? 1e-8)
-        case .adagrad: return Adagrad(learningRate: lr, initialAccumulatorValue: h.initialAccumulator ?? 0.1)
-        case .adadelta: return Adadelta(learningRate: lr, rho: h.rho ?? 0.95, epsilon: h.epsilon ?? 1e-8)
-        case .adagradda:
-            return AdagradDA(learningRate: lr, initialGradientSquaredAccumulatorValue: h.initialAccumulator ?? 0.1,
-                             l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0)
-        case .ftrl:
-            return Ftrl(learningRate: lr, learningRatePower: h.lrPower ?? -0.5, initialAccumulatorValue: h.initialAccumulator ?? 0.1,
-                        l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0, l2Shrinkage: h.l2Shrinkage ?? 0, beta: h.ftrlBeta ?? 0)
-        case .proximalgd: return ProximalGradientDescent(learningRate: lr, l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0)
-        case .proximaladagrad:
-            return ProximalAdagrad(learningRate: lr, initialAccumulatorValue: h.initialAccumulator ?? 0.1,
-                                   l1: h.l1Strength ?? 0, l2: h.l2Strength ?? 0)
-        case .rmsprop:
-            return RMSProp(learningRate: lr, decay: h.decay ?? 0.9, momentum: h.rmsMomentum ?? 0, epsilon: h.epsilon ?? 1e-10,
-                           centered: h.centered)
+        switch defaults {
+        case is GradientDescent: return GradientDescent(learningRate: lr)
+        case let d as Momentum: return Momentum(learningRate: lr, momentum: momentum, nesterov: h.nesterov || d.nesterov)
+        case let d as Adam:
+            return Adam(learningRate: lr, beta1: h.beta1 ?? d.beta1, beta2: h.beta2 ?? d.beta2, epsilon: h.epsilon ?? d.epsilon)
+        case let d as Adagrad: return Adagrad(learningRate: lr, initialAccumulatorValue: h.initialAccumulator ?? d.initialAccumulatorValue)
+        case let d as Adadelta: return Adadelta(learningRate: lr, rho: h.rho ?? d.rho, epsilon: h.epsilon ?? d.epsilon)
+        case let d as AdagradDA:
+            return AdagradDA(learningRate: lr,
+                             initialGradientSquaredAccumulatorValue: h.initialAccumulator ?? d.initialGradientSquaredAccumulatorValue,
+                             l1: h.l1Strength ?? d.l1, l2: h.l2Strength ?? d.l2)
+        case let d as Ftrl:
+            return Ftrl(learningRate: lr, learningRatePower: h.lrPower ?? d.learningRatePower,
+                        initialAccumulatorValue: h.initialAccumulator ?? d.initialAccumulatorValue, l1: h.l1Strength ?? d.l1,
+                        l2: h.l2Strength ?? d.l2, l2Shrinkage: h.l2Shrinkage ?? d.l2Shrinkage, beta: h.ftrlBeta ?? d.beta)
+        case let d as ProximalGradientDescent:
+            return ProximalGradientDescent(learningRate: lr, l1: h.l1Strength ?? d.l1, l2: h.l2Strength ?? d.l2)
+        case let d as ProximalAdagrad:
+            return ProximalAdagrad(learningRate: lr, initialAccumulatorValue: h.initialAccumulator ?? d.initialAccumulatorValue,
+                                   l1: h.l1Strength ?? d.l1, l2: h.l2Strength ?? d.l2)
+        case let d as RMSProp:
+            return RMSProp(learningRate: lr, decay: h.decay ?? d.decay, momentum: h.rmsMomentum ?? d.momentum,
+                           epsilon: h.epsilon ?? d.epsilon, centered: h.centered || d.centered)
+        default: preconditionFailure("OptimizerKind.defaults returned an optimizer make does not know")
         }
     }
 }
 
-/// Optimizer hyper-parameters beyond the learning rate (nil: TensorFlow's default).
+/// A hyper-parameter as help texts show it: 0 and 1 without ".0", 1e-08 as 1e-8.
+func shown(_ v: Float) -> String {
+    v == v.rounded() && abs(v) < 1e6 ? String(Int(v)) : "\(v)".replacing("e-0", with: "e-")
+}
+
+/// Optimizer hyper-parameters beyond the learning rate (nil: the library's default).
 struct HyperParameters: Equatable {
     var nesterov = false
     var centered = false
@@ -164,8 +181,8 @@ struct ResolvedSettings {
         self.optimizer = optimizer ?? recipeKind ?? .adam
         let sameOptimizer = self.optimizer == recipeKind
         self.learningRate = learningRate
-            ?? (sameOptimizer ? recipe.optimizer.learningRate : self.optimizer.fallbackLearningRate)
-        self.momentum = momentum ?? ((sameOptimizer ? recipe.optimizer as? Momentum : nil)?.momentum ?? 0.9)
+            ?? (sameOptimizer ? recipe.optimizer : self.optimizer.defaults).learningRate
+        self.momentum = momentum ?? ((sameOptimizer ? recipe.optimizer as? Momentum : nil) ?? Momentum()).momentum
         self.batchSize = batchSize ?? recipe.batchSize
         self.epochs = epochs ?? recipe.epochs
         // The model's decay unless --lr-decay says otherwise, whatever other flags

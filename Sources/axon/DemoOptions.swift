@@ -7,11 +7,11 @@ struct DemoOptions: ParsableArguments {
     var data: String = MNIST.defaultDirectory
     @Option(parsing: .unconditional, help: "Seed (same initial weights and batches for every run).")
     var seed: UInt64 = 1
-    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var machine: MachineOptions
 
     /// Sets the thread count and reads the data.
     func load() throws -> (train: Dataset, test: Dataset) {
-        try threading.apply()
+        try machine.apply()
         let loaded = try MNIST.load(from: data)
         return (loaded.train, loaded.test)
     }

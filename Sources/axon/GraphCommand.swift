@@ -62,9 +62,9 @@ struct GraphCommand: ParsableCommand {
         let text = GraphDrawing.dot(rows, title: title, depth: depth, expand: Set(expand))
         let bytes = format == .svg || format == .png ? try render(text, as: format!.rawValue) : Data(text.utf8)
         do {
-            try bytes.write(to: URL(fileURLWithPath: out), options: .atomic)
+            try writeFileAtomically([UInt8](bytes), to: out)
         } catch {
-            throw ValidationError("\(out): cannot write the picture: \(error.localizedDescription)")
+            throw ValidationError("\(out): cannot write the picture: \(error)")
         }
         print("Wrote \(out) (\(rows.count) nodes)")
     }

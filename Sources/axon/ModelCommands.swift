@@ -183,7 +183,7 @@ struct Eval: ParsableCommand {
     @Option(help: ArgumentHelp("Directory holding the four MNIST-format files (each raw or .gz).", valueName: "dir"))
     var data: String = MNIST.defaultDirectory
 
-    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var machine: MachineOptions
 
     @Option(help: ArgumentHelp("Also draw the 10×10 confusion matrix as a heat map in this PNG file (and print it as a table).", valueName: "file"))
     var confusion: String?
@@ -195,7 +195,7 @@ struct Eval: ParsableCommand {
     }
 
     func run() throws {
-        try threading.apply()
+        try machine.apply()
         let test: Dataset, loaded: ModelFile.Loaded, source: String
         var folderNames: [String]?
         if let images {
@@ -226,13 +226,12 @@ struct Eval: ParsableCommand {
             throw ValidationError("\(model): the model has \(plural(outputs, "class")) (outputs 0...\(outputs - 1)), but the test set of \(source) holds label \(top); evaluate it on data of its own classes")
         }
         let lossKind = try LossKind.of(metadata: loaded.metadata, path: model)
-        let evaluator = Trainer(loss: lossKind.loss, optimizer: GradientDescent(learningRate: 0))
-        let (loss, accuracy) = try evaluator.evaluate(network, on: test)
+        let (loss, accuracy) = try evaluate(network, on: test, loss: lossKind.loss)
         print("\(model) on the \(test.count) test images of \(source)")
         print("test accuracy \(percent(accuracy)) (\(fixed(accuracy * Double(test.count), 0))/\(test.count)), "
               + "loss \(fixed(Double(loss), 4))" + (lossKind == .quadratic ? " (quadratic cost)" : ""))
         if let confusion {
-            let predicted = try evaluator.predict(network, test.images)
+            let predicted = try predict(network, test.images)
             let count = outputs
             var counts = [[Int]](repeating: [Int](repeating: 0, count: count), count: count)
             for (p, t) in zip(predicted, test.labels) { counts[Int(t)][p] += 1 }
@@ -271,6 +270,7 @@ struct Predict: ParsableCommand {
     var data: String = MNIST.defaultDirectory
 
     @OptionGroup var classes: ClassOptions
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         guard (index == nil) != image.isEmpty else {
@@ -281,6 +281,7 @@ struct Predict: ParsableCommand {
     }
 
     func run() throws {
+        try machine.apply()
         let loaded = try ModelFile.load(from: model)
         var network = loaded.model
         let shape = loaded.inputShape

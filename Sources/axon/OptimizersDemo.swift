@@ -47,9 +47,9 @@ struct OptimizersDemo: ParsableCommand {
         var runs: [(label: String, history: History)] = []
         var atChance: [String] = []
         for kind in OptimizerKind.allCases {
-            let lr = learningRate ?? kind.fallbackLearningRate
+            let lr = learningRate ?? kind.defaults.learningRate
             var net = try model.build(seed: common.seed, classes: classes)
-            let trainer = Trainer(optimizer: kind.make(learningRate: lr, momentum: 0.9))
+            let trainer = Trainer(optimizer: kind.make(learningRate: lr, momentum: Momentum().momentum))
             let start = monotonicSeconds()
             let h: History
             do {

@@ -22,17 +22,14 @@ struct OutputOptions: ParsableArguments {
     /// Prints a line unless --quiet.
     func say(_ line: String) { if !quiet { print(line) } }
 
-    /// Hooks the progress bar (on a terminal), epoch lines and history file onto `trainer`.
-    func attach(to trainer: Trainer, epochs: Int) -> ProgressReporter {
-        let reporter = ProgressReporter(epochs: epochs, quiet: quiet, live: !quiet && isatty(STDOUT_FILENO) == 1,
-                                        historyPath: history)
-        trainer.onBatch = { [reporter] p in reporter.batch(p) }
-        return reporter
+    /// The progress bar (on a terminal), epoch lines and history file of a run, as a callback of its `fit`.
+    func reporter(epochs: Int) -> ProgressReporter {
+        ProgressReporter(epochs: epochs, quiet: quiet, live: !quiet && isatty(STDOUT_FILENO) == 1, historyPath: history)
     }
 }
 
 /// Draws the live bar and prints one line per epoch; keeps the run's history.
-final class ProgressReporter {
+final class ProgressReporter: TrainingCallback {
     let epochs: Int
     let quiet: Bool
     /// stdout is a terminal: redraw a bar in place with \r.
@@ -70,6 +67,15 @@ final class ProgressReporter {
         fputs("\r\(line)\u{1B}[K", stdout)
         fflush(stdout)
         barShown = true
+    }
+
+    func batchEnded<Model: Layer>(_ model: inout Model, progress: BatchProgress, trainer: Trainer) {
+        batch(progress)
+    }
+
+    func epochEnded<Model: Layer>(_ model: inout Model, record: EpochRecord, trainer: Trainer) throws -> TrainingDecision {
+        try epoch(record)
+        return .continue
     }
 
     /// The epoch's line (replacing the bar), and the history file rewritten.

@@ -42,6 +42,8 @@ struct OverfitDemo: ParsableCommand {
     struct Outcome {
         var name: String
         var history: History
+        /// Set when early stopping ended the run.
+        var stop: EarlyStop?
         var trainAccuracy: Double, testAccuracy: Double, testLoss: Float
         var gap: Double { (trainAccuracy - testAccuracy) * 100 }
     }
@@ -59,11 +61,12 @@ struct OverfitDemo: ParsableCommand {
         func run(_ name: String, on set: Dataset, dropout rate: Float = 0, l2: Float = 0, l1: Float = 0,
                  validation: Dataset? = nil, patience: Int? = nil) throws -> Outcome {
             var net = Models.mlp(dropout: rate, seed: common.seed)
-            let trainer = Trainer(optimizer: Momentum(learningRate: 0.01, momentum: 0.9), l2: l2, l1: l1,
-                                  earlyStoppingPatience: patience)
-            let h = try trainer.fit(&net, on: set, epochs: epochs, batchSize: 32, validation: validation, test: test, seed: common.seed)
-            let (loss, accuracy) = try trainer.evaluate(net, on: test)
-            return Outcome(name: name, history: h, trainAccuracy: try trainer.evaluate(net, on: train).accuracy,
+            let trainer = Trainer(optimizer: Momentum(learningRate: 0.01, momentum: 0.9), l2: l2, l1: l1)
+            let stopping = patience.map { EarlyStopping(patience: $0) }
+            let h = try trainer.fit(&net, on: set, epochs: epochs, batchSize: 32, validation: validation, test: test, seed: common.seed,
+                                    callbacks: stopping.map { [$0] } ?? [])
+            let (loss, accuracy) = try evaluate(net, on: test)
+            return Outcome(name: name, history: h, stop: stopping?.stop, trainAccuracy: try evaluate(net, on: train).accuracy,
                            testAccuracy: accuracy, testLoss: loss)
         }
         let base = try run("no regularisation", on: train)
@@ -128,7 +131,7 @@ struct OverfitDemo: ParsableCommand {
             : "leaves the gap at \(fixed(o.gap, 2)) pt"
         let loss = "\(o.testLoss < base.testLoss ? "lowers" : "raises") the final test loss \(fixed(Double(base.testLoss), 4)) → \(fixed(Double(o.testLoss), 4))"
         var extra = ""
-        if let stop = o.history.earlyStop {
+        if let stop = o.stop {
             extra = " (stopped after epoch \(stop.epoch), kept epoch \(stop.bestEpoch); it used \(limit) held-out images)"
         } else if o.history.bestEpoch != nil {
             extra = " (no stop within \(plural(epochs, "epoch")); it used \(limit) held-out images)"

@@ -72,6 +72,7 @@ struct Visualize: ParsableCommand {
     var data: String = MNIST.defaultDirectory
 
     @OptionGroup var classes: ClassOptions
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         if index != nil && image != nil { throw ValidationError("give --index N or --image FILE, not both") }
@@ -80,6 +81,7 @@ struct Visualize: ParsableCommand {
     }
 
     func run() throws {
+        try machine.apply()
         if let image {
             let loaded = try ModelFile.load(from: model)
             let shape = loaded.inputShape

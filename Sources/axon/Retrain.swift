@@ -59,7 +59,7 @@ struct Retrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of the batch draws, the distortions and the new layer's weights.")
     var seed: UInt64 = 1
 
-    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var machine: MachineOptions
 
     func validate() throws {
         for (flag, value) in [("--how-many-training-steps", howManyTrainingSteps), ("--train-batch-size", trainBatchSize),
@@ -80,7 +80,7 @@ struct Retrain: ParsableCommand {
     }
 
     func run() throws {
-        try threading.apply()
+        try machine.apply()
         let folder = try ImageFolder(directory: imageDir, validationPercentage: validationPercentage,
                                      testingPercentage: testingPercentage)
         print("\(folder.classNames.count) classes, \(folder.images.count) images in \(imageDir)"
@@ -134,10 +134,10 @@ struct Retrain: ParsableCommand {
         }
         print("trained in \(fixed(monotonicSeconds() - trainStart, 1)) s")
         try retrainer.saveRetrainedModel(head: head, classNames: folder.classNames, to: outputModel)
-        try (folder.classNames.joined(separator: "\n") + "\n").write(toFile: outputLabels, atomically: true, encoding: .utf8)
+        try writeFileAtomically(Array((folder.classNames.joined(separator: "\n") + "\n").utf8), to: outputLabels)
         print("saved the model to \(outputModel) and the labels to \(outputLabels)")
         if !test.labels.isEmpty {
-            let predicted = try Trainer.predict(&head, test.x)
+            let predicted = try predict(&head, test.x)
             let correct = zip(predicted, test.labels).filter { $0 == Int($1) }.count
             print("final test accuracy \(percent(Double(correct) / Double(test.labels.count))) (\(correct)/\(test.labels.count))")
         }

@@ -45,7 +45,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Learning rate, > 0 (default per model).")
     var learningRate: Float?
 
-    @Option(parsing: .unconditional, help: "Momentum coefficient in [0, 1) for --optimizer momentum (default 0.9) or rmsprop (default 0).")
+    @Option(parsing: .unconditional, help: "Momentum coefficient in [0, 1) for --optimizer momentum (default \(shown(Momentum().momentum))) or rmsprop (default \(shown(RMSProp().momentum))).")
     var momentum: Float?
 
     @Option(parsing: .unconditional, help: "Learning-rate decay per epoch in (0, 1]: epoch k uses rate·F^(k−1); 1 keeps it constant (default: the model's, shown below and in the run's header).")
@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Seed of every random choice (initial weights, shuffling, dropout).")
     var seed: UInt64 = 1
 
-    @OptionGroup var threading: ThreadOptions
+    @OptionGroup var machine: MachineOptions
 
     @Option(parsing: .unconditional, help: "Use only the first N training examples (with --images: N spread evenly over the classes).")
     var limit: Int?
@@ -159,7 +159,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
-        try threading.apply()
+        try machine.apply()
         var flags = self
         var checkpoint: Checkpoint?
         // Under mpirun only rank 0 prints and writes: it alone takes the directory's lock.
@@ -276,8 +276,7 @@ struct Train: ParsableCommand {
         let trainer = Trainer(loss: architecture.loss.loss,
                               optimizer: settings.optimizer.make(learningRate: settings.learningRate * parallelism.learningRateFactor(parallel), momentum: settings.momentum,
                                                                  training.hyperParameters(momentum: momentum)),
-                              schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0,
-                              earlyStoppingPatience: training.earlyStopping)
+                              schedule: settings.schedule, l2: training.l2 ?? 0, l1: training.l1 ?? 0)
         trainer.augmentation = try training.augmentation(channels: train.exampleShape.last ?? 1)
         output.say(trainer.optimizer.summary + regularisationSummary(validationCount: validation?.count ?? 0, augmentation: trainer.augmentation))
         var network: any Network
@@ -301,35 +300,25 @@ struct Train: ParsableCommand {
             output.say("data-parallel over \(parallel.size) ranks: \(share)\(extra) examples per rank and batch, "
                        + "learning rate ×\(parallelism.learningRateFactor(parallel)) (--lr-scaling \(parallelism.lrScaling.rawValue))")
         }
-        let reporter = output.attach(to: trainer, epochs: settings.epochs)
-        if let every = checkpointEvery, let checkpointDir, lead {
-            let configuration = self.configuration, keep = self.keep ?? 5
-            trainer.stepInterval = every
-            trainer.onStep = { [unowned trainer] model, epoch, batch in
-                guard let network = model as? any Network else { return }
-                try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch - 1, batch: batch,
-                                                        configuration: configuration), in: checkpointDir, keep: keep)
-            }
-        }
+        // The progress bar, epoch lines and history file; early stopping; checkpoints (rank 0 only).
+        let reporter = output.reporter(epochs: settings.epochs)
+        let stopping = training.earlyStopping.map { EarlyStopping(patience: $0) }
+        let checkpointing = lead ? checkpointDir.map {
+            Checkpointing(directory: $0, keep: keep ?? 5, everySteps: checkpointEvery, configuration: configuration)
+        } : nil
+        let callbacks: [(any TrainingCallback)?] = [reporter, stopping, checkpointing]
         let reduced = (calls: parallel?.allreduceCalls ?? 0, seconds: parallel?.allreduceSeconds ?? 0)
-        // One fit call per epoch (fit replays the earlier epochs' shuffles), so a
-        // checkpoint can be taken between epochs; the batches are those of a single call.
+        // One run from the checkpoint's position: fit replays the shuffles of the epochs before it.
         var records: [EpochRecord] = []
         let first = (checkpoint?.epoch ?? 0) + 1
-        for epoch in first...max(first, settings.epochs) where epoch <= settings.epochs {
-            let h = try trainer.fit(&network, on: train, epochs: epoch, batchSize: settings.batchSize,
-                                    validation: validation, test: validation == nil && test.count > 0 ? test : nil, seed: seed,
-                                    startEpoch: epoch, startBatch: epoch == first ? checkpoint?.batch ?? 0 : 0)
-            records += h.epochs
-            for r in h.epochs { try reporter.epoch(r) }
-            if let stop = h.earlyStop {
-                output.say("early stopping after epoch \(stop.epoch): \(stop.reason); restored the weights of epoch \(stop.bestEpoch)")
-                break
-            }
-            if let checkpointDir, lead {
-                try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch,
-                                                        configuration: configuration), in: checkpointDir, keep: keep ?? 5)
-            }
+        if first <= settings.epochs {
+            records = try trainer.fit(&network, on: train, epochs: settings.epochs, batchSize: settings.batchSize,
+                                      validation: validation, test: validation == nil && test.count > 0 ? test : nil, seed: seed,
+                                      startEpoch: first, startBatch: checkpoint?.batch ?? 0,
+                                      callbacks: callbacks.compactMap { $0 }).epochs
+        }
+        if let stop = stopping?.stop {
+            output.say("early stopping after epoch \(stop.epoch): \(stop.reason); restored the weights of epoch \(stop.bestEpoch)")
         }
         guard lead else { return }
         guard let last = records.last else {
@@ -338,20 +327,19 @@ struct Train: ParsableCommand {
         }
         let seconds = records.reduce(0) { $0 + $1.seconds }
         var final = last.testAccuracy ?? .nan
-        if images != nil && training.earlyStopping == nil && test.count > 0 {
-            let (loss, accuracy) = try trainer.evaluate(network, on: test)
+        if images != nil && stopping == nil && test.count > 0 {
+            let (loss, accuracy) = try evaluate(network, on: test, loss: trainer.loss)
             try reporter.recordTest(epoch: last.epoch, loss: loss, accuracy: accuracy)
             final = accuracy
         }
-        if training.earlyStopping != nil {
-            if trainer.earlyStop == nil {
-                try trainer.restoreBestWeights(&network)
-                output.say("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(trainer.earlyStoppingBestEpoch) (best validation accuracy)")
+        if let stopping {
+            if stopping.stop == nil {
+                output.say("no early stop within \(plural(settings.epochs, "epoch")); kept the weights of epoch \(stopping.bestEpoch) (best validation accuracy)")
             }
             // The kept weights are those after the best epoch: its row of the history gets their test figures.
             if test.count > 0 {
-                let (loss, accuracy) = try trainer.evaluate(network, on: test)
-                try reporter.recordTest(epoch: trainer.earlyStoppingBestEpoch, loss: loss, accuracy: accuracy)
+                let (loss, accuracy) = try evaluate(network, on: test, loss: trainer.loss)
+                try reporter.recordTest(epoch: stopping.bestEpoch, loss: loss, accuracy: accuracy)
                 final = accuracy
             }
         }

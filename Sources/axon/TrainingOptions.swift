@@ -6,29 +6,29 @@ import Axon
 struct TrainingOptions: ParsableArguments {
     @Flag(help: "Momentum: use Nesterov's update.")
     var nesterov = false
-    @Option(parsing: .unconditional, help: "Adam: β1 in [0, 1) (default 0.9).")
+    @Option(parsing: .unconditional, help: "Adam: β1 in [0, 1) (default \(shown(Adam().beta1))).")
     var beta1: Float?
-    @Option(parsing: .unconditional, help: "Adam: β2 in [0, 1) (default 0.999).")
+    @Option(parsing: .unconditional, help: "Adam: β2 in [0, 1) (default \(shown(Adam().beta2))).")
     var beta2: Float?
-    @Option(parsing: .unconditional, help: "Adam, Adadelta, RMSProp: ε > 0 (defaults 1e-8, 1e-8, 1e-10).")
+    @Option(parsing: .unconditional, help: "Adam, Adadelta, RMSProp: ε > 0 (defaults \(shown(Adam().epsilon)), \(shown(Adadelta().epsilon)), \(shown(RMSProp().epsilon))).")
     var epsilon: Float?
-    @Option(parsing: .unconditional, help: "Adadelta: decay ρ in [0, 1] (default 0.95).")
+    @Option(parsing: .unconditional, help: "Adadelta: decay ρ in [0, 1] (default \(shown(Adadelta().rho))).")
     var rho: Float?
-    @Option(parsing: .unconditional, help: "RMSProp: decay in [0, 1] (default 0.9). RMSProp also takes --momentum (default 0).")
+    @Option(parsing: .unconditional, help: "RMSProp: decay in [0, 1] (default \(shown(RMSProp().decay))). RMSProp also takes --momentum (default \(shown(RMSProp().momentum))).")
     var decay: Float?
     @Flag(help: "RMSProp: the centered variant.")
     var centered = false
-    @Option(parsing: .unconditional, help: "Adagrad, ProximalAdagrad, AdagradDA, Ftrl: initial accumulator value > 0 (default 0.1).")
+    @Option(parsing: .unconditional, help: "Adagrad, ProximalAdagrad, AdagradDA, Ftrl: initial accumulator value > 0 (default \(shown(Adagrad().initialAccumulatorValue))).")
     var initialAccumulator: Float?
-    @Option(parsing: .unconditional, help: "Ftrl, ProximalGradientDescent, ProximalAdagrad, AdagradDA: L1 regularisation strength >= 0 (default 0).")
+    @Option(parsing: .unconditional, help: "Ftrl, ProximalGradientDescent, ProximalAdagrad, AdagradDA: L1 regularisation strength >= 0 (default \(shown(Ftrl().l1))).")
     var l1Strength: Float?
-    @Option(parsing: .unconditional, help: "Ftrl, ProximalGradientDescent, ProximalAdagrad, AdagradDA: L2 regularisation strength >= 0 (default 0).")
+    @Option(parsing: .unconditional, help: "Ftrl, ProximalGradientDescent, ProximalAdagrad, AdagradDA: L2 regularisation strength >= 0 (default \(shown(Ftrl().l2))).")
     var l2Strength: Float?
-    @Option(parsing: .unconditional, help: "Ftrl: L2 shrinkage regularisation strength >= 0 (default 0).")
+    @Option(parsing: .unconditional, help: "Ftrl: L2 shrinkage regularisation strength >= 0 (default \(shown(Ftrl().l2Shrinkage))).")
     var l2Shrinkage: Float?
-    @Option(parsing: .unconditional, help: "Ftrl: learning-rate power <= 0 (default -0.5).")
+    @Option(parsing: .unconditional, help: "Ftrl: learning-rate power <= 0 (default \(shown(Ftrl().learningRatePower))).")
     var lrPower: Float?
-    @Option(parsing: .unconditional, help: "Ftrl: beta >= 0 (default 0).")
+    @Option(parsing: .unconditional, help: "Ftrl: beta >= 0 (default \(shown(Ftrl().beta))).")
     var ftrlBeta: Float?
 
     @Option(parsing: .unconditional, help: ArgumentHelp("L1 regularisation λ >= 0: the loss gains (λ/n)·Σ|w| over the kernels, n the training-set size.", valueName: "λ"))

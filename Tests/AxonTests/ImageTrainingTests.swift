@@ -37,7 +37,7 @@ import Testing
         let trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: Adam(learningRate: 0.002))
         try trainer.fit(&model, on: train, epochs: 6, batchSize: 32, seed: 1)
         #expect(decodes == train.count, "six epochs decoded no image again: they read the byte dataset")
-        let (_, accuracy) = try trainer.evaluate(model, on: test)
+        let (_, accuracy) = try evaluate(model, on: test)
         print("lenet5 from \(train.count) PNG images: test accuracy \(accuracy) on \(test.count)")
         #expect(accuracy >= 0.65, "test accuracy \(accuracy)")
     }

@@ -74,7 +74,7 @@ import Testing
         var model = try #require(try ModelFile.load(from: out).model as? Graph)
         let y = try model(try r.preprocessing.batch([RGBImage.read(folder.images[0].path)]))
         var h = head
-        #expect(y.argmaxRows() == (try Trainer.predict(&h, x.gatheringRows([0]))))
+        #expect(y.argmaxRows() == (try predict(&h, x.gatheringRows([0]))))
     }
 
     /// A model file of EfficientNet-Lite0 with its preprocessing: the real pretrained
@@ -130,7 +130,7 @@ import Testing
         // The saved model gives the head's answers on the photos themselves.
         let photos = try test.map { try RGBImage.read(folder.images[$0].path) }
         let p = try model(try r.preprocessing.batch(photos))
-        let viaHead = try Trainer.predict(&head, x.gatheringRows(test))
+        let viaHead = try predict(&head, x.gatheringRows(test))
         #expect(p.argmaxRows() == viaHead)
         if pretrained {
             #expect(zip(viaHead, test.map { folder.images[$0].label }).allSatisfy { $0 == $1 }, "colours are told apart")

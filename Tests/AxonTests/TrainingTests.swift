@@ -3,6 +3,19 @@ import Testing
 @testable import Axon
 
 /// A small labelled set: class c images carry a bright square at a class-specific place plus noise.
+/// Keeps what `fit` tells its callbacks.
+final class Recorder: TrainingCallback {
+    var batches: [BatchProgress] = []
+    var records: [EpochRecord] = []
+    var ended: History?
+    func batchEnded<Model: Layer>(_ model: inout Model, progress: BatchProgress, trainer: Trainer) { batches.append(progress) }
+    func epochEnded<Model: Layer>(_ model: inout Model, record: EpochRecord, trainer: Trainer) -> TrainingDecision {
+        records.append(record)
+        return .continue
+    }
+    func trainingEnded<Model: Layer>(_ model: inout Model, history: History, trainer: Trainer) { ended = history }
+}
+
 func toyDataset(count: Int, size: Int = 8, classes: Int = 4, seed: UInt64) throws -> Dataset {
     var g = SeededGenerator(seed: seed)
     var pixels = [Float](repeating: 0, count: count * size * size)
@@ -76,9 +89,9 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         let p = try model(data.batch(0..<40).images)
         var expected = 0.0
         for (r, label) in data.labels.enumerated() { expected -= log(Double(p[flat: r * 4 + Int(label)])) / 40 }
-        let (loss, accuracy) = try Trainer(optimizer: GradientDescent(learningRate: 0)).evaluate(model, on: data)
+        let (loss, accuracy) = try evaluate(model, on: data)
         #expect(abs(Double(loss) - expected) < 1e-4 * max(1, expected), "loss \(loss), mean cross-entropy \(expected)")
-        #expect(accuracy == Double(Trainer.countCorrect(p, data.labels)) / 40)
+        #expect(accuracy == Double(countCorrect(p, data.labels)) / 40)
     }
 
     static let optimizers: [(String, any Optimizer)] = [
@@ -205,19 +218,20 @@ func everyLayerModel(seed: UInt64) -> Sequential {
             MaxPool2D(poolSize: 2)
             Flatten(); Dense(16, activation: .relu); Dropout(rate: 0.2); Dense(4)
         }
-        var lines: [EpochRecord] = []
+        let recorder = Recorder()
         let trainer = Trainer(optimizer: Momentum(learningRate: 0.05, momentum: 0.9),
                               schedule: .exponentialDecay(rate: 0.5), l2: 0.01)
-        trainer.onEpoch = { lines.append($0) }
-        let history = try trainer.fit(&model, on: train, epochs: 3, batchSize: 32, validation: test, seed: 1)
-        #expect(history.epochs.count == 3 && lines == history.epochs)
+        let history = try trainer.fit(&model, on: train, epochs: 3, batchSize: 32, validation: test, seed: 1,
+                                      callbacks: [recorder])
+        #expect(history.epochs.count == 3 && recorder.records == history.epochs && recorder.ended == history)
+        #expect(recorder.batches.count == 3 * 8 && recorder.batches.last?.batch == 8 && recorder.batches.last?.examplesDone == 256)
         #expect(history.epochs.map(\.learningRate) == [0.05, 0.025, 0.0125])
         let last = try #require(history.last)
         #expect(last.validationAccuracy! > 0.95, "validation accuracy \(last.validationAccuracy!)")
         #expect(last.imagesPerSecond > 0 && last.seconds > 0)
-        let (_, acc) = try trainer.evaluate(model, on: test)
+        let (_, acc) = try evaluate(model, on: test)
         #expect(acc == last.validationAccuracy!)
-        let predicted = try trainer.predict(model, test.images)
+        let predicted = try predict(model, test.images)
         let correct = zip(predicted, test.labels).filter { $0 == Int($1) }.count
         #expect(Double(correct) / 128 == acc)
     }
@@ -228,15 +242,15 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         var model = Sequential(seed: 3) { Flatten(); Dense(16, activation: .relu); Dense(16, activation: .relu); Dense(4) }
         let data = try toyDataset(count: 64, seed: 12)
         let trainer = Trainer(optimizer: Adam(learningRate: 1e30))
-        var epochs = 0
-        trainer.onEpoch = { _ in epochs += 1 }
+        let recorder = Recorder()
         #expect {
-            try trainer.fit(&model, on: data, epochs: 3, batchSize: 8)
+            try trainer.fit(&model, on: data, epochs: 3, batchSize: 8, callbacks: [recorder])
         } throws: { error in
             let m = "\(error)"
             return m.contains("epoch 1, batch ") && m.contains("of 8") && m.contains("learning rate") && m.contains("1e+30")
         }
-        #expect(epochs == 0, "\(epochs) epochs were reported after the loss stopped being finite")
+        #expect(recorder.records.isEmpty && recorder.ended == nil,
+                "\(recorder.records.count) epochs were reported after the loss stopped being finite")
     }
 
     @Test func badHyperParametersThrow() throws {

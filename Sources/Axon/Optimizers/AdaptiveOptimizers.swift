@@ -6,7 +6,7 @@ public struct Adagrad: Optimizer {
     public var initialAccumulatorValue: Float
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, initialAccumulatorValue: Float = 0.1) {
+    public init(learningRate: Float = 0.01, initialAccumulatorValue: Float = 0.1) {
         self.learningRate = learningRate
         self.initialAccumulatorValue = initialAccumulatorValue
     }
@@ -60,7 +60,7 @@ public struct RMSProp: Optimizer {
     public var centered: Bool
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, decay: Float = 0.9, momentum: Float = 0, epsilon: Float = 1e-10,
+    public init(learningRate: Float = 0.001, decay: Float = 0.9, momentum: Float = 0, epsilon: Float = 1e-10,
                 centered: Bool = false) {
         self.learningRate = learningRate
         self.decay = decay

@@ -7,6 +7,10 @@
 /// They are created at their initial values (`slotInitialValues`) by
 /// `createSlots(for:)` (which `Trainer` calls before its first update) or else by
 /// the first update.
+///
+/// Every optimizer's `init` gives a default to each hyper-parameter, the learning
+/// rate included (TensorFlow's where it has one, else 0.01): these are Axon's
+/// only copy of the defaults, which the CLI and its help read from here.
 public protocol Optimizer: Sendable {
     var learningRate: Float { get set }
     /// Slot tensors by "<parameter>/<slot>" name.
@@ -64,7 +68,7 @@ public struct GradientDescent: Optimizer {
     public var learningRate: Float
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float) { self.learningRate = learningRate }
+    public init(learningRate: Float = 0.01) { self.learningRate = learningRate }
     public var summary: String { "GradientDescent(lr \(learningRate))" }
 
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
@@ -83,7 +87,7 @@ public struct Momentum: Optimizer {
     public var nesterov: Bool
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, momentum: Float = 0.9, nesterov: Bool = false) {
+    public init(learningRate: Float = 0.01, momentum: Float = 0.9, nesterov: Bool = false) {
         self.learningRate = learningRate
         self.momentum = momentum
         self.nesterov = nesterov

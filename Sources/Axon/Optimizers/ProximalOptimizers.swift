@@ -8,7 +8,7 @@ public struct ProximalGradientDescent: Optimizer {
     public var l2: Float
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, l1: Float = 0, l2: Float = 0) {
+    public init(learningRate: Float = 0.01, l1: Float = 0, l2: Float = 0) {
         self.learningRate = learningRate
         self.l1 = l1
         self.l2 = l2
@@ -30,7 +30,7 @@ public struct ProximalAdagrad: Optimizer {
     public var l2: Float
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, initialAccumulatorValue: Float = 0.1, l1: Float = 0, l2: Float = 0) {
+    public init(learningRate: Float = 0.01, initialAccumulatorValue: Float = 0.1, l1: Float = 0, l2: Float = 0) {
         self.learningRate = learningRate
         self.initialAccumulatorValue = initialAccumulatorValue
         self.l1 = l1
@@ -60,7 +60,7 @@ public struct AdagradDA: Optimizer {
     public var l2: Float
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, initialGradientSquaredAccumulatorValue: Float = 0.1, l1: Float = 0,
+    public init(learningRate: Float = 0.01, initialGradientSquaredAccumulatorValue: Float = 0.1, l1: Float = 0,
                 l2: Float = 0) {
         self.learningRate = learningRate
         self.initialGradientSquaredAccumulatorValue = initialGradientSquaredAccumulatorValue
@@ -95,7 +95,7 @@ public struct Ftrl: Optimizer {
     public var beta: Float
     public var slots: [String: Tensor] = [:]
     public var step = 0
-    public init(learningRate: Float, learningRatePower: Float = -0.5, initialAccumulatorValue: Float = 0.1,
+    public init(learningRate: Float = 0.01, learningRatePower: Float = -0.5, initialAccumulatorValue: Float = 0.1,
                 l1: Float = 0, l2: Float = 0, l2Shrinkage: Float = 0, beta: Float = 0) {
         self.learningRate = learningRate
         self.learningRatePower = learningRatePower

@@ -148,7 +148,7 @@ public struct Retrainer {
             let (loss, correct) = try trainer.step(&head, images: try batch(picks), labels: picks.map { labels[$0] })
             if step % settings.evalInterval == 0 || step == settings.steps {
                 let validationAccuracy = try validation.map { v in
-                    Double(zip(try Trainer.predict(&head, v.x), v.labels).filter { $0 == Int($1) }.count) / Double(max(1, v.labels.count))
+                    Double(zip(try predict(&head, v.x), v.labels).filter { $0 == Int($1) }.count) / Double(max(1, v.labels.count))
                 }
                 report(Evaluation(step: step, trainAccuracy: Double(correct) / Double(picks.count), crossEntropy: loss,
                                   validationAccuracy: validationAccuracy))

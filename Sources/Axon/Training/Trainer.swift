@@ -43,22 +43,6 @@ public struct History: Sendable, Equatable, Codable {
         return best?.0
     }
     public var last: EpochRecord? { epochs.last }
-    /// Set when early stopping ended the run (spec §9).
-    public var earlyStop: EarlyStop?
-}
-
-/// Why and when early stopping ended a run (spec §9).
-public struct EarlyStop: Sendable, Equatable, Codable {
-    /// The epoch after which training stopped.
-    public var epoch: Int
-    /// The epoch whose weights were restored (best validation accuracy).
-    public var bestEpoch: Int
-    public var bestAccuracy: Double
-    public var patience: Int
-    public var reason: String {
-        "no new best validation accuracy in \(patience) epoch\(patience == 1 ? "" : "s") "
-            + "(best \(bestAccuracy) at epoch \(bestEpoch))"
-    }
 }
 
 /// Learning rate as a function of the epoch.
@@ -80,15 +64,17 @@ public enum LearningRateSchedule: Sendable, Equatable {
     }
 }
 
-/// Mini-batch training, evaluation and prediction of a classifier.
+/// Mini-batch training of a classifier (evaluation and prediction are the
+/// plain functions `evaluate` and `predict`, Evaluation.swift).
 ///
 /// ```swift
 /// let trainer = Trainer(loss: .softmaxCrossEntropy, optimizer: Momentum(learningRate: 0.01, momentum: 0.9))
-/// trainer.onEpoch = { print($0) }
-/// let history = try trainer.fit(&model, on: data.train, epochs: 10, batchSize: 64, validation: data.test)
+/// let stopping = EarlyStopping(patience: 3)
+/// let history = try trainer.fit(&model, on: data.train, epochs: 10, batchSize: 64, validation: held,
+///                               callbacks: [stopping])
 /// ```
-/// The optimizer (with its slots) lives in the trainer, so calling `fit` again
-/// continues the same run.
+/// Early stopping, checkpoints and progress output are `TrainingCallback`s of
+/// one `fit` run. The optimizer (with its slots) lives in the trainer.
 public final class Trainer {
     public var loss: Loss
     public var optimizer: any Optimizer
@@ -97,30 +83,10 @@ public final class Trainer {
     /// (λ₂/2n)·Σw² + (λ₁/n)·Σ|w| over kernels (not biases), n = training set size.
     public var l2: Float
     public var l1: Float
-    /// Stop when validation accuracy has not improved for this many epochs (spec §9):
-    /// a new best must be strictly greater; training stops when `wait == patience`,
-    /// and at the end (stop or epoch limit) the best epoch's weights are put back.
-    /// The state lives in the trainer, so consecutive `fit` calls with
-    /// `startEpoch` continue the same count (`startEpoch == 1` resets it).
-    public var earlyStoppingPatience: Int?
     /// Applied to every training batch before the forward pass (seeded by `fit`'s seed,
     /// the epoch and the batch index, so a resumed run sees the same images).
     public var augmentation: Augmentation?
-    /// Set by `fit` when early stopping ended the run.
-    public private(set) var earlyStop: EarlyStop?
-
-    private var best = -Double.infinity, bestEpoch = 0, wait = 0
-    private var bestParameters: [(name: String, value: Tensor)] = []
-    /// Called after every epoch (e.g. to print a line or save a checkpoint).
-    public var onEpoch: ((EpochRecord) -> Void)?
-    /// Called after every training batch (e.g. to draw a progress bar).
-    public var onBatch: ((BatchProgress) -> Void)?
-    /// Called with the model, the epoch and the number of its batches done after
-    /// every `stepInterval`-th optimizer step (counted by `optimizer.step`) that does
-    /// not end an epoch: to save a mid-epoch checkpoint, which `fit(startBatch:)` resumes.
-    public var stepInterval: Int?
-    public var onStep: ((_ model: any Layer, _ epoch: Int, _ batchesDone: Int) throws -> Void)?
-    /// Batch size used by `evaluate` and `predict`.
+    /// Batch size of the validation and test evaluations in `fit`.
     public var inferenceBatchSize = 1000
     /// Data-parallel training (DataParallel.swift): when set, `fit` trains this
     /// rank's shard of every global batch and averages the gradients over the
@@ -132,22 +98,20 @@ public final class Trainer {
     private var batchImages = Tensor.empty
 
     public init(loss: Loss = .softmaxCrossEntropy, optimizer: any Optimizer, schedule: LearningRateSchedule = .constant,
-                l2: Float = 0, l1: Float = 0, earlyStoppingPatience: Int? = nil,
-                onEpoch: ((EpochRecord) -> Void)? = nil) {
+                l2: Float = 0, l1: Float = 0) {
         self.loss = loss
         self.optimizer = optimizer
         self.schedule = schedule
         self.l2 = l2
         self.l1 = l1
-        self.earlyStoppingPatience = earlyStoppingPatience
-        self.onEpoch = onEpoch
         baseLearningRate = optimizer.learningRate
     }
 
     /// Trains `model` for `epochs` passes over `train` in shuffled mini-batches
     /// (order drawn from `SeededGenerator(seed:)`, reshuffled every epoch),
     /// evaluating on `validation` (which early stopping watches) and on `test`
-    /// (only recorded) after each epoch.
+    /// (only recorded) after each epoch. `callbacks` are called, in order, after
+    /// every batch, after every epoch (a `.stop` ends the run) and at the end.
     ///
     /// `startEpoch` > 1 resumes a run whose epochs before it are done (model and
     /// optimizer restored from a checkpoint): their shuffles are replayed, not
@@ -158,11 +122,12 @@ public final class Trainer {
     ///
     /// A batch whose loss is NaN or infinite, or weights that are at the end of an
     /// epoch, end the run with an error naming the epoch and batch (the epoch is
-    /// not reported: a caller's `onEpoch` checkpoint keeps the last good one).
+    /// not given to the callbacks: a `Checkpointing` keeps the last good one).
     @discardableResult
     public func fit<Model: Layer>(_ model: inout Model, on train: Dataset, epochs: Int, batchSize: Int = 64,
                                   validation: Dataset? = nil, test: Dataset? = nil, seed: UInt64 = 0,
-                                  startEpoch: Int = 1, startBatch: Int = 0) throws -> History {
+                                  startEpoch: Int = 1, startBatch: Int = 0,
+                                  callbacks: [any TrainingCallback] = []) throws -> History {
         guard epochs >= 0 else { throw AxonError.invalidArgument("fit: epochs must be >= 0, got \(epochs)") }
         guard batchSize > 0 else { throw AxonError.invalidArgument("fit: batch size must be > 0, got \(batchSize)") }
         guard train.count > 0 else { throw AxonError.invalidArgument("fit: the training set is empty") }
@@ -176,10 +141,6 @@ public final class Trainer {
         var generator = SeededGenerator(seed: seed)
         var order = Array(0..<train.count)
         var history = History()
-        if startEpoch <= 1 {
-            best = -.infinity; bestEpoch = 0; wait = 0; bestParameters = []; earlyStop = nil
-        }
-        if earlyStop != nil { return history }  // this run already stopped
         for epoch in 1...max(epochs, 1) where epochs > 0 {
             optimizer.learningRate = schedule.learningRate(base: baseLearningRate, epoch: epoch)
             for i in stride(from: order.count - 1, to: 0, by: -1) {
@@ -211,14 +172,12 @@ public final class Trainer {
                 lossSum += Double(r.loss) * Double(end - begin)
                 correct += r.correct
                 begin = end
-                if let onBatch {
-                    onBatch(BatchProgress(epoch: epoch, examplesDone: end, examples: order.count,
-                                          batch: batch, batches: batches,
-                                          meanLoss: Float(lossSum / Double(end - first)),
-                                          seconds: Date().timeIntervalSince(start)))
-                }
-                if let n = stepInterval, n > 0, let onStep, optimizer.step % n == 0, end < order.count {
-                    try onStep(model, epoch, batch)
+                if !callbacks.isEmpty {
+                    let progress = BatchProgress(epoch: epoch, examplesDone: end, examples: order.count,
+                                                 batch: batch, batches: batches,
+                                                 meanLoss: Float(lossSum / Double(end - first)),
+                                                 seconds: Date().timeIntervalSince(start))
+                    for c in callbacks { try c.batchEnded(&model, progress: progress, trainer: self) }
                 }
             }
             // The last update can break the weights with the loss still finite.
@@ -232,31 +191,23 @@ public final class Trainer {
                                      validationLoss: nil, validationAccuracy: nil, seconds: seconds,
                                      imagesPerSecond: Double(trained) / max(seconds, 1e-9))
             if parallel?.rank ?? 0 == 0 {
-                if let validation { (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation) }
-                if let test { (record.testLoss, record.testAccuracy) = try evaluate(model, on: test) }
+                if let validation {
+                    (record.validationLoss, record.validationAccuracy) = try evaluate(model, on: validation, loss: loss,
+                                                                                      batchSize: inferenceBatchSize)
+                }
+                if let test {
+                    (record.testLoss, record.testAccuracy) = try evaluate(model, on: test, loss: loss, batchSize: inferenceBatchSize)
+                }
             }
             try shareEvaluation(&record)
             history.epochs.append(record)
-            onEpoch?(record)
-            if let patience = earlyStoppingPatience, let a = record.validationAccuracy {
-                if a > best {
-                    best = a; bestEpoch = epoch; wait = 0
-                    bestParameters = model.parameters + model.state  // copy-on-write: kept apart from later updates
-                } else {
-                    wait += 1
-                    if wait == patience {
-                        earlyStop = EarlyStop(epoch: epoch, bestEpoch: bestEpoch, bestAccuracy: best, patience: patience)
-                        history.earlyStop = earlyStop
-                    }
-                }
-                // A call that resumes (startEpoch > 1) may be one of several; its caller
-                // ends the run with restoreBestWeights.
-                if earlyStop != nil || (epoch == epochs && startEpoch <= 1) {
-                    try restoreBestWeights(&model)
-                    if earlyStop != nil { break }
-                }
+            var stop = false
+            for c in callbacks {
+                if try c.epochEnded(&model, record: record, trainer: self) == .stop { stop = true }
             }
+            if stop { break }
         }
+        for c in callbacks { try c.trainingEnded(&model, history: history, trainer: self) }
         return history
     }
 
@@ -264,15 +215,6 @@ public final class Trainer {
     private func diverged(_ what: String) -> AxonError {
         .invalidArgument("training diverged \(what); try a lower learning rate (it was \(optimizer.learningRate))")
     }
-
-    /// Puts back the parameters (and BatchNorm statistics) of the best validation
-    /// epoch seen by early stopping (no-op without early stopping or before any epoch).
-    public func restoreBestWeights<Model: Layer>(_ model: inout Model) throws {
-        for (name, value) in bestParameters { try model.setTensor(name, to: value) }
-    }
-
-    /// The epoch whose weights `restoreBestWeights` puts back (0 if none).
-    public var earlyStoppingBestEpoch: Int { bestEpoch }
 
     /// One optimisation step on a batch: forward, loss, backward, penalties,
     /// update. Returns the batch loss and the number of correct predictions.
@@ -285,7 +227,7 @@ public final class Trainer {
                                    trainingSetSize: Int? = nil, batchExamples: Int? = nil) throws -> (loss: Float, correct: Int) {
         let logits = try model.forward(images, training: true)
         var (value, gradient) = try loss.compute(logits: logits, labels: labels)
-        let correct = Trainer.countCorrect(logits, labels)
+        let correct = countCorrect(logits, labels)
         _ = try model.backward(gradient, inputGradient: false)
         gradient = .empty
         if l2 != 0 || l1 != 0 {
@@ -309,92 +251,9 @@ public final class Trainer {
         return result
     }
 
-    /// Mean loss and accuracy of `model` on `data` (inference mode, batched).
-    ///
-    /// A network that ends in a Softmax layer outputs probabilities, not logits:
-    /// its softmax cross-entropy is the mean of −log p[label] (p clipped below at
-    /// 1e−7, as Keras clips), not the cross-entropy of a second softmax.
-    public func evaluate<Model: Layer>(_ model: Model, on data: Dataset) throws -> (loss: Float, accuracy: Double) {
-        var m = model
-        let probabilities = loss == .softmaxCrossEntropy && (model as? any Network)?.outputsProbabilities == true
-        var lossSum = 0.0, correct = 0
-        var begin = 0
-        let batchSize = try (model as? any Network)?.inferenceBatch(upTo: inferenceBatchSize, inputShapes: [data.exampleShape])
-            ?? inferenceBatchSize
-        while begin < data.count {
-            let end = begin + min(max(batchSize, 1), data.count - begin)
-            let x = data.rows(begin..<end)
-            let labels = Array(data.labels[begin..<end])
-            let output = try m.forward(x, training: false)
-            // softmax(log p) = p for rows that sum to 1, so log p are logits of p.
-            let logits = probabilities
-                ? Tensor(uncheckedShape: output.shape, scalars: output.scalars.map { log(max($0, 1e-7)) }) : output
-            let (l, _) = try loss.compute(logits: logits, labels: labels)
-            lossSum += Double(l) * Double(end - begin)
-            correct += Trainer.countCorrect(logits, labels)
-            begin = end
-        }
-        let n = Double(max(data.count, 1))
-        return (Float(lossSum / n), Double(correct) / n)
-    }
-
-    /// Predicted class of every image of `images` [N, ...] (batched inference).
-    public func predict<Model: Layer>(_ model: Model, _ images: Tensor) throws -> [Int] {
-        try Trainer.predict(model, images, batchSize: inferenceBatchSize)
-    }
-
-    /// Predicted class of every image of `images` [N, ...] (batched inference).
-    ///
-    /// Works on a copy of `model`: its buffers are shared with the caller's, so
-    /// the first pass copies each layer's output and workspace (copy-on-write).
-    /// For repeated calls pass the model `inout` instead, which reuses them.
-    public static func predict<Model: Layer>(_ model: Model, _ images: Tensor, batchSize: Int = 1000) throws -> [Int] {
-        var m = model
-        return try predict(&m, images, batchSize: batchSize)
-    }
-
-    /// Predicted class of every image of `images` [N, ...], running `model` in
-    /// place: its layer buffers are reused, so a steady state allocates nothing
-    /// but the result. The parameters are not changed.
-    public static func predict<Model: Layer>(_ model: inout Model, _ images: Tensor, batchSize: Int = 1000) throws -> [Int] {
-        guard images.rank >= 1 else { throw AxonError.invalidArgument("predict: images need a batch axis, got \(images.shape)") }
-        var out: [Int] = []
-        out.reserveCapacity(images.shape[0])
-        var begin = 0
-        let batchSize = try (model as? any Network)?.inferenceBatch(upTo: batchSize, inputShapes: [Array(images.shape.dropFirst())])
-            ?? batchSize
-        while begin < images.shape[0] {
-            let end = begin + min(max(batchSize, 1), images.shape[0] - begin)
-            // The whole tensor as one batch needs no copy.
-            let batch = begin == 0 && end == images.shape[0] ? images : images.rows(begin..<end)
-            let logits = try model.forward(batch, training: false)
-            guard logits.rank == 2 else {
-                throw AxonError.shapeMismatch("predict: model output [batch, classes]", expected: [end - begin, -1],
-                                              got: logits.shape)
-            }
-            out += logits.argmaxRows()
-            begin = end
-        }
-        return out
-    }
-
     /// Copies the examples at `indices` into the reused batch buffer.
     private func gather(_ data: Dataset, _ indices: ArraySlice<Int>) -> [Int32] {
         Tensor.reuse(&batchImages, shape: [indices.count] + data.exampleShape)
         return data.batch(indices, into: &batchImages)
-    }
-
-    static func countCorrect(_ logits: Tensor, _ labels: [Int32]) -> Int {
-        let k = logits.shape[1]
-        guard k > 0 else { return 0 }
-        return logits.withUnsafeBufferPointer { p in
-            var correct = 0
-            for r in 0..<labels.count {
-                var best = 0
-                for j in 1..<k where p[r * k + j] > p[r * k + best] { best = j }
-                if best == Int(labels[r]) { correct += 1 }
-            }
-            return correct
-        }
     }
 }
