@@ -1,9 +1,11 @@
 /*
  * augment.c — tf.image augmentation on NHWC float batches (spec §10).
  *
- * Every random choice is per image: image i of a call uses draws
- * counter + k·n + i of stream `seed` (k = which quantity), so results depend
- * only on (seed, counter), never on the thread count. Outputs are not clipped
+ * Every random choice is per image: image i of a call uses draw counter + i
+ * of stream `seed` (crop's column offset: counter + 2^17 + i), so results depend
+ * only on (seed, counter), never on the thread count or on the batch size: a
+ * slice of a batch passed with counter + its first index draws what that slice
+ * of the whole batch does (data-parallel shards). Outputs are not clipped
  * (TF does not clip float images either).
  */
 #include "internal.h"
@@ -31,7 +33,7 @@ static inline int int_draw(uint64_t key, uint64_t counter, int m) {
 
 int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
                            uint64_t counter, const float *x, float *y) {
-    CHECK(dims_ok(n, h, w, c) && pad >= 0);
+    CHECK(dims_ok(n, h, w, c) && pad >= 0 && (uint64_t)n <= CK_AUGMENT_COLUMN_DRAWS);
     if (n == 0) return CK_OK;
     CHECK(x && y && x != y);
     const uint64_t key = ck_stream_key(seed);
@@ -41,7 +43,7 @@ int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
     for (int i = 0; i < n; i++) {
         /* Offset into the zero-padded (h+2p)×(w+2p) image, minus the padding. */
         const int dy = int_draw(key, counter + (uint64_t)i, span) - pad;
-        const int dx = int_draw(key, counter + (uint64_t)n + (uint64_t)i, span) - pad;
+        const int dx = int_draw(key, counter + CK_AUGMENT_COLUMN_DRAWS + (uint64_t)i, span) - pad;
         const float *src = x + (size_t)i * img;
         float *dst = y + (size_t)i * img;
         for (int r = 0; r < h; r++) {

@@ -469,7 +469,9 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
 
 /* Pad every image with `pad` zeros on each side, then crop back h×w at offsets
  * drawn uniformly from [0, 2·pad] (rows: draw counter + i, columns:
- * counter + n + i). x and y must be different buffers. */
+ * counter + CK_AUGMENT_COLUMN_DRAWS + i; n at most that). x and y must be
+ * different buffers. */
+#define CK_AUGMENT_COLUMN_DRAWS ((uint64_t)1 << 17)
 int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
                            uint64_t counter, const float *x, float *y);
 /* Reverse the W axis of image i when draw counter + i is < ½; y may alias x. */

@@ -39,6 +39,23 @@ final class LoneRank: DataParallel {
         #expect(throws: AxonError.self) { try trainer.checkShards(examples: 60, batchSize: 2) }
         try trainer.checkShards(examples: 63, batchSize: 10)
     }
+
+    /// Each rank augments its shard with the draws of those images' places in
+    /// the whole batch, so N ranks train on what one process would.
+    @Test func aShardIsAugmentedAsItsPartOfTheWholeBatch() throws {
+        let images = randomTensor([10, 6, 5, 3], seed: 9, range: 0...1)
+        var augmentation = Augmentation(cropPadding: 2, flip: true, brightness: 0.2, contrast: 0.5..<1.5, saturation: 0.3..<1.7)
+        var whole = images
+        try augmentation.apply(to: &whole, seed: 4, counter: 7 << 20)
+        var pieces: [Float] = []
+        for range in [0..<3, 3..<7, 7..<10] {
+            var part = try Tensor(shape: [range.count, 6, 5, 3], scalars: Array(images.scalars[range.lowerBound * 90..<range.upperBound * 90]))
+            try augmentation.apply(to: &part, seed: 4, counter: 7 << 20, first: range.lowerBound)
+            pieces += part.scalars
+        }
+        #expect(pieces == whole.scalars)
+        #expect(whole.scalars != images.scalars)
+    }
 }
 
 extension History {

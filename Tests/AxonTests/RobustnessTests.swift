@@ -76,6 +76,14 @@ import Glibc
         try write(pngHeader(width: 20000, height: 20000), to: png)
         let m3 = fileError(naming: png.path) { _ = try RGBImage.read(png.path) }
         #expect(m3.contains("20000x20000") && m3.contains("limit"), "\(m3)")
+        // A real JPEG whose frame header (SOF) is patched to 20000×20000.
+        var jpeg = try [UInt8](Data(contentsOf: repositoryRoot.appendingPathComponent("Tests/Fixtures/graphdef/small.jpg")))
+        let sof = try #require((0..<jpeg.count - 9).first { jpeg[$0] == 0xFF && (0xC0...0xC2).contains(jpeg[$0 + 1]) })
+        jpeg.replaceSubrange(sof + 5..<sof + 9, with: [0x4E, 0x20, 0x4E, 0x20])  // height, width (big-endian)
+        let big = dir.appendingPathComponent("big.jpg")
+        try write(jpeg, to: big)
+        let m4 = fileError(naming: big.path) { _ = try RGBImage.read(big.path) }
+        #expect(m4.contains("20000x20000") && m4.contains("limit"), "\(m4)")
     }
 
     /// A 3 GiB (sparse) file whose header length is already wrong is refused

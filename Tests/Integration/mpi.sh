@@ -4,6 +4,7 @@
 #  1. equivalence: N ranks with batch B/N each end with the weights of one
 #     process with batch B (LeNet-5 + Momentum, LSTM + Adam; 2 and 3 ranks);
 #  2. a 2-rank checkpoint resumes in one process and a 1-process one in 2 ranks;
+#     augmentation, early stopping and a mid-epoch resume also match one process;
 #  3. ranks started with different data or flags refuse to start, with one line;
 #  4. a rank killed mid-run stops the others within seconds, no checkpoint half-written.
 set -euo pipefail
@@ -47,6 +48,31 @@ timeout 300 $MPIRUN -np 2 "$BIN/axon-mpi" train --resume "$WORK/ck1" --epochs 2 
     --save "$WORK/from1.safetensors" > "$WORK/r2.log" 2>&1 || { cat "$WORK/r2.log"; fail "resume of a 1-process checkpoint in 2 ranks"; }
 echo -n "1 process then 2 ranks: "
 $COMPARE "$WORK/from1.safetensors" "$WORK/lenet5-ref.safetensors" 1e-5 || fail "1 -> 2"
+
+echo "== augmentation, early stopping and a mid-epoch resume over 2 and 3 ranks"
+# Each rank augments its shard with the draws of its images' places in the whole
+# batch, so N ranks still equal one process.
+run aug-ref 0 lenet5 momentum --epochs 2 --augment crop,flip,jitter --save "$WORK/aug-ref.safetensors"
+run aug-2 2 lenet5 momentum --epochs 2 --augment crop,flip,jitter --save "$WORK/aug-2.safetensors"
+echo -n "augmented, 2 ranks: "
+$COMPARE "$WORK/aug-2.safetensors" "$WORK/aug-ref.safetensors" 1e-5 || fail "augmentation with 2 ranks"
+# Rank 0 evaluates and decides; every rank stops at the same epoch as one process
+# would, with the best weights.
+run es-ref 0 lenet5 momentum --epochs 40 --early-stopping 1 --save "$WORK/es-ref.safetensors"
+run es-3 3 lenet5 momentum --epochs 40 --early-stopping 1 --save "$WORK/es-3.safetensors"
+stopped() { grep -o "after [0-9]* epochs" "$WORK/$1.log" | grep -v "after 40 epochs" || { cat "$WORK/$1.log"; fail "$1: did not stop early"; }; }
+ref=$(stopped es-ref); three=$(stopped es-3)
+[ "$ref" = "$three" ] || fail "early stopping: one process stopped $ref, 3 ranks $three"
+echo -n "early stopping, 3 ranks (stopped $three of 40): "
+$COMPARE "$WORK/es-3.safetensors" "$WORK/es-ref.safetensors" 1e-5 || fail "early stopping with 3 ranks"
+# A checkpoint from within an epoch (step 3 of 4), written by 2 ranks, resumed by 3.
+run mid 2 lenet5 momentum --epochs 1 --checkpoint-every 3 --checkpoint-dir "$WORK/mid"
+rm "$WORK/mid/epoch-0001.safetensors"
+ls "$WORK/mid" | grep -q "batch" || fail "no mid-epoch checkpoint in $(ls "$WORK/mid")"
+timeout 300 $MPIRUN -np 3 "$BIN/axon-mpi" train --resume "$WORK/mid" --epochs 2 --threads 1 --quiet --distributed \
+    --save "$WORK/mid.safetensors" > "$WORK/mid-resume.log" 2>&1 || { cat "$WORK/mid-resume.log"; fail "mid-epoch resume in 3 ranks"; }
+echo -n "mid-epoch checkpoint of 2 ranks resumed by 3: "
+$COMPARE "$WORK/mid.safetensors" "$WORK/lenet5-ref.safetensors" 1e-5 || fail "mid-epoch resume"
 
 echo "== ranks that disagree are refused at the start"
 # Rank 1 gets $RANK1, the others $RANK0 (mpirun -x passes them on).

@@ -64,12 +64,17 @@ public struct Augmentation: Sendable {
 
     /// Augments `images` [N, H, W, C] in place. Each operation uses its own
     /// block of 2^18 counters from `counter` (so batches of up to 2^17 images
-    /// never share draws between operations).
-    public mutating func apply(to images: inout Tensor, seed: UInt64, counter: UInt64 = 0) throws {
+    /// never share draws between operations), image i the draws of index
+    /// `first + i`: a slice of a batch starting at `first` (a data-parallel
+    /// rank's shard) is augmented exactly as that part of the whole batch.
+    public mutating func apply(to images: inout Tensor, seed: UInt64, counter: UInt64 = 0, first: Int = 0) throws {
         guard images.rank == 4 else {
             throw AxonError.shapeMismatch("augmentation: images [N, H, W, C]", expected: [-1, -1, -1, -1], got: images.shape)
         }
-        guard images.shape[0] <= 1 << 17 else { throw AxonError.invalidArgument("augmentation: batches are limited to 2^17 images") }
+        guard first >= 0, first + images.shape[0] <= 1 << 17 else {
+            throw AxonError.invalidArgument("augmentation: batches are limited to 2^17 images")
+        }
+        let counter = counter &+ UInt64(first)
         if saturation != nil && images.shape[3] != 3 {
             throw AxonError.invalidArgument("augmentation: saturation needs RGB images (C = 3), got C = \(images.shape[3])")
         }

@@ -61,12 +61,13 @@ public enum IDX {
         let kept = min(dims[0], max(limit ?? dims[0], 0))
         let keptBytes = kept * rowBytes
         try MemoryBudget.check(keptBytes, for: "reading \(kept) \(what) of \(path)")
-        // Grown as the data arrives (64 MiB at a time), so a short file whose header
-        // declares a gigabyte costs what it holds, not what it claims (make fuzz).
+        // Grown as the data arrives (doubling from 64 KiB, at most 64 MiB at a time),
+        // so a short file whose header declares a gigabyte costs what it holds, not
+        // what it claims (make fuzz).
         var data: [UInt8] = []
         var actual = 0
         while actual < keptBytes {
-            let chunk = min(keptBytes - actual, 1 << 26)
+            let chunk = min(keptBytes - actual, min(max(actual, 1 << 16), 1 << 26))
             data.append(contentsOf: repeatElement(0, count: chunk))
             let got = try stream.read(into: &data, at: actual, count: chunk)
             actual += got

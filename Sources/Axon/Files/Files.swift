@@ -84,7 +84,7 @@ final class FileStream {
 
     /// Reads and drops what is left, returning its length (counting stops past `limit`).
     func skipToEnd(limit: Int) throws -> Int {
-        var scratch = [UInt8](repeating: 0, count: 1 << 20)
+        var scratch = [UInt8](repeating: 0, count: 1 << 16)
         var total = 0
         while total <= limit {
             let n = try read(into: &scratch, count: scratch.count)

@@ -156,12 +156,13 @@ public final class Trainer {
             let batches = batchesPerEpoch
             while begin < order.count {
                 let end = begin + min(batchSize, order.count - begin), batch = (end - 1) / batchSize + 1
-                let labels = gather(train, order[shard(begin, end)])
+                let mine = shard(begin, end)
+                let labels = gather(train, order[mine])
                 if augmentation != nil {
-                    // The stream depends on (seed, epoch, batch) only: resumable and order-free
-                    // (and on the rank: each rank its own stream).
-                    try augmentation!.apply(to: &batchImages, seed: seed ^ (UInt64(parallel?.rank ?? 0) &* 0x9E37_79B9_7F4A_7C15),
-                                           counter: (UInt64(epoch) << 40) | (batchIndex << 20))
+                    // The draws depend on (seed, epoch, batch, index in the batch) only: resumable,
+                    // order-free, and a rank's shard is augmented as in one process.
+                    try augmentation!.apply(to: &batchImages, seed: seed, counter: (UInt64(epoch) << 40) | (batchIndex << 20),
+                                           first: mine.lowerBound - begin)
                     batchIndex += 1
                 }
                 let r = try step(&model, images: batchImages, labels: labels, trainingSetSize: train.count,
