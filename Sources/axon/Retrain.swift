@@ -21,16 +21,16 @@ struct Retrain: ParsableCommand {
     var bottleneckDir: String?
 
     @Option(parsing: .unconditional, help: "Training steps.")
-    var howManyTrainingSteps: Int = 4000
+    var howManyTrainingSteps: Int = Retrainer.Settings().steps
 
     @Option(parsing: .unconditional, help: "Learning rate of the gradient descent.")
-    var learningRate: Float = 0.01
+    var learningRate: Float = Retrainer.Settings().learningRate
 
     @Option(parsing: .unconditional, help: "Bottlenecks per step, drawn at random with replacement.")
-    var trainBatchSize: Int = 100
+    var trainBatchSize: Int = Retrainer.Settings().batchSize
 
     @Option(parsing: .unconditional, help: "Steps between evaluations (train accuracy, cross-entropy, validation accuracy).")
-    var evalStepInterval: Int = 10
+    var evalStepInterval: Int = Retrainer.Settings().evalInterval
 
     @Option(parsing: .unconditional, help: "Percentage of images for validation (by retrain.py's hash of the file name).")
     var validationPercentage: Double = 10
