@@ -9,12 +9,11 @@
  * Workspace (floats): forward and backward_filter hold patches there,
  * backward_data patch gradients dz·wᵀ, for a few images at a time. All three
  * run at full speed with ck_conv2d_scratch_size floats (one group of images
- * per core); more changes nothing, and ck_conv2d_workspace_size (the whole
- * batch's im2col matrix, n·oh·ow·kh·kw·c) is the most any pass can use. Less
- * still works as long as it holds one image's matrix (oh·ow·kh·kw·c): the
- * batch is then processed in chunks of as many images as fit (results may
- * differ in the last bits). A 1×1 stride-1 convolution needs no workspace: x
- * already is its im2col matrix.
+ * per core); more changes nothing (the whole batch's im2col matrix,
+ * n·oh·ow·kh·kw·c, is the most any pass can use). Less still works as long as
+ * it holds one image's matrix (oh·ow·kh·kw·c): the batch is then processed in
+ * chunks of as many images as fit (results may differ in the last bits). A
+ * 1×1 stride-1 convolution needs no workspace: x already is its im2col matrix.
  */
 #include <stdint.h>
 #include <string.h>
@@ -84,12 +83,6 @@ int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow) {
     return CK_OK;
 }
 
-size_t ck_conv2d_workspace_size(const ck_conv2d_params *p) {
-    geom g;
-    if (conv_geom(p, &g) != CK_OK || g.m == 0 || g.pointwise) return 0;
-    return g.col_img * (size_t)p->n;
-}
-
 /* Images per chunk for a workspace of len floats, 0 if not even one fits. */
 static int chunk_images(const ck_conv2d_params *p, const geom *g, size_t len) {
     if (g->pointwise) return p->n;
@@ -100,9 +93,10 @@ static int chunk_images(const ck_conv2d_params *p, const geom *g, size_t len) {
 #define CK_IM2COL_SHORT 16
 
 /* Copies n floats, n >= 8: whole 8-float vectors and one last vector that
- * may overlap the previous one. Patch rows are short (LeNet conv2: 30 floats),
- * and a memcpy call per row cost more than the copy: 7% of LeNet-5 inference.
- * no_builtin keeps the compiler from turning the loop back into that call. */
+ * may overlap the previous one. For patch rows of 8 to 64 floats (a 5-wide
+ * window over 6 channels is 30) a memcpy call per row cost more than the
+ * copy. no_builtin keeps the compiler from turning the loop back into that
+ * call. */
 typedef float ck_v8u __attribute__((vector_size(32), aligned(4)));
 __attribute__((no_builtin("memcpy")))
 static inline void copy_row(float *restrict d, const float *restrict s, size_t n) {
@@ -185,16 +179,15 @@ static int want_parallel(double work) {
 }
 
 /* ------------------------------------------------------------ direct path */
-/* With very few input channels (LeNet's C = 1), im2col mostly copies: it
- * writes kh·kw floats per output pixel only to read them back in a GEMM whose
- * inner dimension is tiny and whose n (the filter count) is too narrow for
- * OpenBLAS's tiles. The direct forward keeps 8 output channels of a pixel in
- * one 8-lane register, four neighbouring pixels at a time (independent
- * accumulators hide the FMA latency), and adds the taps in the naive
- * (p, q, c) order. Measured, LeNet conv1 (64×28×28×1, 6 filters 5×5 SAME),
- * one thread, CPU time: 0.81 ms direct vs 2.1–3.5 ms im2col + GEMM. The
- * filter gradient has a direct form too (direct_backward_filter); backward
- * data uses im2col + GEMM. */
+/* With very few input channels (up to CK_DIRECT_MAX_C), im2col mostly
+ * copies: it writes kh·kw floats per output pixel only to read them back in a
+ * GEMM whose inner dimension is tiny and whose n (the filter count) is too
+ * narrow for OpenBLAS's tiles. The direct forward keeps 8 output channels of a
+ * pixel in one 8-lane register, four neighbouring pixels at a time
+ * (independent accumulators hide the FMA latency), and adds the taps in the
+ * naive (p, q, c) order. The filter gradient has a direct form too
+ * (direct_backward_filter); backward data uses im2col + GEMM. Benchmarks/
+ * README.md has the measurements behind every limit below. */
 #ifndef CK_DIRECT_MAX_C /* -DCK_DIRECT_MAX_C=0 turns the path off, for measuring */
 #define CK_DIRECT_MAX_C 4
 #endif
@@ -210,24 +203,20 @@ static int direct_fits(const ck_conv2d_params *p, const geom *g) {
     return p->o <= 16 && !g->pointwise && (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
 }
 
-/* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again
- * (measured: 32 filters over 3 channels, GEMM 0.97 ms vs direct 1.2 ms). */
+/* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again. */
 static int use_direct(const ck_conv2d_params *p, const geom *g) {
     return p->c <= CK_DIRECT_MAX_C && direct_fits(p, g);
 }
 
-/* The forward pass also without padding up to 16 channels, where every pixel
- * but a row's last few takes the four-pixel form. 64 images 14×14, 5×5 VALID,
- * 2 threads, im2col + GEMM vs direct: 6 → 16 filters (LeNet conv2) 544 vs
- * 313 µs, 8 → 8 509 vs 328, 16 → 8 1070 vs 593; batch 1, 6 → 16: 14.4 vs
- * 10.0 µs. With SAME padding the border pixels take the one-pixel form, and
- * at 6 channels and 16 filters direct was no faster. */
+/* The forward pass also without padding up to CK_DIRECT_MAX_C_VALID channels,
+ * where every pixel but a row's last few takes the four-pixel form. With SAME
+ * padding the border pixels take the one-pixel form, which costs the gain. */
 static int use_direct_forward(const ck_conv2d_params *p, const geom *g) {
     return use_direct(p, g) ||
            (p->c <= CK_DIRECT_MAX_C_VALID && p->padding == CK_PAD_VALID && direct_fits(p, g));
 }
 
-/* One channel, stride 1 along rows, at most 6 filters (LeNet conv1): each image
+/* One channel, stride 1 along rows, at most 6 filters: each image
  * is first copied into a zero-bordered buffer, so that every output pixel,
  * borders included, takes one form: 16 neighbouring pixels × 6 filters in 12
  * accumulators, each tap two loads of 8 inputs and six broadcast weights for
@@ -310,9 +299,8 @@ static void c1_backward_filter_image(const ck_conv2d_params *p, const geom *g, c
 
 /* What the direct forms do to a sum before storing it: add the bias
  * (FUSE_ADD) and apply a ReLU (FUSE_RELU) on the spot, with ck_bias_act's own
- * operations (the same bits, without a second pass over the row: that pass
- * was 8% of LeNet-5's batch-1 inference); other activations are left to
- * ck_bias_act after the row (FUSE_LATER). */
+ * operations (the same bits, without a second pass over the row); other
+ * activations are left to ck_bias_act after the row (FUSE_LATER). */
 enum { FUSE_ADD = 1, FUSE_RELU = 2, FUSE_LATER = 4 };
 typedef int ck_v8i __attribute__((vector_size(32)));
 
@@ -414,9 +402,7 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
              * pixels in one register per filter. A tap is then one load of 8
              * contiguous inputs and O fully used FMAs with broadcast weights,
              * where the filter-lane form below needs a broadcast per pixel
-             * and leaves 8 − O lanes idle. Same tap order, same sums.
-             * LeNet conv1 (64×28×28×1, 6 filters 5×5 SAME), one thread, CPU
-             * time: see the commit message. */
+             * and leaves 8 − O lanes idle. Same tap order, same sums. */
             if (C == 1 && p->sw == 1 && O <= 8 && j + 7 < g->ow && t0 >= 0 && t0 + 7 + KW <= p->w) {
                 ck_v8 acc[8];
                 for (int o = 0; o < 8; o++) acc[o] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
@@ -444,8 +430,8 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
              * four independent accumulators hide the FMA latency. Near the
              * row's end the last four pixels are taken (recomputing, with the
              * same sums, some already written) rather than single pixels,
-             * whose one accumulator waits on each FMA: LeNet conv2 at batch 1
-             * (10 pixels a row) spent most of its time on them. */
+             * whose one accumulator waits on each FMA: with 10 pixels a row
+             * (a 5×5 VALID window over 14) most of the time went to them. */
             const int jq = j + 3 < g->ow ? j : g->ow - 4, tq = jq * p->sw - g->pl;
             if (jq >= 0 && tq >= 0 && tq + 3 * p->sw + KW <= p->w) {
                 const size_t xs = (size_t)p->sw * C;
@@ -540,16 +526,15 @@ static void direct_forward(const ck_conv2d_params *p, const geom *g, const float
 
 /* The filter gradient of the same small-channel layers, also direct. Through
  * im2col its GEMM is dw[kkc, o] = colsᵀ·dz with an inner dimension of n·oh·ow
- * (50176 for LeNet conv1) and outer sizes 25 × 6: OpenBLAS spends its time
- * packing, and the plan cannot split so small an m. Here each output pixel's
- * dz (8 filters per lane group) is multiplied into the accumulators of every
- * in-bounds tap. The batch is cut into a fixed number of blocks (by core
- * count, not thread count, so results do not depend on the thread count);
- * each block's partial sums go to the workspace and are added in block order.
- * Measured, LeNet conv1 backward filter (64 images), one thread, loaded
- * machine: 7.1-9.6 ms via im2col + GEMM, 3.4-3.9 ms direct. (Tried for
- * LeNet conv2, C = 6: no clear gain, so the C <= 4 limit stays.) Returns 0 when the workspace cannot hold the
- * partial sums (the caller then takes the im2col path). */
+ * (50176 for 64 images of 28×28) and outer sizes as small as 25 × 6: OpenBLAS
+ * spends its time packing, and the plan cannot split so small an m. Here each
+ * output pixel's dz (8 filters per lane group) is multiplied into the
+ * accumulators of every in-bounds tap. The batch is cut into a fixed number of
+ * blocks (by core count, not thread count, so results do not depend on the
+ * thread count); each block's partial sums go to the workspace and are added
+ * in block order. Only up to CK_DIRECT_MAX_C channels: at 6 there was no clear
+ * gain. Returns 0 when the workspace cannot hold the partial sums (the caller
+ * then takes the im2col path). */
 static int direct_backward_filter(const ck_conv2d_params *p, const geom *g, const float *x,
                                   const float *dz, float *dw, float *ws, size_t ws_len) {
     const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw, KKC = g->kkc;
@@ -645,9 +630,8 @@ int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx) {
 /* Forward and backward-data run over groups of whole images, each group one
  * GEMM with its patches built (or its patch gradients scattered) right next
  * to it, while the group's patch matrix is still in the core's L2. The whole
- * batch as one GEMM streamed a patch matrix of up to 31 MB (deep-MNIST conv2)
- * through memory twice, and OpenBLAS's beta = 0 pass cleared it once more:
- * the layer ran at 48 GFLOP/s on one thread against sgemm's 80.
+ * batch as one GEMM streams a patch matrix of tens of MB through memory
+ * twice, and OpenBLAS's beta = 0 pass clears it once more.
  * Groups come from the sizes and the core count, never the thread count, so
  * results do not depend on how many threads run them.
  * Each thread reuses its own scratch of one group, which then never leaves
@@ -861,9 +845,9 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
     if (use_direct(p, &g) && direct_backward_filter(p, &g, x, dz, dw, workspace, workspace_len))
         return db ? ck_sum_rows(g.m, O, dz, db) : CK_OK;
     /* At most ck_conv2d_scratch_size's images per chunk: one GEMM over the
-     * whole batch's patches was slower than a few images at a time (deep-MNIST
-     * conv2, 50 images, 2 threads: 12.5 ms against 8.7 with 2 or 4 images);
-     * so a larger workspace gives the same chunks, and the same bits. */
+     * whole batch's patches was slower than a few images at a time (as for
+     * the groups above); so a larger workspace gives the same chunks, and the
+     * same bits. */
     if (!g.pointwise) chunk = ck_imin(chunk, chunk_images(p, &g, ck_conv2d_scratch_size(p)));
     const int rows_img = g.oh * g.ow;
 

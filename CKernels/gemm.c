@@ -50,7 +50,7 @@ static void block_on(int path, const ck_gemm_plan *pl, int blk, int trans_a, int
     if (i1 - i0 == 1) {
         /* One row of C (a batch-1 dense layer): a matrix-vector product
          * streams B once, where sgemm would pack all of B and scale C first
-         * (sgemm_beta + itcopy + incopy were ~15% of a LeNet batch-1 step). */
+         * (sgemm_beta + itcopy + incopy: a sizeable share of a batch-1 step). */
         ck_gemv_serial_on(path, trans_b, j1 - j0, k, alpha, b, ldb, a, trans_a ? lda : 1, beta,
                           c + (size_t)i0 * ldc + j0);
         return;
@@ -179,8 +179,8 @@ static void sum_chunk(int rows, int cols, int ch, const float *x, float *out) {
 }
 
 /* A tall matrix of at most one chunk of columns (a convolution's bias
- * gradient: 50176 × 6 for LeNet conv1) is summed in row blocks, one per core,
- * whose partial sums are then added in block order. The blocks depend on the
+ * gradient: 50176 × 6 for 6 filters over 64 images of 28×28) is summed in
+ * row blocks, one per core, whose partial sums are then added in block order. The blocks depend on the
  * core count only, and are used however many threads run them, so the result
  * does not depend on the thread count. */
 #define CK_SUM_ROWS_BLOCK_MIN 4096

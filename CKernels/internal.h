@@ -38,7 +38,7 @@ static inline int ck_par_ok(void) { return ck_threads() > 1 && !omp_in_parallel(
  * than one thread may run; otherwise it is a plain C loop that makes no
  * OpenMP call at all. A serialized `parallel for if(0)` is not free: libomp
  * still enters __kmpc_fork_call and __kmpc_for_static_init, which formats a
- * string with vsnprintf (~1 us per loop; see optim.c). The loop must not
+ * string with vsnprintf on every loop. The loop must not
  * contain preprocessor directives (they cannot appear in macro arguments). */
 #define CK_PAR_FOR(cond, ...)                                                  \
     do {                                                                       \
@@ -116,8 +116,8 @@ static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1
     if (bias && w == ldy && w < 64 && (act == CK_ACT_RELU || act == CK_ACT_NONE)) {
         /* Whole short rows (a convolution's 6 or 16 filters): one pass over the
          * block with the bias repeated to a period of whole vectors, instead of
-         * a loop of 6 per row that barely vectorised (the pass was ~8% of LeNet-5
-         * inference). Same operations per element, so the same bits. */
+         * a loop of 6 per row that barely vectorised. Same operations per
+         * element, so the same bits. */
         float rep[512];
         int period = w;
         while (period % 8) period += w;

@@ -67,9 +67,9 @@ static void split_cols(int n, int *lo, int *hi) {
 /* z[n] += h[k]·R[k, n] for one row h, R row-major with leading dimension ldr:
  * 64 columns at a time held in eight vector registers while the k rows of R
  * stream past. Used on column slices of R and W (a thread's share of the
- * units): there OpenBLAS's sgemv hardly gained on the whole width (28 steps of
- * four 128 × 64 slices: 73 µs, against 85 µs for 128 × 512 and 49 µs here),
- * while on the whole width sgemv is the faster (85 µs against 109 µs). */
+ * units): on such slices OpenBLAS's sgemv took about as long as on the whole
+ * width, this loop a third less, while on the whole width sgemv is the
+ * faster. */
 static void gemv_rows(int k, int n, const float *restrict h, const float *restrict r,
                       int ldr, float *restrict z) {
     int c0 = 0;
@@ -98,9 +98,8 @@ static void gemv_rows(int k, int n, const float *restrict h, const float *restri
 /* C[nb, n] += A[nb, k]·B (or ·Bᵀ with trans_b), for the per-step recurrent
  * products. With few rows (a batch of FEW_ROWS or less) they go one by one to
  * a matrix-vector product: sgemm would pack all of R (64k floats for u = 128)
- * for them every step, which was ~45% of an LSTM batch-1 profile
- * (sgemm_itcopy + incopy) and made batch 2 on one thread five times slower
- * than batch 1. */
+ * for them every step (sgemm_itcopy + incopy), nearly half of batch-1
+ * profiles. */
 static void rec_gemm(int trans_b, int few, int nb, int n, int k, const float *a, int lda,
                      const float *b, int ldb, float *c, int ldc) {
     if (few) {
@@ -118,7 +117,7 @@ static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 /* tanh through expf, because clang maps expf but not tanhf to libmvec: a
  * vectorised loop would otherwise call scalar tanhf eight times per vector
- * (measured: the fused pass then costs more than the step's GEMM). Both
+ * (the fused pass then costs more than the step's GEMM). Both
  * branches are computed and one selected, so the loop stays vectorisable.
  * Largest error over [-20, 20]: 9e-8 absolute, 4 ulp relative; the series
  * below |x| = 1/8 avoids the cancellation in 1 − e^{−2|x|}. ±inf → ±1, NaN
@@ -373,8 +372,7 @@ static r_view pack_r(const float *r, int U, int k0, int k1, float *pk) {
  * one a split of the rows uses). Private (a unit split without a cache): the
  * thread's own block of the workspace, z [b, t, 4·nu] and c [b, nu], so that
  * no cache line is written by two cores (two threads' columns meeting inside
- * a line cost 20-25% of a batch-1 inference when the workspace was not
- * 64-byte aligned). Row i of z starts at z + i·ldz, its gate blocks gs apart;
+ * a line, false sharing, when the workspace was not 64-byte aligned). Row i of z starts at z + i·ldz, its gate blocks gs apart;
  * row j of c at c + j·ldc. */
 typedef struct {
     float *z, *c;
@@ -424,7 +422,7 @@ static void forward_part(const ck_lstm_params *p, const float *x, const float *h
          * contiguous, (batch, time) ordered, exactly the rows of z. All units:
          * one GEMM; a share of them: one matrix-vector product per row and
          * gate block (the thread's 4·nu columns of W stay in L1; OpenBLAS's
-         * packing made four small GEMMs cost 4-6 times as much). */
+         * packing made four small GEMMs cost several times as much). */
         float *zb = sv.z + (size_t)j0 * T * sv.ldz;
         const float *xb = x + (size_t)j0 * T * D;
         if (!flags) {

@@ -16,8 +16,8 @@
 /* One loop over k in [0, n), through OpenMP only from PAR_MIN elements on.
  * Not `parallel for if (...)`: its serialized form still calls libomp's
  * __kmpc_for_static_init, which (Debian libomp 14) formats a string with
- * vsnprintf on every call — ~12% of a LeNet batch-1 training step, most of
- * it from these per-parameter updates. */
+ * vsnprintf on every call, and these per-parameter updates run once per
+ * weight tensor every step. */
 #define CK_ELEMENTWISE(n, ...)                                                 \
     do {                                                                       \
         if ((n) >= PAR_MIN && ck_par_ok()) {                                 \

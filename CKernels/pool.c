@@ -90,10 +90,9 @@ int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
 
 /* Output row q of a 2×2, stride-2 max pool without argmax (inference), with
  * fewer than 8 channels and every window of the row inside the image. The
- * per-channel loop of maxpool_row barely vectorises with 6 channels (LeNet's
- * first pool was 9-13% of its batch-1 inference); here maxpool_row's
- * tournament (the same three compare-and-selects, so the same result, NaN
- * included) runs over whole rows: m[k] is the winner of cells k and k + C of
+ * per-channel loop of maxpool_row barely vectorises with 6 channels; here
+ * maxpool_row's tournament (the same three compare-and-selects, so the same
+ * result, NaN included) runs over whole rows: m[k] is the winner of cells k and k + C of
  * the two input rows, for every k, and the outputs are m at the even pixels. */
 static int maxpool_row_2x2(const geom *g, long q, const float *x, float *y) {
     const long C = g->c, b = q / g->oh, i = q % g->oh;
@@ -132,10 +131,9 @@ static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t
         /* Start from the first in-bounds cell, never from -inf or a padded 0:
          * an all-negative window has a negative maximum. Updates are selects, not
          * branches: the data-dependent branch of compare-and-store mispredicted
-         * about half the time. Measured on 64 images, 2x2/2, one thread (loaded
-         * machine): C = 6, 28x28: 2.1-2.8 ms -> 0.66-0.71 ms; C = 32: 3.1-3.9 ms
-         * -> 1.3 ms. With few channels each channel's window is scanned in a
-         * register; with 8 or more the select runs across channel lanes. */
+         * about half the time. With few channels each channel's window is
+         * scanned in a register; with 8 or more the select runs across channel
+         * lanes. */
         const long img = b * g->h * g->w * C;
         const float *restrict xb = x + img;
         if (C >= 8) {

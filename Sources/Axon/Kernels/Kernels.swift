@@ -155,11 +155,18 @@ enum Kernels {
         return (Int(oh), Int(ow))
     }
 
+    /// Training: `argmax` receives each maximum's flat input index, for the backward pass.
     static func maxPoolForward(_ g: Geometry2D, x: Tensor, y: inout Tensor, argmax: inout [Int32]) throws {
+        try argmax.withUnsafeMutableBufferPointer { ap in try maxPoolForward(g, x: x, y: &y, argmax: ap.baseAddress) }
+    }
+
+    /// Inference (argmax nil): no indices are written.
+    static func maxPoolForward(_ g: Geometry2D, x: Tensor, y: inout Tensor,
+                               argmax: UnsafeMutablePointer<Int32>? = nil) throws {
         var p = g.pool
-        try readPtr(x) { xp in try writePtr(&y) { yp in try argmax.withUnsafeMutableBufferPointer { ap in
-            try check(ck_maxpool2d_forward(&p, xp, yp, ap.baseAddress), "ck_maxpool2d_forward")
-        } } }
+        try readPtr(x) { xp in try writePtr(&y) { yp in
+            try check(ck_maxpool2d_forward(&p, xp, yp, argmax), "ck_maxpool2d_forward")
+        } }
     }
 
     static func poolRouteBackward(_ g: Geometry2D, dy: Tensor, index: [Int32], dx: inout Tensor) throws {
