@@ -173,10 +173,8 @@ static void col2im_img(const ck_conv2d_params *p, const geom *g, const float *co
     }
 }
 
-/* Parallel regions run only when the job is big enough to repay the fork. */
-static int want_parallel(double work) {
-    return work >= (1 << 17) && ck_par_ok();
-}
+/* Parallel loops run only when the job is big enough to repay the fork. */
+static int want_parallel(double work) { return work >= (1 << 17); }
 
 /* ------------------------------------------------------------ direct path */
 /* With very few input channels (up to CK_DIRECT_MAX_C), im2col mostly
@@ -733,26 +731,15 @@ static void run_groups(group_pass pass, const ck_conv2d_params *p, const geom *g
                        ck_groups gr, int threads, const float *in, const float *w,
                        const float *b, int activation, float *out, float *workspace) {
     const size_t scratch = (size_t)gr.most * g->col_img;
-    int par = gr.count > 1 && threads > 1 &&
-              want_parallel((double)gr.nb * g->oh * g->ow * p->o * g->kkc);
-    if (!par) { /* serial: plain loops, no OpenMP call (see CK_PAR_FOR) */
-        for (int k = 0; k < gr.count; k++) {
-            int i0, i1;
-            group_range(gr, k, &i0, &i1);
-            float *cols = g->pointwise ? NULL : workspace;
-            if (pass == FORWARD) forward_group(p, g, in, w, b, activation, out, cols, i0, i1);
-            else backward_data_group(p, g, in, w, out, cols, i0, i1);
-        }
-        return;
-    }
-#pragma omp parallel for num_threads(threads) schedule(static)
+    CK_PAR_FOR_N(threads, gr.count > 1 && threads > 1 &&
+                 want_parallel((double)gr.nb * g->oh * g->ow * p->o * g->kkc),
     for (int k = 0; k < gr.count; k++) {
         int i0, i1;
         group_range(gr, k, &i0, &i1);
         float *cols = g->pointwise ? NULL : workspace + (size_t)omp_get_thread_num() * scratch;
         if (pass == FORWARD) forward_group(p, g, in, w, b, activation, out, cols, i0, i1);
         else backward_data_group(p, g, in, w, out, cols, i0, i1);
-    }
+    });
 }
 
 /* Forward or backward-data over the whole batch with the workspace given. */
@@ -833,7 +820,7 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
     int st = conv_geom(p, &g);
     if (st != CK_OK) return st;
     CHECK(x != NULL && dz != NULL && dw != NULL);
-    const int O = p->o, nt = ck_threads();
+    const int O = p->o;
     if (g.m == 0) {
         memset(dw, 0, sizeof(float) * (size_t)g.kkc * O);
         if (db) memset(db, 0, sizeof(float) * (size_t)O);
@@ -859,32 +846,17 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
         const float *dzs = dz + (size_t)n0 * g.out_img;
         float beta = n0 == 0 ? 0.0f : 1.0f; /* chunks accumulate into dw */
         ck_gemm_plan pl = ck_plan_gemm(g.kkc, O, rows);
-        int par = want_parallel((double)rows * O * g.kkc);
-        if (!par) {
-            if (!g.pointwise)
-                for (int i = 0; i < nb; i++)
-                    im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img);
-            for (int blk = 0; blk < pl.nblocks; blk++) {
-                int r0, r1, c0, c1;
-                ck_sgemm_block(&pl, blk, 1, 0, g.kkc, O, rows, 1.0f, cols, g.kkc, dzs, O,
-                               beta, dw, O, &r0, &r1, &c0, &c1);
-            }
-            continue;
-        }
-#pragma omp parallel num_threads(nt)
-        {
-            if (!g.pointwise) {
-#pragma omp for schedule(static)
-                for (int i = 0; i < nb; i++)
-                    im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img);
-            }
-#pragma omp for schedule(static)
-            for (int blk = 0; blk < pl.nblocks; blk++) {
-                int r0, r1, c0, c1;
-                ck_sgemm_block(&pl, blk, 1, 0, g.kkc, O, rows, 1.0f, cols, g.kkc, dzs, O,
-                               beta, dw, O, &r0, &r1, &c0, &c1);
-            }
-        }
+        const int par = want_parallel((double)rows * O * g.kkc);
+        if (!g.pointwise)
+            CK_PAR_FOR(par,
+            for (int i = 0; i < nb; i++)
+                im2col_img(p, &g, xs + (size_t)i * g.in_img, workspace + (size_t)i * g.col_img););
+        CK_PAR_FOR(par,
+        for (int blk = 0; blk < pl.nblocks; blk++) {
+            int r0, r1, c0, c1;
+            ck_sgemm_block(&pl, blk, 1, 0, g.kkc, O, rows, 1.0f, cols, g.kkc, dzs, O,
+                           beta, dw, O, &r0, &r1, &c0, &c1);
+        });
     }
     if (db) return ck_sum_rows(g.m, O, dz, db);
     return CK_OK;

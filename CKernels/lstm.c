@@ -42,10 +42,9 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Rows [*lo, *hi) of n owned by this thread: an even split, fixed for a given
+/* Rows [*lo, *hi) of n for block id of nt: an even split, fixed for a given
  * thread count so results are reproducible. */
-static void split_rows(int n, int *lo, int *hi) {
-    int nt = omp_get_num_threads(), id = omp_get_thread_num();
+static void rows_of(int n, int nt, int id, int *lo, int *hi) {
     *lo = (int)((long long)n * id / nt);
     *hi = (int)((long long)n * (id + 1) / nt);
 }
@@ -222,15 +221,15 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
                          const float *h_prev, const float *c_prev,
                          const float *w, const float *r, const float *bias,
                          float *h, float *c, float *gates) {
-    if (!dims_ok(b, 1, d, u) || !x || !h_prev || !c_prev || !w || !r || !bias ||
-        !h || !c || !gates)
-        return CK_EINVAL;
+    CHECK(dims_ok(b, 1, d, u));
+    CHECK(x && h_prev && c_prev && w && r && bias && h && c && gates);
     const int g4 = 4 * u;
     /* Rows are the only split here: never more threads than rows (batch 1 runs on one). */
-#pragma omp parallel num_threads(ck_imin(ck_threads(), b))
-    {
+    const int nt = ck_imin(ck_par_ok() ? ck_threads() : 1, b);
+    CK_PAR_FOR_N(nt, nt > 1,
+    for (int id = 0; id < nt; id++) {
         int j0, j1;
-        split_rows(b, &j0, &j1);
+        rows_of(b, nt, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             float *z = gates + (size_t)j0 * g4;
@@ -250,7 +249,7 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
                                      h + (size_t)j * u);
             }
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -260,15 +259,16 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                           const float *gates, const float *dh, const float *dc,
                           float *dx, float *dh_prev, float *dc_prev, float *dw,
                           float *dr, float *dbias, float *dz) {
-    if (!dims_ok(b, 1, d, u) || !x || !h_prev || !c_prev || !w || !r || !c ||
-        !gates || !dh || !dc || !dh_prev || !dc_prev || !dw || !dr || !dbias ||
-        !dz)
-        return CK_EINVAL;
+    CHECK(dims_ok(b, 1, d, u));
+    CHECK(x && h_prev && c_prev && w && r && c && gates && dh && dc);
+    CHECK(dh_prev && dc_prev && dw && dr && dbias && dz);
     const int g4 = 4 * u;
-#pragma omp parallel num_threads(ck_threads())
-    {
+    /* Rows first, then (the weight gradients sum over rows) columns. */
+    const int nt = ck_par_ok() ? ck_threads() : 1;
+    CK_PAR_FOR_N(nt, nt > 1,
+    for (int id = 0; id < nt; id++) {
         int j0, j1;
-        split_rows(b, &j0, &j1);
+        rows_of(b, nt, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             for (int j = j0; j < j1; j++) {
@@ -286,9 +286,11 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                 ck_gemm_serial(0, 1, nb, d, g4, 1.0f, dzb, g4, w, g4, 0.0f, dx + (size_t)j0 * d,
                                d);
         }
-#pragma omp barrier
+    });
+    CK_PAR_FOR_N(nt, nt > 1,
+    for (int id = 0; id < nt; id++) {
         int k0, k1;
-        split_cols(g4, &k0, &k1);
+        cols_of(g4, nt, id, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
             ck_gemm_serial(1, 0, d, nc, b, 1.0f, x, d, dz + k0, g4, 1.0f, dw + k0, g4);
@@ -298,7 +300,7 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                 for (int k = k0; k < k1; k++) dbias[k] += row[k];
             }
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -499,9 +501,8 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
                              const float *r, const float *bias, float *hs,
                              float *h_last, float *c_last, float *cache,
                              float *workspace, size_t workspace_len) {
-    if (!p || !dims_ok(p->b, p->t, p->d, p->u) || !x || !w || !r || !bias ||
-        !hs)
-        return CK_EINVAL;
+    CHECK(p && dims_ok(p->b, p->t, p->d, p->u));
+    CHECK(x && w && r && bias && hs);
     const int B = p->b, T = p->t, U = p->u, g4 = 4 * U;
     const size_t zlen = (size_t)B * T * g4, clen = (size_t)B * U;
     float *cs = NULL, *hprev = NULL;
@@ -509,7 +510,7 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         cs = cache + zlen;
         hprev = cs + (size_t)B * T * U;
     } else {
-        if (!workspace) return CK_EINVAL;
+        CHECK(workspace);
         if (workspace_len < zlen + clen) return CK_ENOSPC;
     }
     const int nt = ck_par_ok() ? ck_threads() : 1;
@@ -517,18 +518,14 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         /* Split the batch rows: each thread runs the whole sequence for its
          * rows with no barrier (never more threads than rows). */
         state_view sv = {cache ? cache : workspace, cache ? NULL : workspace + zlen, g4, U, U};
-        if (nt > 1 && B > 1) {
-#pragma omp parallel num_threads(ck_imin(nt, B))
-            {
-                int j0, j1;
-                split_rows(B, &j0, &j1);
-                forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev,
-                             j0, j1, 0, U, NULL, NULL);
-            }
-        } else {
-            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev, 0, B,
-                         0, U, NULL, NULL);
-        }
+        const int nr = ck_imin(nt, B);
+        CK_PAR_FOR_N(nr, nr > 1,
+        for (int id = 0; id < nr; id++) {
+            int j0, j1;
+            rows_of(B, nr, id, &j0, &j1);
+            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev,
+                         j0, j1, 0, U, NULL, NULL);
+        });
         return CK_OK;
     }
     /* Fewer rows than threads (batch-1 inference above all): split the hidden
@@ -571,9 +568,8 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                               float *dh0, float *dc0, float *workspace,
                               size_t workspace_len) {
     (void)h0; /* h_{t-1} of every step, h0 included, is in the cache */
-    if (!p || !dims_ok(p->b, p->t, p->d, p->u) || !x || !w || !r || !cache ||
-        !dw || !dr || !dbias || !workspace)
-        return CK_EINVAL;
+    CHECK(p && dims_ok(p->b, p->t, p->d, p->u));
+    CHECK(x && w && r && cache && dw && dr && dbias && workspace);
     const int B = p->b, T = p->t, D = p->d, U = p->u, g4 = 4 * U;
     const size_t zlen = (size_t)B * T * g4;
     if (workspace_len < ck_lstm_workspace_size(p)) return CK_ENOSPC;
@@ -581,10 +577,11 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 *hprev = cs + (size_t)B * T * U;
     float *dZ = workspace, *dh = workspace + zlen, *dc = dh + (size_t)B * U;
     const int BT = B * T;
-#pragma omp parallel num_threads(ck_threads())
-    {
+    const int nt = ck_par_ok() ? ck_threads() : 1;
+    CK_PAR_FOR_N(nt, nt > 1,
+    for (int id = 0; id < nt; id++) {
         int j0, j1;
-        split_rows(B, &j0, &j1);
+        rows_of(B, nt, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             for (int j = j0; j < j1; j++) {
@@ -631,11 +628,13 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 ck_gemm_serial(0, 1, nb * T, D, g4, 1.0f, dZ + (size_t)j0 * T * g4, g4, w, g4,
                                0.0f, dx + (size_t)j0 * T * D, D);
         }
-#pragma omp barrier
-        /* Weight gradients summed over all b·t rows: dW = xᵀ·dZ,
-         * dR = hprevᵀ·dZ, db = Σ dZ, each thread owning a slice of columns. */
+    });
+    /* Weight gradients summed over all b·t rows: dW = xᵀ·dZ,
+     * dR = hprevᵀ·dZ, db = Σ dZ, each thread owning a slice of columns. */
+    CK_PAR_FOR_N(nt, nt > 1,
+    for (int id = 0; id < nt; id++) {
         int k0, k1;
-        split_cols(g4, &k0, &k1);
+        cols_of(g4, nt, id, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
             ck_gemm_serial(1, 0, D, nc, BT, 1.0f, x, D, dZ + k0, g4, 0.0f, dw + k0, g4);
@@ -646,6 +645,6 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 for (int k = k0; k < k1; k++) dbias[k] += row[k];
             }
         }
-    }
+    });
     return CK_OK;
 }

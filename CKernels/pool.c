@@ -50,7 +50,7 @@ static int axis(long in, long k, long s, int padding, long *out, long *pad) {
 }
 
 static int geometry(const ck_pool2d_params *p, geom *g) {
-    if (!p) return CK_EINVAL;
+    CHECK(p);
     if (p->n < 1 || p->h < 1 || p->w < 1 || p->c < 1) return CK_EINVAL;
     if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1) return CK_EINVAL;
     g->n = p->n; g->h = p->h; g->w = p->w; g->c = p->c;
@@ -200,14 +200,10 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
     geom g;
     if (geometry(p, &g) || !x) return CK_EINVAL;
     if (g.out_total == 0) return CK_OK;
-    if (!y) return CK_EINVAL;
+    CHECK(y);
     const long rows = g.n * g.oh;
-    if (g.in_total < POOL_PAR_MIN || !ck_par_ok()) { /* serial: no OpenMP call at all (see optim.c) */
-        for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
-        return CK_OK;
-    }
-#pragma omp parallel for num_threads(ck_threads()) schedule(static)
-    for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
+    for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax););
     return CK_OK;
 }
 
@@ -219,23 +215,20 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
     const long img_in = g.h * g.w * g.c, img_out = g.oh * g.ow * g.c;
     /* Each index must lie in its own image: that is what lets images be
      * scattered in parallel without races (and a bad index never writes
-     * outside dx). Checked before dx is touched. */
-    int bad = 0;
-    if (g.out_total >= POOL_PAR_MIN && ck_par_ok()) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad)
-        for (long k = 0; k < g.out_total; k++) {
+     * outside dx). Checked before dx is touched, in a fixed number of blocks
+     * of the outputs, each with its own flag. */
+    enum { INDEX_BLOCKS = 64 };
+    int bad[INDEX_BLOCKS] = {0};
+    CK_PAR_FOR(g.out_total >= POOL_PAR_MIN,
+    for (long blk = 0; blk < INDEX_BLOCKS; blk++) {
+        const long k0 = g.out_total * blk / INDEX_BLOCKS, k1 = g.out_total * (blk + 1) / INDEX_BLOCKS;
+        for (long k = k0; k < k1; k++) {
             const long lo = (k / img_out) * img_in;
             const long v = index[k];
-            bad |= v >= 0 && (v < lo || v >= lo + img_in);
+            bad[blk] |= v >= 0 && (v < lo || v >= lo + img_in);
         }
-    } else {
-        for (long k = 0; k < g.out_total; k++) {
-            const long lo = (k / img_out) * img_in;
-            const long v = index[k];
-            bad |= v >= 0 && (v < lo || v >= lo + img_in);
-        }
-    }
-    if (bad) return CK_EINVAL;
+    });
+    for (int blk = 0; blk < INDEX_BLOCKS; blk++) CHECK(!bad[blk]);
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
@@ -252,7 +245,7 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     geom g;
     if (geometry(p, &g) || !x) return CK_EINVAL;
     if (g.out_total == 0) return CK_OK;
-    if (!y) return CK_EINVAL;
+    CHECK(y);
     const long C = g.c, rows = g.n * g.oh;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
@@ -310,7 +303,7 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
     geom g;
     if (geometry(p, &g) || !x) return CK_EINVAL;
     if (g.out_total == 0) return CK_OK;
-    if (!u || !y || !switches) return CK_EINVAL;
+    CHECK(u && y && switches);
     const long C = g.c, rows = g.n * g.oh;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
@@ -364,7 +357,7 @@ int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
     geom g;
     if (geometry(p, &g) || !x) return CK_EINVAL;
     if (g.out_total == 0) return CK_OK;
-    if (!y) return CK_EINVAL;
+    CHECK(y);
     const long C = g.c, rows = g.n * g.oh;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {

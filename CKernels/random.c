@@ -8,16 +8,15 @@
 #include "internal.h"
 #include "ck_random.h"
 
-
 /* Below this many draws a parallel region costs more than it saves. */
 #define RANDOM_PAR_MIN 65536
 
 int ck_random_uniform(uint64_t seed, uint64_t counter, float *out, size_t n) {
     if (n == 0) return CK_OK;
-    if (!out) return CK_EINVAL;
+    CHECK(out);
     const uint64_t key = ck_stream_key(seed);
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (n >= RANDOM_PAR_MIN)
+    CK_PAR_FOR(n >= RANDOM_PAR_MIN,
     for (size_t i = 0; i < n; i++)
-        out[i] = ck_bits_to_unit(ck_random_bits(key, counter + i));
+        out[i] = ck_bits_to_unit(ck_random_bits(key, counter + i)););
     return CK_OK;
 }
