@@ -30,29 +30,10 @@ typedef struct {
     long in_total, out_total;
 } geom;
 
-/* One spatial axis, spec §1.2: the same rule as ck_output_size, kept here so
- * pooling validates its parameters without depending on the conv sources. */
-static int axis(long in, long k, long s, int padding, long *out, long *pad) {
-    if (padding == CK_PAD_VALID) {
-        *out = k > in ? 0 : (in - k) / s + 1;
-        *pad = 0;
-        return CK_OK;
-    }
-    if (padding == CK_PAD_SAME) {
-        long o = (in + s - 1) / s;
-        long total = (o - 1) * s + k - in;
-        if (total < 0) total = 0;
-        *out = o;
-        *pad = total / 2; /* the odd extra cell goes at the bottom / right */
-        return CK_OK;
-    }
-    return CK_EINVAL;
-}
-
 static int geometry(const ck_pool2d_params *p, geom *g) {
-    CHECK(p);
-    if (p->n < 1 || p->h < 1 || p->w < 1 || p->c < 1) return CK_EINVAL;
-    if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1) return CK_EINVAL;
+    CHECK(p != NULL);
+    CHECK(p->n >= 1 && p->h >= 1 && p->w >= 1 && p->c >= 1);
+    CHECK(p->kh >= 1 && p->kw >= 1 && p->sh >= 1 && p->sw >= 1);
     g->n = p->n; g->h = p->h; g->w = p->w; g->c = p->c;
     g->kh = p->kh; g->kw = p->kw; g->sh = p->sh; g->sw = p->sw;
     /* Flat indices into x are int32 (argmax, switches). Multiplied one
@@ -61,10 +42,14 @@ static int geometry(const ck_pool2d_params *p, geom *g) {
     const long dims[3] = {g->h, g->w, g->c};
     for (int d = 0; d < 3; d++) {
         g->in_total *= dims[d];
-        if (g->in_total > INT32_MAX) return CK_EINVAL;
+        CHECK(g->in_total <= INT32_MAX);
     }
-    if (axis(g->h, g->kh, g->sh, p->padding, &g->oh, &g->pad_top)) return CK_EINVAL;
-    if (axis(g->w, g->kw, g->sw, p->padding, &g->ow, &g->pad_left)) return CK_EINVAL;
+    int oh, ow, pt, pl; /* the output-size rule of every window (window.c) */
+    int st = ck_output_size(p->h, p->kh, p->sh, p->padding, &oh, &pt);
+    if (st != CK_OK) return st;
+    st = ck_output_size(p->w, p->kw, p->sw, p->padding, &ow, &pl);
+    if (st != CK_OK) return st;
+    g->oh = oh; g->ow = ow; g->pad_top = pt; g->pad_left = pl;
     g->out_total = g->n * g->oh * g->ow * g->c;
     return CK_OK;
 }
@@ -79,7 +64,7 @@ static void window(long i, long s, long pad, long k, long in, long *lo, long *hi
 
 int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
     geom g;
-    if (!oh || !ow || geometry(p, &g)) return CK_EINVAL;
+    CHECK(oh && ow && geometry(p, &g) == CK_OK);
     *oh = (int)g.oh;
     *ow = (int)g.ow;
     return CK_OK;
@@ -198,7 +183,7 @@ static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t
 int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
                          int32_t *argmax) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
     CHECK(y);
     const long rows = g.n * g.oh;
@@ -210,8 +195,8 @@ int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
 int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
                              const int32_t *index, float *dx) {
     geom g;
-    if (geometry(p, &g) || !dx) return CK_EINVAL;
-    if (g.out_total > 0 && (!dy || !index)) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && dx);
+    CHECK(g.out_total == 0 || (dy && index));
     const long img_in = g.h * g.w * g.c, img_out = g.oh * g.ow * g.c;
     /* Each index must lie in its own image: that is what lets images be
      * scattered in parallel without races (and a bad index never writes
@@ -243,7 +228,7 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
 
 int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
     CHECK(y);
     const long C = g.c, rows = g.n * g.oh;
@@ -272,8 +257,8 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
 
 int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx) {
     geom g;
-    if (geometry(p, &g) || !dx) return CK_EINVAL;
-    if (g.out_total > 0 && !dy) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && dx);
+    CHECK(g.out_total == 0 || dy);
     const long C = g.c, img_in = g.h * g.w * C;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long b = 0; b < g.n; b++) {
@@ -301,7 +286,7 @@ int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx)
 int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
                                  const float *u, float *y, int32_t *switches) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
     CHECK(u && y && switches);
     const long C = g.c, rows = g.n * g.oh;
@@ -355,7 +340,7 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
 int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
                                  float *y) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
     CHECK(y);
     const long C = g.c, rows = g.n * g.oh;

@@ -170,14 +170,6 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
                               const float *dz, float *dw, float *db,
                               float *workspace, size_t workspace_len);
 
-/* Naive direct-loop references, kept beside the fast kernels for tests
- * (double accumulation). In the backward, dx, dw and db may each be NULL. */
-int ck_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
-                            const float *w, const float *b, float *y);
-int ck_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
-                             const float *w, const float *dy, float *dx,
-                             float *dw, float *db);
-
 /* ---------------------------------------------------- depthwise conv2d */
 
 /* Depthwise convolution, depth multiplier 1 (tf.nn.depthwise_conv2d): each
@@ -202,14 +194,6 @@ int ck_depthwise_conv2d_backward_data(const ck_conv2d_params *p, const float *dz
 /* dw [kh, kw, c] and db [c] (db may be NULL), overwritten, from x and dz. */
 int ck_depthwise_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
                                         const float *dz, float *dw, float *db);
-
-/* Naive direct-loop references, kept beside the fast kernels for tests
- * (double accumulation). In the backward, dx, dw and db may each be NULL. */
-int ck_depthwise_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
-                                      const float *w, const float *b, float *y);
-int ck_depthwise_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
-                                       const float *w, const float *dz, float *dx,
-                                       float *dw, float *db);
 
 /* ---------------------------------------------------------- zero padding */
 
@@ -291,16 +275,6 @@ int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gam
 int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
                           const float *mean, const float *inv_std, const float *dy,
                           float *dx, float *dgamma, float *dbeta);
-
-/* Naive per-channel references in double (two-pass variance), kept beside
- * the fast kernels for tests; arguments and aliasing as above. */
-int ck_batchnorm_forward_naive(int rows, int c, const float *x, const float *gamma,
-                               const float *beta, float epsilon, float *y,
-                               float *mean, float *var, float *inv_std);
-int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *gamma,
-                                const float *mean, const float *inv_std,
-                                const float *dy, float *dx, float *dgamma,
-                                float *dbeta);
 
 /* ----------------------------------------------------- random numbers */
 

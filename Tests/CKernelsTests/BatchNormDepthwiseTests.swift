@@ -2,6 +2,7 @@
 // padding kernels against their naive references, finite differences, worked examples
 // small enough to check by hand, and bad arguments.
 import CKernels
+import CKernelsReference
 import Foundation
 import Testing
 

@@ -1,6 +1,7 @@
 // conv2d kernels against the spec's worked examples, the naive direct-loop
 // reference, and central finite differences.
 import CKernels
+import CKernelsReference
 import Foundation
 import Testing
 
