@@ -12,7 +12,7 @@ public enum ONNXImport {
     /// The ops Axon imports (default domain).
     public static let supportedOps = [
         "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
-        "Gemm", "GlobalAveragePool", "Identity", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape",
+        "Gemm", "GlobalAveragePool", "Identity", "LSTM", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape",
         "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     ]
 
@@ -85,6 +85,10 @@ public enum ONNXImport {
             guard case .tensor(let t) = v else {
                 throw AxonError.invalidArgument("the output \"\(o.name)\" is a constant; Axon imports outputs computed from the inputs")
             }
+            guard t.batchAxis == 0 else {
+                throw AxonError.invalidArgument("the output \"\(o.name)\" of shape \(t.shape) holds the batch on ONNX's axis \(t.batchAxis) "
+                    + "(a time-major value); Axon gives every output batch-first")
+            }
             outputs.append(layout != .axon ? try s.inONNXOrder(t).name : t.name)
         }
         var graph = try Graph(inputs: inputNames, nodes: s.nodes, outputs: outputs)
@@ -94,16 +98,23 @@ public enum ONNXImport {
     }
 }
 
-/// A computed ONNX value: the Axon graph value holding it, its ONNX shape (batch
-/// axis first) and whether Axon holds it NHWC (4-D values only).
+/// A computed ONNX value: the Axon graph value holding it, its ONNX shape and
+/// whether Axon holds it NHWC (4-D values only).
 struct ONNXTensor {
     var name: String
     var shape: [Int]
     var nhwc = false
     /// False when the whole ONNX tensor is one Axon example (`Layout.onnxUnbatched`).
     var batched = true
+    /// ONNX's axis that is Axon's batch axis: 0 but in time-major values (the
+    /// input and outputs of an LSTM of layout 0), which Axon holds with that
+    /// axis moved first; only Transpose, Squeeze, Unsqueeze and LSTM read those.
+    var batchAxis = 0
     /// The shape of one example as Axon holds it.
-    var axonExample: [Int] { nhwc ? [shape[2], shape[3], shape[1]] : batched ? Array(shape.dropFirst()) : shape }
+    var axonExample: [Int] {
+        if nhwc { return [shape[2], shape[3], shape[1]] }
+        return batched ? shape.enumerated().filter { $0.offset != batchAxis }.map(\.element) : shape
+    }
 }
 
 enum ONNXValue {
@@ -190,6 +201,16 @@ struct ONNXState {
     // Reading inputs and attributes.
 
     func tensor(_ node: ONNXNode, _ k: Int = 0) throws -> ONNXTensor {
+        let t = try anyTensor(node, k)
+        guard t.batchAxis == 0 else {
+            throw fail(node, "input \(k + 1) of shape \(t.shape) holds the batch on ONNX's axis \(t.batchAxis) (a time-major value); "
+                + "Axon reads such values in Transpose, Squeeze, Unsqueeze and LSTM only")
+        }
+        return t
+    }
+
+    /// Input `k`, a computed tensor, wherever its batch axis is.
+    func anyTensor(_ node: ONNXNode, _ k: Int = 0) throws -> ONNXTensor {
         guard k < node.inputs.count, case .tensor(let t)? = value[node.inputs[k]] else {
             throw fail(node, "input \(k + 1) must be a tensor computed from the graph's inputs")
         }

@@ -25,17 +25,6 @@ extension ONNXState {
         }
     }
 
-    /// TensorFlow's SAME padding (the smaller half first), which Axon's `.same` implements.
-    func samePads(size: [Int], kernel: [Int], strides: [Int]) -> [Int] {
-        var p = [0, 0, 0, 0]
-        for d in 0..<2 {
-            let out = (size[d] + strides[d] - 1) / strides[d]
-            let total = max((out - 1) * strides[d] + kernel[d] - size[d], 0)
-            (p[d], p[d + 2]) = (total / 2, total - total / 2)
-        }
-        return p
-    }
-
     /// Kernel size, strides and checks shared by Conv and the pools.
     func window(_ node: ONNXNode, kernel given: [Int]?) throws -> (kernel: [Int], strides: [Int]) {
         guard let kernel = try ints(node, "kernel_shape") ?? given, kernel.count == 2, kernel.allSatisfy({ (1...(1 << 16)).contains($0) }) else {
@@ -76,7 +65,7 @@ extension ONNXState {
         let p = try windowPads(node, size: Array(x.shape[2...]), kernel: kernel, strides: strides)
         let shape = outputShape(x, channels: o, p, kernel: kernel, strides: strides)
         var padding = Padding.valid
-        if p == samePads(size: Array(x.shape[2...]), kernel: kernel, strides: strides) && p != [0, 0, 0, 0] {
+        if p == ImportSupport.samePads(size: Array(x.shape[2...]), kernel: kernel, strides: strides) && p != [0, 0, 0, 0] {
             padding = .same
         } else if p != [0, 0, 0, 0] {
             x = zeroPadded(x, p, out)
@@ -117,11 +106,11 @@ extension ONNXState {
         if p != [0, 0, 0, 0] {
             if node.op == "AveragePool" && includePad {
                 x = zeroPadded(x, p, out)
-            } else if p == samePads(size: size, kernel: kernel, strides: strides) {
+            } else if p == ImportSupport.samePads(size: size, kernel: kernel, strides: strides) {
                 padding = .same   // Axon's SAME pooling leaves the padding out, as ONNX's MaxPool and count_include_pad 0 do
             } else {
                 throw fail(node, "pads \(p) are not supported here: Axon pools with SAME padding (the smaller half first, "
-                    + "\(samePads(size: size, kernel: kernel, strides: strides))), none, or zeros counted in the average")
+                    + "\(ImportSupport.samePads(size: size, kernel: kernel, strides: strides))), none, or zeros counted in the average")
             }
         }
         let (k, st) = ((kernel[0], kernel[1]), (strides[0], strides[1]))
