@@ -60,7 +60,12 @@ public enum ONNXImport {
         for (name, t) in constants { s.value[name] = .constant(TFConstant(shape: t.shape, values: t.scalars)) }
         var inputNames: [String] = []
         for input in g.input where s.value[input.name] == nil {
-            try s.addInput(input)
+            // An image input that the graph only transposes to NCHW (tf2onnx's Keras models) is NHWC already.
+            let readers = g.node.filter { $0.input.contains(input.name) }
+            let nhwc = !readers.isEmpty && readers.allSatisfy { n in
+                n.opType == "Transpose" && n.attribute.contains { $0.name == "perm" && $0.ints == [0, 3, 1, 2] }
+            }
+            try s.addInput(input, heldNHWC: nhwc)
             inputNames.append(input.name)
         }
         guard !inputNames.isEmpty else { throw AxonError.invalidArgument("the model has no input (every input is an initializer)") }
@@ -141,7 +146,8 @@ struct ONNXState {
         .invalidArgument("node \"\(node.name)\" (op \(node.op)): \(message)")
     }
 
-    mutating func addInput(_ input: Onnx_ValueInfoProto) throws {
+    /// Adds a graph input; `heldNHWC`: a 4-D input that is NHWC in ONNX already (kept as it is).
+    mutating func addInput(_ input: Onnx_ValueInfoProto, heldNHWC: Bool = false) throws {
         let what = "the input \"\(input.name)\""
         guard case .tensorType(let t)? = input.type.value else {
             throw AxonError.invalidArgument("\(what) is not a tensor (sequences, maps and optionals are not supported)")
@@ -161,7 +167,7 @@ struct ONNXState {
         guard shape.count >= (batched ? 2 : 1), shape.count <= (batched ? 8 : 7) else {
             throw AxonError.invalidArgument("\(what) has shape \(shape); Axon needs a batch axis and at least one more, 8 axes at most")
         }
-        let tensor = ONNXTensor(name: input.name, shape: shape, nhwc: shape.count == 4 && layout == .axon, batched: batched)
+        let tensor = ONNXTensor(name: input.name, shape: shape, nhwc: shape.count == 4 && layout == .axon && !heldNHWC, batched: batched)
         value[input.name] = .tensor(tensor)
         inputShapes.append(tensor.axonExample)
     }
@@ -191,10 +197,11 @@ struct ONNXState {
     }
 
     private mutating func permuted(_ t: ONNXTensor, _ axes: [Int], nhwc: Bool, suffix: String) -> ONNXTensor {
-        if let c = converted[t.name] { return c }
+        // Keyed by direction too: one Axon value can hold an NCHW value NHWC and that value's NHWC transpose as it is.
+        if let c = converted[t.name + suffix] { return c }
         let out = ONNXTensor(name: t.name + suffix, shape: t.shape, nhwc: nhwc, batched: t.batched)
         add(out.name, Permute(axes), inputs: [t.name])
-        converted[t.name] = out
+        converted[t.name + suffix] = out
         return out
     }
 

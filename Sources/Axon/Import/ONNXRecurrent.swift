@@ -12,10 +12,16 @@
 /// recurrent kernel [U, 4U] are in Keras' order i, f, c, o with one bias.
 extension ONNXState {
     mutating func visitTranspose(_ node: ONNXNode, _ out: String) throws {
-        let x = try inONNXOrder(try anyTensor(node))
-        let rank = x.shape.count
+        let t = try anyTensor(node)
+        let rank = t.shape.count
         let perm = try ints(node, "perm") ?? Array((0..<rank).reversed())
         guard perm.count == rank, Set(perm) == Set(0..<rank) else { throw fail(node, "perm \(perm) is not a permutation of 0..<\(rank)") }
+        if batched, t.batchAxis == 0, rank == 4, perm == (t.nhwc ? [0, 2, 3, 1] : [0, 3, 1, 2]) {
+            // NHWC ↔ NCHW: what Axon holds already is the other layout of the result; nothing moves.
+            value[out] = .tensor(ONNXTensor(name: t.name, shape: perm.map { t.shape[$0] }, nhwc: !t.nhwc))
+            return
+        }
+        let x = try inONNXOrder(t)
         let shape = perm.map { x.shape[$0] }
         guard batched else { return define(out, Permute(perm), inputs: [x], shape: shape) }
         // The batch axis goes where perm puts it; the other axes keep Axon's order of them.
