@@ -146,7 +146,7 @@ check-inception: release photos
 # and the LSTM trained briefly, the full-size Inception-v3 and EfficientNet-Lite0,
 # NCHW and NHWC; every output within 1e-5 of Axon's (tools/onnx/check_export.py;
 # installs onnx and onnxruntime into build/onnx-venv on first use).
-check-onnx: release pretrained
+check-onnx: release pretrained photos
 	python3 tools/onnx/check_export.py
 
 # Data-parallel speed: images/s of LeNet-5 on 1, 2 and 4 ranks and the time per

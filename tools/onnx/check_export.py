@@ -12,9 +12,17 @@ Inception-v3 (random weights) and, when `axon pretrained efficientnet-lite0`
 has written it, EfficientNet-Lite0 are exported too. Runs in build/onnx-venv
 (onnx and onnxruntime from PyPI, installed on first use).
 
+Then the other direction: Keras' InceptionV3 (make check-inception's random
+weights with data-dependent batch-norm statistics) converted to ONNX by tf2onnx
+(tools/onnx/keras_inception.py, TensorFlow from Benchmarks/.venv), classified by
+`axon classify` on the photos (make photos): every top-5 class and score must
+agree with TensorFlow's within 1e-4, as make check-inception asks of GraphDefs.
+
     python3 tools/onnx/check_export.py [--axon .build/release/axon] [--tolerance 1e-5] [--quick]
 """
 import argparse
+import glob
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +72,7 @@ def main():
     p.add_argument("--tolerance", type=float, default=1e-5)
     p.add_argument("--limit", type=int, default=2000, help="training examples per model")
     p.add_argument("--quick", action="store_true", help="only the three trained models")
+    p.add_argument("--no-keras", action="store_true", help="skip the tf2onnx-converted Keras InceptionV3")
     args = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     print(f"onnx {onnx.__version__}, onnxruntime {ort.__version__}", flush=True)
@@ -101,6 +110,42 @@ def main():
         print("FAILED: " + "; ".join(failures))
         return 1
     print(f"All {len(rows)} exports agree with Axon within {args.tolerance:g} · max(1, |y|).")
+    if args.quick or args.no_keras:
+        return 0
+    return check_keras_inception(args.axon)
+
+
+def check_keras_inception(axon, tolerance=1e-4):
+    """tf2onnx's Keras InceptionV3 classified by Axon against TensorFlow's top-5."""
+    photos = sorted(glob.glob(os.path.join(ROOT, "build", "photos", "*.jpg")))
+    if not photos:
+        raise SystemExit("no photos: run `make photos` (Debian darknet's pictures)")
+    model, expected_path = os.path.join(OUT, "keras_inception_v3.onnx"), os.path.join(OUT, "keras_inception_v3.json")
+    sources = [os.path.join(ROOT, "tools", d, f) for d, f in (("onnx", "keras_inception.py"), ("graphdef", "inception_full.py"))]
+    fresh = os.path.exists(expected_path) and all(os.path.getmtime(s) < os.path.getmtime(expected_path) for s in sources)
+    if fresh:
+        with open(expected_path) as f:
+            fresh = json.load(f).get("photos") == photos
+    if not fresh:
+        print("\nConverting Keras' InceptionV3 to ONNX with tf2onnx (a few minutes)...", flush=True)
+        subprocess.run(["python3", sources[0], "--out", OUT] + photos, check=True)
+    with open(expected_path) as f:
+        expected = json.load(f)
+    sys.path.insert(0, os.path.join(ROOT, "tools", "graphdef"))
+    from check_inception import agree, axon_top5
+    print(f"\nKeras InceptionV3 via tf2onnx {expected['tf2onnx_version']} (ops {', '.join(expected['ops'])}): "
+          f"axon classify against TensorFlow {expected['tensorflow_version']}, tolerance {tolerance:g}")
+    failures = 0
+    for photo, ours, theirs in zip(photos, axon_top5(axon, model, photos), expected["top5"]):
+        ok, detail = agree(ours, theirs, tolerance)
+        failures += not ok
+        top = ", ".join(f"{t['index']} {t['score']:.4f}" for t in ours)
+        print(f"  {'ok  ' if ok else 'FAIL'} {os.path.basename(photo):12s} top-5 {top}   "
+              + (f"max |Δscore| {detail:.1e}" if ok else detail))
+    if failures:
+        print(f"FAILED: {failures} photo(s) disagree with TensorFlow")
+        return 1
+    print("All top-5 classes and scores agree with TensorFlow.")
     return 0
 
 
