@@ -35,9 +35,7 @@ struct ExportCommand: ParsableCommand {
     var seed: UInt64 = 1
 
     func validate() throws {
-        guard (file == nil) != (architecture == nil) else {
-            throw ValidationError("give a model file or --architecture NAME (one of \(Inspect.architectures.joined(separator: ", ")))")
-        }
+        try Inspect.requireOneSource(file: file, architecture: architecture)
         guard (1...1024).contains(examples) else { throw ValidationError("--examples must be in 1...1024, got \(examples)") }
     }
 
