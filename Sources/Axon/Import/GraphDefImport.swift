@@ -20,6 +20,7 @@ enum TFAttr {
     case string(String)
     case ints([Int])
     case floats([Float])
+    case strings([String])
     case type(Int)
     /// Dimensions (-1 where unknown); nil for an unknown rank.
     case shape([Int]?)
