@@ -9,7 +9,7 @@ SWIFT ?= swift
 HAVE_MPI = $(shell pkg-config --exists ompi-c 2>/dev/null && command -v mpirun >/dev/null && echo yes)
 export AXON_MPI ?= $(if $(HAVE_MPI),1,0)
 
-.PHONY: deps build release test run lib install bench bench-mpi compare fuzz clean pretrained photos check-inception
+.PHONY: deps build release test run lib install bench bench-mpi compare fuzz clean pretrained photos check-inception check-onnx
 
 # Installs the Debian packages that are missing (needs root, or sudo).
 deps:
@@ -133,6 +133,21 @@ build/fuzz/libSwiftProtobuf.a:
 	$(SWIFTC) $(FUZZ_FLAGS) -swift-version 6 -package-name swift_protobuf -enable-upcoming-feature ExistentialAny \
 	  -D BinaryDelimitedStreams -D FieldMaskUtilities -module-name SwiftProtobuf -emit-module \
 	  -emit-module-path build/fuzz/SwiftProtobuf.swiftmodule -emit-library -static $(PROTOBUF_SRC)/*.swift -o $@
+
+# Full-size Inception-v3 GraphDefs (the course's 2015 op set, laid out as
+# inception-2015-12-05.tgz unpacks, and Keras' InceptionV3 frozen as a TensorFlow 2
+# graph; random weights) classified by axon and by TensorFlow on the darknet
+# photos: top-5 classes and scores must agree within 1e-4 (installs
+# tensorflow-cpu into Benchmarks/.venv on first use, like make compare).
+check-inception: release photos
+	python3 tools/graphdef/check_inception.py
+
+# Models exported by `axon export --onnx` against onnxruntime: LeNet-5, the CNN
+# and the LSTM trained briefly, the full-size Inception-v3 and EfficientNet-Lite0,
+# NCHW and NHWC; every output within 1e-5 of Axon's (tools/onnx/check_export.py;
+# installs onnx and onnxruntime into build/onnx-venv on first use).
+check-onnx: release pretrained photos
+	python3 tools/onnx/check_export.py
 
 # Data-parallel speed: images/s of LeNet-5 on 1, 2 and 4 ranks and the time per
 # step in the gradient allreduce (tools/mpi/bench.sh; MPI_BENCH_ARGS passes options).

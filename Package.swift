@@ -84,9 +84,17 @@ let package = Package(
             dependencies: ["AxonCLI"],
             path: "Sources/axon-main"
         ),
+        // The naive references the kernel tests compare the fast kernels against:
+        // test-only, never in the library (nor in `make lib`'s libckernels).
+        .target(
+            name: "CKernelsReference",
+            dependencies: ["CKernels"],
+            path: "Tests/CKernelsReference",
+            publicHeadersPath: "include"
+        ),
         .testTarget(
             name: "CKernelsTests",
-            dependencies: ["CKernels"],
+            dependencies: ["CKernels", "CKernelsReference"],
             path: "Tests/CKernelsTests"
         ),
         .testTarget(

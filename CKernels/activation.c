@@ -40,9 +40,9 @@ static void tanh_span(const float *x, float *y, size_t n) {
 #define ACT_SPAN 4096
 
 int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
-    if (!ck_valid_act(activation)) return CK_EINVAL;
+    CHECK(ck_valid_act(activation));
     if (n == 0) return CK_OK;
-    if (!x || !y) return CK_EINVAL;
+    CHECK(x && y);
     switch (activation) {
     case CK_ACT_NONE:
         if (x != y) {
@@ -83,9 +83,9 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
 
 int ck_activation_backward(int activation, const float *y, const float *dy,
                            float *dx, size_t n) {
-    if (!ck_valid_act(activation)) return CK_EINVAL;
+    CHECK(ck_valid_act(activation));
     if (n == 0) return CK_OK;
-    if (!y || !dy || !dx) return CK_EINVAL;
+    CHECK(y && dy && dx);
     switch (activation) {
     case CK_ACT_NONE:
         if (dx != dy) {
@@ -133,9 +133,9 @@ static void softmax_row(int cols, const float *x, float *y) {
 }
 
 int ck_softmax_forward(int rows, int cols, const float *x, float *y) {
-    if (rows < 0 || cols < 1) return CK_EINVAL;
+    CHECK(rows >= 0 && cols >= 1);
     if (rows == 0) return CK_OK;
-    if (!x || !y) return CK_EINVAL;
+    CHECK(x && y);
     const size_t total = (size_t)rows * (size_t)cols;
     CK_PAR_FOR(total >= ACT_PAR_MIN / 4,
     for (int r = 0; r < rows; r++)
@@ -156,9 +156,9 @@ static void softmax_backward_row(int cols, const float *y, const float *dy, floa
 
 int ck_softmax_backward(int rows, int cols, const float *y, const float *dy,
                         float *dx) {
-    if (rows < 0 || cols < 1) return CK_EINVAL;
+    CHECK(rows >= 0 && cols >= 1);
     if (rows == 0) return CK_OK;
-    if (!y || !dy || !dx) return CK_EINVAL;
+    CHECK(y && dy && dx);
     const size_t total = (size_t)rows * (size_t)cols;
     CK_PAR_FOR(total >= ACT_PAR_MIN / 4,
                for (int r = 0; r < rows; r++) softmax_backward_row(cols, y, dy, dx, r););

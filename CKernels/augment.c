@@ -39,7 +39,7 @@ int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
     const uint64_t key = ck_stream_key(seed);
     const size_t img = (size_t)h * w * c;
     const int span = 2 * pad + 1;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    CK_PAR_FOR(img * (size_t)n >= AUG_PAR_MIN,
     for (int i = 0; i < n; i++) {
         /* Offset into the zero-padded (h+2p)×(w+2p) image, minus the padding. */
         const int dy = int_draw(key, counter + (uint64_t)i, span) - pad;
@@ -59,7 +59,7 @@ int ck_augment_random_crop(int n, int h, int w, int c, int pad, uint64_t seed,
                        sizeof(float) * (size_t)(t1 - t0) * c);
             if (t1 < w) memset(row + (size_t)t1 * c, 0, sizeof(float) * (size_t)(w - t1) * c);
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -91,9 +91,9 @@ int ck_augment_random_flip(int n, int h, int w, int c, uint64_t seed,
     CHECK(x && y);
     const uint64_t key = ck_stream_key(seed);
     const size_t img = (size_t)h * w * c;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    CK_PAR_FOR(img * (size_t)n >= AUG_PAR_MIN,
     for (int i = 0; i < n; i++)
-        flip_image(h, w, c, unit_draw(key, counter + (uint64_t)i) < 0.5f, x + (size_t)i * img, y + (size_t)i * img);
+        flip_image(h, w, c, unit_draw(key, counter + (uint64_t)i) < 0.5f, x + (size_t)i * img, y + (size_t)i * img););
     return CK_OK;
 }
 
@@ -102,8 +102,8 @@ int ck_flip_left_right(int n, int h, int w, int c, const float *x, float *y) {
     if (n == 0) return CK_OK;
     CHECK(x && y);
     const size_t img = (size_t)h * w * c;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
-    for (int i = 0; i < n; i++) flip_image(h, w, c, 1, x + (size_t)i * img, y + (size_t)i * img);
+    CK_PAR_FOR(img * (size_t)n >= AUG_PAR_MIN,
+    for (int i = 0; i < n; i++) flip_image(h, w, c, 1, x + (size_t)i * img, y + (size_t)i * img););
     return CK_OK;
 }
 
@@ -121,11 +121,11 @@ int ck_augment_random_brightness(int n, int h, int w, int c, float max_delta,
     CHECK(x && y);
     const uint64_t key = ck_stream_key(seed);
     const size_t img = (size_t)h * w * c;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    CK_PAR_FOR(img * (size_t)n >= AUG_PAR_MIN,
     for (int i = 0; i < n; i++) {
         const float delta = -max_delta + 2.0f * max_delta * unit_draw(key, counter + (uint64_t)i);
         shift_image(img, delta, x + (size_t)i * img, y + (size_t)i * img);
-    }
+    });
     return CK_OK;
 }
 
@@ -135,10 +135,10 @@ int ck_adjust_brightness(int n, int h, int w, int c, const float *deltas,
     if (n == 0) return CK_OK;
     CHECK(deltas && x && y);
     const size_t img = (size_t)h * w * c;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    CK_PAR_FOR(img * (size_t)n >= AUG_PAR_MIN,
     for (int i = 0; i < n; i++) {
         shift_image(img, deltas[i], x + (size_t)i * img, y + (size_t)i * img);
-    }
+    });
     return CK_OK;
 }
 
@@ -151,7 +151,7 @@ int ck_adjust_contrast(int n, int h, int w, int c, const float *factors,
     int bad = 0;
     for (int i = 0; i < n; i++) bad |= !(factors[i] >= 0.0f && factors[i] < 1e30f);
     CHECK(!bad);
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (img * (size_t)n >= AUG_PAR_MIN)
+    CK_PAR_FOR(img * (size_t)n >= AUG_PAR_MIN,
     for (int i = 0; i < n; i++) {
         const float *src = x + (size_t)i * img;
         float *dst = y + (size_t)i * img;
@@ -163,7 +163,7 @@ int ck_adjust_contrast(int n, int h, int w, int c, const float *factors,
             const float mu = (float)(s / (double)pixels);
             for (size_t p = 0; p < pixels; p++) dst[p * c + k] = (src[p * c + k] - mu) * f + mu;
         }
-    }
+    });
     return CK_OK;
 }
 
@@ -176,7 +176,7 @@ int ck_adjust_saturation(int n, int h, int w, int c, const float *factors,
     for (int i = 0; i < n; i++) bad |= !(factors[i] >= 0.0f && factors[i] < 1e30f);
     CHECK(!bad);
     const size_t pixels = (size_t)h * w;
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) if (3 * pixels * (size_t)n >= AUG_PAR_MIN)
+    CK_PAR_FOR(3 * pixels * (size_t)n >= AUG_PAR_MIN,
     for (int i = 0; i < n; i++) {
         const float f = factors[i];
         const float *src = x + (size_t)i * pixels * 3;
@@ -199,7 +199,7 @@ int ck_adjust_saturation(int n, int h, int w, int c, const float *factors,
             dst[3 * p + 1] = v - k * (v - g);
             dst[3 * p + 2] = v - k * (v - b);
         }
-    }
+    });
     return CK_OK;
 }
 

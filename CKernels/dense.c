@@ -24,14 +24,8 @@ int ck_dense_forward(int n, int in, int out, const float *x, const float *w,
     CHECK(x != NULL && w != NULL && y != NULL);
     CHECK(ck_valid_act(activation));
     ck_gemm_plan pl = ck_plan_gemm(n, out, in);
-    int nt = ck_threads();
-    int par = pl.nblocks > 1 && nt > 1 && !omp_in_parallel();
-    if (!par) { /* no OpenMP call at all when serial (see ck_sgemm) */
-        for (int blk = 0; blk < pl.nblocks; blk++) dense_block(&pl, blk, n, in, out, x, w, b, activation, y);
-        return CK_OK;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int blk = 0; blk < pl.nblocks; blk++) dense_block(&pl, blk, n, in, out, x, w, b, activation, y);
+    CK_PAR_FOR(pl.nblocks > 1,
+    for (int blk = 0; blk < pl.nblocks; blk++) dense_block(&pl, blk, n, in, out, x, w, b, activation, y););
     return CK_OK;
 }
 

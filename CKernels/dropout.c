@@ -34,9 +34,9 @@ static void dropout_span(size_t n, uint64_t key, uint64_t counter, float rate,
 
 int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
                        const float *x, float *y, uint8_t *mask) {
-    if (!rate_ok(rate)) return CK_EINVAL;
+    CHECK(rate_ok(rate));
     if (n == 0) return CK_OK;
-    if (!x || !y || !mask) return CK_EINVAL;
+    CHECK(x && y && mask);
     const uint64_t key = ck_stream_key(seed);
     /* TF multiplies by the reciprocal (x * (1/keep_prob)); so do we. */
     const float scale = 1.0f / (1.0f - rate);
@@ -51,9 +51,9 @@ int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
 
 int ck_dropout_backward(size_t n, float rate, const uint8_t *mask,
                         const float *dy, float *dx) {
-    if (!rate_ok(rate)) return CK_EINVAL;
+    CHECK(rate_ok(rate));
     if (n == 0) return CK_OK;
-    if (!mask || !dy || !dx) return CK_EINVAL;
+    CHECK(mask && dy && dx);
     const float scale = 1.0f / (1.0f - rate);
     CK_PAR_FOR(n >= DROPOUT_PAR_MIN,
     for (size_t i = 0; i < n; i++)

@@ -50,7 +50,7 @@ static void block_on(int path, const ck_gemm_plan *pl, int blk, int trans_a, int
     if (i1 - i0 == 1) {
         /* One row of C (a batch-1 dense layer): a matrix-vector product
          * streams B once, where sgemm would pack all of B and scale C first
-         * (sgemm_beta + itcopy + incopy were ~15% of a LeNet batch-1 step). */
+         * (sgemm_beta + itcopy + incopy: a sizeable share of a batch-1 step). */
         ck_gemv_serial_on(path, trans_b, j1 - j0, k, alpha, b, ldb, a, trans_a ? lda : 1, beta,
                           c + (size_t)i0 * ldc + j0);
         return;
@@ -141,26 +141,15 @@ int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float a
     CHECK(a != NULL && b != NULL);
 
     ck_gemm_plan pl = ck_plan_gemm(m, n, k);
-    int nt = ck_threads();
     /* Inside someone else's parallel region the blocks run serially on the
-     * calling thread: same cut, same bits, no nested oversubscription. */
-    int par = pl.nblocks > 1 && nt > 1 && !omp_in_parallel();
-    /* The serial case avoids OpenMP altogether: a `parallel for if (0)` still
-     * costs a libomp loop setup that formats a string (see optim.c). */
-    if (!par) {
-        for (int blk = 0; blk < pl.nblocks; blk++) {
-            int r0, r1, c0, c1;
-            block_on(path, &pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta,
-                     c, ldc, &r0, &r1, &c0, &c1);
-        }
-        return CK_OK;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static)
+     * calling thread (ck_par_ok): same cut, same bits, no nested
+     * oversubscription. */
+    CK_PAR_FOR(pl.nblocks > 1,
     for (int blk = 0; blk < pl.nblocks; blk++) {
         int r0, r1, c0, c1;
         block_on(path, &pl, blk, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c,
                  ldc, &r0, &r1, &c0, &c1);
-    }
+    });
     return CK_OK;
 }
 
@@ -179,8 +168,8 @@ static void sum_chunk(int rows, int cols, int ch, const float *x, float *out) {
 }
 
 /* A tall matrix of at most one chunk of columns (a convolution's bias
- * gradient: 50176 × 6 for LeNet conv1) is summed in row blocks, one per core,
- * whose partial sums are then added in block order. The blocks depend on the
+ * gradient: 50176 × 6 for 6 filters over 64 images of 28×28) is summed in
+ * row blocks, one per core, whose partial sums are then added in block order. The blocks depend on the
  * core count only, and are used however many threads run them, so the result
  * does not depend on the thread count. */
 #define CK_SUM_ROWS_BLOCK_MIN 4096
@@ -191,11 +180,10 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out) {
     CHECK(out != NULL);
     CHECK(rows == 0 || x != NULL);
     int nchunks = (cols + CK_SUM_COLS_CHUNK - 1) / CK_SUM_COLS_CHUNK;
-    int nt = ck_threads();
     int nblk = ck_imin(ck_imax(1, omp_get_num_procs()), 8);
     if (nchunks == 1 && nblk > 1 && rows >= CK_SUM_ROWS_BLOCK_MIN) {
         float part[8][CK_SUM_COLS_CHUNK];
-        CK_PAR_FOR(nt > 1 && (double)rows * cols >= (1 << 16),
+        CK_PAR_FOR((double)rows * cols >= (1 << 16),
             for (int b = 0; b < nblk; b++) {
                 int r0 = (int)((long long)rows * b / nblk), r1 = (int)((long long)rows * (b + 1) / nblk);
                 sum_chunk(r1 - r0, cols, 0, x + (size_t)r0 * cols, part[b]);
@@ -207,13 +195,7 @@ int ck_sum_rows(int rows, int cols, const float *x, float *out) {
         }
         return CK_OK;
     }
-    int par = nchunks > 1 && nt > 1 && (double)rows * cols >= (1 << 16) &&
-              !omp_in_parallel();
-    if (!par) { /* no OpenMP call at all when serial (see ck_sgemm) */
-        for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out);
-        return CK_OK;
-    }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out);
+    CK_PAR_FOR(nchunks > 1 && (double)rows * cols >= (1 << 16),
+    for (int ch = 0; ch < nchunks; ch++) sum_chunk(rows, cols, ch, x, out););
     return CK_OK;
 }

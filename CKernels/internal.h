@@ -18,7 +18,11 @@ int omp_in_parallel(void);
 int omp_get_num_procs(void);
 void openblas_set_num_threads(int);
 
-/* Argument validation: every entry point returns CK_EINVAL instead of crashing. */
+/* Argument validation, the one form every entry point uses: a bad size,
+ * pointer or value returns CK_EINVAL (never a crash), before any output is
+ * touched. Optional pointers are checked as (p == NULL || ...) or, when there
+ * is nothing to do, (n == 0 || p != NULL): a Swift empty array may hand over
+ * NULL. */
 #define CHECK(cond)                                                            \
     do {                                                                       \
         if (!(cond)) return CK_EINVAL;                                         \
@@ -33,22 +37,27 @@ int ck_threads(void);
  * inside one (nested regions are serialized anyway). */
 static inline int ck_par_ok(void) { return ck_threads() > 1 && !omp_in_parallel(); }
 
-/* CK_PAR_FOR(cond, for (...) body): the loop runs as an OpenMP parallel for
- * (num_threads(ck_threads()), static schedule) only when cond holds and more
- * than one thread may run; otherwise it is a plain C loop that makes no
- * OpenMP call at all. A serialized `parallel for if(0)` is not free: libomp
- * still enters __kmpc_fork_call and __kmpc_for_static_init, which formats a
- * string with vsnprintf (~1 us per loop; see optim.c). The loop must not
- * contain preprocessor directives (they cannot appear in macro arguments). */
-#define CK_PAR_FOR(cond, ...)                                                  \
+/* The one parallel-loop form. CK_PAR_FOR(cond, for (...) body) runs the loop
+ * as an OpenMP parallel for (num_threads(ck_threads()), static schedule) only
+ * when cond holds and more than one thread may run (ck_par_ok); otherwise it
+ * is a plain C loop that makes no OpenMP call at all. Not `parallel for
+ * if (cond)`: serialized, that still enters libomp's __kmpc_fork_call and
+ * __kmpc_for_static_init, which formats a string with vsnprintf on every
+ * loop. CK_PAR_FOR_N(nt, cond, loop) is the same on at most nt threads.
+ * Results must not depend on which thread runs an iteration (the serial loop
+ * runs them all on thread 0). The loop must not contain preprocessor
+ * directives (they cannot appear in macro arguments). */
+#define CK_PAR_FOR_N(nt, cond, ...)                                            \
     do {                                                                       \
         if ((cond) && ck_par_ok()) {                                           \
-            _Pragma("omp parallel for num_threads(ck_threads()) schedule(static)") \
+            const int ck_par_nt_ = (nt);                                       \
+            _Pragma("omp parallel for num_threads(ck_par_nt_) schedule(static)") \
             __VA_ARGS__                                                        \
         } else {                                                               \
             __VA_ARGS__                                                        \
         }                                                                      \
     } while (0)
+#define CK_PAR_FOR(cond, ...) CK_PAR_FOR_N(ck_threads(), cond, __VA_ARGS__)
 
 static inline int ck_imin(int a, int b) { return a < b ? a : b; }
 static inline int ck_imax(int a, int b) { return a > b ? a : b; }
@@ -116,8 +125,8 @@ static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1
     if (bias && w == ldy && w < 64 && (act == CK_ACT_RELU || act == CK_ACT_NONE)) {
         /* Whole short rows (a convolution's 6 or 16 filters): one pass over the
          * block with the bias repeated to a period of whole vectors, instead of
-         * a loop of 6 per row that barely vectorised (the pass was ~8% of LeNet-5
-         * inference). Same operations per element, so the same bits. */
+         * a loop of 6 per row that barely vectorised. Same operations per
+         * element, so the same bits. */
         float rep[512];
         int period = w;
         while (period % 8) period += w;

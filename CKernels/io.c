@@ -9,7 +9,7 @@
  * device never ends, so the file is opened without blocking and examined first.
  */
 #define _POSIX_C_SOURCE 200809L /* O_CLOEXEC under -std=c99 (make lib) */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <fcntl.h>
 #include <stdint.h>
@@ -60,7 +60,7 @@ static int open_regular(const char *path, gzFile *out, size_t *size) {
 }
 
 int ck_read_file(const char *path, size_t max_len, uint8_t **data, size_t *len) {
-    if (!path || !data || !len) return CK_EINVAL;
+    CHECK(path && data && len);
     gzFile f;
     size_t size;
     int opened = open_regular(path, &f, &size);
@@ -121,7 +121,7 @@ struct ck_stream {
 };
 
 int ck_stream_open(const char *path, ck_stream **stream) {
-    if (!path || !stream) return CK_EINVAL;
+    CHECK(path && stream);
     *stream = NULL;
     ck_stream *s = malloc(sizeof *s);
     if (!s) return CK_EIO;
@@ -136,7 +136,7 @@ int ck_stream_open(const char *path, ck_stream **stream) {
 }
 
 int ck_stream_read(ck_stream *s, uint8_t *buf, size_t len, size_t *got) {
-    if (!s || !got || (!buf && len)) return CK_EINVAL;
+    CHECK(s && got && (buf || len == 0));
     size_t n = 0;
     while (n < len) {
         size_t want = len - n < IO_CHUNK ? len - n : IO_CHUNK;

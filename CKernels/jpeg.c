@@ -32,7 +32,7 @@ static void on_message(j_common_ptr cinfo) { (void)cinfo; }
 int ck_jpeg_decode_rgb(const uint8_t *data, size_t len, int *width, int *height, uint8_t **rgb,
                        char *msg, size_t msg_len) {
     if (msg && msg_len) msg[0] = '\0';
-    if (!data || !width || !height || !rgb || len == 0 || len > ((size_t)1 << 31)) return CK_EINVAL;
+    CHECK(data && width && height && rgb && len > 0 && len <= ((size_t)1 << 31));
     *rgb = NULL;
     struct jpeg_decompress_struct cinfo;
     jpeg_failure failure;

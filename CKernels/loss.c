@@ -55,9 +55,9 @@ static void xent_row(int k, const float *logits, const float *labels, float *los
 int ck_softmax_cross_entropy(int rows, int k, const float *logits,
                              const float *labels, float *loss, float scale,
                              float *dlogits) {
-    if (rows < 0 || k < 1) return CK_EINVAL;
+    CHECK(rows >= 0 && k >= 1);
     if (rows == 0) return CK_OK;
-    if (!logits || !labels) return CK_EINVAL;
+    CHECK(logits && labels);
     const size_t total = (size_t)rows * (size_t)k;
     CK_PAR_FOR(total >= LOSS_PAR_MIN,
                for (int r = 0; r < rows; r++) xent_row(k, logits, labels, loss, scale, dlogits, r););
@@ -67,12 +67,12 @@ int ck_softmax_cross_entropy(int rows, int k, const float *logits,
 int ck_sparse_softmax_cross_entropy(int rows, int k, const float *logits,
                                     const int32_t *labels, float *loss,
                                     float scale, float *dlogits) {
-    if (rows < 0 || k < 1) return CK_EINVAL;
+    CHECK(rows >= 0 && k >= 1);
     if (rows == 0) return CK_OK;
-    if (!logits || !labels) return CK_EINVAL;
+    CHECK(logits && labels);
     /* Check every id before writing anything: outputs stay untouched on error. */
     for (int r = 0; r < rows; r++)
-        if (labels[r] < 0 || labels[r] >= k) return CK_EINVAL;
+        CHECK(labels[r] >= 0 && labels[r] < k);
     const size_t total = (size_t)rows * (size_t)k;
     CK_PAR_FOR(total >= LOSS_PAR_MIN,
     for (int r = 0; r < rows; r++) {
@@ -94,7 +94,7 @@ int ck_sparse_softmax_cross_entropy(int rows, int k, const float *logits,
 int ck_sigmoid_cross_entropy(size_t n, const float *logits, const float *labels,
                              float *loss, float scale, float *dlogits) {
     if (n == 0) return CK_OK;
-    if (!logits || !labels) return CK_EINVAL;
+    CHECK(logits && labels);
     if (loss) {
         CK_PAR_FOR(n >= LOSS_PAR_MIN,
         for (size_t i = 0; i < n; i++) {
@@ -137,9 +137,9 @@ static void quadratic_row(int k, const float *y, const float *t, float *loss, fl
 
 int ck_quadratic_cost(int rows, int k, const float *y, const float *t,
                       float *loss, float scale, float *dy) {
-    if (rows < 0 || k < 1) return CK_EINVAL;
+    CHECK(rows >= 0 && k >= 1);
     if (rows == 0) return CK_OK;
-    if (!y || !t) return CK_EINVAL;
+    CHECK(y && t);
     const size_t total = (size_t)rows * (size_t)k;
     CK_PAR_FOR(total >= LOSS_PAR_MIN,
                for (int r = 0; r < rows; r++) quadratic_row(k, y, t, loss, scale, dy, r););

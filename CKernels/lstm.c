@@ -1,4 +1,5 @@
-/* lstm.c — fused LSTM cell and sequence kernels, Keras packing (spec §4.2, §4.4).
+/* lstm.c — fused LSTM cell and sequence kernels, Keras packing (spec §4.2, §4.4):
+ * the forward passes here, the backward passes in lstm_backward.c.
  *
  * W [d, 4u], R [u, 4u], b [4u], gate blocks i, f, c̃, o.
  *
@@ -33,31 +34,11 @@
  *     room) the packed copy of R for a unit split (pack_r);
  *   backward: dZ [b, t, 4u], then δh [b, u], then δc [b, u].
  */
-#include "ckernels.h"
-#include "internal.h"
+#include "lstm.h"
 
-#include <limits.h>
-#include <math.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
-
-/* Rows [*lo, *hi) of n owned by this thread: an even split, fixed for a given
- * thread count so results are reproducible. */
-static void split_rows(int n, int *lo, int *hi) {
-    int nt = omp_get_num_threads(), id = omp_get_thread_num();
-    *lo = (int)((long long)n * id / nt);
-    *hi = (int)((long long)n * (id + 1) / nt);
-}
-
-/* Columns [*lo, *hi) of n for thread id of nt, in whole 16-float blocks so a
- * thread's slice starts on a vector (and, packed, a cache-line) boundary. */
-static void cols_of(int n, int nt, int id, int *lo, int *hi) {
-    int blocks = (n + 15) / 16;
-    int a = (int)((long long)blocks * id / nt), b = (int)((long long)blocks * (id + 1) / nt);
-    *lo = a * 16 < n ? a * 16 : n;
-    *hi = b * 16 < n ? b * 16 : n;
-}
 
 /* This thread's columns of n. */
 static void split_cols(int n, int *lo, int *hi) {
@@ -67,9 +48,9 @@ static void split_cols(int n, int *lo, int *hi) {
 /* z[n] += h[k]·R[k, n] for one row h, R row-major with leading dimension ldr:
  * 64 columns at a time held in eight vector registers while the k rows of R
  * stream past. Used on column slices of R and W (a thread's share of the
- * units): there OpenBLAS's sgemv hardly gained on the whole width (28 steps of
- * four 128 × 64 slices: 73 µs, against 85 µs for 128 × 512 and 49 µs here),
- * while on the whole width sgemv is the faster (85 µs against 109 µs). */
+ * units): on such slices OpenBLAS's sgemv took about as long as on the whole
+ * width, this loop a third less, while on the whole width sgemv is the
+ * faster. */
 static void gemv_rows(int k, int n, const float *restrict h, const float *restrict r,
                       int ldr, float *restrict z) {
     int c0 = 0;
@@ -90,48 +71,7 @@ static void gemv_rows(int k, int n, const float *restrict h, const float *restri
     }
 }
 
-/* A batch of at most this many rows takes the recurrent products row by row
- * (decided on the whole batch, not a thread's share, so that a row's bits do
- * not depend on how the rows are split across threads). */
-#define FEW_ROWS 4
-
-/* C[nb, n] += A[nb, k]·B (or ·Bᵀ with trans_b), for the per-step recurrent
- * products. With few rows (a batch of FEW_ROWS or less) they go one by one to
- * a matrix-vector product: sgemm would pack all of R (64k floats for u = 128)
- * for them every step, which was ~45% of an LSTM batch-1 profile
- * (sgemm_itcopy + incopy) and made batch 2 on one thread five times slower
- * than batch 1. */
-static void rec_gemm(int trans_b, int few, int nb, int n, int k, const float *a, int lda,
-                     const float *b, int ldb, float *c, int ldc) {
-    if (few) {
-        for (int j = 0; j < nb; j++) {
-            const float *aj = a + (size_t)j * lda;
-            float *cj = c + (size_t)j * ldc;
-            ck_gemv_serial(trans_b, n, k, 1.0f, b, ldb, aj, 1, 1.0f, cj);
-        }
-        return;
-    }
-    ck_gemm_serial(0, trans_b, nb, n, k, 1.0f, a, lda, b, ldb, 1.0f, c, ldc);
-}
-
 static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
-
-/* tanh through expf, because clang maps expf but not tanhf to libmvec: a
- * vectorised loop would otherwise call scalar tanhf eight times per vector
- * (measured: the fused pass then costs more than the step's GEMM). Both
- * branches are computed and one selected, so the loop stays vectorisable.
- * Largest error over [-20, 20]: 9e-8 absolute, 4 ulp relative; the series
- * below |x| = 1/8 avoids the cancellation in 1 − e^{−2|x|}. ±inf → ±1, NaN
- * stays NaN. */
-static float tanh_v(float x) {
-    float a = fabsf(x);
-    float e = expf(-2.0f * a);
-    float big = (1.0f - e) / (1.0f + e);
-    float x2 = x * x;
-    float small = a * (1.0f + x2 * (-1.0f / 3.0f +
-                                    x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f))));
-    return copysignf(a < 0.125f ? small : big, x);
-}
 
 /* The fused forward pass of n units of one row: the gate blocks are z, z + gs,
  * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R + b on entry
@@ -149,7 +89,7 @@ static float tanh_v(float x) {
         h[k] = o * tanh_v(cn);                                             \
     }
 
-/* noinline: inlined into forward_part, these loops lost their vectorisation
+/* noinline: inlined into the step loops, these loops lost their vectorisation
  * (scalar expf: batch-64 inference took twice as long). */
 __attribute__((noinline))
 static void cell_row_forward(int n, int gs, float *restrict z,
@@ -173,65 +113,21 @@ static void cell_row_forward_inplace(int n, int gs, float *restrict z,
     LSTM_FWD_BODY(c[k])
 }
 
-/* The fused backward pass of one row (spec §4.4). dh [u] is the total gradient
- * of h_t; dc [u] holds the gradient of c_t from later steps on entry and that of
- * c_{t-1} on exit. Writes dz [4u]. c_prev may be NULL (zeros). */
-#define LSTM_BWD_BODY(CPREV)                                               \
-    for (int k = 0; k < u; k++) {                                          \
-        float i = gi[k], f = gf[k], g = gc[k], o = go[k];                  \
-        float tau = tanh_v(c[k]);                                          \
-        float dhk = dh[k];                                                 \
-        float dck = dc[k] + dhk * o * (1.0f - tau * tau);                  \
-        float di = dck * g, dg = dck * i, df = dck * (CPREV);              \
-        float dout = dhk * tau;                                            \
-        dzi[k] = di * i * (1.0f - i);                                      \
-        dzf[k] = df * f * (1.0f - f);                                      \
-        dzc[k] = dg * (1.0f - g * g);                                      \
-        dzo[k] = dout * o * (1.0f - o);                                    \
-        dc[k] = dck * f;                                                   \
-    }
-
-static void cell_row_backward(int u, const float *restrict gates,
-                              const float *restrict c,
-                              const float *restrict c_prev,
-                              const float *restrict dh, float *restrict dc,
-                              float *restrict dz) {
-    const float *restrict gi = gates, *restrict gf = gates + u,
-                          *restrict gc = gates + 2 * u,
-                          *restrict go = gates + 3 * u;
-    float *restrict dzi = dz, *restrict dzf = dz + u, *restrict dzc = dz + 2 * u,
-                    *restrict dzo = dz + 3 * u;
-    if (c_prev) {
-        LSTM_BWD_BODY(c_prev[k])
-    } else {
-        LSTM_BWD_BODY(0.0f)
-    }
-}
-
-/* Sizes must be positive and every matrix index must fit an int (cblas). */
-static int dims_ok(long long b, long long t, long long d, long long u) {
-    if (b < 1 || t < 1 || d < 1 || u < 1) return 0;
-    long long rows = b * t;
-    /* ld of z per step is t·4u; the flat buffers are indexed in size_t. */
-    return rows <= INT_MAX && t * 4 * u <= INT_MAX && rows * 6 * u <= INT_MAX * 64LL &&
-           rows * d <= INT_MAX * 64LL;
-}
-
 /* ------------------------------------------------------------- one cell */
 
 int ck_lstm_cell_forward(int b, int d, int u, const float *x,
                          const float *h_prev, const float *c_prev,
                          const float *w, const float *r, const float *bias,
                          float *h, float *c, float *gates) {
-    if (!dims_ok(b, 1, d, u) || !x || !h_prev || !c_prev || !w || !r || !bias ||
-        !h || !c || !gates)
-        return CK_EINVAL;
+    CHECK(dims_ok(b, 1, d, u));
+    CHECK(x && h_prev && c_prev && w && r && bias && h && c && gates);
     const int g4 = 4 * u;
     /* Rows are the only split here: never more threads than rows (batch 1 runs on one). */
-#pragma omp parallel num_threads(ck_imin(ck_threads(), b))
-    {
+    const int nt = ck_imin(ck_par_ok() ? ck_threads() : 1, b);
+    CK_PAR_FOR_N(nt, nt > 1,
+    for (int id = 0; id < nt; id++) {
         int j0, j1;
-        split_rows(b, &j0, &j1);
+        rows_of(b, nt, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             float *z = gates + (size_t)j0 * g4;
@@ -251,55 +147,7 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
                                      h + (size_t)j * u);
             }
         }
-    }
-    return CK_OK;
-}
-
-int ck_lstm_cell_backward(int b, int d, int u, const float *x,
-                          const float *h_prev, const float *c_prev,
-                          const float *w, const float *r, const float *c,
-                          const float *gates, const float *dh, const float *dc,
-                          float *dx, float *dh_prev, float *dc_prev, float *dw,
-                          float *dr, float *dbias, float *dz) {
-    if (!dims_ok(b, 1, d, u) || !x || !h_prev || !c_prev || !w || !r || !c ||
-        !gates || !dh || !dc || !dh_prev || !dc_prev || !dw || !dr || !dbias ||
-        !dz)
-        return CK_EINVAL;
-    const int g4 = 4 * u;
-#pragma omp parallel num_threads(ck_threads())
-    {
-        int j0, j1;
-        split_rows(b, &j0, &j1);
-        int nb = j1 - j0;
-        if (nb > 0) {
-            for (int j = j0; j < j1; j++) {
-                size_t o = (size_t)j * u;
-                /* dc_prev doubles as the running δc, so dc stays read-only
-                 * (memmove: the caller may pass dc_prev == dc). */
-                memmove(dc_prev + o, dc + o, sizeof(float) * u);
-                cell_row_backward(u, gates + (size_t)j * g4, c + o, c_prev + o,
-                                  dh + o, dc_prev + o, dz + (size_t)j * g4);
-            }
-            const float *dzb = dz + (size_t)j0 * g4;
-            ck_gemm_serial(0, 1, nb, u, g4, 1.0f, dzb, g4, r, g4, 0.0f,
-                           dh_prev + (size_t)j0 * u, u);
-            if (dx)
-                ck_gemm_serial(0, 1, nb, d, g4, 1.0f, dzb, g4, w, g4, 0.0f, dx + (size_t)j0 * d,
-                               d);
-        }
-#pragma omp barrier
-        int k0, k1;
-        split_cols(g4, &k0, &k1);
-        int nc = k1 - k0;
-        if (nc > 0) {
-            ck_gemm_serial(1, 0, d, nc, b, 1.0f, x, d, dz + k0, g4, 1.0f, dw + k0, g4);
-            ck_gemm_serial(1, 0, u, nc, b, 1.0f, h_prev, u, dz + k0, g4, 1.0f, dr + k0, g4);
-            for (int j = 0; j < b; j++) {
-                const float *row = dz + (size_t)j * g4;
-                for (int k = k0; k < k1; k++) dbias[k] += row[k];
-            }
-        }
-    }
+    });
     return CK_OK;
 }
 
@@ -373,8 +221,7 @@ static r_view pack_r(const float *r, int U, int k0, int k1, float *pk) {
  * one a split of the rows uses). Private (a unit split without a cache): the
  * thread's own block of the workspace, z [b, t, 4·nu] and c [b, nu], so that
  * no cache line is written by two cores (two threads' columns meeting inside
- * a line cost 20-25% of a batch-1 inference when the workspace was not
- * 64-byte aligned). Row i of z starts at z + i·ldz, its gate blocks gs apart;
+ * a line, false sharing, when the workspace was not 64-byte aligned). Row i of z starts at z + i·ldz, its gate blocks gs apart;
  * row j of c at c + j·ldc. */
 typedef struct {
     float *z, *c;
@@ -403,92 +250,121 @@ static void rec_units(int U, int nb, int nt, int id, int s, const float *hp, int
     }
 }
 
-/* The forward pass of batch rows [j0, j1) and hidden units [k0, k1) (the four
- * gate columns of each) over the whole sequence, z and the c state as sv says
- * (sv.c is NULL with a cache), cs and hprev as in ck_lstm_sequence_forward
- * (NULL without a cache). flags is NULL when this thread has all the units;
- * for a share of the units (a unit split) it holds every thread's step flag,
- * and pk (NULL or room for 4u² floats from a cache-line boundary) receives the
- * packed R. */
-static void forward_part(const ck_lstm_params *p, const float *x, const float *h0,
-                         const float *c0, const float *w, const float *r,
-                         const float *bias, float *hs, float *h_last, float *c_last,
-                         state_view sv, float *cs, float *hprev,
-                         int j0, int j1, int k0, int k1, step_flag *flags, float *pk) {
-    const int T = p->t, D = p->d, U = p->u, g4 = 4 * U;
-    const int nb = j1 - j0, nu = k1 - k0, mine = nb > 0 && nu > 0;
-    const int nt = flags ? omp_get_num_threads() : 1, id = flags ? omp_get_thread_num() : 0;
-    r_view rv = {r + k0, U, g4};
-    if (mine) {
-        /* Input projection of all steps of these rows: their rows of x are
-         * contiguous, (batch, time) ordered, exactly the rows of z. All units:
-         * one GEMM; a share of them: one matrix-vector product per row and
-         * gate block (the thread's 4·nu columns of W stay in L1; OpenBLAS's
-         * packing made four small GEMMs cost 4-6 times as much). */
-        float *zb = sv.z + (size_t)j0 * T * sv.ldz;
-        const float *xb = x + (size_t)j0 * T * D;
-        if (!flags) {
-            for (int q = 0; q < nb * T; q++) memcpy(zb + (size_t)q * g4, bias, sizeof(float) * g4);
-            ck_gemm_serial(0, 0, nb * T, g4, D, 1.0f, xb, D, w, g4, 1.0f, zb, g4);
-        } else {
-            for (int gb = 0; gb < 4; gb++) {
-                int col = gb * U + k0;
-                for (int q = 0; q < nb * T; q++) {
-                    float *zq = zb + q * sv.ldz + gb * sv.gs;
-                    memcpy(zq, bias + col, sizeof(float) * nu);
-                    gemv_rows(D, nu, xb + (size_t)q * D, w + col, g4, zq);
-                }
-            }
-            if (pk) rv = pack_r(r, U, k0, k1, pk + (size_t)4 * U * k0);
+/* A forward pass's arguments, as ck_lstm_sequence_forward's; cs and hprev
+ * are the cache's parts (NULL without a cache). */
+typedef struct {
+    const ck_lstm_params *p;
+    const float *x, *h0, *c0, *w, *r, *bias;
+    float *hs, *h_last, *c_last;
+    float *cs, *hprev;
+} fwd_args;
+
+/* h_{s-1} of rows from j0: rows of h0 (NULL for zeros) at s = 0, else of hs
+ * one step back; *ldh is its row stride. */
+static const float *prev_h(const fwd_args *a, int j0, int s, int *ldh) {
+    const int T = a->p->t, U = a->p->u;
+    *ldh = s > 0 ? T * U : U;
+    if (s > 0) return a->hs + ((size_t)j0 * T + s - 1) * U;
+    return a->h0 ? a->h0 + (size_t)j0 * U : NULL;
+}
+
+/* Step s of rows [j0, j1) and units [k0, k1), whose z (x·W + h·R + b) is in
+ * place: the activated gates, c and h, and with a cache h_{s-1} (hp, ldh) kept
+ * for the backward pass. */
+static void cell_step(const fwd_args *a, state_view sv, int j0, int j1, int k0, int k1, int s,
+                      const float *hp, int ldh) {
+    const int T = a->p->t, U = a->p->u, nu = k1 - k0;
+    for (int j = j0; j < j1; j++) {
+        size_t row = (size_t)j * T + s;
+        float *zr = sv.z + row * sv.ldz, *hr = a->hs + row * U + k0;
+        if (!a->cs) {
+            float *cn = sv.c + j * sv.ldc;
+            if (s > 0)
+                cell_row_forward_inplace(nu, sv.gs, zr, cn, hr);
+            else
+                cell_row_forward(nu, sv.gs, zr, a->c0 ? a->c0 + (size_t)j * U + k0 : NULL, cn, hr);
+            continue;
         }
+        float *hpv = a->hprev + row * U + k0;
+        if (hp)
+            memcpy(hpv, hp + (size_t)(j - j0) * ldh + k0, sizeof(float) * nu);
+        else
+            memset(hpv, 0, sizeof(float) * nu);
+        const float *cp = s > 0 ? a->cs + (row - 1) * U : (a->c0 ? a->c0 + (size_t)j * U : NULL);
+        cell_row_forward(nu, sv.gs, zr, cp ? cp + k0 : NULL, a->cs + row * U + k0, hr);
+    }
+}
+
+/* h_last and c_last of rows [j0, j1), units [k0, k1) (each if asked for). */
+static void finish(const fwd_args *a, state_view sv, int j0, int j1, int k0, int k1) {
+    const int T = a->p->t, U = a->p->u, nu = k1 - k0;
+    for (int j = j0; j < j1; j++) {
+        size_t last = (size_t)j * T + T - 1;
+        if (a->h_last)
+            memcpy(a->h_last + (size_t)j * U + k0, a->hs + last * U + k0, sizeof(float) * nu);
+        if (a->c_last)
+            memcpy(a->c_last + (size_t)j * U + k0,
+                   a->cs ? a->cs + last * U + k0 : sv.c + j * sv.ldc, sizeof(float) * nu);
+    }
+}
+
+/* The row split: batch rows [j0, j1), all units, over the whole sequence.
+ * The input projection of all steps is one GEMM (the rows of x are
+ * contiguous, (batch, time) ordered, exactly the rows of z), then each step
+ * one recurrent product and the cell update. */
+static void forward_rows(const fwd_args *a, state_view sv, int j0, int j1) {
+    const int T = a->p->t, D = a->p->d, U = a->p->u, g4 = 4 * U, nb = j1 - j0;
+    if (nb <= 0) return;
+    float *zb = sv.z + (size_t)j0 * T * sv.ldz;
+    for (int q = 0; q < nb * T; q++) memcpy(zb + (size_t)q * g4, a->bias, sizeof(float) * g4);
+    ck_gemm_serial(0, 0, nb * T, g4, D, 1.0f, a->x + (size_t)j0 * T * D, D, a->w, g4, 1.0f, zb, g4);
+    for (int s = 0; s < T; s++) {
+        int ldh;
+        const float *hp = prev_h(a, j0, s, &ldh);
+        if (hp)
+            rec_gemm(0, a->p->b <= FEW_ROWS, nb, g4, U, hp, ldh, a->r, g4,
+                     sv.z + ((size_t)j0 * T + s) * sv.ldz, T * g4);
+        cell_step(a, sv, j0, j1, 0, U, s, hp, ldh);
+    }
+    finish(a, sv, j0, j1, 0, U);
+}
+
+/* The unit split, run by every thread of a team at once: hidden units
+ * [k0, k1) (the four gate columns of each) of all rows over the whole
+ * sequence. flags holds every thread's step flag; pk (NULL or room for 4u²
+ * floats from a cache-line boundary) receives the packed R. The input
+ * projection is one matrix-vector product per row and gate block (the
+ * thread's 4·nu columns of W stay in L1; OpenBLAS's packing made four small
+ * GEMMs cost several times as much). */
+static void forward_units(const fwd_args *a, state_view sv, int k0, int k1, step_flag *flags,
+                          float *pk) {
+    const int B = a->p->b, T = a->p->t, D = a->p->d, U = a->p->u, g4 = 4 * U, nu = k1 - k0;
+    const int nt = omp_get_num_threads(), id = omp_get_thread_num(), mine = nu > 0;
+    r_view rv = {a->r + k0, U, g4};
+    if (mine) {
+        for (int gb = 0; gb < 4; gb++) {
+            int col = gb * U + k0;
+            for (int q = 0; q < B * T; q++) {
+                float *zq = sv.z + q * sv.ldz + gb * sv.gs;
+                memcpy(zq, a->bias + col, sizeof(float) * nu);
+                gemv_rows(D, nu, a->x + (size_t)q * D, a->w + col, g4, zq);
+            }
+        }
+        if (pk) rv = pack_r(a->r, U, k0, k1, pk + (size_t)4 * U * k0);
     }
     for (int s = 0; s < T; s++) {
         if (mine) {
-            /* h_{s-1} of the rows: rows of h0, or of hs one step back. */
-            const float *hp = NULL;
-            int ldh = U;
-            if (s > 0) {
-                hp = hs + ((size_t)j0 * T + s - 1) * U;
-                ldh = T * U;
-            } else if (h0) {
-                hp = h0 + (size_t)j0 * U;
-            }
-            float *zs = sv.z + ((size_t)j0 * T + s) * sv.ldz;
-            if (hp && flags)
-                rec_units(U, nb, nt, id, s, hp, ldh, rv, zs, T * sv.ldz, sv.gs, nu, flags);
-            else if (hp)
-                rec_gemm(0, p->b <= FEW_ROWS, nb, g4, U, hp, ldh, r, g4, zs, T * g4);
-            for (int j = j0; j < j1; j++) {
-                size_t row = (size_t)j * T + s;
-                float *zr = sv.z + row * sv.ldz, *hr = hs + row * U + k0;
-                if (!cs) {
-                    float *cn = sv.c + j * sv.ldc;
-                    if (s > 0)
-                        cell_row_forward_inplace(nu, sv.gs, zr, cn, hr);
-                    else
-                        cell_row_forward(nu, sv.gs, zr, c0 ? c0 + (size_t)j * U + k0 : NULL, cn, hr);
-                    continue;
-                }
-                float *hpv = hprev + row * U + k0;
-                if (hp)
-                    memcpy(hpv, hp + (size_t)(j - j0) * ldh + k0, sizeof(float) * nu);
-                else
-                    memset(hpv, 0, sizeof(float) * nu);
-                const float *cp = s > 0 ? cs + (row - 1) * U : (c0 ? c0 + (size_t)j * U : NULL);
-                cell_row_forward(nu, sv.gs, zr, cp ? cp + k0 : NULL, cs + row * U + k0, hr);
-            }
+            int ldh;
+            const float *hp = prev_h(a, 0, s, &ldh);
+            if (hp)
+                rec_units(U, B, nt, id, s, hp, ldh, rv, sv.z + (size_t)s * sv.ldz, T * sv.ldz,
+                          sv.gs, nu, flags);
+            cell_step(a, sv, 0, B, k0, k1, s, hp, ldh);
         }
         /* Release: the other threads read this step's h after seeing it. */
-        if (flags) __atomic_store_n(&flags[id].done, s + 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&flags[id].done, s + 1, __ATOMIC_RELEASE);
     }
-    for (int j = j0; mine && j < j1; j++) {
-        size_t last = (size_t)j * T + T - 1;
-        if (h_last)
-            memcpy(h_last + (size_t)j * U + k0, hs + last * U + k0, sizeof(float) * nu);
-        if (c_last)
-            memcpy(c_last + (size_t)j * U + k0, cs ? cs + last * U + k0 : sv.c + j * sv.ldc,
-                   sizeof(float) * nu);
-    }
+    if (mine) finish(a, sv, 0, B, k0, k1);
 }
 
 /* Floats to skip from f to the next 64-byte boundary. */
@@ -501,9 +377,8 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
                              const float *r, const float *bias, float *hs,
                              float *h_last, float *c_last, float *cache,
                              float *workspace, size_t workspace_len) {
-    if (!p || !dims_ok(p->b, p->t, p->d, p->u) || !x || !w || !r || !bias ||
-        !hs)
-        return CK_EINVAL;
+    CHECK(p && dims_ok(p->b, p->t, p->d, p->u));
+    CHECK(x && w && r && bias && hs);
     const int B = p->b, T = p->t, U = p->u, g4 = 4 * U;
     const size_t zlen = (size_t)B * T * g4, clen = (size_t)B * U;
     float *cs = NULL, *hprev = NULL;
@@ -511,26 +386,22 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         cs = cache + zlen;
         hprev = cs + (size_t)B * T * U;
     } else {
-        if (!workspace) return CK_EINVAL;
+        CHECK(workspace);
         if (workspace_len < zlen + clen) return CK_ENOSPC;
     }
+    const fwd_args a = {p, x, h0, c0, w, r, bias, hs, h_last, c_last, cs, hprev};
     const int nt = ck_par_ok() ? ck_threads() : 1;
     if (B >= nt || U < 32) {
         /* Split the batch rows: each thread runs the whole sequence for its
          * rows with no barrier (never more threads than rows). */
         state_view sv = {cache ? cache : workspace, cache ? NULL : workspace + zlen, g4, U, U};
-        if (nt > 1 && B > 1) {
-#pragma omp parallel num_threads(ck_imin(nt, B))
-            {
-                int j0, j1;
-                split_rows(B, &j0, &j1);
-                forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev,
-                             j0, j1, 0, U, NULL, NULL);
-            }
-        } else {
-            forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev, 0, B,
-                         0, U, NULL, NULL);
-        }
+        const int nr = ck_imin(nt, B);
+        CK_PAR_FOR_N(nr, nr > 1,
+        for (int id = 0; id < nr; id++) {
+            int j0, j1;
+            rows_of(B, nr, id, &j0, &j1);
+            forward_rows(&a, sv, j0, j1);
+        });
         return CK_OK;
     }
     /* Fewer rows than threads (batch-1 inference above all): split the hidden
@@ -558,96 +429,8 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
         state_view sv = cache ? (state_view){cache + k0, NULL, g4, U, U}
                               : (state_view){base + (size_t)B * T * 4 * k0,
                                              base + zlen + (size_t)B * k0, 4 * nu, nu, nu};
-        forward_part(p, x, h0, c0, w, r, bias, hs, h_last, c_last, sv, cs, hprev, 0, B, k0,
-                     k1, flags, pk);
+        forward_units(&a, sv, k0, k1, flags, pk);
     }
     return CK_OK;
 }
 
-int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
-                              const float *h0, const float *c0,
-                              const float *w, const float *r,
-                              const float *cache, const float *dhs,
-                              const float *dh_last, const float *dc_last,
-                              float *dx, float *dw, float *dr, float *dbias,
-                              float *dh0, float *dc0, float *workspace,
-                              size_t workspace_len) {
-    (void)h0; /* h_{t-1} of every step, h0 included, is in the cache */
-    if (!p || !dims_ok(p->b, p->t, p->d, p->u) || !x || !w || !r || !cache ||
-        !dw || !dr || !dbias || !workspace)
-        return CK_EINVAL;
-    const int B = p->b, T = p->t, D = p->d, U = p->u, g4 = 4 * U;
-    const size_t zlen = (size_t)B * T * g4;
-    if (workspace_len < ck_lstm_workspace_size(p)) return CK_ENOSPC;
-    const float *gates = cache, *cs = cache + zlen,
-                *hprev = cs + (size_t)B * T * U;
-    float *dZ = workspace, *dh = workspace + zlen, *dc = dh + (size_t)B * U;
-    const int BT = B * T;
-#pragma omp parallel num_threads(ck_threads())
-    {
-        int j0, j1;
-        split_rows(B, &j0, &j1);
-        int nb = j1 - j0;
-        if (nb > 0) {
-            for (int j = j0; j < j1; j++) {
-                if (dc_last)
-                    memcpy(dc + (size_t)j * U, dc_last + (size_t)j * U,
-                           sizeof(float) * U);
-                else
-                    memset(dc + (size_t)j * U, 0, sizeof(float) * U);
-            }
-            for (int s = T - 1; s >= 0; s--) {
-                for (int j = j0; j < j1; j++) {
-                    float *dhj = dh + (size_t)j * U;
-                    if (dhs)
-                        memcpy(dhj, dhs + ((size_t)j * T + s) * U,
-                               sizeof(float) * U);
-                    else
-                        memset(dhj, 0, sizeof(float) * U);
-                    if (s == T - 1 && dh_last) {
-                        const float *a = dh_last + (size_t)j * U;
-                        for (int k = 0; k < U; k++) dhj[k] += a[k];
-                    }
-                }
-                /* δh_rec = δz_{s+1}·Rᵀ, added into the upstream gradient. */
-                if (s < T - 1)
-                    rec_gemm(1, B <= FEW_ROWS, nb, U, g4, dZ + ((size_t)j0 * T + s + 1) * g4,
-                             T * g4, r, g4, dh + (size_t)j0 * U, U);
-                for (int j = j0; j < j1; j++) {
-                    size_t row = (size_t)j * T + s;
-                    const float *cp = s > 0 ? cs + (row - 1) * U
-                                            : (c0 ? c0 + (size_t)j * U : NULL);
-                    cell_row_backward(U, gates + row * g4, cs + row * U, cp,
-                                      dh + (size_t)j * U, dc + (size_t)j * U,
-                                      dZ + row * g4);
-                }
-            }
-            if (dh0)
-                ck_gemm_serial(0, 1, nb, U, g4, 1.0f, dZ + (size_t)j0 * T * g4, T * g4, r, g4,
-                               0.0f, dh0 + (size_t)j0 * U, U);
-            if (dc0)
-                memcpy(dc0 + (size_t)j0 * U, dc + (size_t)j0 * U,
-                       sizeof(float) * (size_t)nb * U);
-            /* dx of every step of the block in one GEMM: dZ·Wᵀ. */
-            if (dx)
-                ck_gemm_serial(0, 1, nb * T, D, g4, 1.0f, dZ + (size_t)j0 * T * g4, g4, w, g4,
-                               0.0f, dx + (size_t)j0 * T * D, D);
-        }
-#pragma omp barrier
-        /* Weight gradients summed over all b·t rows: dW = xᵀ·dZ,
-         * dR = hprevᵀ·dZ, db = Σ dZ, each thread owning a slice of columns. */
-        int k0, k1;
-        split_cols(g4, &k0, &k1);
-        int nc = k1 - k0;
-        if (nc > 0) {
-            ck_gemm_serial(1, 0, D, nc, BT, 1.0f, x, D, dZ + k0, g4, 0.0f, dw + k0, g4);
-            ck_gemm_serial(1, 0, U, nc, BT, 1.0f, hprev, U, dZ + k0, g4, 0.0f, dr + k0, g4);
-            memset(dbias + k0, 0, sizeof(float) * nc);
-            for (int q = 0; q < BT; q++) {
-                const float *row = dZ + (size_t)q * g4;
-                for (int k = k0; k < k1; k++) dbias[k] += row[k];
-            }
-        }
-    }
-    return CK_OK;
-}

@@ -42,7 +42,7 @@ static double blocked_sum(size_t n, const float *w, int square) {
 
 int ck_l2_penalty(size_t n, const float *w, float coef, float *penalty,
                   float *grad) {
-    if (!penalty || (n > 0 && !w)) return CK_EINVAL;
+    CHECK(penalty && (n == 0 || w));
     *penalty = n ? (float)(0.5 * (double)coef * blocked_sum(n, w, 1)) : 0.0f;
     if (grad && n) {
         CK_PAR_FOR(n >= PENALTY_PAR_MIN,
@@ -53,7 +53,7 @@ int ck_l2_penalty(size_t n, const float *w, float coef, float *penalty,
 
 int ck_l1_penalty(size_t n, const float *w, float coef, float *penalty,
                   float *grad) {
-    if (!penalty || (n > 0 && !w)) return CK_EINVAL;
+    CHECK(penalty && (n == 0 || w));
     *penalty = n ? (float)((double)coef * blocked_sum(n, w, 0)) : 0.0f;
     if (grad && n) {
         /* sign(0) = 0, as TF's gradient of abs at 0 (spec §7). */

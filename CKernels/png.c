@@ -6,7 +6,7 @@
  * (nor any Swift caller) ever sees a jump. Its message is copied out so the
  * caller can say what went wrong.
  */
-#include "ckernels.h"
+#include "internal.h"
 
 #include <png.h>
 #include <stdio.h>
@@ -22,8 +22,7 @@ static void copy_message(const png_image *image, char *msg, size_t msg_len) {
 int ck_png_write_rgb(const char *path, int width, int height, const uint8_t *rgb,
                      char *msg, size_t msg_len) {
     if (msg && msg_len) msg[0] = '\0';
-    if (!path || !rgb || width <= 0 || height <= 0 || width > (1 << 16) || height > (1 << 16))
-        return CK_EINVAL;
+    CHECK(path && rgb && width > 0 && height > 0 && width <= (1 << 16) && height <= (1 << 16));
     png_image image;
     memset(&image, 0, sizeof image);
     image.version = PNG_IMAGE_VERSION;
@@ -41,7 +40,7 @@ int ck_png_write_rgb(const char *path, int width, int height, const uint8_t *rgb
 int ck_png_read_rgb(const char *path, int *width, int *height, uint8_t **rgb,
                     char *msg, size_t msg_len) {
     if (msg && msg_len) msg[0] = '\0';
-    if (!path || !width || !height || !rgb) return CK_EINVAL;
+    CHECK(path && width && height && rgb);
     *rgb = NULL;
     png_image image;
     memset(&image, 0, sizeof image);

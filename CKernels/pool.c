@@ -30,29 +30,10 @@ typedef struct {
     long in_total, out_total;
 } geom;
 
-/* One spatial axis, spec §1.2: the same rule as ck_output_size, kept here so
- * pooling validates its parameters without depending on the conv sources. */
-static int axis(long in, long k, long s, int padding, long *out, long *pad) {
-    if (padding == CK_PAD_VALID) {
-        *out = k > in ? 0 : (in - k) / s + 1;
-        *pad = 0;
-        return CK_OK;
-    }
-    if (padding == CK_PAD_SAME) {
-        long o = (in + s - 1) / s;
-        long total = (o - 1) * s + k - in;
-        if (total < 0) total = 0;
-        *out = o;
-        *pad = total / 2; /* the odd extra cell goes at the bottom / right */
-        return CK_OK;
-    }
-    return CK_EINVAL;
-}
-
 static int geometry(const ck_pool2d_params *p, geom *g) {
-    if (!p) return CK_EINVAL;
-    if (p->n < 1 || p->h < 1 || p->w < 1 || p->c < 1) return CK_EINVAL;
-    if (p->kh < 1 || p->kw < 1 || p->sh < 1 || p->sw < 1) return CK_EINVAL;
+    CHECK(p != NULL);
+    CHECK(p->n >= 1 && p->h >= 1 && p->w >= 1 && p->c >= 1);
+    CHECK(p->kh >= 1 && p->kw >= 1 && p->sh >= 1 && p->sw >= 1);
     g->n = p->n; g->h = p->h; g->w = p->w; g->c = p->c;
     g->kh = p->kh; g->kw = p->kw; g->sh = p->sh; g->sw = p->sw;
     /* Flat indices into x are int32 (argmax, switches). Multiplied one
@@ -61,10 +42,14 @@ static int geometry(const ck_pool2d_params *p, geom *g) {
     const long dims[3] = {g->h, g->w, g->c};
     for (int d = 0; d < 3; d++) {
         g->in_total *= dims[d];
-        if (g->in_total > INT32_MAX) return CK_EINVAL;
+        CHECK(g->in_total <= INT32_MAX);
     }
-    if (axis(g->h, g->kh, g->sh, p->padding, &g->oh, &g->pad_top)) return CK_EINVAL;
-    if (axis(g->w, g->kw, g->sw, p->padding, &g->ow, &g->pad_left)) return CK_EINVAL;
+    int oh, ow, pt, pl; /* the output-size rule of every window (window.c) */
+    int st = ck_output_size(p->h, p->kh, p->sh, p->padding, &oh, &pt);
+    if (st != CK_OK) return st;
+    st = ck_output_size(p->w, p->kw, p->sw, p->padding, &ow, &pl);
+    if (st != CK_OK) return st;
+    g->oh = oh; g->ow = ow; g->pad_top = pt; g->pad_left = pl;
     g->out_total = g->n * g->oh * g->ow * g->c;
     return CK_OK;
 }
@@ -79,7 +64,7 @@ static void window(long i, long s, long pad, long k, long in, long *lo, long *hi
 
 int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
     geom g;
-    if (!oh || !ow || geometry(p, &g)) return CK_EINVAL;
+    CHECK(oh && ow && geometry(p, &g) == CK_OK);
     *oh = (int)g.oh;
     *ow = (int)g.ow;
     return CK_OK;
@@ -90,10 +75,9 @@ int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
 
 /* Output row q of a 2×2, stride-2 max pool without argmax (inference), with
  * fewer than 8 channels and every window of the row inside the image. The
- * per-channel loop of maxpool_row barely vectorises with 6 channels (LeNet's
- * first pool was 9-13% of its batch-1 inference); here maxpool_row's
- * tournament (the same three compare-and-selects, so the same result, NaN
- * included) runs over whole rows: m[k] is the winner of cells k and k + C of
+ * per-channel loop of maxpool_row barely vectorises with 6 channels; here
+ * maxpool_row's tournament (the same three compare-and-selects, so the same
+ * result, NaN included) runs over whole rows: m[k] is the winner of cells k and k + C of
  * the two input rows, for every k, and the outputs are m at the even pixels. */
 static int maxpool_row_2x2(const geom *g, long q, const float *x, float *y) {
     const long C = g->c, b = q / g->oh, i = q % g->oh;
@@ -132,10 +116,9 @@ static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t
         /* Start from the first in-bounds cell, never from -inf or a padded 0:
          * an all-negative window has a negative maximum. Updates are selects, not
          * branches: the data-dependent branch of compare-and-store mispredicted
-         * about half the time. Measured on 64 images, 2x2/2, one thread (loaded
-         * machine): C = 6, 28x28: 2.1-2.8 ms -> 0.66-0.71 ms; C = 32: 3.1-3.9 ms
-         * -> 1.3 ms. With few channels each channel's window is scanned in a
-         * register; with 8 or more the select runs across channel lanes. */
+         * about half the time. With few channels each channel's window is
+         * scanned in a register; with 8 or more the select runs across channel
+         * lanes. */
         const long img = b * g->h * g->w * C;
         const float *restrict xb = x + img;
         if (C >= 8) {
@@ -200,44 +183,37 @@ static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t
 int ck_maxpool2d_forward(const ck_pool2d_params *p, const float *x, float *y,
                          int32_t *argmax) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
-    if (!y) return CK_EINVAL;
+    CHECK(y);
     const long rows = g.n * g.oh;
-    if (g.in_total < POOL_PAR_MIN || !ck_par_ok()) { /* serial: no OpenMP call at all (see optim.c) */
-        for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
-        return CK_OK;
-    }
-#pragma omp parallel for num_threads(ck_threads()) schedule(static)
-    for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax);
+    CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
+    for (long q = 0; q < rows; q++) maxpool_row(&g, q, x, y, argmax););
     return CK_OK;
 }
 
 int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
                              const int32_t *index, float *dx) {
     geom g;
-    if (geometry(p, &g) || !dx) return CK_EINVAL;
-    if (g.out_total > 0 && (!dy || !index)) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && dx);
+    CHECK(g.out_total == 0 || (dy && index));
     const long img_in = g.h * g.w * g.c, img_out = g.oh * g.ow * g.c;
     /* Each index must lie in its own image: that is what lets images be
      * scattered in parallel without races (and a bad index never writes
-     * outside dx). Checked before dx is touched. */
-    int bad = 0;
-    if (g.out_total >= POOL_PAR_MIN && ck_par_ok()) {
-#pragma omp parallel for num_threads(ck_threads()) schedule(static) reduction(| : bad)
-        for (long k = 0; k < g.out_total; k++) {
+     * outside dx). Checked before dx is touched, in a fixed number of blocks
+     * of the outputs, each with its own flag. */
+    enum { INDEX_BLOCKS = 64 };
+    int bad[INDEX_BLOCKS] = {0};
+    CK_PAR_FOR(g.out_total >= POOL_PAR_MIN,
+    for (long blk = 0; blk < INDEX_BLOCKS; blk++) {
+        const long k0 = g.out_total * blk / INDEX_BLOCKS, k1 = g.out_total * (blk + 1) / INDEX_BLOCKS;
+        for (long k = k0; k < k1; k++) {
             const long lo = (k / img_out) * img_in;
             const long v = index[k];
-            bad |= v >= 0 && (v < lo || v >= lo + img_in);
+            bad[blk] |= v >= 0 && (v < lo || v >= lo + img_in);
         }
-    } else {
-        for (long k = 0; k < g.out_total; k++) {
-            const long lo = (k / img_out) * img_in;
-            const long v = index[k];
-            bad |= v >= 0 && (v < lo || v >= lo + img_in);
-        }
-    }
-    if (bad) return CK_EINVAL;
+    });
+    for (int blk = 0; blk < INDEX_BLOCKS; blk++) CHECK(!bad[blk]);
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long b = 0; b < g.n; b++) {
         float *restrict d = dx + b * img_in;
@@ -252,9 +228,9 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
 
 int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
-    if (!y) return CK_EINVAL;
+    CHECK(y);
     const long C = g.c, rows = g.n * g.oh;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
@@ -281,8 +257,8 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
 
 int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx) {
     geom g;
-    if (geometry(p, &g) || !dx) return CK_EINVAL;
-    if (g.out_total > 0 && !dy) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && dx);
+    CHECK(g.out_total == 0 || dy);
     const long C = g.c, img_in = g.h * g.w * C;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long b = 0; b < g.n; b++) {
@@ -310,9 +286,9 @@ int ck_avgpool2d_backward(const ck_pool2d_params *p, const float *dy, float *dx)
 int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
                                  const float *u, float *y, int32_t *switches) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
-    if (!u || !y || !switches) return CK_EINVAL;
+    CHECK(u && y && switches);
     const long C = g.c, rows = g.n * g.oh;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {
@@ -364,9 +340,9 @@ int ck_stochpool2d_forward_train(const ck_pool2d_params *p, const float *x,
 int ck_stochpool2d_forward_infer(const ck_pool2d_params *p, const float *x,
                                  float *y) {
     geom g;
-    if (geometry(p, &g) || !x) return CK_EINVAL;
+    CHECK(geometry(p, &g) == CK_OK && x);
     if (g.out_total == 0) return CK_OK;
-    if (!y) return CK_EINVAL;
+    CHECK(y);
     const long C = g.c, rows = g.n * g.oh;
     CK_PAR_FOR(g.in_total >= POOL_PAR_MIN,
     for (long q = 0; q < rows; q++) {

@@ -32,7 +32,7 @@ int ck_threads(void) {
 }
 
 int ck_set_num_threads(int n) {
-    if (n > ck_max_threads()) return CK_EINVAL;
+    CHECK(n <= ck_max_threads());
     if (n <= 0) n = ck_imax(1, omp_get_num_procs());
     __atomic_store_n(&ck_nthreads, n, __ATOMIC_RELAXED);
     /* For parallel regions that do not name a count, on the calling thread. */

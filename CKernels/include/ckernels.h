@@ -4,8 +4,8 @@
  * Conventions (the math of every kernel: docs/math.md in the repository):
  *  - float32, row-major. Images NHWC, convolution filters HWIO.
  *  - Pure functions over caller-owned buffers. Nothing allocates inside a
- *    kernel; scratch memory is passed in, sized by a *_workspace_size query
- *    (counted in floats).
+ *    kernel; scratch memory is passed in, sized by a *_workspace_size or
+ *    *_scratch_size query (counted in floats).
  *  - Every entry point that takes sizes returns a ck_status: CK_OK, or an error
  *    for a bad argument (never a crash). Output buffers are untouched on error.
  *  - Threading: all parallelism is OpenMP; OpenBLAS (or Axon's own GEMM, see
@@ -140,19 +140,13 @@ typedef struct {
 /* Output height/width for the parameters; fails on invalid parameters. */
 int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow);
 
-/* The most workspace floats forward, backward_data and backward_filter can
- * use: the im2col matrix of the whole batch, n·oh·ow·kh·kw·c (0 for a 1×1
- * stride-1 convolution or an empty output; 0 for invalid parameters). They
- * need far less (ck_conv2d_scratch_size for full speed); a workspace holding
- * one image's matrix works too (the batch is then done in smaller chunks);
- * less than that is CK_ENOSPC. */
-size_t ck_conv2d_workspace_size(const ck_conv2d_params *p);
-
-/* Scratch floats with which all three passes run at full speed: one group of
- * images per core, usually far less than ck_conv2d_workspace_size. The filter
- * gradient then goes a few images at a time, which measured faster than one
- * GEMM over the whole batch's patches (deep-MNIST conv2, 50 images, 2 threads:
- * 8.7 vs 12.5 ms). 0 when no workspace is needed or for invalid parameters. */
+/* Scratch floats with which forward, backward_data and backward_filter run at
+ * full speed: one group of images per core (0 for a 1×1 stride-1 convolution,
+ * an empty output or invalid parameters). More changes no result: the most
+ * any pass can use is the whole batch's im2col matrix, n·oh·ow·kh·kw·c floats.
+ * A workspace holding one image's matrix (oh·ow·kh·kw·c) works too, the batch
+ * then going in smaller chunks (results may differ in the last bits); less
+ * than that is CK_ENOSPC. */
 size_t ck_conv2d_scratch_size(const ck_conv2d_params *p);
 
 /* im2col of the whole batch: cols [(n·oh·ow), (kh·kw·c)], zeros for padding. */
@@ -175,14 +169,6 @@ int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
 int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
                               const float *dz, float *dw, float *db,
                               float *workspace, size_t workspace_len);
-
-/* Naive direct-loop references, kept beside the fast kernels for tests
- * (double accumulation). In the backward, dx, dw and db may each be NULL. */
-int ck_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
-                            const float *w, const float *b, float *y);
-int ck_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
-                             const float *w, const float *dy, float *dx,
-                             float *dw, float *db);
 
 /* ---------------------------------------------------- depthwise conv2d */
 
@@ -208,14 +194,6 @@ int ck_depthwise_conv2d_backward_data(const ck_conv2d_params *p, const float *dz
 /* dw [kh, kw, c] and db [c] (db may be NULL), overwritten, from x and dz. */
 int ck_depthwise_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
                                         const float *dz, float *dw, float *db);
-
-/* Naive direct-loop references, kept beside the fast kernels for tests
- * (double accumulation). In the backward, dx, dw and db may each be NULL. */
-int ck_depthwise_conv2d_forward_naive(const ck_conv2d_params *p, const float *x,
-                                      const float *w, const float *b, float *y);
-int ck_depthwise_conv2d_backward_naive(const ck_conv2d_params *p, const float *x,
-                                       const float *w, const float *dz, float *dx,
-                                       float *dw, float *db);
 
 /* ---------------------------------------------------------- zero padding */
 
@@ -298,26 +276,11 @@ int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
                           const float *mean, const float *inv_std, const float *dy,
                           float *dx, float *dgamma, float *dbeta);
 
-/* Naive per-channel references in double (two-pass variance), kept beside
- * the fast kernels for tests; arguments and aliasing as above. */
-int ck_batchnorm_forward_naive(int rows, int c, const float *x, const float *gamma,
-                               const float *beta, float epsilon, float *y,
-                               float *mean, float *var, float *inv_std);
-int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *gamma,
-                                const float *mean, const float *inv_std,
-                                const float *dy, float *dx, float *dgamma,
-                                float *dbeta);
-
 /* ----------------------------------------------------- random numbers */
 
 /* out[i] = uniform [0,1) draw number (counter + i) of stream `seed`.
  * Counter-based: independent of thread count and of how a range is split. */
 int ck_random_uniform(uint64_t seed, uint64_t counter, float *out, size_t n);
-/* out[i] ~ N(mean, std²) truncated to |x − mean| <= 2·std (redrawn), drawn
- * counter-based from a stream derived from `seed` (not the uniform stream of
- * the same seed, so normals and dropout masks are not correlated). */
-int ck_random_truncated_normal(uint64_t seed, uint64_t counter, float mean,
-                               float std, float *out, size_t n);
 
 /* ------------------------------------------------------ activations */
 

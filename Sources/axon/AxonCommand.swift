@@ -29,7 +29,7 @@ struct AxonCommand: ParsableCommand {
         commandName: "axon",
         abstract: "Axon's reference programs: train LeNet-5, the deep-MNIST CNN, an MLP or an LSTM on CPU, classify photos with a pretrained network, retrain it on your own, and measure speed.",
         version: "axon \(AxonVersion.string)",
-        subcommands: [Train.self, Eval.self, Predict.self, Classify.self, Retrain.self, PretrainedCommand.self, DatasetCommand.self, Inspect.self, GraphCommand.self, Bench.self, Demo.self,
+        subcommands: [Train.self, Eval.self, Predict.self, Classify.self, Retrain.self, PretrainedCommand.self, DatasetCommand.self, Inspect.self, GraphCommand.self, ExportCommand.self, Bench.self, Demo.self,
                       Plot.self, Visualize.self])
 
     /// Like ArgumentParser's own `main`, but a bad flag or a failed run ends

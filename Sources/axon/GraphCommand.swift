@@ -30,9 +30,7 @@ struct GraphCommand: ParsableCommand {
     var format: Format? { Format(rawValue: (out as NSString).pathExtension.lowercased()) }
 
     func validate() throws {
-        guard (file == nil) != (architecture == nil) else {
-            throw ValidationError("give a model file or --architecture NAME (one of \(Inspect.architectures.joined(separator: ", ")))")
-        }
+        try Inspect.requireOneSource(file: file, architecture: architecture)
         guard format != nil else { throw ValidationError("--out \(out): expected a file ending in .svg, .png, .dot or .gv") }
         guard depth >= 0 else { throw ValidationError("--depth must be >= 0, got \(depth)") }
         try checkCanWrite(out, flag: "--out")

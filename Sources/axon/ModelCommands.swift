@@ -22,10 +22,15 @@ struct Inspect: ParsableCommand {
 
     static let architectures = ModelKind.allCases.map(\.rawValue) + ["inception-v3"]
 
-    func validate() throws {
+    /// A model file or `--architecture NAME`, exactly one of them (inspect, graph, export).
+    static func requireOneSource(file: String?, architecture: String?) throws {
         guard (file == nil) != (architecture == nil) else {
-            throw ValidationError("give a model file or --architecture NAME (one of \(Self.architectures.joined(separator: ", ")))")
+            throw ValidationError("give a model file or --architecture NAME (one of \(architectures.joined(separator: ", ")))")
         }
+    }
+
+    func validate() throws {
+        try Self.requireOneSource(file: file, architecture: architecture)
     }
 
     func run() throws {

@@ -116,6 +116,11 @@ import Testing
         #expect(message(Array(good.prefix(good.count / 2))).contains("g.pb"))
         #expect(message([0xFF, 0xFF, 0xFF]).contains("is not a TensorFlow GraphDef"))
         #expect(message([]).contains("without nodes"))
+        // make fuzz found it: a BiasAdd whose bias did not match the Dense before it
+        // trapped while being folded into it; now the graph is refused with its shapes.
+        let mutated = Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-bias-length.pb")))
+        let refusal = message(mutated)
+        #expect(refusal.contains("g.pb") && refusal.contains("dense_1") && refusal.contains("expected shape"), "\(refusal)")
         // An unsupported op names the node, its op and what Axon imports.
         let nodes = [TFNode(name: "x", op: "Placeholder", inputs: [], inputPorts: [], attrs: ["shape": .shape([-1, 4])]),
                      TFNode(name: "odd", op: "Erf", inputs: ["x"], inputPorts: [0], attrs: [:])]

@@ -91,3 +91,20 @@ import Axon
         #expect(throws: AxonError.self) { _ = try base.step(x, h: randomTensor([b, u + 1], seed: 1), c: c0) }
     }
 }
+
+extension LSTMStateTests {
+    /// Examples [A, T, D] are A sequences each: the same outputs as the A slices
+    /// run as a batch, and gradients that match finite differences.
+    @Test(arguments: [false, true])
+    func leadingAxesAreSeparateSequences(_ sequences: Bool) throws {
+        var l = try built(LSTM(units: u, returnSequences: sequences), [t, d], seed: 3)
+        let x = randomTensor([b, 3, t, d], seed: 6)
+        let y = try l.forward(x, training: false)
+        #expect(y.shape == (sequences ? [b, 3, t, u] : [b, 3, u]))
+        #expect(try l.outputShape(for: [3, t, d]) == Array(y.shape.dropFirst()))
+        let flat = try l.forward(x.reshaped([b * 3, t, d]), training: false)
+        #expect(flat.scalars == y.scalars)
+        let r = try gradientCheck(l, x)
+        #expect(r.maxError < 2e-2, "\(r)")
+    }
+}

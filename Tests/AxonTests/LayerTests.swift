@@ -38,6 +38,21 @@ import Axon
         #expect(r.maxError < Self.tolerance, "MaxPool2D \(size)/\(stride) \(padding): \(r)")
     }
 
+    /// Inference asks for no argmax, so LeNet's 2×2 pool over 6 channels takes the
+    /// kernel's whole-row form there: the same bits as training's form, NaN included,
+    /// and no backward after it.
+    @Test func maxPoolInferenceMatchesTraining() throws {
+        var layer = MaxPool2D(poolSize: 2, stride: 2)
+        var x = spacedTensor([3, 28, 28, 6], seed: 11, offset: -1)
+        x[flat: 100] = .nan
+        let train = try layer.forward(x, training: true)
+        let infer = try layer.forward(x, training: false)
+        #expect(train.shape == [3, 14, 14, 6] && infer.shape == train.shape)
+        #expect(zip(train.scalars, infer.scalars).allSatisfy { $0.bitPattern == $1.bitPattern },
+                "inference maxima differ from training's")
+        #expect(throws: AxonError.self) { try layer.backward(infer) }
+    }
+
     @Test(arguments: [(2, 2, Padding.valid), (3, 2, .same), (2, 1, .same)])
     func avgPool(_ size: Int, _ stride: Int, _ padding: Padding) throws {
         let layer = AvgPool2D(poolSize: size, stride: stride, padding: padding)

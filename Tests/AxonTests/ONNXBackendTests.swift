@@ -204,3 +204,36 @@ extension PermuteLogSoftmaxTests {
         #expect(r.maxError < 2e-2, "Clip: \(r)")
     }
 }
+
+/// The layers of ONNX's Mul and Div between two computed tensors: values, and
+/// input gradients against central differences of L = Σ r ⊙ y.
+@Suite struct MultiplyDivideTests {
+    static func objective(_ layer: any Layer, _ xs: [Tensor], _ r: Tensor) throws -> Double {
+        var l = layer
+        let y = try l.forward(inputs: xs, training: false)
+        return zip(y.scalars, r.scalars).reduce(0) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    @Test(arguments: [true, false])
+    func productAndQuotientWithGradients(_ product: Bool) throws {
+        var layer: any Layer = product ? Multiply() : Divide()
+        let a = randomTensor([2, 3, 4], seed: 21), b = randomTensor([2, 3, 4], seed: 22, range: 1...2)
+        let y = try layer.forward(inputs: [a, b], training: true)
+        for i in 0..<y.count { #expect(y[flat: i] == (product ? a[flat: i] * b[flat: i] : a[flat: i] / b[flat: i])) }
+        let r = randomTensor(y.shape, seed: 23)
+        let grads = try layer.backwardToInputs(r, inputGradient: true)
+        let eps: Float = 1e-2
+        for (k, x) in [a, b].enumerated() {
+            for i in stride(from: 0, to: x.count, by: 5) {
+                var inputs = [a, b]
+                inputs[k] = perturbed(x, i, eps)
+                let up = try Self.objective(layer, inputs, r)
+                inputs[k] = perturbed(x, i, -eps)
+                let down = try Self.objective(layer, inputs, r)
+                #expect(abs((up - down) / Double(2 * eps) - Double(grads[k][flat: i])) < 2e-3)
+            }
+        }
+        #expect(throws: AxonError.self) { try layer.forward(inputs: [a, randomTensor([2, 4, 3], seed: 1)], training: false) }
+        #expect(throws: AxonError.self) { try LayerConfig(Divide()).makeLayer().outputShape(forInputs: [[3]]) }
+    }
+}

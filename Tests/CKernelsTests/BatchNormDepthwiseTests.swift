@@ -2,6 +2,7 @@
 // padding kernels against their naive references, finite differences, worked examples
 // small enough to check by hand, and bad arguments.
 import CKernels
+import CKernelsReference
 import Foundation
 import Testing
 
@@ -624,7 +625,7 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
             let bias: [Float]? = k % 3 == 0 ? nil : b
             let yCount = Int(p.n * oh * ow) * o
             var y = [Float](repeating: .nan, count: yCount), ref = [Float](repeating: .nan, count: yCount)
-            let wsLen = ck_conv2d_workspace_size(&p)
+            let wsLen = ck_conv2d_scratch_size(&p)
             var ws = [Float](repeating: 0, count: max(1, wsLen))
             #expect(ck_conv2d_forward(&p, x, w, bias, relu6, &y, &ws, wsLen) == ok)
             #expect(ck_conv2d_forward_naive(&p, x, w, bias, &ref) == ok)

@@ -1,6 +1,7 @@
 // conv2d kernels against the spec's worked examples, the naive direct-loop
 // reference, and central finite differences.
 import CKernels
+import CKernelsReference
 import Foundation
 import Testing
 
@@ -29,7 +30,12 @@ fileprivate struct Conv: CustomStringConvertible {
     var xCount: Int { Int(p.n * p.h * p.w * p.c) }
     var wCount: Int { Int(p.kh * p.kw * p.c * p.o) }
     var yCount: Int { let (oh, ow) = outShape; return Int(p.n) * oh * ow * Int(p.o) }
-    var workspace: Int { var p = p; return ck_conv2d_workspace_size(&p) }
+    /// The whole batch's im2col matrix, n·oh·ow·kh·kw·c floats: the most workspace
+    /// any pass can use (0 when none is needed: an empty output, or 1×1 stride 1).
+    var workspace: Int {
+        let pointwise = p.kh == 1 && p.kw == 1 && p.sh == 1 && p.sw == 1
+        return pointwise || yCount == 0 ? 0 : yCount / Int(p.o) * Int(p.kh * p.kw * p.c)
+    }
 
     func forward(_ x: [Float], _ w: [Float], _ b: [Float]?, act: ck_activation = CK_ACT_NONE,
                  workspace wsLen: Int? = nil) -> [Float] {
@@ -375,7 +381,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         for var p in bad {
             var oh: Int32 = 0, ow: Int32 = 0
             #expect(ck_conv2d_output_shape(&p, &oh, &ow) == einval, "\(p)")
-            #expect(ck_conv2d_workspace_size(&p) == 0)
+            #expect(ck_conv2d_scratch_size(&p) == 0)
             #expect(ck_conv2d_forward(&p, x, w, nil, 0, &y, &ws, wsLen) == einval, "\(p)")
             #expect(ck_conv2d_backward_data(&p, y, w, &dx, &ws, wsLen) == einval, "\(p)")
             #expect(ck_conv2d_backward_filter(&p, x, y, &dw, &db, &ws, wsLen) == einval, "\(p)")
@@ -387,7 +393,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         var oh: Int32 = 0, ow: Int32 = 0
         #expect(ck_conv2d_output_shape(nil, &oh, &ow) == einval)
         #expect(ck_conv2d_output_shape(&p, nil, &oh) == einval)
-        #expect(ck_conv2d_workspace_size(nil) == 0)
+        #expect(ck_conv2d_scratch_size(nil) == 0)
         #expect(ck_conv2d_forward(nil, x, w, nil, 0, &y, &ws, wsLen) == einval)
         #expect(ck_conv2d_forward(&p, nil, w, nil, 0, &y, &ws, wsLen) == einval)
         #expect(ck_conv2d_forward(&p, x, nil, nil, 0, &y, &ws, wsLen) == einval)
@@ -418,7 +424,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         var huge = good.p
         huge.n = 1 << 20; huge.h = 1 << 12; huge.w = 1 << 12
         #expect(ck_conv2d_forward(&huge, x, w, nil, 0, &y, &ws, wsLen) == einval)
-        #expect(ck_conv2d_workspace_size(&huge) == 0)
+        #expect(ck_conv2d_scratch_size(&huge) == 0)
     }
 
     // 1×1 stride-1 convolutions use x directly and need no workspace.

@@ -15,7 +15,7 @@ int main(void) {
         fprintf(stderr, "c_consumer: output shape %dx%d, expected 3x3\n", oh, ow);
         return 1;
     }
-    size_t ws_len = ck_conv2d_workspace_size(&p);
+    size_t ws_len = ck_conv2d_scratch_size(&p);
     float *ws = malloc((ws_len ? ws_len : 1) * sizeof(float));
     float y[9];
     int st = ck_conv2d_forward(&p, image, kernel, NULL, CK_ACT_NONE, y, ws, ws_len);

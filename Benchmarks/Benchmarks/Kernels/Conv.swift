@@ -22,7 +22,7 @@ func convBenchmarks() {
         let xCount = n * Int(p.h) * Int(p.w) * c
         let yCount = n * Int(oh) * Int(ow) * o
         let wCount = Int(p.kh) * Int(p.kw) * c * o
-        let wsLen = ck_conv2d_workspace_size(&p)
+        let wsLen = ck_conv2d_scratch_size(&p)
         let x = Floats(xCount, seed: 1), w = Floats(wCount, seed: 2), bias = Floats(o, seed: 3)
         let y = Floats(yCount, seed: 4), dz = Floats(yCount, seed: 5)
         let dx = Floats(xCount, seed: 6), dw = Floats(wCount, seed: 7), db = Floats(o, seed: 8)

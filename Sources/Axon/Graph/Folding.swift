@@ -2,14 +2,16 @@
 /// BatchNorm right after it folds into its kernel and bias.
 protocol BatchNormFoldable: Layer {
     var activation: Activation { get }
+    /// How many output channels there are (the length of `scale` and `shift`).
+    var outputChannels: Int { get }
     /// This layer with output channel j scaled by scale[j] and shift[j] added
     /// (bias included), with the fused `activation`; always with a bias.
     func folded(scale: [Float], shift: [Float], activation: Activation) throws -> Self
 }
 
-extension Conv2D: BatchNormFoldable {}
-extension DepthwiseConv2D: BatchNormFoldable {}
-extension Dense: BatchNormFoldable {}
+extension Conv2D: BatchNormFoldable { var outputChannels: Int { filters } }
+extension DepthwiseConv2D: BatchNormFoldable { var outputChannels: Int { channels } }
+extension Dense: BatchNormFoldable { var outputChannels: Int { units } }
 
 /// Inference-time folding of BatchNorm (and the activation layer after it)
 /// into the convolution or dense layer before it: one kernel call where there

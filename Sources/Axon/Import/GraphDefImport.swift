@@ -20,6 +20,7 @@ enum TFAttr {
     case string(String)
     case ints([Int])
     case floats([Float])
+    case strings([String])
     case type(Int)
     /// Dimensions (-1 where unknown); nil for an unknown rank.
     case shape([Int]?)
@@ -421,10 +422,12 @@ struct ImportState {
         let src = try source(node)
         if readBy(node.inputs[0]) == 1, let i = nodes.lastIndex(where: { $0.name == src }) {
             var layer: (any Layer)?
-            if let f = nodes[i].layer as? any BatchNormFoldable, f.activation == .linear {
+            // Folded only where the bias has one value per output channel; otherwise the
+            // BatchNorm below refuses the mismatch with the node's name (make fuzz).
+            if let f = nodes[i].layer as? any BatchNormFoldable, f.activation == .linear, f.outputChannels == bias.values.count {
                 layer = try f.folded(scale: bias.values.map { _ in 1 }, shift: bias.values, activation: .linear)
             }
-            if var bn = nodes[i].layer as? BatchNorm, bn.center {
+            if var bn = nodes[i].layer as? BatchNorm, bn.center, bn.beta.count == bias.values.count {
                 try bn.setTensor("beta", to: Tensor(uncheckedShape: [bias.values.count],
                                                    scalars: zip(bn.beta.scalars, bias.values).map { $0 + $1 }))
                 layer = bn

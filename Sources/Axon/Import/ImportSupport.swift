@@ -12,6 +12,18 @@ enum ImportSupport {
         }
     }
 
+    /// TensorFlow's SAME padding of a 2-D window as [top, left, bottom, right] (the
+    /// smaller half first), which Axon's `.same` implements.
+    static func samePads(size: [Int], kernel: [Int], strides: [Int]) -> [Int] {
+        var p = [0, 0, 0, 0]
+        for d in 0..<2 {
+            let out = (size[d] + strides[d] - 1) / strides[d]
+            let total = max((out - 1) * strides[d] + kernel[d] - size[d], 0)
+            (p[d], p[d + 2]) = (total / 2, total - total / 2)
+        }
+        return p
+    }
+
     /// `layer` built for examples of `inputShape` (for weights, only its channel count matters) with these tensors.
     static func built<L: Layer>(_ layer: L, inputShape: [Int], _ tensors: [String: Tensor]) throws -> L {
         var l = layer

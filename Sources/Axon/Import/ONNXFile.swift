@@ -99,6 +99,7 @@ public enum ONNXFile {
         case .string: return .string(String(decoding: a.s, as: UTF8.self))
         case .ints: return .ints(a.ints.map { Int(clamping: $0) })
         case .floats: return .floats(a.floats)
+        case .strings: return .strings(a.strings.map { String(decoding: $0, as: UTF8.self) })
         case .tensor: return .tensor(try constant(a.t))
         default: return .other
         }

@@ -12,7 +12,7 @@ public enum ONNXImport {
     /// The ops Axon imports (default domain).
     public static let supportedOps = [
         "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div", "Dropout", "Flatten",
-        "Gemm", "GlobalAveragePool", "Identity", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape",
+        "Gemm", "GlobalAveragePool", "Identity", "LSTM", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad", "Relu", "Reshape",
         "Sigmoid", "Softmax", "Squeeze", "Sub", "Tanh", "Transpose", "Unsqueeze",
     ]
 
@@ -60,7 +60,12 @@ public enum ONNXImport {
         for (name, t) in constants { s.value[name] = .constant(TFConstant(shape: t.shape, values: t.scalars)) }
         var inputNames: [String] = []
         for input in g.input where s.value[input.name] == nil {
-            try s.addInput(input)
+            // An image input that the graph only transposes to NCHW (tf2onnx's Keras models) is NHWC already.
+            let readers = g.node.filter { $0.input.contains(input.name) }
+            let nhwc = !readers.isEmpty && readers.allSatisfy { n in
+                n.opType == "Transpose" && n.attribute.contains { $0.name == "perm" && $0.ints == [0, 3, 1, 2] }
+            }
+            try s.addInput(input, heldNHWC: nhwc)
             inputNames.append(input.name)
         }
         guard !inputNames.isEmpty else { throw AxonError.invalidArgument("the model has no input (every input is an initializer)") }
@@ -85,6 +90,10 @@ public enum ONNXImport {
             guard case .tensor(let t) = v else {
                 throw AxonError.invalidArgument("the output \"\(o.name)\" is a constant; Axon imports outputs computed from the inputs")
             }
+            guard t.batchAxis == 0 else {
+                throw AxonError.invalidArgument("the output \"\(o.name)\" of shape \(t.shape) holds the batch on ONNX's axis \(t.batchAxis) "
+                    + "(a time-major value); Axon gives every output batch-first")
+            }
             outputs.append(layout != .axon ? try s.inONNXOrder(t).name : t.name)
         }
         var graph = try Graph(inputs: inputNames, nodes: s.nodes, outputs: outputs)
@@ -94,16 +103,23 @@ public enum ONNXImport {
     }
 }
 
-/// A computed ONNX value: the Axon graph value holding it, its ONNX shape (batch
-/// axis first) and whether Axon holds it NHWC (4-D values only).
+/// A computed ONNX value: the Axon graph value holding it, its ONNX shape and
+/// whether Axon holds it NHWC (4-D values only).
 struct ONNXTensor {
     var name: String
     var shape: [Int]
     var nhwc = false
     /// False when the whole ONNX tensor is one Axon example (`Layout.onnxUnbatched`).
     var batched = true
+    /// ONNX's axis that is Axon's batch axis: 0 but in time-major values (the
+    /// input and outputs of an LSTM of layout 0), which Axon holds with that
+    /// axis moved first; only Transpose, Squeeze, Unsqueeze and LSTM read those.
+    var batchAxis = 0
     /// The shape of one example as Axon holds it.
-    var axonExample: [Int] { nhwc ? [shape[2], shape[3], shape[1]] : batched ? Array(shape.dropFirst()) : shape }
+    var axonExample: [Int] {
+        if nhwc { return [shape[2], shape[3], shape[1]] }
+        return batched ? shape.enumerated().filter { $0.offset != batchAxis }.map(\.element) : shape
+    }
 }
 
 enum ONNXValue {
@@ -130,7 +146,8 @@ struct ONNXState {
         .invalidArgument("node \"\(node.name)\" (op \(node.op)): \(message)")
     }
 
-    mutating func addInput(_ input: Onnx_ValueInfoProto) throws {
+    /// Adds a graph input; `heldNHWC`: a 4-D input that is NHWC in ONNX already (kept as it is).
+    mutating func addInput(_ input: Onnx_ValueInfoProto, heldNHWC: Bool = false) throws {
         let what = "the input \"\(input.name)\""
         guard case .tensorType(let t)? = input.type.value else {
             throw AxonError.invalidArgument("\(what) is not a tensor (sequences, maps and optionals are not supported)")
@@ -150,7 +167,7 @@ struct ONNXState {
         guard shape.count >= (batched ? 2 : 1), shape.count <= (batched ? 8 : 7) else {
             throw AxonError.invalidArgument("\(what) has shape \(shape); Axon needs a batch axis and at least one more, 8 axes at most")
         }
-        let tensor = ONNXTensor(name: input.name, shape: shape, nhwc: shape.count == 4 && layout == .axon, batched: batched)
+        let tensor = ONNXTensor(name: input.name, shape: shape, nhwc: shape.count == 4 && layout == .axon && !heldNHWC, batched: batched)
         value[input.name] = .tensor(tensor)
         inputShapes.append(tensor.axonExample)
     }
@@ -180,16 +197,27 @@ struct ONNXState {
     }
 
     private mutating func permuted(_ t: ONNXTensor, _ axes: [Int], nhwc: Bool, suffix: String) -> ONNXTensor {
-        if let c = converted[t.name] { return c }
+        // Keyed by direction too: one Axon value can hold an NCHW value NHWC and that value's NHWC transpose as it is.
+        if let c = converted[t.name + suffix] { return c }
         let out = ONNXTensor(name: t.name + suffix, shape: t.shape, nhwc: nhwc, batched: t.batched)
         add(out.name, Permute(axes), inputs: [t.name])
-        converted[t.name] = out
+        converted[t.name + suffix] = out
         return out
     }
 
     // Reading inputs and attributes.
 
     func tensor(_ node: ONNXNode, _ k: Int = 0) throws -> ONNXTensor {
+        let t = try anyTensor(node, k)
+        guard t.batchAxis == 0 else {
+            throw fail(node, "input \(k + 1) of shape \(t.shape) holds the batch on ONNX's axis \(t.batchAxis) (a time-major value); "
+                + "Axon reads such values in Transpose, Squeeze, Unsqueeze and LSTM only")
+        }
+        return t
+    }
+
+    /// Input `k`, a computed tensor, wherever its batch axis is.
+    func anyTensor(_ node: ONNXNode, _ k: Int = 0) throws -> ONNXTensor {
         guard k < node.inputs.count, case .tensor(let t)? = value[node.inputs[k]] else {
             throw fail(node, "input \(k + 1) must be a tensor computed from the graph's inputs")
         }

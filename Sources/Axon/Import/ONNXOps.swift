@@ -88,14 +88,11 @@ extension ONNXState {
         case "Reshape", "Squeeze", "Unsqueeze":
             try visitReshape(node, out)
         case "Transpose":
-            let x = try inONNXOrder(try tensor(node))
-            let perm = try ints(node, "perm") ?? Array((0..<x.shape.count).reversed())
-            guard perm.first == 0 || !batched, perm.count == x.shape.count, Set(perm) == Set(0..<x.shape.count) else {
-                throw fail(node, "perm \(perm) moves the batch axis; Axon supports permutations that keep axis 0 first")
-            }
-            define(out, Permute((batched ? Array(perm.dropFirst()) : perm).map { exampleAxis($0) }), inputs: [x], shape: perm.map { x.shape[$0] })
+            try visitTranspose(node, out)
         case "Pad":
             try visitPad(node, out)
+        case "LSTM":
+            try visitLSTM(node)
         default:
             throw fail(node, "not supported")
         }
@@ -183,11 +180,14 @@ extension ONNXState {
             case "Mul": try defineAffine(out, x, scale: v, shift: v.map { _ in 0 })
             default: try defineAffine(out, x, scale: v.map { _ in -1 }, shift: v)
             }
-        case (.tensor(var x)?, .tensor(var y)?) where node.op == "Add" || node.op == "Sub":
+        case (.tensor(var x)?, .tensor(var y)?):
             guard x.shape == y.shape else {
-                throw fail(node, "broadcasts \(x.shape) against \(y.shape); between two computed tensors Axon adds equal shapes only")
+                throw fail(node, "broadcasts \(x.shape) against \(y.shape); between two computed tensors Axon supports equal shapes only")
             }
             if x.nhwc != y.nhwc { (x, y) = (try inONNXOrder(x), try inONNXOrder(y)) }
+            if node.op == "Mul" || node.op == "Div" {
+                return define(out, node.op == "Mul" ? Multiply() : Divide() as any Layer, inputs: [x, y], shape: x.shape, nhwc: x.nhwc)
+            }
             if node.op == "Sub" {
                 try defineAffine(out + "/negated", y, scale: [Float](repeating: -1, count: y.axonExample.last!),
                                  shift: [Float](repeating: 0, count: y.axonExample.last!))
@@ -196,8 +196,8 @@ extension ONNXState {
             }
             define(out, Add(), inputs: [x, y], shape: x.shape, nhwc: x.nhwc)
         default:
-            throw fail(node, "supported between a tensor and a constant broadcast per channel, two constants, or (Add, Sub) "
-                + "two tensors of one shape; Axon has no elementwise product of two computed tensors")
+            throw fail(node, "supported between a tensor and a constant broadcast per channel, two constants, "
+                + "or two tensors of one shape")
         }
     }
 
@@ -267,12 +267,31 @@ extension ONNXState {
             value[out] = .constant(TFConstant(shape: try shapeOf(c.shape), values: c.values))
             return
         }
-        let x = try inONNXOrder(try tensor(node))
-        let s = try shapeOf(x.shape)
-        guard !batched || (s.first == x.shape[0] && s.count >= 2) else {
-            throw fail(node, "reshapes \(x.shape) to \(s), across the batch axis; Axon reshapes each example, keeping axis 0")
+        let x = try inONNXOrder(node.op == "Reshape" ? try tensor(node) : try anyTensor(node))
+        guard batched else {
+            let s = try shapeOf(x.shape)
+            guard s.count <= 7 else { throw fail(node, "shape \(s) has more than 7 axes") }
+            return define(out, Reshape(s), inputs: [x], shape: s)
         }
-        guard s.count <= 7 else { throw fail(node, "shape \(s) has more than 7 axes") }
-        define(out, Reshape(batched ? Array(s.dropFirst()) : s), inputs: [x], shape: s)
+        // Where the batch axis lands (Squeeze and Unsqueeze only remove or add axes of size 1, never the batch axis).
+        var s = try shapeOf(x.shape), b: Int? = s.first == x.shape[0] ? 0 : nil
+        if node.op != "Reshape" {
+            var marked = x.shape
+            marked[x.batchAxis] = -7
+            let m = try? shapeOf(marked)
+            b = m?.firstIndex(of: -7)
+            s = m?.map { $0 == -7 ? x.shape[x.batchAxis] : $0 } ?? s
+        }
+        guard let b, s.count >= 2 else {
+            throw fail(node, "reshapes \(x.shape) to \(s), across the batch axis; Axon reshapes each example, keeping the batch axis")
+        }
+        guard s.count <= 8 else { throw fail(node, "shape \(s) has more than 8 axes") }
+        let y = ONNXTensor(name: out, shape: s, batched: true, batchAxis: b)
+        if y.axonExample == x.axonExample {
+            value[out] = .tensor(ONNXTensor(name: x.name, shape: s, batched: true, batchAxis: b))
+        } else {
+            add(out, Reshape(y.axonExample), inputs: [x.name])
+            value[out] = .tensor(y)
+        }
     }
 }

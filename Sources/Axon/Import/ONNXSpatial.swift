@@ -25,17 +25,6 @@ extension ONNXState {
         }
     }
 
-    /// TensorFlow's SAME padding (the smaller half first), which Axon's `.same` implements.
-    func samePads(size: [Int], kernel: [Int], strides: [Int]) -> [Int] {
-        var p = [0, 0, 0, 0]
-        for d in 0..<2 {
-            let out = (size[d] + strides[d] - 1) / strides[d]
-            let total = max((out - 1) * strides[d] + kernel[d] - size[d], 0)
-            (p[d], p[d + 2]) = (total / 2, total - total / 2)
-        }
-        return p
-    }
-
     /// Kernel size, strides and checks shared by Conv and the pools.
     func window(_ node: ONNXNode, kernel given: [Int]?) throws -> (kernel: [Int], strides: [Int]) {
         guard let kernel = try ints(node, "kernel_shape") ?? given, kernel.count == 2, kernel.allSatisfy({ (1...(1 << 16)).contains($0) }) else {
@@ -46,7 +35,6 @@ extension ONNXState {
             throw fail(node, "strides \(strides) must be two values in 1...65536")
         }
         if let d = try ints(node, "dilations"), d.contains(where: { $0 != 1 }) { throw fail(node, "dilations \(d) are not supported") }
-        if try int(node, "ceil_mode", default: 0) != 0 { throw fail(node, "ceil_mode 1 is not supported (floor only)") }
         return (kernel, strides)
     }
 
@@ -76,7 +64,7 @@ extension ONNXState {
         let p = try windowPads(node, size: Array(x.shape[2...]), kernel: kernel, strides: strides)
         let shape = outputShape(x, channels: o, p, kernel: kernel, strides: strides)
         var padding = Padding.valid
-        if p == samePads(size: Array(x.shape[2...]), kernel: kernel, strides: strides) && p != [0, 0, 0, 0] {
+        if p == ImportSupport.samePads(size: Array(x.shape[2...]), kernel: kernel, strides: strides) && p != [0, 0, 0, 0] {
             padding = .same
         } else if p != [0, 0, 0, 0] {
             x = zeroPadded(x, p, out)
@@ -111,17 +99,33 @@ extension ONNXState {
         if try int(node, "storage_order", default: 0) != 0 { throw fail(node, "storage_order 1 is not supported") }
         let size = Array(x.shape[2...])
         let p = try windowPads(node, size: size, kernel: kernel, strides: strides)
-        let shape = outputShape(x, channels: x.shape[1], p, kernel: kernel, strides: strides)
+        var shape = outputShape(x, channels: x.shape[1], p, kernel: kernel, strides: strides)
         let includePad = try int(node, "count_include_pad", default: 0) != 0
         var padding = Padding.valid
-        if p != [0, 0, 0, 0] {
+        let same = ImportSupport.samePads(size: size, kernel: kernel, strides: strides)
+        if try int(node, "ceil_mode", default: 0) != 0 {
+            // Ceil mode adds the windows that run past the end (one may start in the
+            // padding at the start, none past the input). Where its windows start where
+            // SAME's do and are as many, they are SAME pooling's: both pool the in-bounds cells.
+            let count = (0..<2).map { d -> Int in
+                let o = (size[d] + p[d] + p[d + 2] - kernel[d] + strides[d] - 1) / strides[d] + 1
+                return (o - 1) * strides[d] >= size[d] + p[d] ? o - 1 : o
+            }
+            guard count == (0..<2).map({ (size[$0] + strides[$0] - 1) / strides[$0] }), p[0] == same[0], p[1] == same[1],
+                  !(node.op == "AveragePool" && includePad) else {
+                throw fail(node, "ceil_mode 1 is supported where its windows are SAME pooling's (pads starting with "
+                    + "\(same[0]), \(same[1]) and ⌈size/stride⌉ outputs, padding not counted), not with pads \(p)")
+            }
+            shape = [x.shape[0], x.shape[1]] + count
+            padding = .same
+        } else if p != [0, 0, 0, 0] {
             if node.op == "AveragePool" && includePad {
                 x = zeroPadded(x, p, out)
-            } else if p == samePads(size: size, kernel: kernel, strides: strides) {
+            } else if p == same {
                 padding = .same   // Axon's SAME pooling leaves the padding out, as ONNX's MaxPool and count_include_pad 0 do
             } else {
                 throw fail(node, "pads \(p) are not supported here: Axon pools with SAME padding (the smaller half first, "
-                    + "\(samePads(size: size, kernel: kernel, strides: strides))), none, or zeros counted in the average")
+                    + "\(same)), none, or zeros counted in the average")
             }
         }
         let (k, st) = ((kernel[0], kernel[1]), (strides[0], strides[1]))

@@ -1,6 +1,6 @@
 import CKernels
 
-// The wrappers of the LSTM kernels (spec §4), with the conventions of Kernels.swift:
+// The wrappers of the LSTM kernels (lstm.c, lstm_backward.c; spec §4), with the conventions of Kernels.swift:
 // an empty tensor stands for an optional argument left out (NULL: zeros, or not computed).
 
 extension Kernels {
@@ -28,23 +28,12 @@ extension Kernels {
                             cLast: inout Tensor, cache: inout Tensor, training: Bool, workspace: inout Tensor) throws {
         var p = lstmParams(s)
         let wsLen = workspace.count
-        try readPtr(x) { xp in try optionalReadPtr(h0) { h0p in try optionalReadPtr(c0) { c0p in
-            try readPtr(w) { wp in try readPtr(r) { rp in try readPtr(bias) { bp in
-                try writePtr(&hs) { hsp in try writePtr(&hLast) { hlp in try optionalWritePtr(&cLast) { clp in
-                    try writePtr(&workspace) { wsp in
-                        if training {
-                            try writePtr(&cache) { cp in
-                                try check(ck_lstm_sequence_forward(&p, xp, h0p, c0p, wp, rp, bp, hsp, hlp, clp, cp, wsp, wsLen),
-                                          "ck_lstm_sequence_forward")
-                            }
-                        } else {
-                            try check(ck_lstm_sequence_forward(&p, xp, h0p, c0p, wp, rp, bp, hsp, hlp, clp, nil, wsp, wsLen),
-                                      "ck_lstm_sequence_forward")
-                        }
-                    }
-                } } }
-            } } }
-        } } }
+        try optionalWritePtr(&cLast) { clp in
+            try withPointers([x, h0.orNil, c0.orNil, w, r, bias], &hs, &hLast, &workspace, &cache) { a, hsp, hlp, wsp, cp in
+                try check(ck_lstm_sequence_forward(&p, a[0], a[1], a[2], a[3], a[4], a[5], hsp, hlp, clp,
+                                                   training ? cp : nil, wsp, wsLen), "ck_lstm_sequence_forward")
+            }
+        }
     }
 
     /// BPTT from every step's gradient (`dhs`, [b,t,u]) or the last step's
@@ -56,37 +45,24 @@ extension Kernels {
                              dh0: inout Tensor, dc0: inout Tensor, workspace: inout Tensor) throws {
         var p = lstmParams(s)
         let wsLen = workspace.count
-        let seq = dhs ?? .empty, last = dhLast ?? .empty
-        try readPtr(x) { xp in try optionalReadPtr(c0) { c0p in try readPtr(w) { wp in try readPtr(r) { rp in
-            try readPtr(cache) { cp in try optionalReadPtr(seq) { sp in try optionalReadPtr(last) { lp in
-                try optionalReadPtr(dcLast) { dclp in
-                    try writePtr(&dw) { dwp in try writePtr(&dr) { drp in try writePtr(&dbias) { dbp in
-                        try optionalWritePtr(&dh0) { dh0p in try optionalWritePtr(&dc0) { dc0p in
-                            try writePtr(&workspace) { wsp in try writePtr(&dx) { dxp in
-                                try check(ck_lstm_sequence_backward(&p, xp, nil, c0p, wp, rp, cp, sp, lp, dclp,
-                                                                    computeDx ? dxp : nil, dwp, drp, dbp, dh0p, dc0p,
-                                                                    wsp, wsLen),
-                                          "ck_lstm_sequence_backward")
-                            } }
-                        } }
-                    } } }
-                }
-            } } }
-        } } } }
+        let reads = [x, c0.orNil, w, r, cache, dhs?.orNil, dhLast?.orNil, dcLast.orNil]
+        try optionalWritePtr(&dh0) { dh0p in try optionalWritePtr(&dc0) { dc0p in
+            try withPointers(reads, &dw, &dr, &dbias, &workspace, &dx) { a, dwp, drp, dbp, wsp, dxp in
+                try check(ck_lstm_sequence_backward(&p, a[0], nil, a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                                                    computeDx ? dxp : nil, dwp, drp, dbp, dh0p, dc0p, wsp, wsLen),
+                          "ck_lstm_sequence_backward")
+            }
+        } }
     }
 
     /// One step (spec §4.2): h, c [b,u] and the activated gates [b,4u] from x [b,d]
     /// and the previous state.
     static func lstmCellForward(b: Int, d: Int, u: Int, x: Tensor, hPrev: Tensor, cPrev: Tensor, w: Tensor, r: Tensor,
                                 bias: Tensor, h: inout Tensor, c: inout Tensor, gates: inout Tensor) throws {
-        try readPtr(x) { xp in try readPtr(hPrev) { hp in try readPtr(cPrev) { cp in
-            try readPtr(w) { wp in try readPtr(r) { rp in try readPtr(bias) { bp in
-                try writePtr(&h) { hop in try writePtr(&c) { cop in try writePtr(&gates) { gp in
-                    try check(ck_lstm_cell_forward(Int32(b), Int32(d), Int32(u), xp, hp, cp, wp, rp, bp, hop, cop, gp),
-                              "ck_lstm_cell_forward")
-                } } }
-            } } }
-        } } }
+        try withPointers([x, hPrev, cPrev, w, r, bias], &h, &c, &gates) { a, hp, cp, gp in
+            try check(ck_lstm_cell_forward(Int32(b), Int32(d), Int32(u), a[0], a[1], a[2], a[3], a[4], a[5], hp, cp, gp),
+                      "ck_lstm_cell_forward")
+        }
     }
 
     /// Backward of one step: dx, dhPrev, dcPrev written; dw, dr, dbias accumulated.
@@ -94,18 +70,10 @@ extension Kernels {
                                  c: Tensor, gates: Tensor, dh: Tensor, dc: Tensor, dx: inout Tensor, dhPrev: inout Tensor,
                                  dcPrev: inout Tensor, dw: inout Tensor, dr: inout Tensor, dbias: inout Tensor) throws {
         var dz = [Float](repeating: 0, count: b * 4 * u)
-        try readPtr(x) { xp in try readPtr(hPrev) { hp in try readPtr(cPrev) { cp in try readPtr(w) { wp in
-            try readPtr(r) { rp in try readPtr(c) { ccp in try readPtr(gates) { gp in try readPtr(dh) { dhp in
-                try readPtr(dc) { dcp in
-                    try writePtr(&dx) { dxp in try writePtr(&dhPrev) { dhpp in try writePtr(&dcPrev) { dcpp in
-                        try writePtr(&dw) { dwp in try writePtr(&dr) { drp in try writePtr(&dbias) { dbp in
-                            try check(ck_lstm_cell_backward(Int32(b), Int32(d), Int32(u), xp, hp, cp, wp, rp, ccp, gp, dhp, dcp,
-                                                            dxp, dhpp, dcpp, dwp, drp, dbp, &dz),
-                                      "ck_lstm_cell_backward")
-                        } } }
-                    } } }
-                }
-            } } } }
-        } } } }
+        try withPointers([x, hPrev, cPrev, w, r, c, gates, dh, dc], &dx, &dhPrev, &dcPrev, &dw, &dr, &dbias, &dz) {
+            a, dxp, dhpp, dcpp, dwp, drp, dbp, dzp in
+            try check(ck_lstm_cell_backward(Int32(b), Int32(d), Int32(u), a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                                            a[8], dxp, dhpp, dcpp, dwp, drp, dbp, dzp), "ck_lstm_cell_backward")
+        }
     }
 }

@@ -7,6 +7,8 @@
 /// state (h_T, c_T) is kept in `finalState`. `backward(_:finalCellStateGradient:)`
 /// also takes ∂L/∂c_T and leaves ∂L/∂h_0, ∂L/∂c_0 in `initialStateGradient`.
 /// `step(_:h:c:)` and `stepBackward` run a single cell step with the layer's weights.
+/// Examples with more axes, [A…, T, D], are A… separate sequences (as Dense takes
+/// [A…, D]): the output is [A…, U] or [A…, T, U] (imported ONNX LSTMs use it).
 public struct LSTM: Layer {
     public let units: Int
     public let returnSequences: Bool
@@ -34,6 +36,8 @@ public struct LSTM: Layer {
     private var workspace = Tensor.empty
     private var dx = Tensor.empty
     private var cached = false
+    /// The batch and extra axes of the input of the last training forward pass.
+    private var leading: [Int] = []
 
     public init(units: Int, returnSequences: Bool = false, kernelInitializer: Initializer = .glorotUniform,
                 recurrentInitializer: Initializer = .orthogonal, unitForgetBias: Bool = true) {
@@ -53,22 +57,22 @@ public struct LSTM: Layer {
     public var parameterNames: [String] { ["kernel", "recurrent_kernel", "bias"] }
 
     public func outputShape(for inputShape: [Int]) throws -> [Int] {
-        guard inputShape.count == 2, inputShape[1] > 0 else {
+        guard inputShape.count >= 2, inputShape.allSatisfy({ $0 > 0 }) else {
             throw AxonError.shapeMismatch("\(summary) input (steps, features)",
                                           expected: [-1, isBuilt ? inputSize : -1], got: inputShape)
         }
-        if isBuilt, inputShape[1] != inputSize {
-            throw AxonError.shapeMismatch("\(summary) input", expected: [inputShape[0], inputSize], got: inputShape)
+        if isBuilt, inputShape.last != inputSize {
+            throw AxonError.shapeMismatch("\(summary) input", expected: inputShape.dropLast() + [inputSize], got: inputShape)
         }
-        return returnSequences ? [inputShape[0], units] : [units]
+        return inputShape.dropLast(returnSequences ? 1 : 2) + [units]
     }
 
     public mutating func build(inputShape: [Int], generator: inout SeededGenerator) throws {
         guard units > 0 else { throw AxonError.invalidArgument("LSTM: units must be > 0, got \(units)") }
-        guard inputShape.count == 2, inputShape[1] > 0 else {
+        guard inputShape.count >= 2, inputShape.allSatisfy({ $0 > 0 }) else {
             throw AxonError.shapeMismatch("\(summary) input (steps, features)", expected: [-1, -1], got: inputShape)
         }
-        inputSize = inputShape[1]
+        inputSize = inputShape[inputShape.count - 1]
         kernel = kernelInitializer.make([inputSize, 4 * units], generator: &generator)
         recurrentKernel = recurrentInitializer.make([units, 4 * units], generator: &generator)
         var b = [Float](repeating: 0, count: 4 * units)
@@ -92,9 +96,13 @@ public struct LSTM: Layer {
     /// The forward pass from the initial state `initialState` (h_0, c_0 [B, U]; nil: zeros).
     public mutating func forward(_ x: Tensor, initialState: (h: Tensor, c: Tensor)?, training: Bool) throws -> Tensor {
         try buildIfNeeded(for: x)
-        guard x.rank == 3, x.shape[2] == inputSize, x.shape[1] > 0 else {
+        guard x.rank >= 3, x.shape.last == inputSize, x.shape[x.rank - 2] > 0 else {
             throw AxonError.shapeMismatch("\(summary) input", expected: [-1, -1, inputSize], got: x.shape)
         }
+        // [B, A…, T, D]: B·A… sequences.
+        let lead = Array(x.shape.dropLast(2))
+        let x = x.rank == 3 ? x : x.reshapedUnchecked([lead.reduce(1, *), x.shape[x.rank - 2], inputSize])
+        if training { leading = lead }
         let s = Kernels.LSTMShape(b: x.shape[0], t: x.shape[1], d: inputSize, u: units)
         if s != shape {
             shape = s
@@ -119,7 +127,8 @@ public struct LSTM: Layer {
                                 cLast: &cLast, cache: &cache, training: training, workspace: &workspace)
         input = training ? x : .empty
         cached = training
-        return returnSequences ? hs : hLast
+        let out = returnSequences ? hs : hLast
+        return lead.count == 1 ? out : out.reshapedUnchecked(lead + out.shape.dropFirst())
     }
 
     public mutating func backward(_ dy: Tensor) throws -> Tensor { try backward(dy, inputGradient: true) }
@@ -134,7 +143,9 @@ public struct LSTM: Layer {
         guard cached else {
             throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
         }
-        try dy.expectShape(returnSequences ? hs.shape : hLast.shape, "\(summary) output gradient")
+        let outShape = returnSequences ? hs.shape : hLast.shape
+        try dy.expectShape(leading + outShape.dropFirst(), "\(summary) output gradient")
+        let dy = dy.reshapedUnchecked(outShape)
         if let dc { try dc.expectShape(cLast.shape, "\(summary) final cell state gradient") }
         if inputGradient { Tensor.reuse(&dx, shape: input.shape) }
         Tensor.reuse(&dh0, shape: cLast.shape)
@@ -146,7 +157,8 @@ public struct LSTM: Layer {
                                  workspace: &workspace)
         input = .empty
         cached = false
-        return inputGradient ? dx : .empty
+        guard inputGradient else { return .empty }
+        return leading.count == 1 ? dx : dx.reshapedUnchecked(leading + dx.shape.dropFirst())
     }
 
     /// One cell step (spec §4.2) with this layer's weights: h_t, c_t [B, U] and the
@@ -216,6 +228,6 @@ extension LSTM: SerializableLayer {
 
     public func tensorShapes(for inputShape: [Int]) throws -> [(name: String, shape: [Int])] {
         _ = try outputShape(for: inputShape)
-        return [("kernel", [inputShape[1], 4 * units]), ("recurrent_kernel", [units, 4 * units]), ("bias", [4 * units])]
+        return [("kernel", [inputShape[inputShape.count - 1], 4 * units]), ("recurrent_kernel", [units, 4 * units]), ("bias", [4 * units])]
     }
 }

@@ -118,12 +118,7 @@ public struct Add: SerializableLayer {
         _ = try outputShape(forInputs: inputShapes)
     }
     public func outputShape(for inputShape: [Int]) throws -> [Int] { inputShape }
-    public func outputShape(forInputs shapes: [[Int]]) throws -> [Int] {
-        guard let first = shapes.first, shapes.allSatisfy({ $0 == first }) else {
-            throw AxonError.invalidArgument("\(summary): inputs must have one shape, got \(shapes)")
-        }
-        return first
-    }
+    public func outputShape(forInputs shapes: [[Int]]) throws -> [Int] { try commonShape(shapes, summary) }
 
     public mutating func forward(_ x: Tensor, training: Bool) throws -> Tensor { try forward(inputs: [x], training: training) }
 

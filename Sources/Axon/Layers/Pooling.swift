@@ -93,9 +93,16 @@ public struct MaxPool2D: PoolingLayer {
         let (oh, ow) = try Kernels.pool2dOutputShape(geometry)
         let shape = [geometry.n, oh, ow, geometry.c]
         Tensor.reuse(&output, shape: shape)
-        let n = shape.reduce(1, *)
-        if argmax.count != n { argmax = [Int32](repeating: -1, count: n) }
-        try Kernels.maxPoolForward(geometry, x: x, y: &output, argmax: &argmax)
+        if training {
+            // Where each maximum came from, for the backward pass.
+            let n = shape.reduce(1, *)
+            if argmax.count != n { argmax = [Int32](repeating: -1, count: n) }
+            try Kernels.maxPoolForward(geometry, x: x, y: &output, argmax: &argmax)
+        } else {
+            // No backward follows: without argmax, 2×2 stride-2 pools over few
+            // channels take the kernel's whole-row form (the same maxima).
+            try Kernels.maxPoolForward(geometry, x: x, y: &output)
+        }
         inputShape = training ? x.shape : []
         return output
     }

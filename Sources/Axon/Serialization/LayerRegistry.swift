@@ -26,7 +26,7 @@ public enum LayerRegistry {
         Dense.self, Conv2D.self, DepthwiseConv2D.self, MaxPool2D.self, AvgPool2D.self, StochasticPool2D.self,
         GlobalAveragePool2D.self, ZeroPadding2D.self, BatchNorm.self, Dropout.self, Flatten.self, Reshape.self,
         LSTM.self, ReLU.self, ReLU6.self, Sigmoid.self, Tanh.self, Softmax.self, LogSoftmax.self, Permute.self,
-        Clip.self, Concatenate.self, Add.self,
+        Clip.self, Concatenate.self, Add.self, Multiply.self, Divide.self,
         Sequential.self, Graph.self,
     ]
 

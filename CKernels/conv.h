@@ -1,0 +1,58 @@
+/*
+ * conv.h — what the convolution sources share (not part of the public API):
+ * conv.c validates, chooses the path and holds the entry points;
+ * conv_im2col.c is the im2col + GEMM path (image groups, col2im);
+ * conv_direct.c the direct forms for few input channels.
+ */
+#ifndef CKERNELS_CONV_H
+#define CKERNELS_CONV_H
+
+#include <stddef.h>
+#include "internal.h"
+
+typedef struct {
+    int oh, ow, pt, pl;
+    int kkc;          /* kh·kw·c: columns of the im2col matrix      */
+    int m;            /* n·oh·ow: rows of the im2col matrix          */
+    size_t in_img;    /* h·w·c floats per input image                */
+    size_t out_img;   /* oh·ow·o floats per output image             */
+    size_t col_img;   /* oh·ow·kh·kw·c floats of im2col per image    */
+    int pointwise;    /* 1×1, stride 1: x is its own im2col matrix   */
+} conv_geom;
+
+/* Validates p and fills g (conv.c). Sizes must fit BLAS's int dimensions. */
+int ck_conv_geometry(const ck_conv2d_params *p, conv_geom *g);
+
+/* Parallel loops run only when the job is big enough to repay the fork. */
+static inline int conv_want_parallel(double work) { return work >= (1 << 17); }
+
+/* ------------------------------------------------ im2col + GEMM (conv_im2col.c) */
+
+typedef enum { CONV_FORWARD, CONV_BACKWARD_DATA } conv_pass;
+
+/* Forward (in = x, out = y) or backward-data (in = dz, out = dx, b NULL) of
+ * the whole batch with the workspace given (at least one image's patches). */
+void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
+                        const float *in, const float *w, const float *b, int activation,
+                        float *out, float *workspace, size_t workspace_len);
+
+/* dw = Σ patchesᵀ·dz over chunks of at most `chunk` images. */
+void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
+                                  const float *x, const float *dz, float *dw,
+                                  float *workspace, int chunk);
+
+/* ---------------------------------------------------- direct (conv_direct.c) */
+
+/* Whether the direct forward, and the direct filter gradient, take these
+ * parameters (few input channels and filters; see conv_direct.c). */
+int ck_conv_direct_forward_fits(const ck_conv2d_params *p, const conv_geom *g);
+int ck_conv_direct_filter_fits(const ck_conv2d_params *p, const conv_geom *g);
+
+void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                            const float *w, const float *b, int act, float *y);
+/* 0 when the workspace cannot hold the partial sums (then use the GEMM path). */
+int ck_conv_direct_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
+                                   const float *x, const float *dz, float *dw, float *ws,
+                                   size_t ws_len);
+
+#endif /* CKERNELS_CONV_H */

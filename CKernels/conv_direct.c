@@ -1,0 +1,479 @@
+/*
+ * conv_direct.c — conv2d's direct forms, for inputs with very few channels.
+ *
+ * With very few input channels (up to CK_DIRECT_MAX_C), im2col mostly
+ * copies: it writes kh·kw floats per output pixel only to read them back in a
+ * GEMM whose inner dimension is tiny and whose n (the filter count) is too
+ * narrow for OpenBLAS's tiles. The direct forward keeps 8 output channels of a
+ * pixel in one 8-lane register, four neighbouring pixels at a time
+ * (independent accumulators hide the FMA latency), and adds the taps in the
+ * naive (p, q, c) order. The filter gradient has a direct form too
+ * (ck_conv_direct_backward_filter); backward data uses im2col + GEMM.
+ * Benchmarks/README.md has the measurements behind every limit below.
+ */
+#include <string.h>
+#include "conv.h"
+
+#ifndef CK_DIRECT_MAX_C /* -DCK_DIRECT_MAX_C=0 turns the path off, for measuring */
+#define CK_DIRECT_MAX_C 4
+#endif
+#ifndef CK_DIRECT_MAX_C_VALID /* the same without padding */
+#define CK_DIRECT_MAX_C_VALID (CK_DIRECT_MAX_C ? 16 : 0)
+#endif
+#define CK_DIRECT_MAX_W 4096 /* floats of lane-padded filter kept on the stack */
+
+typedef float ck_v8 __attribute__((vector_size(32)));
+
+static int direct_fits(const ck_conv2d_params *p, const conv_geom *g) {
+    size_t o8 = ((size_t)p->o + 7) / 8 * 8;
+    return p->o <= 16 && !g->pointwise && (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
+}
+
+/* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again. */
+int ck_conv_direct_filter_fits(const ck_conv2d_params *p, const conv_geom *g) {
+    return p->c <= CK_DIRECT_MAX_C && direct_fits(p, g);
+}
+
+/* The forward pass also without padding up to CK_DIRECT_MAX_C_VALID channels,
+ * where every pixel but a row's last few takes the four-pixel form. With SAME
+ * padding the border pixels take the one-pixel form, which costs the gain. */
+int ck_conv_direct_forward_fits(const ck_conv2d_params *p, const conv_geom *g) {
+    return ck_conv_direct_filter_fits(p, g) ||
+           (p->c <= CK_DIRECT_MAX_C_VALID && p->padding == CK_PAD_VALID && direct_fits(p, g));
+}
+
+/* One channel, stride 1 along rows, at most 6 filters: each image
+ * is first copied into a zero-bordered buffer, so that every output pixel,
+ * borders included, takes one form: 16 neighbouring pixels × 6 filters in 12
+ * accumulators, each tap two loads of 8 inputs and six broadcast weights for
+ * twelve fully used FMAs (the eight-pixel form below needs nine loads for eight
+ * FMAs, a quarter of whose lanes are idle filters, and borders fell to slower
+ * forms). Taps in the same (p, q) order from zero; padded taps add 0·w, as the
+ * im2col path does. */
+#define CK_C1_MAX_PAD 8192 /* floats of a bordered image kept on the stack */
+
+static int use_c1(const ck_conv2d_params *p, const conv_geom *g) {
+    int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
+    return p->c == 1 && p->sw == 1 && p->o <= 6 && (long)pw * ph <= CK_C1_MAX_PAD;
+}
+
+/* The image xi with its padding made explicit: ((oh-1)·sh + kh) rows of
+ * (ow rounded up to 16) + kw − 1 floats, zeros outside the image. */
+static void c1_border(const ck_conv2d_params *p, const conv_geom *g, const float *xi, float *buf) {
+    const int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
+    for (int r = 0; r < ph; r++) {
+        float *dst = buf + (size_t)r * pw;
+        int src_r = r - g->pt;
+        for (int e = 0; e < pw; e++) {
+            int t = e - g->pl;
+            dst[e] = src_r >= 0 && src_r < p->h && t >= 0 && t < p->w
+                         ? xi[(size_t)src_r * p->w + t] : 0.0f;
+        }
+    }
+}
+
+/* The filter gradient of one image in the same bordered form, added into
+ * acc [kh·kw][o] (8-lane partial sums over pixels): per output row, each
+ * filter's dz row (zero beyond ow) is held in registers and every tap's row of
+ * inputs is multiplied into it, so an accumulator is touched once per row, not
+ * once per pixel. Needs ow ≤ 256 and kw ≤ 8. */
+/* ar[q·o_stride] += Σ_v row[v·8 + q ..] · d[v] for the kw ≤ 8 taps of one filter row. */
+static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, const float *row,
+                                                          const ck_v8 *d, ck_v8 *ar, int o_stride) {
+    ck_v8 t[8];
+    for (int q = 0; q < kw; q++) t[q] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int v = 0; v < nv; v++) {
+        const ck_v8 dv = d[v];
+        for (int q = 0; q < kw; q++) {
+            ck_v8 xv;
+            __builtin_memcpy(&xv, row + v * 8 + q, sizeof xv);
+            t[q] += xv * dv;
+        }
+    }
+    for (int q = 0; q < kw; q++) ar[(size_t)q * o_stride] += t[q];
+}
+
+static void c1_backward_filter_image(const ck_conv2d_params *p, const conv_geom *g, const float *xi,
+                                     const float *dzi, ck_v8 *acc) {
+    const int O = p->o, KW = p->kw, KH = p->kh;
+    const int nv = (g->ow + 15) / 16 * 2, pw = nv * 8 + KW - 1;
+    float buf[CK_C1_MAX_PAD];
+    c1_border(p, g, xi, buf);
+    for (int i = 0; i < g->oh; i++) {
+        const float *dr = dzi + (size_t)i * g->ow * O;
+        for (int o = 0; o < O; o++) {
+            ck_v8 d[32];
+            for (int v = 0; v < nv; v++)
+                for (int l = 0; l < 8; l++) {
+                    int j = v * 8 + l;
+                    d[v][l] = j < g->ow ? dr[(size_t)j * O + o] : 0.0f;
+                }
+            for (int pp = 0; pp < KH; pp++) {
+                const float *row = buf + (size_t)(i * p->sh + pp) * pw;
+                ck_v8 *ar = acc + (size_t)pp * KW * O + o;
+                /* A constant filter width lets the taps' sums live in registers
+                 * as independent chains (one chain per tap was FMA-latency bound). */
+                switch (KW) {
+                case 3: c1_taps(3, nv, row, d, ar, O); break;
+                case 5: c1_taps(5, nv, row, d, ar, O); break;
+                default: c1_taps(KW, nv, row, d, ar, O); break;
+                }
+            }
+        }
+    }
+}
+
+/* What the direct forms do to a sum before storing it: add the bias
+ * (FUSE_ADD) and apply a ReLU (FUSE_RELU) on the spot, with ck_bias_act's own
+ * operations (the same bits, without a second pass over the row); other
+ * activations are left to ck_bias_act after the row (FUSE_LATER). */
+enum { FUSE_ADD = 1, FUSE_RELU = 2, FUSE_LATER = 4 };
+typedef int ck_v8i __attribute__((vector_size(32)));
+
+static int fuse_mode(const float *b, int act) {
+    if (act != CK_ACT_RELU && act != CK_ACT_NONE) return FUSE_LATER;
+    return (b ? FUSE_ADD : 0) | (act == CK_ACT_RELU ? FUSE_RELU : 0);
+}
+
+/* Eight sums; bias holds each lane's bias (lanes are filters) or one filter's
+ * bias in every lane (lanes are pixels). v > 0 ? v : 0 as a mask: NaN and
+ * −0 give +0, as the select in ck_bias_act does. */
+static inline ck_v8 fused(ck_v8 v, ck_v8 bias, int mode) {
+    if (mode & FUSE_ADD) v = v + bias;
+    if (mode & FUSE_RELU) {
+        const ck_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+        v = (ck_v8)((ck_v8i)v & (ck_v8i)(v > zero));
+    }
+    return v;
+}
+
+static inline ck_v8 splat(float v) { return (ck_v8){v, v, v, v, v, v, v, v}; }
+
+/* The bias of filters [o0, o0 + 8) in lanes, zero past o. */
+static ck_v8 bias_lanes(const float *b, int o0, int o) {
+    ck_v8 v = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int l = 0; l < 8 && o0 + l < o && b; l++) v[l] = b[o0 + l];
+    return v;
+}
+
+static void c1_image(const ck_conv2d_params *p, const conv_geom *g, const float *xi,
+                     const ck_v8 *wpad, const float *b, int act, float *yi) {
+    const int O = p->o, KW = p->kw, KH = p->kh;
+    const int blocks = (g->ow + 15) / 16, pw = blocks * 16 + KW - 1;
+    const int mode = fuse_mode(b, act);
+    float buf[CK_C1_MAX_PAD];
+    c1_border(p, g, xi, buf);
+    for (int i = 0; i < g->oh; i++) {
+        float *yr = yi + (size_t)i * g->ow * O;
+        for (int jb = 0; jb < blocks; jb++) {
+            ck_v8 a0[6], a1[6];
+            for (int o = 0; o < 6; o++) a0[o] = a1[o] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+            for (int pp = 0; pp < KH; pp++) {
+                const float *row = buf + (size_t)(i * p->sh + pp) * pw + jb * 16;
+                const float *wr = (const float *)(wpad + (size_t)pp * KW);
+                for (int q = 0; q < KW; q++) {
+                    ck_v8 x0, x1;
+                    __builtin_memcpy(&x0, row + q, sizeof x0);
+                    __builtin_memcpy(&x1, row + q + 8, sizeof x1);
+                    for (int o = 0; o < 6; o++) {
+                        a0[o] += x0 * wr[q * 8 + o];
+                        a1[o] += x1 * wr[q * 8 + o];
+                    }
+                }
+            }
+            for (int o = 0; o < O; o++) {
+                const ck_v8 bv = splat(mode & FUSE_ADD ? b[o] : 0.0f);
+                a0[o] = fused(a0[o], bv, mode);
+                a1[o] = fused(a1[o], bv, mode);
+            }
+            const int n = ck_imin(16, g->ow - jb * 16);
+            float *yo = yr + (size_t)jb * 16 * O;
+            for (int k = 0; k < n; k++)
+                for (int o = 0; o < O; o++) yo[k * O + o] = k < 8 ? a0[o][k] : a1[o][k - 8];
+        }
+        if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
+    }
+}
+
+/* One output row of the direct forward, what its pixel forms share. */
+typedef struct {
+    const ck_conv2d_params *p;
+    const conv_geom *g;
+    const float *xi;     /* the row's image                         */
+    const ck_v8 *wpad;   /* filter as [tap][c][o rounded up to 8]   */
+    const float *b;
+    const ck_v8 *blane;  /* bias of filters [0, 8) and [8, 16)      */
+    float *yr;           /* the output row                          */
+    int i, p0, p1;       /* output row, its in-bounds filter rows   */
+    int mode;            /* fuse_mode                               */
+} drow;
+
+#define DIRECT_FORM static inline __attribute__((always_inline)) void
+
+/* Pixels [j, j + 8) (window columns from t0), one channel, stride 1, at most
+ * 8 filters: eight neighbouring pixels in one register per filter. A tap is
+ * then one load of 8 contiguous inputs and O fully used FMAs with broadcast
+ * weights, where the filter-lane forms below need a broadcast per pixel and
+ * leave 8 − O lanes idle. Same tap order, same sums. */
+DIRECT_FORM px8_one_channel(const drow *d, int j, int t0) {
+    const ck_conv2d_params *p = d->p;
+    const conv_geom *g = d->g;
+    const int O = p->o, KW = p->kw;
+    ck_v8 acc[8];
+    for (int o = 0; o < 8; o++) acc[o] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int pp = d->p0; pp < d->p1; pp++) {
+        int r = d->i * p->sh - g->pt + pp;
+        const float *xr = d->xi + (size_t)r * p->w + t0;
+        const float *wr = (const float *)(d->wpad + (size_t)pp * KW);
+        for (int q = 0; q < KW; q++) {
+            ck_v8 xv;
+            __builtin_memcpy(&xv, xr + q, sizeof xv);
+            /* All 8 lanes (padding weights are zero): a constant
+             * trip count keeps the accumulators in registers. */
+            for (int o = 0; o < 8; o++) acc[o] += xv * wr[q * 8 + o];
+        }
+    }
+    float *yo = d->yr + (size_t)j * O;
+    for (int o = 0; o < O; o++)
+        acc[o] = fused(acc[o], splat(d->mode & FUSE_ADD ? d->b[o] : 0.0f), d->mode);
+    for (int k = 0; k < 8; k++)
+        for (int o = 0; o < O; o++) yo[k * O + o] = acc[o][k];
+}
+
+/* Pixels [j, j + 4), all windows inside the row, 9 to 16 filters: both
+ * halves at once, eight accumulators; each tap's four inputs are broadcast
+ * once for eight FMAs. */
+DIRECT_FORM px4_two_blocks(const drow *d, int j, int t0) {
+    const ck_conv2d_params *p = d->p;
+    const conv_geom *g = d->g;
+    const int C = p->c, O = p->o, KW = p->kw, mode = d->mode;
+    const size_t xs = (size_t)p->sw * C;
+    const ck_v8 *blane = d->blane;
+    ck_v8 a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+    ck_v8 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    for (int pp = d->p0; pp < d->p1; pp++) {
+        int r = d->i * p->sh - g->pt + pp;
+        const float *xr = d->xi + ((size_t)r * p->w + t0) * C;
+        const ck_v8 *wr = d->wpad + (size_t)pp * KW * C * 2;
+        for (int e = 0; e < KW * C; e++) {
+            ck_v8 w0 = wr[2 * e], w1 = wr[2 * e + 1];
+            float x0 = xr[e], x1 = xr[e + xs], x2 = xr[e + 2 * xs], x3 = xr[e + 3 * xs];
+            a0 += x0 * w0; b0 += x0 * w1;
+            a1 += x1 * w0; b1 += x1 * w1;
+            a2 += x2 * w0; b2 += x2 * w1;
+            a3 += x3 * w0; b3 += x3 * w1;
+        }
+    }
+    float *yo = d->yr + (size_t)j * O;
+    a0 = fused(a0, blane[0], mode); b0 = fused(b0, blane[1], mode);
+    a1 = fused(a1, blane[0], mode); b1 = fused(b1, blane[1], mode);
+    a2 = fused(a2, blane[0], mode); b2 = fused(b2, blane[1], mode);
+    a3 = fused(a3, blane[0], mode); b3 = fused(b3, blane[1], mode);
+    for (int l = 0; l < 8; l++) {
+        yo[l] = a0[l];
+        yo[O + l] = a1[l];
+        yo[2 * O + l] = a2[l];
+        yo[3 * O + l] = a3[l];
+    }
+    for (int l = 0; l < O - 8; l++) {
+        yo[8 + l] = b0[l];
+        yo[O + 8 + l] = b1[l];
+        yo[2 * O + 8 + l] = b2[l];
+        yo[3 * O + 8 + l] = b3[l];
+    }
+}
+
+/* Pixels [j, j + 4), all windows inside the row, one block of 8 filters at a
+ * time: four independent accumulators hide the FMA latency. */
+DIRECT_FORM px4(const drow *d, int j, int t0) {
+    const ck_conv2d_params *p = d->p;
+    const conv_geom *g = d->g;
+    const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw;
+    const size_t xs = (size_t)p->sw * C;
+    for (int ob = 0; ob < O8; ob++) {
+        ck_v8 a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+        for (int pp = d->p0; pp < d->p1; pp++) {
+            int r = d->i * p->sh - g->pt + pp;
+            const float *xr = d->xi + ((size_t)r * p->w + t0) * C;
+            const ck_v8 *wr = d->wpad + (size_t)pp * KW * C * O8 + ob;
+            for (int e = 0; e < KW * C; e++) {
+                ck_v8 wv = wr[(size_t)e * O8];
+                a0 += xr[e] * wv;
+                a1 += xr[e + xs] * wv;
+                a2 += xr[e + 2 * xs] * wv;
+                a3 += xr[e + 3 * xs] * wv;
+            }
+        }
+        int n_out = ck_imin(8, O - ob * 8);
+        float *yo = d->yr + (size_t)j * O + ob * 8;
+        a0 = fused(a0, d->blane[ob], d->mode);
+        a1 = fused(a1, d->blane[ob], d->mode);
+        a2 = fused(a2, d->blane[ob], d->mode);
+        a3 = fused(a3, d->blane[ob], d->mode);
+        for (int l = 0; l < n_out; l++) {
+            yo[l] = a0[l];
+            yo[O + l] = a1[l];
+            yo[2 * O + l] = a2[l];
+            yo[3 * O + l] = a3[l];
+        }
+    }
+}
+
+/* Pixel j alone (a border pixel: its window's in-bounds taps only). */
+DIRECT_FORM px1(const drow *d, int j, int t0) {
+    const ck_conv2d_params *p = d->p;
+    const conv_geom *g = d->g;
+    const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw;
+    int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+    for (int ob = 0; ob < O8; ob++) {
+        ck_v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int pp = d->p0; pp < d->p1; pp++) {
+            int r = d->i * p->sh - g->pt + pp;
+            const float *xr = d->xi + ((size_t)r * p->w + t0) * C;
+            const ck_v8 *wr = d->wpad + (size_t)pp * KW * C * O8 + ob;
+            for (int e = q0 * C; e < q1 * C; e++) acc += xr[e] * wr[(size_t)e * O8];
+        }
+        int n_out = ck_imin(8, O - ob * 8);
+        acc = fused(acc, d->blane[ob], d->mode);
+        for (int l = 0; l < n_out; l++) d->yr[(size_t)j * O + ob * 8 + l] = acc[l];
+    }
+}
+
+/* The row's pixels, each taking the widest form that fits it. Near the row's
+ * end the last four pixels are taken (recomputing, with the same sums, some
+ * already written) rather than single pixels, whose one accumulator waits on
+ * each FMA: with 10 pixels a row (a 5×5 VALID window over 14) most of the
+ * time went to them. */
+static void direct_row(const drow *d) {
+    const ck_conv2d_params *p = d->p;
+    const conv_geom *g = d->g;
+    const int O = p->o, KW = p->kw;
+    for (int j = 0; j < g->ow;) {
+        const int t0 = j * p->sw - g->pl;
+        if (p->c == 1 && p->sw == 1 && O <= 8 && j + 7 < g->ow && t0 >= 0 && t0 + 7 + KW <= p->w) {
+            px8_one_channel(d, j, t0);
+            j += 8;
+            continue;
+        }
+        const int jq = j + 3 < g->ow ? j : g->ow - 4, tq = jq * p->sw - g->pl;
+        if (jq >= 0 && tq >= 0 && tq + 3 * p->sw + KW <= p->w) {
+            if ((O + 7) / 8 == 2)
+                px4_two_blocks(d, jq, tq);
+            else
+                px4(d, jq, tq);
+            j = jq + 4;
+            continue;
+        }
+        px1(d, j, t0);
+        j++;
+    }
+}
+
+void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                            const float *w, const float *b, int act, float *y) {
+    const int O = p->o, O8 = (O + 7) / 8;
+    /* Filter as [tap][c][o rounded up to 8], padding lanes zero. */
+    ck_v8 wpad[CK_DIRECT_MAX_W / 8];
+    for (int k = 0; k < g->kkc; k++)
+        for (int ob = 0; ob < O8; ob++)
+            for (int l = 0; l < 8; l++) {
+                int o = ob * 8 + l;
+                wpad[(size_t)k * O8 + ob][l] = o < O ? w[(size_t)k * O + o] : 0.0f;
+            }
+    int par = conv_want_parallel((double)g->m * O * g->kkc);
+    const int mode = fuse_mode(b, act);
+    const ck_v8 blane[2] = {bias_lanes(b, 0, O), bias_lanes(b, 8, O)};
+    if (use_c1(p, g)) {
+        CK_PAR_FOR(par && p->n > 1,
+        for (int n = 0; n < p->n; n++)
+            c1_image(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img););
+        return;
+    }
+    const int rows = p->n * g->oh;
+    CK_PAR_FOR(par,
+    for (int ri = 0; ri < rows; ri++) {
+        const int n = ri / g->oh, i = ri % g->oh;
+        const drow d = {p, g, x + (size_t)n * g->in_img, wpad, b, blane,
+                        y + (size_t)ri * g->ow * O, i,
+                        ck_imax(0, g->pt - i * p->sh), ck_imin(p->kh, p->h + g->pt - i * p->sh), mode};
+        direct_row(&d);
+        if (mode & FUSE_LATER) ck_bias_act(d.yr, O, 0, g->ow, 0, O, b, act);
+    });
+}
+
+/* The filter gradient of the same small-channel layers, also direct. Through
+ * im2col its GEMM is dw[kkc, o] = colsᵀ·dz with an inner dimension of n·oh·ow
+ * (50176 for 64 images of 28×28) and outer sizes as small as 25 × 6: OpenBLAS
+ * spends its time packing, and the plan cannot split so small an m. Here each
+ * output pixel's dz (8 filters per lane group) is multiplied into the
+ * accumulators of every in-bounds tap. The batch is cut into a fixed number of
+ * blocks (by core count, not thread count, so results do not depend on the
+ * thread count); each block's partial sums go to the workspace and are added
+ * in block order. Only up to CK_DIRECT_MAX_C channels: at 6 there was no clear
+ * gain. Returns 0 when the workspace cannot hold the partial sums (the caller
+ * then takes the im2col path). */
+int ck_conv_direct_backward_filter(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                                   const float *dz, float *dw, float *ws, size_t ws_len) {
+    const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw, KKC = g->kkc;
+    const size_t plen = (size_t)KKC * O8 * 8;
+    int nblk = ck_imin(ck_imax(1, omp_get_num_procs()), p->n);
+    while (nblk > 1 && (size_t)nblk * plen > ws_len) nblk--;
+    if (plen > ws_len) return 0;
+    int par = nblk > 1 && conv_want_parallel((double)g->m * O * KKC);
+    const int c1 = use_c1(p, g) && g->ow <= 256 && KW <= 8 && KKC * O <= CK_DIRECT_MAX_W / 8;
+    CK_PAR_FOR(par,
+    for (int blk = 0; blk < nblk; blk++) {
+        ck_v8 acc[CK_DIRECT_MAX_W / 8];
+        const ck_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (int k = 0; k < KKC * (c1 ? O : O8); k++) acc[k] = zero;
+        const int n0 = (int)((long long)blk * p->n / nblk), n1 = (int)((long long)(blk + 1) * p->n / nblk);
+        if (c1) {
+            /* acc is [tap][o] here; lanes are summed into part below. */
+            for (int n = n0; n < n1; n++)
+                c1_backward_filter_image(p, g, x + (size_t)n * g->in_img,
+                                         dz + (size_t)n * g->out_img, acc);
+            float *part = ws + (size_t)blk * plen;
+            for (int k = 0; k < KKC; k++)
+                for (int o = 0; o < O8 * 8; o++) {
+                    float s = 0.0f;
+                    if (o < O)
+                        for (int l = 0; l < 8; l++) s += acc[(size_t)k * O + o][l];
+                    part[(size_t)k * O8 * 8 + o] = s;
+                }
+            continue;
+        }
+        for (int n = n0; n < n1; n++) {
+            const float *xi = x + (size_t)n * g->in_img;
+            for (int i = 0; i < g->oh; i++) {
+                int p0 = ck_imax(0, g->pt - i * p->sh), p1 = ck_imin(p->kh, p->h + g->pt - i * p->sh);
+                for (int j = 0; j < g->ow; j++) {
+                    const float *dp = dz + (((size_t)n * g->oh + i) * g->ow + j) * O;
+                    int t0 = j * p->sw - g->pl;
+                    int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+                    for (int ob = 0; ob < O8; ob++) {
+                        ck_v8 d = zero;
+                        int n_out = ck_imin(8, O - ob * 8);
+                        for (int l = 0; l < n_out; l++) d[l] = dp[ob * 8 + l];
+                        for (int pp = p0; pp < p1; pp++) {
+                            int r = i * p->sh - g->pt + pp;
+                            const float *xr = xi + ((size_t)r * p->w + t0) * C;
+                            ck_v8 *ar = acc + (size_t)pp * KW * C * O8 + ob;
+                            for (int e = q0 * C; e < q1 * C; e++) ar[(size_t)e * O8] += xr[e] * d;
+                        }
+                    }
+                }
+            }
+        }
+        float *part = ws + (size_t)blk * plen;
+        for (int k = 0; k < KKC * O8; k++)
+            for (int l = 0; l < 8; l++) part[(size_t)k * 8 + l] = acc[k][l];
+    });
+    for (int k = 0; k < KKC; k++)
+        for (int o = 0; o < O; o++) {
+            float s = 0.0f;
+            for (int blk = 0; blk < nblk; blk++)
+                s += ws[(size_t)blk * plen + ((size_t)k * O8 + o / 8) * 8 + o % 8];
+            dw[(size_t)k * O + o] = s;
+        }
+    return 1;
+}

@@ -1,0 +1,300 @@
+/*
+ * conv_im2col.c — conv2d as im2col + GEMM, the path for every layer the
+ * direct forms (conv_direct.c) do not take.
+ *
+ * The im2col matrix of an NHWC batch is [(n·oh·ow), (kh·kw·c)] with the
+ * columns in (p, q, c) order, which is exactly the row order of an HWIO filter
+ * viewed as [(kh·kw·c), o]: so the product is the NHWC output, with no
+ * transposes anywhere.
+ */
+#include <stdint.h>
+#include <string.h>
+#include "conv.h"
+
+#define CK_IM2COL_SHORT 16
+
+/* Copies n floats, n >= 8: whole 8-float vectors and one last vector that
+ * may overlap the previous one. For patch rows of 8 to 64 floats (a 5-wide
+ * window over 6 channels is 30) a memcpy call per row cost more than the
+ * copy. no_builtin keeps the compiler from turning the loop back into that
+ * call. */
+typedef float ck_v8u __attribute__((vector_size(32), aligned(4)));
+__attribute__((no_builtin("memcpy")))
+static inline void copy_row(float *restrict d, const float *restrict s, size_t n) {
+    size_t e = 0;
+    for (; e + 8 <= n; e += 8) *(ck_v8u *)(d + e) = *(const ck_v8u *)(s + e);
+    if (e < n) *(ck_v8u *)(d + n - 8) = *(const ck_v8u *)(s + n - 8);
+}
+
+/* One image's patches. Within a patch row the in-bounds taps of one filter row
+ * are contiguous in x (NHWC), so each is a single copy. */
+static void im2col_img(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                       float *cols) {
+    const int C = p->c, KW = p->kw;
+    const size_t rowlen = (size_t)KW * C;
+    for (int i = 0; i < g->oh; i++) {
+        for (int j = 0; j < g->ow; j++) {
+            float *dst = cols + ((size_t)i * g->ow + j) * g->kkc;
+            int t0 = j * p->sw - g->pl;
+            int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+            if (rowlen <= CK_IM2COL_SHORT) {
+                /* Short filter rows (few channels): library calls per row cost
+                 * more than the copy, so copy element by element. */
+                for (int pp = 0; pp < p->kh; pp++, dst += rowlen) {
+                    int r = i * p->sh - g->pt + pp;
+                    const float *src = x + ((size_t)r * p->w + t0) * C;
+                    int in = r >= 0 && r < p->h;
+                    size_t e0 = (size_t)q0 * C, e1 = (size_t)q1 * C;
+                    for (size_t e = 0; e < rowlen; e++)
+                        dst[e] = in && e >= e0 && e < e1 ? src[e] : 0.0f;
+                }
+                continue;
+            }
+            for (int pp = 0; pp < p->kh; pp++, dst += rowlen) {
+                int r = i * p->sh - g->pt + pp;
+                if (r < 0 || r >= p->h || q1 <= q0) {
+                    memset(dst, 0, sizeof(float) * rowlen);
+                    continue;
+                }
+                if (q0 > 0) memset(dst, 0, sizeof(float) * (size_t)q0 * C);
+                const size_t len = (size_t)(q1 - q0) * C;
+                const float *src = x + ((size_t)r * p->w + t0 + q0) * C;
+                if (len >= 8 && len <= 64)
+                    copy_row(dst + (size_t)q0 * C, src, len);
+                else
+                    memcpy(dst + (size_t)q0 * C, src, sizeof(float) * len);
+                if (q1 < KW)
+                    memset(dst + (size_t)q1 * C, 0, sizeof(float) * (size_t)(KW - q1) * C);
+            }
+        }
+    }
+}
+
+/* One image's col2im: overlapping patches add up; padded taps are dropped. */
+static void col2im_img(const ck_conv2d_params *p, const conv_geom *g, const float *cols,
+                       float *dx) {
+    const int C = p->c, KW = p->kw;
+    const size_t rowlen = (size_t)KW * C;
+    memset(dx, 0, sizeof(float) * g->in_img);
+    for (int i = 0; i < g->oh; i++) {
+        for (int j = 0; j < g->ow; j++) {
+            const float *src = cols + ((size_t)i * g->ow + j) * g->kkc;
+            int t0 = j * p->sw - g->pl;
+            int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
+            if (q1 <= q0) continue;
+            size_t len = (size_t)(q1 - q0) * C;
+            for (int pp = 0; pp < p->kh; pp++, src += rowlen) {
+                int r = i * p->sh - g->pt + pp;
+                if (r < 0 || r >= p->h) continue;
+                float *d = dx + ((size_t)r * p->w + t0 + q0) * C;
+                const float *s = src + (size_t)q0 * C;
+                for (size_t e = 0; e < len; e++) d[e] += s[e];
+            }
+        }
+    }
+}
+
+int ck_im2col(const ck_conv2d_params *p, const float *x, float *cols) {
+    conv_geom g;
+    int st = ck_conv_geometry(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(x != NULL && cols != NULL);
+
+    CK_PAR_FOR(conv_want_parallel((double)g.col_img * p->n),
+    for (int i = 0; i < p->n; i++)
+        im2col_img(p, &g, x + (size_t)i * g.in_img, cols + (size_t)i * g.col_img););
+    return CK_OK;
+}
+
+int ck_col2im(const ck_conv2d_params *p, const float *cols, float *dx) {
+    conv_geom g;
+    int st = ck_conv_geometry(p, &g);
+    if (st != CK_OK) return st;
+    CHECK(cols != NULL && dx != NULL);
+
+    /* Each image's dx is written by one thread only: no races, no atomics. */
+    CK_PAR_FOR(conv_want_parallel((double)g.col_img * p->n),
+    for (int i = 0; i < p->n; i++)
+        col2im_img(p, &g, cols + (size_t)i * g.col_img, dx + (size_t)i * g.in_img););
+    return CK_OK;
+}
+
+/* ------------------------------------------------------- image groups */
+/* Forward and backward-data run over groups of whole images, each group one
+ * GEMM with its patches built (or its patch gradients scattered) right next
+ * to it, while the group's patch matrix is still in the core's L2. The whole
+ * batch as one GEMM streams a patch matrix of tens of MB through memory
+ * twice, and OpenBLAS's beta = 0 pass clears it once more.
+ * Groups come from the sizes and the core count, never the thread count, so
+ * results do not depend on how many threads run them.
+ * Each thread reuses its own scratch of one group, which then never leaves
+ * its cache. */
+#define CK_GROUP_FLOATS (96 * 1024) /* a group's patches: 384 KB */
+
+typedef struct {
+    int count, nb;  /* groups, images                       */
+    int most;       /* images in the largest group          */
+} ck_groups;
+
+static ck_groups plan_groups(const conv_geom *g, int nb) {
+    size_t per = g->col_img ? CK_GROUP_FLOATS / g->col_img : (size_t)nb;
+    int most = per < 1 ? 1 : (per > (size_t)nb ? nb : (int)per);
+    int count = (nb + most - 1) / most;
+    /* A multiple of the core count (when there are enough images), so the
+     * static schedule gives every thread the same number of images ±1. */
+    int procs = ck_imax(1, omp_get_num_procs());
+    count = ck_imin(nb, (count + procs - 1) / procs * procs);
+    ck_groups gr = {count, nb, (nb + count - 1) / count};
+    return gr;
+}
+
+/* Images [*i0, *i1) of group k: sizes differ by at most one. */
+static void group_range(ck_groups gr, int k, int *i0, int *i1) {
+    *i0 = (int)((long long)gr.nb * k / gr.count);
+    *i1 = (int)((long long)gr.nb * (k + 1) / gr.count);
+}
+
+size_t ck_conv2d_scratch_size(const ck_conv2d_params *p) {
+    conv_geom g;
+    if (ck_conv_geometry(p, &g) != CK_OK || g.m == 0 || g.pointwise) return 0;
+    ck_groups gr = plan_groups(&g, p->n);
+    size_t threads = (size_t)ck_imin(ck_imax(1, omp_get_num_procs()), gr.count);
+    size_t scratch = threads * (size_t)gr.most * g.col_img, whole = (size_t)p->n * g.col_img;
+    return scratch < whole ? scratch : whole;
+}
+
+/* One group of the forward: patches (into cols), one GEMM, then bias and
+ * activation. */
+static void forward_group(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                          const float *w, const float *b, int activation, float *y,
+                          float *cols, int i0, int i1) {
+    const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
+    if (g->pointwise) {
+        cols = (float *)(x + (size_t)i0 * g->in_img);
+    } else {
+        for (int i = i0; i < i1; i++)
+            im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)(i - i0) * g->col_img);
+    }
+    float *yg = y + (size_t)i0 * g->out_img;
+    ck_gemm_serial(0, 0, rows, O, g->kkc, 1.0f, cols, g->kkc, w, O, 0.0f, yg, O);
+    ck_bias_act(yg, O, 0, rows, 0, O, b, activation);
+}
+
+/* The forward of images [0, nb) as one group whose GEMM is cut into
+ * ck_plan_gemm blocks over the threads, each block with its bias and
+ * activation: for batches smaller than the core count (batch-1 inference),
+ * where groups of whole images would leave cores idle. The cut depends on the
+ * sizes and the core count only, so the bits do not depend on the thread count. */
+static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                          const float *w, const float *b, int activation, float *y,
+                          float *cols, int nb) {
+    const int O = p->o, rows = nb * g->oh * g->ow;
+    if (g->pointwise) {
+        cols = (float *)x;
+    } else {
+        for (int i = 0; i < nb; i++)
+            im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)i * g->col_img);
+    }
+    const ck_gemm_plan pl = ck_plan_gemm(rows, O, g->kkc);
+    CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
+        int r0, r1, c0, c1;
+        ck_sgemm_block(&pl, blk, 0, 0, rows, O, g->kkc, 1.0f, cols, g->kkc, w, O, 0.0f, y, O,
+                       &r0, &r1, &c0, &c1);
+        ck_bias_act(y, O, r0, r1, c0, c1, b, activation);
+    });
+}
+
+/* One group of backward-data: patch gradients dz·wᵀ (into dcols), then col2im. */
+static void backward_data_group(const ck_conv2d_params *p, const conv_geom *g, const float *dz,
+                                const float *w, float *dx, float *dcols, int i0, int i1) {
+    const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
+    /* Pointwise: the patch gradients are dx itself. */
+    if (g->pointwise) dcols = dx + (size_t)i0 * g->in_img;
+    ck_gemm_serial(0, 1, rows, g->kkc, O, 1.0f, dz + (size_t)i0 * g->out_img, O, w, O, 0.0f,
+                   dcols, g->kkc);
+    if (!g->pointwise)
+        for (int i = i0; i < i1; i++)
+            col2im_img(p, g, dcols + (size_t)(i - i0) * g->col_img, dx + (size_t)i * g->in_img);
+}
+
+/* Runs every group of images [0, nb) of x/dz: in parallel when worth it.
+ * Each thread uses its own scratch of gr.most images, and `threads` (>= 1) of
+ * them fit in the workspace. */
+static void run_groups(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
+                       ck_groups gr, int threads, const float *in, const float *w,
+                       const float *b, int activation, float *out, float *workspace) {
+    const size_t scratch = (size_t)gr.most * g->col_img;
+    CK_PAR_FOR_N(threads, gr.count > 1 && threads > 1 &&
+                 conv_want_parallel((double)gr.nb * g->oh * g->ow * p->o * g->kkc),
+    for (int k = 0; k < gr.count; k++) {
+        int i0, i1;
+        group_range(gr, k, &i0, &i1);
+        float *cols = g->pointwise ? NULL : workspace + (size_t)omp_get_thread_num() * scratch;
+        if (pass == CONV_FORWARD) forward_group(p, g, in, w, b, activation, out, cols, i0, i1);
+        else backward_data_group(p, g, in, w, out, cols, i0, i1);
+    });
+}
+
+/* The path of a forward or backward-data pass, on one screen: a batch smaller
+ * than the core count (batch-1 inference) as one GEMM cut over the threads;
+ * otherwise groups of whole images in parallel, each thread with its own
+ * scratch; or, when not even one group's scratch fits, chunks of images. */
+void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
+                        const float *in, const float *w, const float *b, int activation,
+                        float *out, float *workspace, size_t workspace_len) {
+    const int nt = ck_threads();
+    ck_groups gr = plan_groups(g, p->n);
+    const size_t scratch = (size_t)gr.most * g->col_img;
+    if (pass == CONV_FORWARD && p->n < omp_get_num_procs() && (g->pointwise || workspace_len >= (size_t)p->n * g->col_img)) {
+        forward_split(p, g, in, w, b, activation, out, workspace, p->n);
+        return;
+    }
+    if (g->pointwise) {
+        run_groups(pass, p, g, gr, nt, in, w, b, activation, out, workspace);
+        return;
+    }
+    const size_t fit = workspace_len / scratch;
+    if (fit >= 1) {
+        const int threads = ck_imin(fit < (size_t)nt ? (int)fit : nt, gr.count);
+        run_groups(pass, p, g, gr, threads, in, w, b, activation, out, workspace);
+    } else {
+        /* Not even one group's scratch: chunks of as many images as fit,
+         * each chunk's groups one after another in the workspace. */
+        const int chunk = (int)(workspace_len / g->col_img);
+        const size_t in_img = pass == CONV_FORWARD ? g->in_img : g->out_img;
+        const size_t out_img = pass == CONV_FORWARD ? g->out_img : g->in_img;
+        for (int n0 = 0; n0 < p->n; n0 += chunk)
+            run_groups(pass, p, g, plan_groups(g, ck_imin(chunk, p->n - n0)), 1,
+                       in + (size_t)n0 * in_img, w, b, activation, out + (size_t)n0 * out_img,
+                       workspace);
+    }
+}
+
+/* dw = Σ patchesᵀ·dz, chunk images at a time: each chunk's patches in
+ * parallel, then its GEMM cut into ck_plan_gemm blocks (beta = 1 after the
+ * first chunk, so the chunks accumulate into dw). */
+void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
+                                  const float *x, const float *dz, float *dw,
+                                  float *workspace, int chunk) {
+    const int O = p->o, rows_img = g->oh * g->ow;
+    for (int n0 = 0; n0 < p->n; n0 += chunk) {
+        int nb = ck_imin(chunk, p->n - n0);
+        int rows = nb * rows_img;
+        const float *xs = x + (size_t)n0 * g->in_img;
+        const float *cols = g->pointwise ? xs : workspace;
+        const float *dzs = dz + (size_t)n0 * g->out_img;
+        float beta = n0 == 0 ? 0.0f : 1.0f;
+        ck_gemm_plan pl = ck_plan_gemm(g->kkc, O, rows);
+        const int par = conv_want_parallel((double)rows * O * g->kkc);
+        if (!g->pointwise)
+            CK_PAR_FOR(par,
+            for (int i = 0; i < nb; i++)
+                im2col_img(p, g, xs + (size_t)i * g->in_img, workspace + (size_t)i * g->col_img););
+        CK_PAR_FOR(par,
+        for (int blk = 0; blk < pl.nblocks; blk++) {
+            int r0, r1, c0, c1;
+            ck_sgemm_block(&pl, blk, 1, 0, g->kkc, O, rows, 1.0f, cols, g->kkc, dzs, O,
+                           beta, dw, O, &r0, &r1, &c0, &c1);
+        });
+    }
+}
