@@ -27,6 +27,9 @@ struct Bench: ParsableCommand {
     func validate() throws {
         if let batchSize { try checkBatchSize(batchSize) }
         if !(1...1_000_000).contains(steps) { throw ValidationError("--steps must be a positive integer, got \(steps) (at most 1000000)") }
+        if let big = model.first(where: \.needsLargeImages) {
+            throw ValidationError("--model \(big.rawValue) does not take 28×28 input; axon bench --inception measures it")
+        }
     }
 
     func run() throws {

@@ -6,6 +6,7 @@ import Axon
 enum ModelKind: String, CaseIterable, ExpressibleByArgument {
     case softmax, lenet5, mlp, cnn, lstm
     case smallCNN = "small-cnn"
+    case inceptionV3 = "inception-v3"
 
     var displayName: String {
         switch self {
@@ -15,10 +16,12 @@ enum ModelKind: String, CaseIterable, ExpressibleByArgument {
         case .cnn: return "deep-MNIST CNN"
         case .lstm: return "LSTM classifier"
         case .smallCNN: return "small CNN"
+        case .inceptionV3: return "Inception-v3"
         }
     }
 
-    /// The model; nil `dropout`, `pool` or `hidden` keep the model's own.
+    /// The model; nil `dropout`, `pool` or `hidden` keep the model's own. The
+    /// sequential presets only: Inception-v3 is a Graph (ModelOptions.build).
     func build(seed: UInt64, dropout: Float? = nil, pool: Models.Pooling? = nil, hidden: Int? = nil,
                classes: Int = 10) throws -> Sequential {
         switch self {
@@ -40,7 +43,14 @@ enum ModelKind: String, CaseIterable, ExpressibleByArgument {
     var hasDropout: Bool { self == .mlp || self == .cnn || self == .smallCNN }
 
     /// The input shape the model needs, nil when it takes any size (with `channels`).
-    var fixedInputShape: [Int]? { self == .smallCNN || self == .softmax ? nil : [28, 28, 1] }
+    var fixedInputShape: [Int]? { [.smallCNN, .softmax, .inceptionV3].contains(self) ? nil : [28, 28, 1] }
+
+    /// The smallest input side the model takes (its poolings and strides), for --images.
+    var minimumInputSide: Int { self == .inceptionV3 ? 75 : self == .smallCNN ? 4 : 1 }
+
+    /// Only trained on --images (Fashion-MNIST's 28×28 is below its minimum), not benchmarked
+    /// on random 28×28 input (`axon bench --inception` measures it).
+    var needsLargeImages: Bool { minimumInputSide > 28 }
     var recipe: Models.Recipe { try! Models.recipe(for: rawValue) }  // every case is a known name
 }
 

@@ -39,9 +39,13 @@ struct ModelOptions: ParsableArguments {
     @Option(parsing: .unconditional, help: ArgumentHelp("Hidden units of the lstm model (default 128; the course uses 100).", valueName: "N"))
     var hidden: Int?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp("inception-v3: divide every convolution's filter count by N (a narrower network for a small data set; default 1, the paper's widths).", valueName: "N"))
+    var widthDivisor: Int?
+
     /// Every flag of this group that was given (for refusing them with --resume).
     var givenFlags: [String] {
-        [("--loss", loss != .crossEntropy), ("--pool", pool != nil), ("--hidden", hidden != nil)].filter(\.1).map(\.0)
+        [("--loss", loss != .crossEntropy), ("--pool", pool != nil), ("--hidden", hidden != nil),
+         ("--width-divisor", widthDivisor != nil)].filter(\.1).map(\.0)
     }
 
     func validate(model: ModelKind) throws {
@@ -52,10 +56,20 @@ struct ModelOptions: ParsableArguments {
             guard model == .lstm else { throw ValidationError("--hidden applies only to --model lstm, not \(model.rawValue)") }
             guard hidden >= 1 && hidden <= 4096 else { throw ValidationError("--hidden must be in 1...4096, got \(hidden)") }
         }
+        if let widthDivisor {
+            guard model == .inceptionV3 else { throw ValidationError("--width-divisor applies only to --model inception-v3, not \(model.rawValue)") }
+            guard widthDivisor >= 1 && widthDivisor <= 64 else { throw ValidationError("--width-divisor must be in 1...64, got \(widthDivisor)") }
+        }
+        if loss == .quadratic && model == .inceptionV3 {
+            throw ValidationError("--loss quadratic applies to the sequential models, not inception-v3")
+        }
     }
 
     /// The model with these choices (a final Softmax for the quadratic cost).
-    func build(_ model: ModelKind, seed: UInt64, dropout: Float?, classes: Int) throws -> Sequential {
+    func build(_ model: ModelKind, seed: UInt64, dropout: Float?, classes: Int) throws -> any Network {
+        if model == .inceptionV3 {
+            return try Models.inceptionV3(classes: classes, widthDivisor: widthDivisor ?? 1, softmax: false, seed: seed)
+        }
         var network = try model.build(seed: seed, dropout: dropout, pool: pool, hidden: hidden, classes: classes)
         if loss == .quadratic { network.layers.append(Softmax()) }
         return network
@@ -66,6 +80,7 @@ struct ModelOptions: ParsableArguments {
         var parts = ["loss: \(loss.description)"]
         if let pool { parts.append("\(pool.rawValue) pooling") }
         if let hidden { parts.append("\(hidden) hidden units") }
+        if let widthDivisor { parts.append("filters ÷ \(widthDivisor)") }
         return parts.joined(separator: ", ")
     }
 
@@ -73,6 +88,7 @@ struct ModelOptions: ParsableArguments {
         var c = ["loss": loss.rawValue]
         if let pool { c["pool"] = pool.rawValue }
         if let hidden { c["hidden"] = String(hidden) }
+        if let widthDivisor { c["width-divisor"] = String(widthDivisor) }
         return c
     }
 
@@ -94,6 +110,12 @@ struct ModelOptions: ParsableArguments {
             hidden = h
         } else {
             hidden = nil
+        }
+        if let text = c["width-divisor"] {
+            guard let w = Int(text) else { throw bad("width-divisor") }
+            widthDivisor = w
+        } else {
+            widthDivisor = nil
         }
     }
 }

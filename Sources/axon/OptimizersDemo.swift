@@ -29,6 +29,7 @@ struct OptimizersDemo: ParsableCommand {
             throw ValidationError("\(flag) must be positive, got \(v)")
         }
         guard epochs <= maxEpochs else { throw ValidationError("--epochs must be at most \(maxEpochs), got \(epochs)") }
+        guard !model.needsLargeImages else { throw ValidationError("--model \(model.rawValue) does not take Fashion-MNIST's 28×28 images") }
         try checkBatchSize(batchSize)
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) {
             throw ValidationError("--learning-rate must be a finite number > 0, got \(learningRate)")

@@ -7,7 +7,7 @@ struct Train: ParsableCommand {
         abstract: "Train a model on MNIST-format data or on folders of images (--images), printing loss and accuracy each epoch and the final test accuracy.",
         discussion: "Per-model defaults (flags override them):\n" + ModelKind.allCases.map { m in
             let r = ResolvedSettings(model: m, optimizer: nil, learningRate: nil, momentum: nil, batchSize: nil, epochs: nil)
-            return "  \(m.rawValue.padding(toLength: 7, withPad: " ", startingAt: 0)) \(r.optimizerDescription), batch \(r.batchSize), \(r.epochs) epochs"
+            return "  \(m.rawValue.padding(toLength: 12, withPad: " ", startingAt: 0)) \(r.optimizerDescription), batch \(r.batchSize), \(r.epochs) epochs"
         }.joined(separator: "\n"))
 
     @Option(help: "The model to train (required unless --resume).")
@@ -103,6 +103,9 @@ struct Train: ParsableCommand {
         }
         if images == nil {
             if inputSize != nil || grayscale { throw ValidationError("--input-size and --grayscale apply only with --images DIR") }
+            if let model, model.needsLargeImages {
+                throw ValidationError("\(model.rawValue) trains on --images DIR with --input-size of at least \(model.minimumInputSide)x\(model.minimumInputSide) (Fashion-MNIST's 28×28 images are too small for it)")
+            }
         } else if let model {
             guard let size = inputSize else {
                 throw ValidationError("--images needs --input-size HxW (e.g. 28x28 --grayscale for \(model.rawValue))")
@@ -110,8 +113,8 @@ struct Train: ParsableCommand {
             if let shape = model.fixedInputShape, shape != [size.height, size.width, grayscale ? 1 : 3] {
                 throw ValidationError("\(model.rawValue) takes \(shape[0])×\(shape[1])×\(shape[2]) images: give --input-size \(shape[0])x\(shape[1]) --grayscale, or use --model small-cnn for other sizes and colour")
             }
-            if model == .smallCNN, size.height < 4 || size.width < 4 {
-                throw ValidationError("small-cnn needs inputs of at least 4x4 pixels (two 2×2 poolings), got --input-size \(size)")
+            if size.height < model.minimumInputSide || size.width < model.minimumInputSide {
+                throw ValidationError("\(model.rawValue) needs inputs of at least \(model.minimumInputSide)x\(model.minimumInputSide) pixels (its poolings and strides), got --input-size \(size)")
             }
             for (flag, v) in [("--validation-percentage", validationPercentage), ("--testing-percentage", testingPercentage)]
             where !(v >= 0 && v < 100) {

@@ -40,6 +40,45 @@ final class LoneRank: DataParallel {
         try trainer.checkShards(examples: 63, batchSize: 10)
     }
 
+    /// BatchNorm's moving statistics leave the step's allreduce as the shards'
+    /// weighted mean, so every rank holds the same ones. Two ranks rehearsed in
+    /// one process: rank 1's fused buffer is captured, rank 0's sum adds it.
+    @Test func movingStatisticsAreAveragedOverTheRanks() throws {
+        final class Rehearsal: DataParallel {
+            let rank: Int, size = 2
+            var other: [Float]?, captured: [Float] = []
+            var allreduceSeconds = 0.0, allreduceCalls = 0
+            init(rank: Int, other: [Float]?) { self.rank = rank; self.other = other }
+            func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
+                captured = Array(values)
+                if let other { for i in values.indices { values[i] += other[i] } }
+            }
+            func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {}
+        }
+        let images = randomTensor([6, 5, 5, 2], seed: 1), labels: [Int32] = [0, 1, 0, 1, 1, 0]
+        let shards = [0..<2, 2..<6]  // shares 2/6 and 4/6
+        func shard(_ r: Range<Int>) throws -> Tensor {
+            try Tensor(shape: [r.count, 5, 5, 2], scalars: Array(images.scalars[r.lowerBound * 50..<r.upperBound * 50]))
+        }
+        func stepped(_ r: Range<Int>, parallel: Rehearsal?) throws -> Sequential {
+            var m = Sequential(seed: 3) { Conv2D(filters: 3, kernelSize: 3); BatchNorm(momentum: 0.5); ReLU(); Flatten(); Dense(2) }
+            try m.build(inputShape: [5, 5, 2])
+            let trainer = Trainer(optimizer: GradientDescent(learningRate: 0.1))
+            trainer.parallel = parallel
+            _ = try trainer.step(&m, images: try shard(r), labels: Array(labels[r]), trainingSetSize: 6, batchExamples: 6)
+            return m
+        }
+        let alone = try shards.map { try stepped($0, parallel: nil).state.flatMap(\.value.scalars) }
+        let rank1 = Rehearsal(rank: 1, other: nil)
+        _ = try stepped(shards[1], parallel: rank1)
+        let rank0 = try stepped(shards[0], parallel: Rehearsal(rank: 0, other: rank1.captured))
+        let averaged = rank0.state.flatMap(\.value.scalars)
+        #expect(averaged.count == 6 && alone[0] != alone[1])
+        for i in averaged.indices {
+            #expect(abs(averaged[i] - (alone[0][i] * 2 / 6 + alone[1][i] * 4 / 6)) <= 1e-6 * max(1, abs(averaged[i])), "\(i)")
+        }
+    }
+
     /// Each rank augments its shard with the draws of those images' places in
     /// the whole batch, so N ranks train on what one process would.
     @Test func aShardIsAugmentedAsItsPartOfTheWholeBatch() throws {

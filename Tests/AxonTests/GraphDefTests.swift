@@ -121,6 +121,10 @@ import Testing
         let mutated = Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-bias-length.pb")))
         let refusal = message(mutated)
         #expect(refusal.contains("g.pb") && refusal.contains("dense_1") && refusal.contains("expected shape"), "\(refusal)")
+        // And one whose Pad makes a single example's activations 1.3 TB: refused at load
+        // against the memory budget, not allocated when run.
+        let padded = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-huge-pad.pb"))))
+        #expect(padded.contains("g.pb") && padded.contains("more than the budget"), "\(padded)")
         // An unsupported op names the node, its op and what Axon imports.
         let nodes = [TFNode(name: "x", op: "Placeholder", inputs: [], inputPorts: [], attrs: ["shape": .shape([-1, 4])]),
                      TFNode(name: "odd", op: "Erf", inputs: ["x"], inputPorts: [0], attrs: [:])]

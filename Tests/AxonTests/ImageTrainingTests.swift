@@ -172,6 +172,38 @@ import Testing
         #expect(c.status == 0 && c.stdout.contains("blue things (0)"), "stdout: \(c.stdout) stderr: \(c.stderr)")
     }
 
+    /// Inception-v3 (a Graph with BatchNorm) trained from scratch on a folder of
+    /// photos, as the course's last chapter does, here narrowed 16× and at its
+    /// smallest input; the saved Graph evaluates to the run's own figure.
+    @Test func inceptionV3FromScratchOnAFolder() throws {
+        let dir = try makeTempDir("cli-inception")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let images = dir.appendingPathComponent("images"), model = dir.appendingPathComponent("i.safetensors").path
+        var g = SeededGenerator(seed: 8)
+        for (c, name) in ["red", "green", "blue"].enumerated() {
+            try FileManager.default.createDirectory(at: images.appendingPathComponent(name), withIntermediateDirectories: true)
+            for i in 0..<8 {
+                let pixels = (0..<(80 * 80 * 3)).map { k in UInt8(k % 3 == c ? 150 + Int(g.next() % 100) : Int(g.next() % 60)) }
+                try RGBImage(width: 80, height: 80, pixels: pixels).writePNG(to: images.appendingPathComponent("\(name)/img\(i).png").path)
+            }
+        }
+        let r = try runAxon(["train", "--images", images.path, "--model", "inception-v3", "--width-divisor", "16",
+                             "--input-size", "75x75", "--epochs", "2", "--batch-size", "8", "--save", model])
+        #expect(r.status == 0 && r.stdout.contains("Inception-v3 on") && r.stdout.contains("filters ÷ 16"),
+                "stdout: \(r.stdout) stderr: \(r.stderr)")
+        let loaded = try ModelFile.load(from: model)
+        #expect(loaded.model is Graph && loaded.inputShape == [75, 75, 3])
+        #expect(loaded.model.state.contains { $0.name.hasSuffix("moving_mean") })
+        let e = try runAxon(["eval", "--model", model, "--images", images.path])
+        #expect(e.status == 0 && finalAccuracy(e.stdout) == finalAccuracy(r.stdout), "stdout: \(e.stdout) stderr: \(e.stderr)")
+        let small = try runAxon(["train", "--images", images.path, "--model", "inception-v3", "--input-size", "64x64"])
+        #expect(small.status != 0 && small.stderr.contains("at least 75x75"), "stderr: \(small.stderr)")
+        let mnist = try runAxon(["train", "--model", "inception-v3"])
+        #expect(mnist.status != 0 && mnist.stderr.contains("trains on --images DIR"), "stderr: \(mnist.stderr)")
+        let narrow = try runAxon(["train", "--model", "lenet5", "--width-divisor", "2"])
+        #expect(narrow.status != 0 && narrow.stderr.contains("only to --model inception-v3"), "stderr: \(narrow.stderr)")
+    }
+
     /// A grey model (lenet5) trained on colour photos; classify turns a colour photo to grey for it.
     @Test func lenet5OnGreyedColourPhotos() throws {
         let dir = try makeTempDir("cli-grey")

@@ -74,6 +74,29 @@ timeout 300 $MPIRUN -np 3 "$BIN/axon-mpi" train --resume "$WORK/mid" --epochs 2 
 echo -n "mid-epoch checkpoint of 2 ranks resumed by 3: "
 $COMPARE "$WORK/mid.safetensors" "$WORK/lenet5-ref.safetensors" 1e-5 || fail "mid-epoch resume"
 
+echo "== a Graph with BatchNorm: Inception-v3 (filters ÷ 16) from scratch on a folder of photos, 2 ranks"
+# 3 classes × 12 colour-noise PNGs of 80×80 (standard library only).
+python3 - "$WORK/photos" <<'PY'
+import os, random, struct, sys, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+r = random.Random(5)
+for c, name in enumerate(["red", "green", "blue"]):
+    os.makedirs(f"{sys.argv[1]}/{name}")
+    for i in range(12):
+        rows = b"".join(b"\0" + bytes(150 + r.randrange(100) if k % 3 == c else r.randrange(60) for k in range(240)) for _ in range(80))
+        with open(f"{sys.argv[1]}/{name}/img{i}.png", "wb") as f:
+            f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 80, 80, 8, 2, 0, 0, 0))
+                    + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+PY
+timeout 300 $MPIRUN -np 2 "$BIN/axon-mpi" train --images "$WORK/photos" --model inception-v3 --width-divisor 16 \
+    --input-size 75x75 --epochs 3 --batch-size 8 --threads 1 --distributed --save "$WORK/inception.safetensors" \
+    > "$WORK/inception.log" 2>&1 || { cat "$WORK/inception.log"; fail "Inception-v3 on 2 ranks"; }
+grep -q "data-parallel over 2 ranks" "$WORK/inception.log" || { cat "$WORK/inception.log"; fail "Inception-v3: not data-parallel"; }
+trained=$(grep -o "test accuracy [0-9.]*%" "$WORK/inception.log")
+evaluated=$("$BIN/axon" eval --model "$WORK/inception.safetensors" --images "$WORK/photos" | grep -o "test accuracy [0-9.]*%")
+[ "$trained" = "$evaluated" ] || fail "Inception-v3: the run printed $trained, its saved model gives $evaluated"
+echo "Inception-v3 on 2 ranks: saved Graph evaluates as the run printed ($evaluated)"
+
 echo "== ranks that disagree are refused at the start"
 # Rank 1 gets $RANK1, the others $RANK0 (mpirun -x passes them on).
 cat > "$WORK/ranks.sh" <<EOF

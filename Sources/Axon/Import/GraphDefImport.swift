@@ -101,6 +101,8 @@ public enum GraphDefImport {
             throw AxonError.invalidArgument("the input \"\(input)\" has no fully known shape (got \(s.inputShape ?? []))")
         }
         try graph.build(inputShapes: [shape])
+        // One example must fit the memory budget (a Pad of 10^6 pixels is refused here, not when run).
+        try graph.checkMemory(batch: 1, training: false)
         return Imported(graph: graph, preprocessing: s.preprocessing, inputName: input,
                         opCounts: nodes.reduce(into: [:]) { $0[$1.op, default: 0] += 1 })
     }

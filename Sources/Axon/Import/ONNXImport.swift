@@ -98,6 +98,7 @@ public enum ONNXImport {
         }
         var graph = try Graph(inputs: inputNames, nodes: s.nodes, outputs: outputs)
         try graph.build(inputShapes: s.inputShapes)
+        try graph.checkMemory(batch: 1, training: false)
         return Imported(graph: graph, inputNames: inputNames, outputNames: g.output.map(\.name), inputShapes: s.inputShapes,
                         opset: opset, opCounts: counts)
     }

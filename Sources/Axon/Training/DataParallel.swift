@@ -111,28 +111,35 @@ extension Trainer {
 
     /// Averages the gradients of this rank's shard with the other ranks': one
     /// fused buffer (every gradient scaled by this shard's share of the global
-    /// batch, then the batch loss and correct count) and one in-place allreduce,
-    /// so the update equals one process's on the whole batch.
+    /// batch, then the non-parameter state such as BatchNorm's moving statistics,
+    /// scaled the same way, then the batch loss and correct count) and one
+    /// in-place allreduce, so the update equals one process's on the whole batch
+    /// and every rank holds the same moving statistics (their shard-weighted mean).
     func reduceGradients<Model: Layer>(_ model: inout Model, share: Float, loss: Float,
                                        correct: Int) throws -> (loss: Float, correct: Int) {
         guard let parallel else { return (loss, correct) }
         var n = 0
         model.updateParameters { _, _, g in n += g.count }
+        model.updateState { _, t in n += t.count }
         if fusedGradients.count != n + 2 { fusedGradients = [Float](repeating: 0, count: n + 2) }
         try fusedGradients.withUnsafeMutableBufferPointer { fused in
             var at = 0
-            model.updateParameters { _, _, g in
-                g.withUnsafeBufferPointer { p in for i in 0..<p.count { fused[at + i] = p[i] * share } }
-                at += g.count
+            func gather(_ t: inout Tensor) {
+                t.withUnsafeBufferPointer { p in for i in 0..<p.count { fused[at + i] = p[i] * share } }
+                at += t.count
             }
+            func scatter(_ t: inout Tensor) {
+                t.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = fused[at + i] } }
+                at += t.count
+            }
+            model.updateParameters { _, _, g in gather(&g) }
+            model.updateState { _, t in gather(&t) }
             fused[n] = loss * share
             fused[n + 1] = Float(correct)
             try parallel.allreduceSum(fused)
             at = 0
-            model.updateParameters { _, _, g in
-                g.withUnsafeMutableBufferPointer { p in for i in 0..<p.count { p[i] = fused[at + i] } }
-                at += g.count
-            }
+            model.updateParameters { _, _, g in scatter(&g) }
+            model.updateState { _, t in scatter(&t) }
         }
         return (fusedGradients[n], Int(fusedGradients[n + 1].rounded()))
     }
