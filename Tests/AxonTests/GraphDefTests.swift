@@ -125,6 +125,9 @@ import Testing
         // against the memory budget, not allocated when run.
         let padded = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-huge-pad.pb"))))
         #expect(padded.contains("g.pb") && padded.contains("more than the budget"), "\(padded)")
+        // And one with an Identity that has no input.
+        let bare = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-no-input.pb"))))
+        #expect(bare.contains("g.pb") && bare.contains("has no input"), "\(bare)")
         // An unsupported op names the node, its op and what Axon imports.
         let nodes = [TFNode(name: "x", op: "Placeholder", inputs: [], inputPorts: [], attrs: ["shape": .shape([-1, 4])]),
                      TFNode(name: "odd", op: "Erf", inputs: ["x"], inputPorts: [0], attrs: [:])]

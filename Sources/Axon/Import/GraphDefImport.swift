@@ -219,6 +219,10 @@ struct ImportState {
     }
 
     mutating func visit(_ node: TFNode) throws {
+        // Every op but these reads its first input (make fuzz: an Identity without one trapped).
+        if node.inputs.isEmpty && !["Const", "NoOp", "Placeholder", "DecodeJpeg"].contains(node.op) {
+            throw fail(node, "has no input")
+        }
         switch node.op {
         case "Const":
             guard case .tensor(let t)? = node.attrs["value"] else { throw fail(node, "has no tensor value") }
