@@ -128,6 +128,9 @@ import Testing
         // And one with an Identity that has no input.
         let bare = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-no-input.pb"))))
         #expect(bare.contains("g.pb") && bare.contains("has no input"), "\(bare)")
+        // And one whose Reshape shape is not a whole number.
+        let shapeless = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-reshape-nan.pb"))))
+        #expect(shapeless.contains("g.pb") && shapeless.contains("not an integer"), "\(shapeless)")
         // An unsupported op names the node, its op and what Axon imports.
         let nodes = [TFNode(name: "x", op: "Placeholder", inputs: [], inputPorts: [], attrs: ["shape": .shape([-1, 4])]),
                      TFNode(name: "odd", op: "Erf", inputs: ["x"], inputPorts: [0], attrs: [:])]

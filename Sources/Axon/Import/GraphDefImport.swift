@@ -158,6 +158,14 @@ struct ImportState {
         return c
     }
 
+    /// A constant input of whole numbers (shapes, axes, sizes).
+    func integers(_ node: TFNode, input k: Int) throws -> [Int] {
+        try constant(node, input: k).values.map { v in
+            guard let i = exactInteger(v) else { throw fail(node, "input \(k + 1) holds \(v), not an integer within ±2^31") }
+            return i
+        }
+    }
+
     func source(_ node: TFNode, _ k: Int = 0) throws -> String {
         guard k < node.inputs.count, case .node(let n)? = value[node.inputs[k]] else {
             throw fail(node, "input \(k + 1) must be a tensor computed by the network")
@@ -254,7 +262,7 @@ struct ImportState {
             }
         case "ResizeBilinear":
             guard case .image? = value[node.inputs[0]] else { throw fail(node, "supported only right after the JPEG decoding") }
-            let size = try constant(node, input: 1).values.map { Int($0) }
+            let size = try integers(node, input: 1)
             guard size.count == 2, size.allSatisfy({ $0 >= 1 && $0 <= 4096 }) else { throw fail(node, "size \(size) must be [h, w]") }
             if case .bool(true)? = node.attrs["half_pixel_centers"] { throw fail(node, "half_pixel_centers is not supported") }
             if case .bool(true)? = node.attrs["align_corners"] { throw fail(node, "align_corners is not supported") }
@@ -330,8 +338,8 @@ struct ImportState {
             // [batch, -1]): every entry unknown, -1.
             value[node.name] = .constant(TFConstant(shape: [4], values: [-1, -1, -1, -1]))
         case "StridedSlice":
-            let x = try constant(node, input: 0), begin = try constant(node, input: 1).values.map { Int($0) }
-            let end = try constant(node, input: 2).values.map { Int($0) }, step = try constant(node, input: 3).values.map { Int($0) }
+            let x = try constant(node, input: 0), begin = try integers(node, input: 1)
+            let end = try integers(node, input: 2), step = try integers(node, input: 3)
             guard begin.count == 1, end.count == 1, step == [1], begin[0] >= 0, end[0] <= x.values.count, begin[0] < end[0] else {
                 throw fail(node, "supported on a vector constant with one range and step 1")
             }
@@ -345,7 +353,7 @@ struct ImportState {
             let v = parts.flatMap(\.values)
             value[node.name] = .constant(TFConstant(shape: [v.count], values: v))
         case "Mean":
-            let axes = Set(try constant(node, input: 1).values.map { Int($0) })
+            let axes = Set(try integers(node, input: 1))
             guard axes == [1, 2] || axes == [-3, -2] else { throw fail(node, "reduces axes \(axes.sorted()); Axon imports the mean over H and W") }
             var keep = false
             if case .bool(let b)? = node.attrs["keep_dims"] { keep = b }
@@ -357,7 +365,7 @@ struct ImportState {
                 add(node.name, GlobalAveragePool2D(), inputs: [src])
             }
         case "Pad":
-            let p = try constant(node, input: 1).values.map { Int($0) }
+            let p = try integers(node, input: 1)
             guard p.count == 8, p[0] == 0, p[1] == 0, p[6] == 0, p[7] == 0, p.allSatisfy({ $0 >= 0 }) else {
                 throw fail(node, "paddings \(p) must pad only height and width, by >= 0")
             }
@@ -473,7 +481,7 @@ struct ImportState {
             add(node.name, Flatten(), inputs: [src])   // [N, 1, 1, C] → [N, C]: the squeeze Axon's graphs meet
             return
         }
-        let shape = try constant(node, input: 1).values.map { Int($0) }
+        let shape = try integers(node, input: 1)
         let example = Array(shape.dropFirst())
         guard shape.count >= 2, shape[0] == -1 || shape[0] == 1, example.filter({ $0 == -1 }).count <= 1,
               example.allSatisfy({ $0 == -1 || $0 >= 1 }) else {

@@ -56,3 +56,9 @@ extension TFConstant {
         return TFConstant(shape: big.shape, values: (0..<big.values.count).map { op(at(x, $0), at(y, $0)) })
     }
 }
+
+/// `v` as an Int when it is a whole number within ±`limit` (shapes, axes and
+/// sizes stored as float constants); nil for NaN, infinities, fractions, huge values.
+func exactInteger(_ v: Float, limit: Int = 1 << 31) -> Int? {
+    v.isFinite && v.rounded() == v && abs(v) <= Float(limit) ? Int(v) : nil
+}

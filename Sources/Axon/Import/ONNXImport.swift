@@ -236,10 +236,10 @@ struct ONNXState {
     func intValues(_ node: ONNXNode, _ k: Int, limit: Int = 1 << 31) throws -> [Int]? {
         guard let c = try constant(node, k) else { return nil }
         return try c.values.map { v in
-            guard v.isFinite, v.rounded() == v, abs(v) <= Float(limit) else {
+            guard let i = exactInteger(v, limit: limit) else {
                 throw fail(node, "input \(k + 1) holds \(v), not an integer within ±\(limit)")
             }
-            return Int(v)
+            return i
         }
     }
 
