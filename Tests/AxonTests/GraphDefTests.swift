@@ -131,6 +131,9 @@ import Testing
         // And one whose Reshape shape is not a whole number.
         let shapeless = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-reshape-nan.pb"))))
         #expect(shapeless.contains("g.pb") && shapeless.contains("not an integer"), "\(shapeless)")
+        // And one whose depthwise window is 2^31 wide.
+        let wide = message(Array(try Data(contentsOf: Self.fixtures.appendingPathComponent("fuzz-huge-window.pb"))))
+        #expect(wide.contains("g.pb") && wide.contains("out of range"), "\(wide)")
         // An unsupported op names the node, its op and what Axon imports.
         let nodes = [TFNode(name: "x", op: "Placeholder", inputs: [], inputPorts: [], attrs: ["shape": .shape([-1, 4])]),
                      TFNode(name: "odd", op: "Erf", inputs: ["x"], inputPorts: [0], attrs: [:])]

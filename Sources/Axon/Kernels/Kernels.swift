@@ -55,7 +55,10 @@ enum Kernels {
     /// Output length of one spatial axis (spec §1.2).
     static func outputSize(_ input: Int, window: Int, stride: Int, padding: Padding) throws -> Int {
         var out: Int32 = 0, pad: Int32 = 0
-        try check(ck_output_size(Int32(input), Int32(window), Int32(stride), padding.ck, &out, &pad),
+        guard let i = Int32(exactly: input), let k = Int32(exactly: window), let s = Int32(exactly: stride) else {
+            throw AxonError.invalidArgument("window geometry out of range: input \(input), window \(window), stride \(stride)")
+        }
+        try check(ck_output_size(i, k, s, padding.ck, &out, &pad),
                   "ck_output_size(in: \(input), k: \(window), s: \(stride), \(padding))")
         return Int(out)
     }
