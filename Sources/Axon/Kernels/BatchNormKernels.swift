@@ -20,15 +20,12 @@ extension Kernels {
         }
     }
 
-    /// dgamma and dbeta are written when non-empty, dx when `computeDx`.
+    /// dx, dgamma and dbeta are written unless nil.
     static func batchNormBackward(rows: Int, channels: Int, x: Tensor, gamma: Tensor, mean: Tensor, inverseStd: Tensor,
-                                  dy: Tensor, dx: inout Tensor, computeDx: Bool, dgamma: inout Tensor,
-                                  dbeta: inout Tensor) throws {
-        try optionalWritePtr(&dgamma) { dgp in try optionalWritePtr(&dbeta) { dbp in
-            try withPointers([x, gamma.orNil, mean, inverseStd, dy], &dx) { r, dxp in
-                try check(ck_batchnorm_backward(Int32(rows), Int32(channels), r[0], r[1], r[2], r[3], r[4],
-                                                computeDx ? dxp : nil, dgp, dbp), "ck_batchnorm_backward")
-            }
-        } }
+                                  dy: Tensor, dx: inout Tensor?, dgamma: inout Tensor?, dbeta: inout Tensor?) throws {
+        try withPointers([x, gamma.orNil, mean, inverseStd, dy], &dx, &dgamma, &dbeta) { r, dxp, dgp, dbp in
+            try check(ck_batchnorm_backward(Int32(rows), Int32(channels), r[0], r[1], r[2], r[3], r[4], dxp, dgp, dbp),
+                      "ck_batchnorm_backward")
+        }
     }
 }

@@ -35,15 +35,13 @@ extension Kernels {
         }
     }
 
-    /// dw overwritten; db too unless empty (no bias).
-    static func conv2dBackwardFilter(_ g: Geometry2D, x: Tensor, dz: Tensor, dw: inout Tensor, db: inout Tensor,
+    /// dw overwritten; db too unless nil (no bias).
+    static func conv2dBackwardFilter(_ g: Geometry2D, x: Tensor, dz: Tensor, dw: inout Tensor, db: inout Tensor?,
                                      workspace: inout Tensor) throws {
         var p = g.conv
         let wsLen = workspace.count
-        try optionalWritePtr(&db) { dbp in
-            try withPointers([x, dz], &dw, &workspace) { r, dwp, wsp in
-                try check(ck_conv2d_backward_filter(&p, r[0], r[1], dwp, dbp, wsp, wsLen), "ck_conv2d_backward_filter")
-            }
+        try withPointers([x, dz], &dw, &db, &workspace) { r, dwp, dbp, wsp in
+            try check(ck_conv2d_backward_filter(&p, r[0], r[1], dwp, dbp, wsp, wsLen), "ck_conv2d_backward_filter")
         }
     }
 
@@ -62,13 +60,11 @@ extension Kernels {
         }
     }
 
-    /// dw overwritten; db too unless empty (no bias).
-    static func depthwiseBackwardFilter(_ g: Geometry2D, x: Tensor, dz: Tensor, dw: inout Tensor, db: inout Tensor) throws {
+    /// dw overwritten; db too unless nil (no bias).
+    static func depthwiseBackwardFilter(_ g: Geometry2D, x: Tensor, dz: Tensor, dw: inout Tensor, db: inout Tensor?) throws {
         var p = g.conv
-        try optionalWritePtr(&db) { dbp in
-            try withPointers([x, dz], &dw) { r, dwp in
-                try check(ck_depthwise_conv2d_backward_filter(&p, r[0], r[1], dwp, dbp), "ck_depthwise_conv2d_backward_filter")
-            }
+        try withPointers([x, dz], &dw, &db) { r, dwp, dbp in
+            try check(ck_depthwise_conv2d_backward_filter(&p, r[0], r[1], dwp, dbp), "ck_depthwise_conv2d_backward_filter")
         }
     }
 

@@ -7,14 +7,6 @@ import CKernels
 // its status into a thrown error. Sizes come from the callers' shapes; the
 // kernels validate them again and answer CK_EINVAL rather than crash.
 
-/// NULL for an empty tensor: an optional output a kernel is to skip (a bias
-/// gradient a layer does not have). Written outputs otherwise go through
-/// withPointers (Pointers.swift).
-@inline(__always)
-func optionalWritePtr<R>(_ t: inout Tensor, _ body: (UnsafeMutablePointer<Float>?) throws -> R) throws -> R {
-    t.count == 0 ? try body(nil) : try t.withKernelPointer(body)
-}
-
 extension Activation {
     var ck: Int32 {
         switch self {

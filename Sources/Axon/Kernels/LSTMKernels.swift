@@ -1,7 +1,7 @@
 import CKernels
 
-// The wrappers of the LSTM kernels (lstm.c, lstm_backward.c; spec §4), with the conventions of Kernels.swift:
-// an empty tensor stands for an optional argument left out (NULL: zeros, or not computed).
+// The wrappers of the LSTM kernels (lstm.c, lstm_backward.c; spec §4). An empty
+// initial state (h0, c0) or final cell-state gradient (dcLast) stands for zeros.
 
 extension Kernels {
     struct LSTMShape: Equatable { var b = 0, t = 0, d = 0, u = 0 }
@@ -21,38 +21,33 @@ extension Kernels {
     }
 
     /// Writes every h_t into `hs` [b,t,u], h_T into `hLast` and c_T into `cLast`
-    /// (empty: not written) from the initial state `h0`, `c0` (empty: zeros); fills
-    /// `cache` when `training`.
+    /// from the initial state `h0`, `c0` (empty: zeros); fills `cache` when `training`.
     static func lstmForward(_ s: LSTMShape, x: Tensor, h0: Tensor = .empty, c0: Tensor = .empty,
                             w: Tensor, r: Tensor, bias: Tensor, hs: inout Tensor, hLast: inout Tensor,
                             cLast: inout Tensor, cache: inout Tensor, training: Bool, workspace: inout Tensor) throws {
         var p = lstmParams(s)
         let wsLen = workspace.count
-        try optionalWritePtr(&cLast) { clp in
-            try withPointers([x, h0.orNil, c0.orNil, w, r, bias], &hs, &hLast, &workspace, &cache) { a, hsp, hlp, wsp, cp in
-                try check(ck_lstm_sequence_forward(&p, a[0], a[1], a[2], a[3], a[4], a[5], hsp, hlp, clp,
-                                                   training ? cp : nil, wsp, wsLen), "ck_lstm_sequence_forward")
-            }
+        try withPointers([x, h0.orNil, c0.orNil, w, r, bias], &hs, &hLast, &cLast, &workspace, &cache) {
+            a, hsp, hlp, clp, wsp, cp in
+            try check(ck_lstm_sequence_forward(&p, a[0], a[1], a[2], a[3], a[4], a[5], hsp, hlp, clp,
+                                               training ? cp : nil, wsp, wsLen), "ck_lstm_sequence_forward")
         }
     }
 
     /// BPTT from every step's gradient (`dhs`, [b,t,u]) or the last step's
     /// (`dhLast`, [b,u]), plus the final cell state's (`dcLast`; empty: zero);
-    /// dw, dr, dbias overwritten; `dh0`, `dc0` written when not empty.
+    /// dw, dr, dbias, dh0 and dc0 overwritten, dx too unless nil.
     static func lstmBackward(_ s: LSTMShape, x: Tensor, c0: Tensor = .empty, w: Tensor, r: Tensor, cache: Tensor,
-                             dhs: Tensor?, dhLast: Tensor?, dcLast: Tensor = .empty, dx: inout Tensor, computeDx: Bool,
+                             dhs: Tensor?, dhLast: Tensor?, dcLast: Tensor = .empty, dx: inout Tensor?,
                              dw: inout Tensor, dr: inout Tensor, dbias: inout Tensor,
                              dh0: inout Tensor, dc0: inout Tensor, workspace: inout Tensor) throws {
         var p = lstmParams(s)
         let wsLen = workspace.count
         let reads = [x, c0.orNil, w, r, cache, dhs?.orNil, dhLast?.orNil, dcLast.orNil]
-        try optionalWritePtr(&dh0) { dh0p in try optionalWritePtr(&dc0) { dc0p in
-            try withPointers(reads, &dw, &dr, &dbias, &workspace, &dx) { a, dwp, drp, dbp, wsp, dxp in
-                try check(ck_lstm_sequence_backward(&p, a[0], nil, a[1], a[2], a[3], a[4], a[5], a[6], a[7],
-                                                    computeDx ? dxp : nil, dwp, drp, dbp, dh0p, dc0p, wsp, wsLen),
-                          "ck_lstm_sequence_backward")
-            }
-        } }
+        try withPointers(reads, &dx, &dw, &dr, &dbias, &dh0, &dc0, &workspace) { a, dxp, dwp, drp, dbp, dh0p, dc0p, wsp in
+            try check(ck_lstm_sequence_backward(&p, a[0], nil, a[1], a[2], a[3], a[4], a[5], a[6], a[7],
+                                                dxp, dwp, drp, dbp, dh0p, dc0p, wsp, wsLen), "ck_lstm_sequence_backward")
+        }
     }
 
     /// One step (spec §4.2): h, c [b,u] and the activated gates [b,4u] from x [b,d]

@@ -1,8 +1,9 @@
 // How the wrappers hand the C kernels their buffers: one call gives the storage
 // of every buffer a kernel reads and writes, so a wrapper is one closure deep.
 // Read tensors come as a list (nil: an optional argument left out, passed as
-// NULL); written buffers as inout arguments, up to seven, each a Tensor or an
-// array. The pointers are valid only during `body`.
+// NULL); written buffers as inout arguments, up to seven, each a Tensor, an
+// array, or an optional of one (nil: an output the kernel skips, passed as
+// NULL). The pointers are valid only during `body`.
 
 typealias ReadPointers = [UnsafePointer<Float>?]
 
@@ -24,6 +25,27 @@ extension Tensor: KernelOutput {
 extension Array: KernelOutput {
     mutating func withKernelPointer<R>(_ body: (UnsafeMutablePointer<Element>?) throws -> R) throws -> R {
         try withUnsafeMutableBufferPointer { try body($0.baseAddress) }
+    }
+}
+
+/// An optional output: NULL when nil, so the kernel skips it.
+extension Optional: KernelOutput where Wrapped: KernelOutput {
+    mutating func withKernelPointer<R>(_ body: (UnsafeMutablePointer<Wrapped.Element>?) throws -> R) throws -> R {
+        guard self != nil else { return try body(nil) }
+        return try self!.withKernelPointer(body)
+    }
+}
+
+extension Tensor {
+    /// Moves `buffer` out, leaving it empty: a layer lends its gradient buffer
+    /// to a kernel as an optional output (`Tensor?`) without the storage
+    /// becoming shared, which would make writing it copy the whole buffer.
+    /// The layer stores the result back after the call. `reshapedTo`: the shape
+    /// the output must have (the buffer is reused when its size fits).
+    static func take(_ buffer: inout Tensor, reshapedTo shape: [Int]? = nil) -> Tensor {
+        if let shape { reuse(&buffer, shape: shape) }
+        defer { buffer = .empty }
+        return buffer
     }
 }
 

@@ -106,12 +106,18 @@ public struct BatchNorm: SerializableLayer {
             throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
         }
         try dy.expectShape(output.shape, "\(summary) output gradient")
-        if inputGradient { Tensor.reuse(&dx, shape: input.shape) }
+        var dxOut = inputGradient ? Tensor.take(&dx, reshapedTo: input.shape) : nil
+        var dgamma = scale ? Tensor.take(&gammaGradient) : nil, dbeta = center ? Tensor.take(&betaGradient) : nil
+        defer {
+            if let dxOut { dx = dxOut }
+            if let dgamma { gammaGradient = dgamma }
+            if let dbeta { betaGradient = dbeta }
+        }
         try Kernels.batchNormBackward(rows: input.count / channels, channels: channels, x: input, gamma: gamma,
-                                      mean: batchMean, inverseStd: inverseStd, dy: dy, dx: &dx, computeDx: inputGradient,
-                                      dgamma: &gammaGradient, dbeta: &betaGradient)
+                                      mean: batchMean, inverseStd: inverseStd, dy: dy, dx: &dxOut, dgamma: &dgamma,
+                                      dbeta: &dbeta)
         input = .empty
-        return inputGradient ? dx : .empty
+        return dxOut ?? .empty
     }
 
     public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {

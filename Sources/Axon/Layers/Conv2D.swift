@@ -122,7 +122,9 @@ public struct Conv2D: Layer {
             try Kernels.activationBackward(activation, y: output, dy: dy, dx: &dz)
         }
         let grad = activation == .linear ? dy : dz
-        try Kernels.conv2dBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &biasGradient,
+        var db = useBias ? Tensor.take(&biasGradient) : nil
+        defer { if let db { biasGradient = db } }
+        try Kernels.conv2dBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &db,
                                          workspace: &workspace)
         if inputGradient {
             Tensor.reuse(&dx, shape: input.shape)

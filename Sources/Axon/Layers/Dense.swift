@@ -80,12 +80,12 @@ public struct Dense: Layer {
             Tensor.reuse(&dz, shape: dy.shape)
             try Kernels.activationBackward(activation, y: output, dy: dy, dx: &dz)
         }
-        if inputGradient { Tensor.reuse(&dx, shape: input.shape) }
+        var dxOut = inputGradient ? Tensor.take(&dx, reshapedTo: input.shape) : nil
+        defer { if let dxOut { dx = dxOut } }
         try Kernels.denseBackward(n: n, inputs: inputs, units: units, x: input, w: kernel,
-                                  dz: activation == .linear ? dy : dz, dx: &dx, computeDx: inputGradient,
-                                  dw: &kernelGradient, db: &biasGradient)
+                                  dz: activation == .linear ? dy : dz, dx: &dxOut, dw: &kernelGradient, db: &biasGradient)
         input = .empty
-        return inputGradient ? dx : .empty
+        return dxOut ?? .empty
     }
 
     public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {

@@ -104,7 +104,9 @@ public struct DepthwiseConv2D: SerializableLayer {
             try Kernels.activationBackward(activation, y: output, dy: dy, dx: &dz)
         }
         let grad = activation == .linear ? dy : dz
-        try Kernels.depthwiseBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &biasGradient)
+        var db = useBias ? Tensor.take(&biasGradient) : nil
+        defer { if let db { biasGradient = db } }
+        try Kernels.depthwiseBackwardFilter(geometry, x: input, dz: grad, dw: &kernelGradient, db: &db)
         if inputGradient {
             Tensor.reuse(&dx, shape: input.shape)
             try Kernels.depthwiseBackwardData(geometry, dz: grad, w: kernel, dx: &dx)

@@ -147,18 +147,19 @@ public struct LSTM: Layer {
         try dy.expectShape(leading + outShape.dropFirst(), "\(summary) output gradient")
         let dy = dy.reshapedUnchecked(outShape)
         if let dc { try dc.expectShape(cLast.shape, "\(summary) final cell state gradient") }
-        if inputGradient { Tensor.reuse(&dx, shape: input.shape) }
+        var dxOut = inputGradient ? Tensor.take(&dx, reshapedTo: input.shape) : nil
+        defer { if let dxOut { dx = dxOut } }
         Tensor.reuse(&dh0, shape: cLast.shape)
         Tensor.reuse(&dc0, shape: cLast.shape)
         try Kernels.lstmBackward(shape, x: input, c0: c0, w: kernel, r: recurrentKernel, cache: cache,
                                  dhs: returnSequences ? dy : nil, dhLast: returnSequences ? nil : dy, dcLast: dc ?? .empty,
-                                 dx: &dx, computeDx: inputGradient, dw: &kernelGradient,
+                                 dx: &dxOut, dw: &kernelGradient,
                                  dr: &recurrentKernelGradient, dbias: &biasGradient, dh0: &dh0, dc0: &dc0,
                                  workspace: &workspace)
         input = .empty
         cached = false
-        guard inputGradient else { return .empty }
-        return leading.count == 1 ? dx : dx.reshapedUnchecked(leading + dx.shape.dropFirst())
+        guard let dxOut else { return .empty }
+        return leading.count == 1 ? dxOut : dxOut.reshapedUnchecked(leading + dxOut.shape.dropFirst())
     }
 
     /// One cell step (spec §4.2) with this layer's weights: h_t, c_t [B, U] and the
