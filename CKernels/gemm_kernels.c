@@ -36,7 +36,6 @@ typedef void (*ukr_fn)(int kc, const float *pa, long rs, long ps, const float *p
 /* Each ISA's vector primitives under one set of names, so that the
  * micro-kernel below is written once and compiled for each. A tile row is two
  * vectors (NR = 2 * vector width); a mask covers the first `cols` lanes. */
-#define CK_TARGET_512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
 
 #define avx2_attr
 typedef __m256 avx2_v;
@@ -53,7 +52,7 @@ typedef __m256i avx2_mask;
 #define avx2_mloadu(p, m) _mm256_maskload_ps(p, m)
 #define avx2_mstoreu(p, m, v) _mm256_maskstore_ps(p, m, v)
 
-#define avx512_attr CK_TARGET_512
+#define avx512_attr CK_TARGET_AVX512
 typedef __m512 avx512_v;
 typedef __mmask16 avx512_mask;
 #define avx512_zero() _mm512_setzero_ps()

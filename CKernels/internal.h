@@ -184,4 +184,22 @@ static inline void ck_bias_act(float *y, int ldy, int r0, int r1, int c0, int c1
 
 static inline int ck_valid_act(int act) { return act >= CK_ACT_NONE && act <= CK_ACT_RELU6; }
 
+/* Kernels with an AVX-512 version (ck_isa in ckernels.h). The loop is
+ * written once, as an always-inline function `name`; CK_ISA_VERSIONS(name,
+ * (params), (args)) defines name_avx2 and name_avx512, the same loop compiled
+ * for each ISA (the AVX-512 one through a target attribute, so one binary runs
+ * on every x86-64-v3 CPU), and name_isa, which calls the one in use. */
+extern int ck_isa_in_use;
+#define CK_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq")))
+static inline int ck_use_avx512(void) { return __atomic_load_n(&ck_isa_in_use, __ATOMIC_RELAXED) == CK_ISA_AVX512; }
+#define CK_ISA_VERSIONS(name, params, args)                                    \
+    static void name##_avx2 params { name args; }                              \
+    CK_TARGET_AVX512 static void name##_avx512 params { name args; }           \
+    static void name##_isa params {                                            \
+        if (ck_use_avx512())                                                   \
+            name##_avx512 args;                                                \
+        else                                                                   \
+            name##_avx2 args;                                                  \
+    }
+
 #endif /* CKERNELS_INTERNAL_H */

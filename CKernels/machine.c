@@ -62,6 +62,8 @@ static int blas_level(const char *core) {
 static int cpu_isa = -1;   /* ISA_* */
 static int auto_path = -1; /* the choice made at load */
 static int gemm_path = -1; /* the path in use */
+static int auto_isa = -1;  /* the widest ck_isa the CPU runs */
+int ck_isa_in_use = -1;    /* the ck_isa in use (internal.h: ck_use_avx512) */
 
 static int widest_axon_path(void) { return cpu_isa >= ISA_AVX512 ? CK_GEMM_AVX512 : CK_GEMM_AVX2; }
 
@@ -75,6 +77,11 @@ __attribute__((constructor)) static void machine_init(void) {
     if (env && strcmp(env, "axon") == 0 && isa >= ISA_AVX2) path = widest_axon_path();
     __atomic_store_n(&auto_path, path, __ATOMIC_RELAXED);
     __atomic_store_n(&gemm_path, path, __ATOMIC_RELAXED);
+    const int widest = isa >= ISA_AVX512 ? CK_ISA_AVX512 : CK_ISA_AVX2;
+    const char *isa_env = getenv("AXON_ISA");
+    __atomic_store_n(&auto_isa, widest, __ATOMIC_RELAXED);
+    __atomic_store_n(&ck_isa_in_use, isa_env && strcmp(isa_env, "avx2") == 0 ? CK_ISA_AVX2 : widest,
+                     __ATOMIC_RELAXED);
 }
 
 int ck_gemm_get_path(void) {
@@ -101,6 +108,24 @@ int ck_gemm_set_path(int path) {
     if (path == CK_GEMM_AUTO) path = auto_path;
     CHECK(ck_gemm_path_supported(path));
     __atomic_store_n(&gemm_path, path, __ATOMIC_RELAXED);
+    return CK_OK;
+}
+
+int ck_isa_get(void) {
+    ck_gemm_get_path(); /* runs machine_init if the constructors have not */
+    return __atomic_load_n(&ck_isa_in_use, __ATOMIC_RELAXED);
+}
+
+int ck_isa_supported(int isa) {
+    ck_gemm_get_path();
+    return isa == CK_ISA_AVX2 || (isa == CK_ISA_AVX512 && cpu_isa >= ISA_AVX512);
+}
+
+int ck_isa_set(int isa) {
+    ck_gemm_get_path();
+    if (isa == CK_ISA_AUTO) isa = auto_isa;
+    CHECK(ck_isa_supported(isa));
+    __atomic_store_n(&ck_isa_in_use, isa, __ATOMIC_RELAXED);
     return CK_OK;
 }
 
@@ -143,8 +168,14 @@ int ck_machine_info(char *buf, size_t size) {
         snprintf(gemm, sizeof gemm, "Axon %s kernels (OpenBLAS core %s%s)",
                  path == CK_GEMM_AVX512 ? "AVX-512" : "AVX2+FMA", core,
                  path == auto_path ? "" : ", forced");
-    const int procs = ck_imax(1, omp_get_num_procs());
-    snprintf(buf, size, "%s, %d core%s, %s, GEMM: %s", model, procs, procs == 1 ? "" : "s",
-             isa_names[cpu_isa < 0 ? 0 : cpu_isa], gemm);
+    const int procs = ck_imax(1, omp_get_num_procs()), isa = ck_isa_get();
+    const char *kernels = isa == CK_ISA_AVX512 ? "AVX-512" : "AVX2+FMA";
+    char isa_text[64];
+    if (isa == auto_isa)
+        snprintf(isa_text, sizeof isa_text, "%s", kernels);
+    else
+        snprintf(isa_text, sizeof isa_text, "%s CPU, %s kernels (forced)", isa_names[cpu_isa < 0 ? 0 : cpu_isa],
+                 kernels);
+    snprintf(buf, size, "%s, %d core%s, %s, GEMM: %s", model, procs, procs == 1 ? "" : "s", isa_text, gemm);
     return CK_OK;
 }

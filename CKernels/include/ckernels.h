@@ -102,10 +102,31 @@ int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float a
                 const float *a, int lda, const float *b, int ldb, float beta,
                 float *c, int ldc);
 
+/* The instruction set of Axon's other kernels. Every kernel runs on AVX2+FMA
+ * (the x86-64-v3 baseline the library is compiled for); those that measured
+ * faster with AVX-512 (the random streams of dropout and ck_random_uniform,
+ * whose generator needs 64-bit multiplies: ~3x) also have an AVX-512
+ * version, chosen once at load where the CPU and OS support it. The
+ * environment variable AXON_ISA=avx2 forces the baseline. Both versions give
+ * the same bits. tools/isa measures every kernel both ways. */
+typedef enum {
+    CK_ISA_AUTO = -1,    /* ck_isa_set only: back to the choice made at load */
+    CK_ISA_AVX2 = 0,
+    CK_ISA_AVX512 = 1,
+} ck_isa;
+
+/* The ISA in use (a ck_isa, never CK_ISA_AUTO). */
+int ck_isa_get(void);
+/* Forces an ISA for the whole process (tests, benchmarks), or CK_ISA_AUTO;
+ * CK_EINVAL if the CPU cannot run it. */
+int ck_isa_set(int isa);
+/* Whether this CPU (and OS) can run the ISA: 1 or 0. */
+int ck_isa_supported(int isa);
+
 /* One line describing the machine, for benchmark reports: CPU model, cores,
- * the widest ISA Axon's kernels use, and the GEMM path (with OpenBLAS's core
- * name), e.g. "AMD EPYC, 2 cores, AVX-512, GEMM: Axon AVX-512 kernels (OpenBLAS
- * core Prescott)". Writes at most size bytes including the terminating NUL
+ * the ISA Axon's kernels use, and the GEMM path (with OpenBLAS's core name),
+ * e.g. "AMD EPYC, 2 cores, AVX-512, GEMM: Axon AVX-512 kernels (OpenBLAS core
+ * Prescott)". Writes at most size bytes including the terminating NUL
  * (truncating); returns CK_EINVAL if buf is NULL or size is 0. */
 int ck_machine_info(char *buf, size_t size);
 

@@ -65,6 +65,46 @@ private func stats(_ v: [Float]) -> (mean: Double, std: Double) {
         #expect(ya == yb && ma == mb, "dropout over a split range differs")
     }
 
+    /// Both instruction-set versions of the generator (ck_isa: AVX2, and
+    /// AVX-512 where the CPU has it) against a plain Swift reference of the
+    /// stream (ck_random.h: SplitMix64's finaliser twice), bit for bit, and
+    /// dropout's mask against u >= rate, on lengths that end mid-vector.
+    @Test(arguments: [CK_ISA_AVX2, CK_ISA_AVX512])
+    func everyInstructionSetGivesTheReferenceStream(isa: ck_isa) {
+        guard ck_isa_supported(isa.rawValue) != 0 else { return }
+        #expect(ck_isa_set(isa.rawValue) == ok)
+        defer { _ = ck_isa_set(CK_ISA_AUTO.rawValue) }
+        func mix(_ v: UInt64) -> UInt64 {
+            var z = (v ^ (v >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        func reference(_ seed: UInt64, _ counter: UInt64, _ n: Int) -> [Float] {
+            let key = mix(seed ^ 0x6A09_E667_F3BC_C909)
+            return (0..<n).map { i in
+                Float(mix(mix(key &+ (counter &+ UInt64(i)) &* 0x9E37_79B9_7F4A_7C15) ^ key) >> 40) * 0x1p-24
+            }
+        }
+        for (seed, counter, n) in [(UInt64(1), UInt64(0), 1), (42, 5, 37), (7, UInt64.max - 3, 4109), (9, 1 << 40, 70_001)] {
+            #expect(uniform(seed, counter, n) == reference(seed, counter, n), "isa \(isa) seed \(seed) n \(n)")
+            let x = [Float](repeating: 2, count: n)
+            var y = [Float](repeating: .nan, count: n), mask = [UInt8](repeating: 9, count: n)
+            #expect(ck_dropout_forward(n, 0.25, seed, counter, x, &y, &mask) == ok)
+            let u = reference(seed, counter, n)
+            #expect(mask == u.map { $0 >= 0.25 ? 1 : 0 }, "isa \(isa) seed \(seed) n \(n)")
+            #expect(y == mask.map { $0 == 1 ? 2 * (1 / Float(0.75)) : 0 })
+        }
+    }
+
+    @Test func instructionSetSelection() {
+        let current = ck_isa_get()
+        #expect(ck_isa_supported(current) != 0)
+        #expect(ck_isa_supported(CK_ISA_AVX2.rawValue) != 0, "AVX2 is the baseline the library is built for")
+        #expect(ck_isa_supported(5) == 0)
+        #expect(ck_isa_set(5) == einval)
+        #expect(ck_isa_get() == current)
+    }
+
     @Test func uniformRejectsAMissingBuffer() {
         #expect(ck_random_uniform(1, 0, nil, 4) == einval)
         #expect(ck_random_uniform(1, 0, nil, 0) == ok)
