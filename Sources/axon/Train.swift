@@ -146,9 +146,6 @@ struct Train: ParsableCommand {
             try training.validate(optimizer: resolved.optimizer, model: model)
             try architecture.validate(model: model)
         }
-        if training.earlyStopping != nil && (checkpointDir != nil || resume != nil) {
-            throw ValidationError("--early-stopping cannot be combined with --checkpoint-dir or --resume: checkpoints do not hold the best weights and the patience count")
-        }
         for (flag, v) in [("--checkpoint-every", checkpointEvery), ("--keep", keep)] {
             guard let v else { continue }
             guard v >= 1 else { throw ValidationError("\(flag) must be a positive integer, got \(v)") }
@@ -305,15 +302,20 @@ struct Train: ParsableCommand {
         }
         // The progress bar, epoch lines and history file; early stopping; checkpoints (rank 0 only).
         let reporter = output.reporter(epochs: settings.epochs)
-        let stopping = training.earlyStopping.map { EarlyStopping(patience: $0) }
+        let stopping = try earlyStopping(resuming: checkpoint)
         let checkpointing = lead ? checkpointDir.map {
-            Checkpointing(directory: $0, keep: keep ?? 5, everySteps: checkpointEvery, configuration: configuration)
+            Checkpointing(directory: $0, keep: keep ?? 5, everySteps: checkpointEvery, configuration: configuration,
+                          earlyStopping: stopping)
         } : nil
         let callbacks: [(any TrainingCallback)?] = [reporter, stopping, checkpointing]
         let reduced = (calls: parallel?.allreduceCalls ?? 0, seconds: parallel?.allreduceSeconds ?? 0)
         // One run from the checkpoint's position: fit replays the shuffles of the epochs before it.
         var records: [EpochRecord] = []
         let first = (checkpoint?.epoch ?? 0) + 1
+        if let stop = stopping?.stop {
+            if lead { print("nothing to do: the run of this checkpoint stopped early after epoch \(stop.epoch) (\(stop.reason))") }
+            return
+        }
         if first <= settings.epochs {
             records = try trainer.fit(&network, on: train, epochs: settings.epochs, batchSize: settings.batchSize,
                                       validation: validation, test: validation == nil && test.count > 0 ? test : nil, seed: seed,
@@ -361,6 +363,18 @@ struct Train: ParsableCommand {
             try network.save(to: save, metadata: metadata)
             output.say("saved the model to \(save)")
         }
+    }
+}
+
+extension Train {
+    /// --early-stopping's callback: new, or where the checkpoint's run left it.
+    func earlyStopping(resuming checkpoint: Checkpoint?) throws -> EarlyStopping? {
+        guard let patience = training.earlyStopping else { return nil }
+        guard let checkpoint else { return EarlyStopping(patience: patience) }
+        guard let saved = checkpoint.earlyStopping, saved.patience == patience else {
+            throw ValidationError("\(resume ?? ""): its newest checkpoint holds no early-stopping state for patience \(patience)")
+        }
+        return EarlyStopping(resuming: saved)
     }
 }
 

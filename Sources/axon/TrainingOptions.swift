@@ -124,6 +124,7 @@ struct TrainingOptions: ParsableArguments {
         if nesterov { c["nesterov"] = "true" }
         if centered { c["centered"] = "true" }
         if let augment { c["augment"] = augment }
+        if let earlyStopping { c["early_stopping"] = String(earlyStopping) }
         return c
     }
 
@@ -142,5 +143,11 @@ struct TrainingOptions: ParsableArguments {
         nesterov = c["nesterov"] == "true"
         centered = c["centered"] == "true"
         augment = c["augment"]
+        if let text = c["early_stopping"] {
+            guard let patience = Int(text) else { throw bad("early_stopping") }
+            earlyStopping = patience
+        } else {
+            earlyStopping = nil
+        }
     }
 }

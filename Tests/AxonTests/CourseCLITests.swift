@@ -83,6 +83,42 @@ import Axon
         }
     }
 
+    /// Early stopping with checkpoints: each checkpoint keeps the best epoch, the
+    /// patience count and the best weights, so a run resumed from epoch 2 stops
+    /// where the uninterrupted one did and keeps the same weights, bit for bit;
+    /// resuming the finished run has nothing to do.
+    @Test func earlyStoppingResumesExactly() throws {
+        let dir = try makeTempDir("cli-early-ck")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try CLITrainingTests().writeBandsDataset(dir, train: 300, test: 50)
+        let common = ["--data", dir.path, "--threads", "1", "--seed", "5", "--batch-size", "32"]
+        let full = dir.appendingPathComponent("full.safetensors").path, resumed = dir.appendingPathComponent("resumed.safetensors").path
+        let ck = dir.appendingPathComponent("ck").path
+        let a = try runAxon(["train", "--model", "mlp", "--epochs", "12", "--early-stopping", "2", "--learning-rate", "0.05",
+                             "--checkpoint-dir", ck, "--keep", "20", "--save", full] + common)
+        #expect(a.status == 0, "\(a.stderr)")
+        let names = try FileManager.default.contentsOfDirectory(atPath: ck).filter { $0.hasSuffix(".safetensors") }.sorted()
+        #expect(names.count >= 3, "\(names)")
+        let second = try Checkpoint.load(from: ck + "/epoch-0002.safetensors")
+        let saved = try #require(second.earlyStopping)
+        #expect(saved.patience == 2 && saved.bestEpoch >= 1 && saved.bestEpoch <= 2 && saved.stop == nil)
+        #expect(saved.bestWeights.count == second.model.parameters.count + second.model.state.count)
+        // Resume the same run from epoch 2: the later checkpoints go.
+        for name in names where name > "epoch-0002.safetensors" { try FileManager.default.removeItem(atPath: ck + "/" + name) }
+        let r = try runAxon(["train", "--resume", ck, "--save", resumed, "--threads", "1"])
+        #expect(r.status == 0 && r.stdout.contains("resuming from"), "\(r.stdout) \(r.stderr)")
+        func stopLine(_ s: String) -> String? { s.split(separator: "\n").first { $0.contains("early stop") }.map(String.init) }
+        #expect(stopLine(a.stdout) != nil && stopLine(a.stdout) == stopLine(r.stdout), "\(a.stdout)\n---\n\(r.stdout)")
+        let x = try SafeTensors.read(full), y = try SafeTensors.read(resumed)
+        #expect(x.tensors.map(\.value) == y.tensors.map(\.value), "the resumed run kept other weights")
+        // The checkpoint taken when the run stopped says so; resuming it again trains nothing.
+        if a.stdout.contains("early stopping after epoch") {
+            let again = try runAxon(["train", "--resume", ck, "--threads", "1"])
+            #expect(again.status == 0 && again.stdout.contains("nothing to do: the run of this checkpoint stopped early"),
+                    "\(again.stdout) \(again.stderr)")
+        }
+    }
+
     /// `--checkpoint-every N` adds mid-epoch checkpoints, `--keep N` bounds the directory,
     /// and a run resumed from a mid-epoch checkpoint ends with the weights of an
     /// uninterrupted one, bit for bit (dropout's stream and the shuffles included).

@@ -695,6 +695,55 @@ func independentParse(_ bytes: [UInt8]) throws -> (metadata: [String: String], t
         #expect(e2.map { "\($0)".contains("no axon.checkpoint") } == true, "\(String(describing: e2))")
     }
 
+    /// Checkpoints of an early-stopping run keep its state; resumed from any of
+    /// them the run stops at the same epoch with the same kept weights. A
+    /// checkpoint whose early-stopping weights do not fit the model is refused.
+    @Test func earlyStoppingStateResumesExactly() throws {
+        let dir = try makeTempDir("ckpt-early")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let data = try Self.data()
+        let (train, held) = (data.slice(0..<72), data.slice(72..<96))
+        func fit(_ m: inout Sequential, _ stopping: EarlyStopping, from epoch: Int, optimizer: (any Optimizer)? = nil,
+                 checkpoints: String? = nil) throws {
+            let t = Trainer(optimizer: optimizer ?? Adam(learningRate: 0.05))
+            let ck = checkpoints.map { Checkpointing(directory: $0, keep: 20, earlyStopping: stopping) }
+            try t.fit(&m, on: train, epochs: 12, batchSize: 8, validation: held, seed: 3, startEpoch: epoch,
+                      callbacks: [stopping] + (ck.map { [$0] } ?? []))
+        }
+        var straight = Self.model()
+        let s = EarlyStopping(patience: 2)
+        try fit(&straight, s, from: 1, checkpoints: dir.path)
+        let epochs = try CheckpointDirectory.epochs(in: dir.path)
+        #expect(epochs.count >= 3)
+        for e in epochs.dropLast() {
+            let c = try Checkpoint.load(from: dir.appendingPathComponent(CheckpointDirectory.fileName(epoch: e)).path)
+            let saved = try #require(c.earlyStopping)
+            var resumed = try #require(c.model as? Sequential)
+            let again = EarlyStopping(resuming: saved)
+            var optimizer: any Optimizer = Adam(learningRate: 0.05)
+            try c.restore(into: &optimizer)
+            try fit(&resumed, again, from: e + 1, optimizer: optimizer)
+            #expect(again.stop == s.stop && again.bestEpoch == s.bestEpoch, "resumed after epoch \(e)")
+            #expect(resumed.parameters.map(\.value) == straight.parameters.map(\.value), "resumed after epoch \(e)")
+        }
+        // Early-stopping weights of the wrong shape, and without their state.
+        let path = dir.appendingPathComponent(CheckpointDirectory.fileName(epoch: epochs[1])).path
+        var contents = try SafeTensors.read(path)
+        let i = contents.tensors.firstIndex { $0.name == "early_stopping.layers.0.kernel" }!
+        contents.tensors[i].value = Tensor(zeros: [2])
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: path)
+        let e = fileError { _ = try Checkpoint.load(from: path) }
+        #expect(e.map { "\($0)".contains("early-stopping weight \"layers.0.kernel\" has shape [2]") } == true, "\(String(describing: e))")
+        contents.tensors[i].value = Tensor(zeros: [3, 3, 1, 4])
+        let json = contents.metadata[Checkpoint.metadataKey]!
+        let state = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]
+        contents.metadata[Checkpoint.metadataKey] = String(decoding: try JSONSerialization.data(
+            withJSONObject: state.filter { $0.key != "early_stopping" }), as: UTF8.self)
+        try SafeTensors.write(contents.tensors, metadata: contents.metadata, to: path)
+        let e2 = fileError { _ = try Checkpoint.load(from: path) }
+        #expect(e2.map { "\($0)".contains("early-stopping weights but no early_stopping state") } == true, "\(String(describing: e2))")
+    }
+
     @Test func cliResumeEqualsUninterruptedRun() throws {
         let dir = try makeTempDir("cli-resume")
         defer { try? FileManager.default.removeItem(at: dir) }

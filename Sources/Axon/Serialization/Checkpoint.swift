@@ -14,7 +14,9 @@ import Glibc
 ///   done (a mid-epoch checkpoint; 0 between epochs), the optimizer's step count
 ///   and scalar state (`Optimizer.scalarState`, as float bit patterns so they
 ///   restore exactly), every layer's random-stream counters (`Layer.updateCounters`,
-///   e.g. `layers.2.counter`), and the caller's training configuration (string pairs).
+///   e.g. `layers.2.counter`), and the caller's training configuration (string pairs);
+/// - with early stopping, where it stands (`early_stopping` in that JSON) and the
+///   best epoch's weights as `early_stopping.<name>` tensors.
 ///
 /// The shuffling order needs no storage: `Trainer.fit(startEpoch:startBatch:)`
 /// replays it from the seed. The weights after a resumed run equal those of an
@@ -22,6 +24,7 @@ import Glibc
 public struct Checkpoint {
     public static let metadataKey = "axon.checkpoint"
     static let slotPrefix = "optimizer."
+    static let bestPrefix = "early_stopping."
 
     public var model: any Network
     /// Epochs completed when the checkpoint was taken.
@@ -36,6 +39,8 @@ public struct Checkpoint {
     public var layerCounters: [String: UInt64]
     /// Free-form training configuration (model name, seed, batch size, ...).
     public var configuration: [String: String]
+    /// The run's early stopping, if it has one (`EarlyStopping(resuming:)`).
+    public var earlyStopping: EarlyStopping.Saved?
 
     /// Captures `model` (built) and `optimizer` after `epoch` completed epochs and
     /// `batch` batches of the next.
@@ -77,9 +82,24 @@ public struct Checkpoint {
         var optimizerState: [String: UInt32]
         var layerCounters: [String: UInt64]
         var configuration: [String: String]
+        var earlyStopping: EarlyStoppingState?
         enum CodingKeys: String, CodingKey {
             case epoch, batch, configuration
             case optimizerStep = "optimizer_step", optimizerState = "optimizer_state", layerCounters = "layer_counters"
+            case earlyStopping = "early_stopping"
+        }
+    }
+
+    /// EarlyStopping.Saved without its tensors; the accuracy as a bit pattern (exact, and -inf before any epoch).
+    struct EarlyStoppingState: Codable {
+        var patience: Int
+        var bestEpoch: Int
+        var bestAccuracyBits: UInt64
+        var wait: Int
+        var stop: EarlyStop?
+        enum CodingKeys: String, CodingKey {
+            case patience, wait, stop
+            case bestEpoch = "best_epoch", bestAccuracyBits = "best_accuracy_bits"
         }
     }
 
@@ -87,14 +107,21 @@ public struct Checkpoint {
     public func save(to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        let stopping = earlyStopping.map {
+            EarlyStoppingState(patience: $0.patience, bestEpoch: $0.bestEpoch, bestAccuracyBits: $0.bestAccuracy.bitPattern,
+                               wait: $0.wait, stop: $0.stop)
+        }
         let state = State(epoch: epoch, batch: batch == 0 ? nil : batch, optimizerStep: optimizerStep, optimizerState: optimizerState,
-                          layerCounters: layerCounters, configuration: configuration)
+                          layerCounters: layerCounters, configuration: configuration, earlyStopping: stopping)
         var meta: [String: String] = [:]
         meta[Checkpoint.metadataKey] = String(decoding: try encoder.encode(state), as: UTF8.self)
         let base = try ModelFile.encode(model, metadata: meta)
         var contents = try SafeTensors.decode(base, path: path)
         for (key, value) in optimizerSlots.sorted(by: { $0.key < $1.key }) {
             contents.tensors.append((Checkpoint.slotPrefix + key, value))
+        }
+        for (name, value) in earlyStopping?.bestWeights ?? [] {
+            contents.tensors.append((Checkpoint.bestPrefix + name, value))
         }
         try writeFileAtomically(SafeTensors.encode(contents.tensors, metadata: contents.metadata), to: path)
     }
@@ -112,7 +139,12 @@ public struct Checkpoint {
         }
         guard state.epoch >= 0, state.optimizerStep >= 0, state.batch ?? 0 >= 0 else { throw fail("negative epoch, batch or step") }
         var slots: [String: Tensor] = [:]
+        var best: [(name: String, value: Tensor)] = []
         contents.tensors.removeAll { entry in
+            if entry.name.hasPrefix(bestPrefix) {
+                best.append((String(entry.name.dropFirst(bestPrefix.count)), entry.value))
+                return true
+            }
             guard entry.name.hasPrefix(slotPrefix) else { return false }
             slots[String(entry.name.dropFirst(slotPrefix.count))] = entry.value
             return true
@@ -137,12 +169,34 @@ public struct Checkpoint {
             throw fail("random-stream counters for \(state.layerCounters.keys.sorted()), the model has \(known.sorted())")
         }
         try model.setCounters(counters)
+        var stopping: EarlyStopping.Saved?
+        if let s = state.earlyStopping {
+            guard s.patience >= 1, s.bestEpoch >= 0, s.bestEpoch <= state.epoch, s.wait >= 0 else {
+                throw fail("early_stopping holds an impossible position (patience \(s.patience), best epoch \(s.bestEpoch), wait \(s.wait))")
+            }
+            // The best weights are the model's tensors (all of them once an epoch was best, none before).
+            let shapes = Dictionary((model.parameters + model.state).map { ($0.name, $0.value.shape) },
+                                    uniquingKeysWith: { a, _ in a })
+            guard best.isEmpty || Set(best.map(\.name)) == Set(shapes.keys), best.count == Set(best.map(\.name)).count,
+                  best.isEmpty == (s.bestEpoch == 0) else {
+                throw fail("its early_stopping weights (\(best.count) tensors) are not the model's \(shapes.count)")
+            }
+            for (name, t) in best where t.shape != shapes[name] {
+                throw fail("early-stopping weight \"\(name)\" has shape \(t.shape), the model's \(shapes[name] ?? [])")
+            }
+            stopping = EarlyStopping.Saved(patience: s.patience, bestEpoch: s.bestEpoch,
+                                           bestAccuracy: Double(bitPattern: s.bestAccuracyBits), wait: s.wait, stop: s.stop,
+                                           bestWeights: best)
+        } else if !best.isEmpty {
+            throw fail("it holds early-stopping weights but no early_stopping state")
+        }
         var c = Checkpoint(model: model, optimizer: GradientDescent(learningRate: 0), epoch: state.epoch,
                            batch: state.batch ?? 0, configuration: state.configuration)
         c.optimizerSlots = slots
         c.optimizerStep = state.optimizerStep
         c.optimizerState = state.optimizerState
         c.layerCounters = counters
+        c.earlyStopping = stopping
         return c
     }
 }

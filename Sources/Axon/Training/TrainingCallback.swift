@@ -48,7 +48,9 @@ public struct EarlyStop: Sendable, Equatable, Codable {
 /// epochs (spec §9): a new best must be strictly greater; training stops when
 /// the epochs without one reach `patience`, and at the end (stop or epoch
 /// limit) the best epoch's weights (parameters and BatchNorm statistics) are
-/// put back. Epochs without validation figures are not counted. One object per run.
+/// put back. Epochs without validation figures are not counted. One object per
+/// run; `Checkpointing(earlyStopping:)` saves where it stands (`Saved`) in each
+/// checkpoint, and `init(resuming:)` continues from it.
 ///
 /// ```swift
 /// let stopping = EarlyStopping(patience: 3)
@@ -67,6 +69,35 @@ public final class EarlyStopping: TrainingCallback {
 
     public init(patience: Int) {
         self.patience = patience
+    }
+
+    /// Where a run's early stopping stands after an epoch: what a checkpoint keeps.
+    public struct Saved {
+        public var patience: Int
+        public var bestEpoch: Int
+        public var bestAccuracy: Double
+        /// Epochs since the best one.
+        public var wait: Int
+        /// Set when the run has stopped.
+        public var stop: EarlyStop?
+        /// The best epoch's parameters and state tensors, named as in the model.
+        public var bestWeights: [(name: String, value: Tensor)]
+    }
+
+    public var saved: Saved {
+        Saved(patience: patience, bestEpoch: bestEpoch, bestAccuracy: bestAccuracy, wait: wait, stop: stop,
+              bestWeights: bestWeights)
+    }
+
+    /// Continues a run from a checkpoint's `Saved`: the same decisions, and the
+    /// same weights restored, as if the run had not been interrupted.
+    public init(resuming s: Saved) {
+        patience = s.patience
+        bestEpoch = s.bestEpoch
+        bestAccuracy = s.bestAccuracy
+        wait = s.wait
+        stop = s.stop
+        bestWeights = s.bestWeights
     }
 
     public func epochEnded<Model: Layer>(_ model: inout Model, record: EpochRecord, trainer: Trainer) throws -> TrainingDecision {
@@ -97,20 +128,25 @@ public final class EarlyStopping: TrainingCallback {
 /// `directory` after every epoch and, with `everySteps`, after every
 /// `everySteps`-th optimizer step that does not end an epoch (named by the epoch
 /// and batch; `fit(startEpoch:startBatch:)` resumes from it exactly). The
-/// directory keeps the newest `keep` (`CheckpointDirectory.save`). The model
-/// must be a `Network` (Sequential or GraphNetwork).
+/// directory keeps the newest `keep` (`CheckpointDirectory.save`). With
+/// `earlyStopping`, each checkpoint also keeps where it stands (best epoch,
+/// patience count, best weights as of the last finished epoch); give it after
+/// that callback in `fit`'s list. The model must be a `Network` (Sequential or GraphNetwork).
 public final class Checkpointing: TrainingCallback {
     public let directory: String
     public let keep: Int
     public let everySteps: Int?
     /// What the run's caller needs to continue it (recorded in every checkpoint).
     public let configuration: [String: String]
+    public let earlyStopping: EarlyStopping?
 
-    public init(directory: String, keep: Int = 5, everySteps: Int? = nil, configuration: [String: String] = [:]) {
+    public init(directory: String, keep: Int = 5, everySteps: Int? = nil, configuration: [String: String] = [:],
+                earlyStopping: EarlyStopping? = nil) {
         self.directory = directory
         self.keep = keep
         self.everySteps = everySteps
         self.configuration = configuration
+        self.earlyStopping = earlyStopping
     }
 
     public func batchEnded<Model: Layer>(_ model: inout Model, progress: BatchProgress, trainer: Trainer) throws {
@@ -127,7 +163,9 @@ public final class Checkpointing: TrainingCallback {
         guard let network = model as? any Network else {
             throw AxonError.invalidArgument("Checkpointing: the model must be a Network (Sequential or GraphNetwork), got \(Model.self)")
         }
-        try CheckpointDirectory.save(Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch, batch: batch,
-                                                configuration: configuration), in: directory, keep: keep)
+        var checkpoint = Checkpoint(model: network, optimizer: trainer.optimizer, epoch: epoch, batch: batch,
+                                    configuration: configuration)
+        checkpoint.earlyStopping = earlyStopping?.saved
+        try CheckpointDirectory.save(checkpoint, in: directory, keep: keep)
     }
 }
