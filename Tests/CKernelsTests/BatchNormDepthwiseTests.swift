@@ -151,7 +151,7 @@ private struct BatchNorm: CustomStringConvertible {
     }
     func infer(_ x: [Float], _ gamma: [Float]?, _ beta: [Float]?, mean: [Float], variance: [Float]) -> [Float] {
         var y = [Float](repeating: .nan, count: rows * c)
-        let st = ck_batchnorm_forward_infer(Int32(rows), Int32(c), x, gamma, beta, mean, variance, eps, &y)
+        let st = ck_batchnorm_forward_infer(Int32(rows), Int32(c), x, gamma, beta, mean, variance, eps, &y, nil)
         #expect(st == ok, "infer status \(st) for \(self)")
         return y
     }
@@ -464,6 +464,97 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
         print("batchnorm vs naive: y max rel \(worst.y), mean/var/inv_std \(worst.stats); backward dx \(worst.dx), dgamma/dbeta \(worst.dgb)")
     }
 
+    // Synchronized BatchNorm's pieces: each shard's moments (ck_batchnorm_moments) and
+    // dx from given sums (ck_batchnorm_backward_dx) against their naive references; and,
+    // combined over three shards as the ranks do, the whole batch's y, statistics and dx.
+    @Test func batchNormShardPiecesMatchNaiveAndTheWholeBatch() {
+        var rng = TestRNG(seed: 53)
+        var worst = (moments: Float(0), y: Float(0), dx: Float(0))
+        for (rows, c) in [(3, 1), (9, 2), (65, 7), (30, 32), (24, 257), (12, 600), (30_000, 3), (3_000, 70)] {
+            let bn = BatchNorm(rows: rows, c: c)
+            let x = rng.array(rows * c, -1, 2), dy = rng.array(rows * c)
+            let gamma = rng.array(c, 0.5, 1.5), beta = rng.array(c)
+            let cuts = [0, rows / 3, rows * 2 / 3, rows].map { $0 * c }
+            let shards = (0..<3).map { Array(x[cuts[$0]..<cuts[$0 + 1]]) }
+            let dys = (0..<3).map { Array(dy[cuts[$0]..<cuts[$0 + 1]]) }
+            let n = shards.map { $0.count / c }
+            // Moments of each shard, then Chan's combination in double.
+            var total = [Double](repeating: 0, count: c)
+            var parts: [(mean: [Float], m2: [Float])] = []
+            for (k, part) in shards.enumerated() {
+                var m = [Float](repeating: .nan, count: c), q = m, rm = m, rq = m
+                let runs = withThreads([1, 2]) { _ in
+                    var mm = m, qq = q
+                    #expect(ck_batchnorm_moments(Int32(n[k]), Int32(c), part, &mm, &qq) == ok)
+                    return mm + qq
+                }
+                #expect(bits(runs[0]) == bits(runs[1]), "\(bn) shard \(k): 1 and 2 threads differ")
+                m = Array(runs[1][0..<c]); q = Array(runs[1][c...])
+                #expect(ck_batchnorm_moments_naive(Int32(n[k]), Int32(c), part, &rm, &rq) == ok)
+                let scale = rq.map { max(1, $0) }
+                let d = max(maxDiff(m, rm).rel, zip(zip(q, rq), scale).map { abs($0.0 - $0.1) / $1 }.max()!)
+                worst.moments = max(worst.moments, d)
+                #expect(d < 1e-5, "\(bn) shard \(k): moments \(d)")
+                for j in 0..<c { total[j] += Double(n[k]) * Double(m[j]) }
+                parts.append((m, q))
+            }
+            let mean = total.map { Float($0 / Double(rows)) }
+            let variance = (0..<c).map { j in
+                Float((0..<3).reduce(0.0) { a, k in
+                    let d = Double(parts[k].mean[j]) - Double(mean[j])
+                    return a + Double(parts[k].m2[j]) + Double(n[k]) * d * d
+                } / Double(rows))
+            }
+            let whole = bn.naive(x, gamma, beta)
+            var y: [Float] = [], inv = [Float](repeating: .nan, count: c)
+            for (k, part) in shards.enumerated() {
+                var yk = [Float](repeating: .nan, count: part.count)
+                #expect(ck_batchnorm_forward_infer(Int32(n[k]), Int32(c), part, gamma, beta, mean, variance, bn.eps,
+                                                   &yk, &inv) == ok)
+                y += yk
+            }
+            let dy0 = max(maxDiff(y, whole.y).rel, maxDiff(inv, whole.invStd).rel, maxDiff(mean, whole.mean).rel,
+                          maxDiff(variance, whole.variance).rel)
+            worst.y = max(worst.y, dy0)
+            #expect(dy0 < 1e-5, "\(bn): sharded forward vs whole \(dy0)")
+            // Backward: each shard's sums (ck_batchnorm_backward without dx), added, then dx per shard.
+            var dg = [Float](repeating: 0, count: c), db = dg
+            for (k, part) in shards.enumerated() {
+                var g = [Float](repeating: .nan, count: c), b = g
+                #expect(ck_batchnorm_backward(Int32(n[k]), Int32(c), part, gamma, mean, inv, dys[k], nil, &g, &b) == ok)
+                for j in 0..<c { dg[j] += g[j]; db[j] += b[j] }
+            }
+            var dx: [Float] = []
+            for (k, part) in shards.enumerated() {
+                var dxk = [Float](repeating: .nan, count: part.count), ref = dxk
+                let runs = withThreads([1, 2]) { _ in
+                    var out = dxk
+                    #expect(ck_batchnorm_backward_dx(Int32(n[k]), Int32(c), Double(rows), part, gamma, mean, inv, dg, db,
+                                                     dys[k], &out) == ok)
+                    return out
+                }
+                #expect(bits(runs[0]) == bits(runs[1]), "\(bn) shard \(k): dx 1 and 2 threads differ")
+                dxk = runs[1]
+                #expect(ck_batchnorm_backward_dx_naive(Int32(n[k]), Int32(c), Double(rows), part, gamma, mean, inv, dg, db,
+                                                       dys[k], &ref) == ok)
+                #expect(maxDiff(dxk, ref).abs < 1e-5 * 2, "\(bn) shard \(k): dx vs naive \(maxDiff(dxk, ref).abs)")
+                var alias = dys[k]
+                let st = alias.withUnsafeMutableBufferPointer { a in
+                    ck_batchnorm_backward_dx(Int32(n[k]), Int32(c), Double(rows), part, gamma, mean, inv, dg, db,
+                                             a.baseAddress, a.baseAddress)
+                }
+                #expect(st == ok && bits(alias) == bits(dxk), "\(bn) shard \(k): dx in place over dy")
+                dx += dxk
+            }
+            let rb = bn.naiveBackward(x, gamma, whole, dy)
+            let scale = zip(gamma, whole.invStd).map { abs($0 * $1) }.max()!
+            let ex = maxDiff(dx, rb.dx).abs / max(1, scale)
+            worst.dx = max(worst.dx, ex)
+            #expect(ex < 1e-5, "\(bn): sharded dx vs whole \(ex)")
+        }
+        print("batchnorm shards vs naive: moments max rel \(worst.moments); combined y/stats \(worst.y), dx \(worst.dx)")
+    }
+
     // A channel whose mean is a thousand times its spread keeps its digits: the variance
     // comes from shifted sums, and y subtracts the mean to twice float precision.
     @Test func batchNormLargeMeanSmallSpread() {
@@ -526,7 +617,7 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
             var z = x
             let st1 = z.withUnsafeMutableBufferPointer { zb in
                 ck_batchnorm_forward_infer(Int32(rows), Int32(c), zb.baseAddress, gamma, beta, mean, variance,
-                                           bn.eps, zb.baseAddress)
+                                           bn.eps, zb.baseAddress, nil)
             }
             #expect(st1 == ok && bits(z) == bits(y), "\(bn): infer in place")
 
@@ -571,12 +662,12 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
         #expect(ck_batchnorm_forward_naive(0, 2, x, nil, nil, 1e-3, &y, &m, &v, &s) == einval)
         #expect(ck_batchnorm_forward_naive(4, 2, x, nil, nil, -1, &y, &m, &v, &s) == einval)
         #expect(ck_batchnorm_forward_naive(4, 2, x, nil, nil, 1e-3, &y, &m, nil, &s) == einval)
-        #expect(ck_batchnorm_forward_infer(0, 2, x, nil, nil, m, v, 1e-3, &y) == einval)
-        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, m, v, -1e-3, &y) == einval)
-        #expect(ck_batchnorm_forward_infer(4, 2, nil, nil, nil, m, v, 1e-3, &y) == einval)
-        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, nil, v, 1e-3, &y) == einval)
-        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, m, nil, 1e-3, &y) == einval)
-        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, m, v, 1e-3, nil) == einval)
+        #expect(ck_batchnorm_forward_infer(0, 2, x, nil, nil, m, v, 1e-3, &y, nil) == einval)
+        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, m, v, -1e-3, &y, nil) == einval)
+        #expect(ck_batchnorm_forward_infer(4, 2, nil, nil, nil, m, v, 1e-3, &y, nil) == einval)
+        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, nil, v, 1e-3, &y, nil) == einval)
+        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, m, nil, 1e-3, &y, nil) == einval)
+        #expect(ck_batchnorm_forward_infer(4, 2, x, nil, nil, m, v, 1e-3, nil, nil) == einval)
         var dx = [Float](repeating: 0, count: 8), dg: [Float] = [0, 0], db: [Float] = [0, 0]
         #expect(ck_batchnorm_backward(0, 2, x, nil, m, s, x, &dx, &dg, &db) == einval)
         #expect(ck_batchnorm_backward(4, -2, x, nil, m, s, x, &dx, &dg, &db) == einval)
@@ -586,6 +677,25 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
         #expect(ck_batchnorm_backward(4, 2, x, nil, m, s, nil, &dx, &dg, &db) == einval)
         #expect(ck_batchnorm_backward(4, 2, x, nil, m, s, x, nil, nil, nil) == ok, "every output skipped")
         #expect(ck_batchnorm_backward_naive(4, 2, x, nil, m, s, nil, &dx, &dg, &db) == einval)
+        #expect(ck_batchnorm_moments(0, 2, x, &m, &v) == einval)
+        #expect(ck_batchnorm_moments(4, -1, x, &m, &v) == einval)
+        #expect(ck_batchnorm_moments(4, 2, nil, &m, &v) == einval)
+        #expect(ck_batchnorm_moments(4, 2, x, nil, &v) == einval)
+        #expect(ck_batchnorm_moments(4, 2, x, &m, nil) == einval)
+        #expect(ck_batchnorm_moments_naive(0, 2, x, &m, &v) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, m, x, &dx) == ok)
+        #expect(ck_batchnorm_backward_dx(0, 2, 8, x, nil, m, s, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 3, x, nil, m, s, m, m, x, &dx) == einval, "n < rows")
+        #expect(ck_batchnorm_backward_dx(4, 2, .nan, x, nil, m, s, m, m, x, &dx) == einval, "n NaN")
+        #expect(ck_batchnorm_backward_dx(4, 2, .infinity, x, nil, m, s, m, m, x, &dx) == einval, "n inf")
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, nil, nil, m, s, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, nil, s, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, nil, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, nil, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, nil, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, m, nil, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, m, x, nil) == einval)
+        #expect(ck_batchnorm_backward_dx_naive(4, 2, 3, x, nil, m, s, m, m, x, &dx) == einval)
         #expect(ck_batchnorm_backward_naive(0, 2, x, nil, m, s, x, &dx, &dg, &db) == einval)
     }
 

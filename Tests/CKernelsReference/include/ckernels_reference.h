@@ -36,6 +36,10 @@ int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *ga
                                 const float *mean, const float *inv_std,
                                 const float *dy, float *dx, float *dgamma,
                                 float *dbeta);
+int ck_batchnorm_moments_naive(int rows, int c, const float *x, float *mean, float *m2);
+int ck_batchnorm_backward_dx_naive(int rows, int c, double n, const float *x, const float *gamma,
+                                   const float *mean, const float *inv_std, const float *dgamma,
+                                   const float *dbeta, const float *dy, float *dx);
 
 #ifdef __cplusplus
 }
