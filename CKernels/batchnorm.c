@@ -27,7 +27,7 @@
  * batch) needs the statistics of the whole batch between the passes, so it
  * calls the pieces that the one-call kernels are made of: ck_batchnorm_moments
  * (the statistics pass), the caller combines the shards' moments, then
- * ck_batchnorm_forward_infer normalises with them; backward,
+ * ck_batchnorm_normalize (inference's pass) normalises with them; backward,
  * ck_batchnorm_backward without dx gives the shard's sums, the caller adds them
  * over the shards, and ck_batchnorm_backward_dx applies them.
  */
@@ -197,7 +197,7 @@ static void wave_moments(const bn_plan *pl, int w0, int wn, int cw, const float 
     }
 }
 
-int ck_batchnorm_moments(int rows, int c, const float *x, float *mean, float *m2) {
+int ck_batchnorm_moments(int rows, int c, const float *x, float *mean, float *mean_lo, float *m2) {
     CHECK(sizes_ok(rows, c));
     CHECK(x != NULL && mean != NULL && m2 != NULL);
     bn_plan pl;
@@ -209,6 +209,7 @@ int ck_batchnorm_moments(int rows, int c, const float *x, float *mean, float *m2
         wave_moments(&pl, w0, wn, cw, x, mu, q);
         for (int k = 0; k < cw; k++) {
             mean[w0 + k] = (float)mu[k];
+            if (mean_lo) mean_lo[w0 + k] = (float)(mu[k] - mean[w0 + k]);
             m2[w0 + k] = (float)q[k];
         }
         if (pl.flat) break;
@@ -251,9 +252,9 @@ int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gam
     return CK_OK;
 }
 
-int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
-                               const float *beta, const float *mean, const float *var,
-                               float epsilon, float *y, float *inv_std) {
+int ck_batchnorm_normalize(int rows, int c, const float *x, const float *gamma, const float *beta,
+                           const float *mean, const float *mean_lo, const float *var,
+                           float epsilon, float *y, float *inv_std) {
     CHECK(sizes_ok(rows, c) && eps_ok(epsilon));
     CHECK(x != NULL && y != NULL && mean != NULL && var != NULL);
     bn_plan pl;
@@ -265,9 +266,9 @@ int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gam
         for (int j = 0; j < wn; j++) {
             const int ch = chan(&pl, w0, j);
             const float s = (float)(1.0 / sqrt((double)var[ch] + epsilon));
-            if (inv_std && j < cw) inv_std[w0 + j] = s;
+            if (inv_std && j < cw) inv_std[ch] = s;
             k.m[j] = mean[ch];
-            k.d[j] = 0.0f;
+            k.d[j] = mean_lo ? mean_lo[ch] : 0.0f;
             k.a[j] = (gamma ? gamma[ch] : 1.0f) * s;
             k.b[j] = beta ? beta[ch] : 0.0f;
         }
@@ -275,6 +276,12 @@ int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gam
         if (pl.flat) break;
     }
     return CK_OK;
+}
+
+int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, const float *mean, const float *var,
+                               float epsilon, float *y) {
+    return ck_batchnorm_normalize(rows, c, x, gamma, beta, mean, NULL, var, epsilon, y, NULL);
 }
 
 /* With x̂ = (x − μ)·s: dβ = Σ dy, dγ = Σ dy·x̂ = s·Σ dy·(x − μ), and

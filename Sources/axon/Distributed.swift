@@ -64,12 +64,13 @@ struct DistributedOptions: ParsableArguments {
         return parts
     }
 
-    /// The closing line of a distributed run: time in the gradient allreduces
+    /// The closing line of a distributed run: time in the allreduces (the
+    /// gradients' and, with synchronized BatchNorm, the BatchNorms' sums)
     /// (those after `since`, the counters when training began), waiting for the
     /// slowest rank included.
     static func summary(_ parallel: any DataParallel, since: (calls: Int, seconds: Double), trainingSeconds: Double) -> String {
         let calls = parallel.allreduceCalls - since.calls, seconds = parallel.allreduceSeconds - since.seconds
-        return "\(plural(parallel.size, "rank")): \(calls) gradient allreduces, "
+        return "\(plural(parallel.size, "rank")): \(calls) allreduces, "
             + "\(fixed(seconds / Double(max(calls, 1)) * 1000, 2)) ms each, "
             + "\(fixed(seconds / max(trainingSeconds, 1e-9) * 100, 1))% of the training time (rank 0)"
     }

@@ -265,7 +265,8 @@ int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *ga
     return CK_OK;
 }
 
-int ck_batchnorm_moments_naive(int rows, int c, const float *x, float *mean, float *m2) {
+int ck_batchnorm_moments_naive(int rows, int c, const float *x, float *mean, float *mean_lo,
+                               float *m2) {
     CHECK(rows >= 1 && c >= 1 && (double)rows * c <= 4e18);
     CHECK(x != NULL && mean != NULL && m2 != NULL);
     for (int ch = 0; ch < c; ch++) {
@@ -278,7 +279,25 @@ int ck_batchnorm_moments_naive(int rows, int c, const float *x, float *mean, flo
             q += d * d;
         }
         mean[ch] = (float)mu;
+        if (mean_lo) mean_lo[ch] = (float)(mu - mean[ch]);
         m2[ch] = (float)q;
+    }
+    return CK_OK;
+}
+
+int ck_batchnorm_normalize_naive(int rows, int c, const float *x, const float *gamma,
+                                 const float *beta, const float *mean, const float *mean_lo,
+                                 const float *var, float epsilon, float *y, float *inv_std) {
+    CHECK(rows >= 1 && c >= 1 && (double)rows * c <= 4e18);
+    CHECK(epsilon >= 0.0f && isfinite(epsilon));
+    CHECK(x != NULL && y != NULL && mean != NULL && var != NULL);
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = (double)mean[ch] + (mean_lo ? mean_lo[ch] : 0.0);
+        const double is = 1.0 / sqrt((double)var[ch] + epsilon);
+        const double g = gamma ? gamma[ch] : 1.0, b = beta ? beta[ch] : 0.0;
+        for (long r = 0; r < rows; r++)
+            y[(size_t)r * c + ch] = (float)(g * (x[(size_t)r * c + ch] - mu) * is + b);
+        if (inv_std) inv_std[ch] = (float)is;
     }
     return CK_OK;
 }

@@ -15,7 +15,7 @@ extension Kernels {
     static func batchNormInfer(rows: Int, channels: Int, x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor,
                                variance: Tensor, epsilon: Float, y: inout Tensor) throws {
         try withPointers([x, gamma.orNil, beta.orNil, mean, variance], &y) { r, yp in
-            try check(ck_batchnorm_forward_infer(Int32(rows), Int32(channels), r[0], r[1], r[2], r[3], r[4], epsilon, yp, nil),
+            try check(ck_batchnorm_forward_infer(Int32(rows), Int32(channels), r[0], r[1], r[2], r[3], r[4], epsilon, yp),
                       "ck_batchnorm_forward_infer")
         }
     }
@@ -35,20 +35,23 @@ extension Kernels {
 
 // The pieces of synchronized BatchNorm (SyncedBatchNorm.swift).
 extension Kernels {
-    /// Per channel: the mean of x and m2 = Σ (x − mean)².
-    static func batchNormMoments(rows: Int, channels: Int, x: Tensor, mean: inout Tensor, m2: inout Tensor) throws {
-        try withPointers([x], &mean, &m2) { r, mp, qp in
-            try check(ck_batchnorm_moments(Int32(rows), Int32(channels), r[0], mp, qp), "ck_batchnorm_moments")
+    /// Per channel: the mean of x to twice float precision (mean + meanLow) and
+    /// m2 = Σ (x − mean)².
+    static func batchNormMoments(rows: Int, channels: Int, x: Tensor, mean: inout Tensor, meanLow: inout Tensor,
+                                 m2: inout Tensor) throws {
+        try withPointers([x], &mean, &meanLow, &m2) { r, mp, lp, qp in
+            try check(ck_batchnorm_moments(Int32(rows), Int32(channels), r[0], mp, lp, qp), "ck_batchnorm_moments")
         }
     }
 
     /// y normalised with the given statistics (the whole batch's), and the inverse
     /// standard deviations it used.
     static func batchNormNormalize(rows: Int, channels: Int, x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor,
-                                   variance: Tensor, epsilon: Float, y: inout Tensor, inverseStd: inout Tensor) throws {
-        try withPointers([x, gamma.orNil, beta.orNil, mean, variance], &y, &inverseStd) { r, yp, sp in
-            try check(ck_batchnorm_forward_infer(Int32(rows), Int32(channels), r[0], r[1], r[2], r[3], r[4], epsilon, yp, sp),
-                      "ck_batchnorm_forward_infer")
+                                   meanLow: Tensor, variance: Tensor, epsilon: Float, y: inout Tensor,
+                                   inverseStd: inout Tensor) throws {
+        try withPointers([x, gamma.orNil, beta.orNil, mean, meanLow, variance], &y, &inverseStd) { r, yp, sp in
+            try check(ck_batchnorm_normalize(Int32(rows), Int32(channels), r[0], r[1], r[2], r[3], r[4], r[5], epsilon,
+                                             yp, sp), "ck_batchnorm_normalize")
         }
     }
 

@@ -32,6 +32,7 @@ public struct BatchNorm: SerializableLayer {
     private var batchVariance = Tensor.empty
     private var inverseStd = Tensor.empty
     private var synced: SyncedBatch?     // the step's, when forward normalised with the global batch
+    private var batchMeanLow = Tensor.empty  // the global mean's low part (batchMean + batchMeanLow)
     private var syncedRows = 0.0         // the global batch's rows
 
     public init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true) {
@@ -91,11 +92,14 @@ public struct BatchNorm: SerializableLayer {
             Tensor.reuse(&inverseStd, shape: [channels])
             synced = SyncedBatch.current
             if let synced {
-                try Kernels.batchNormMoments(rows: rows, channels: channels, x: x, mean: &batchMean, m2: &batchVariance)
-                syncedRows = try synced.combine(rows: rows, mean: &batchMean, variance: &batchVariance)
+                Tensor.reuse(&batchMeanLow, shape: [channels])
+                try Kernels.batchNormMoments(rows: rows, channels: channels, x: x, mean: &batchMean,
+                                             meanLow: &batchMeanLow, m2: &batchVariance)
+                syncedRows = try synced.combine(rows: rows, mean: &batchMean, meanLow: &batchMeanLow,
+                                                variance: &batchVariance)
                 try Kernels.batchNormNormalize(rows: rows, channels: channels, x: x, gamma: gamma, beta: beta,
-                                               mean: batchMean, variance: batchVariance, epsilon: epsilon,
-                                               y: &output, inverseStd: &inverseStd)
+                                               mean: batchMean, meanLow: batchMeanLow, variance: batchVariance,
+                                               epsilon: epsilon, y: &output, inverseStd: &inverseStd)
             } else {
                 try Kernels.batchNormTrain(rows: rows, channels: channels, x: x, gamma: gamma, beta: beta, epsilon: epsilon,
                                            y: &output, mean: &batchMean, variance: &batchVariance, inverseStd: &inverseStd)

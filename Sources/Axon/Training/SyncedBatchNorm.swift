@@ -2,8 +2,9 @@
 public enum BatchNormStatistics: String, Sendable, CaseIterable {
     /// The statistics of the whole global batch (synchronized BatchNorm): every
     /// BatchNorm adds its shard's per-channel moments over the ranks in the
-    /// forward pass (two allreduces of C floats) and its per-channel sums in the
-    /// backward pass (one of 2C), so N ranks compute what one process would.
+    /// forward pass (two allreduces, of C + 2 and 2C floats) and its per-channel
+    /// sums in the backward pass (one of 2C), so N ranks compute what one
+    /// process would.
     case global
     /// Each rank normalises its shard with the shard's own statistics (Horovod
     /// without SyncBatchNorm): no extra communication, but a small shard's
@@ -33,30 +34,39 @@ final class SyncedBatch: @unchecked Sendable {
         self.share = share
     }
 
-    /// Turns this shard's per-channel `mean` and m2 = Σ (x − mean)² (over `rows`
-    /// rows) into the global batch's mean and biased variance; returns the global
-    /// row count. Chan's combination: the means first (one allreduce of
-    /// rows·mean), then Σ m2 + rows·(mean − global mean)² (another), which needs
-    /// no sums of squares that could cancel.
-    func combine(rows: Int, mean: inout Tensor, variance m2: inout Tensor) throws -> Double {
+    /// Turns this shard's per-channel mean (`mean` + `meanLow`, twice float
+    /// precision) and m2 = Σ (x − mean)² over `rows` rows into the global batch's
+    /// mean (the same two parts) and biased variance; returns the global row
+    /// count. Chan's combination about a common shift: the first allreduce gives
+    /// every rank the same approximate mean m̃ (and the row count); the second
+    /// adds rows·(mean − m̃) and m2 + rows·(mean − m̃)², small numbers whose float
+    /// sums keep the mean's digits (m = m̃ + δ, M2 = Σ … − N·δ²), with no sums of
+    /// squares that could cancel.
+    func combine(rows: Int, mean: inout Tensor, meanLow: inout Tensor, variance m2: inout Tensor) throws -> Double {
         let c = mean.count
+        func local(_ j: Int) -> Double { Double(mean[flat: j]) + Double(meanLow[flat: j]) }
         // The row count rides along split in 12-bit parts: float sums stay exact
         // up to 2³⁶ rows over 4096 ranks.
-        var sums = [Float](repeating: 0, count: c + 2)
-        for j in 0..<c { sums[j] = Float(Double(rows) * Double(mean[flat: j])) }
-        sums[c] = Float(rows >> 12)
-        sums[c + 1] = Float(rows & 4095)
-        try parallel.allreduceSum(&sums)
-        let total = Double(sums[c]) * 4096 + Double(sums[c + 1])
-        var spreads = [Float](repeating: 0, count: c)
+        var first = [Float](repeating: 0, count: c + 2)
+        for j in 0..<c { first[j] = Float(Double(rows) * local(j)) }
+        first[c] = Float(rows >> 12)
+        first[c + 1] = Float(rows & 4095)
+        try parallel.allreduceSum(&first)
+        let total = Double(first[c]) * 4096 + Double(first[c + 1])
+        let shift = (0..<c).map { Double(Float(Double(first[$0]) / total)) }
+        var second = [Float](repeating: 0, count: 2 * c)
         for j in 0..<c {
-            let global = Float(Double(sums[j]) / total)
-            let d = Double(mean[flat: j]) - Double(global)
-            spreads[j] = Float(Double(m2[flat: j]) + Double(rows) * d * d)
-            mean[flat: j] = global
+            let d = local(j) - shift[j]
+            second[j] = Float(Double(rows) * d)
+            second[c + j] = Float(Double(m2[flat: j]) + Double(rows) * d * d)
         }
-        try parallel.allreduceSum(&spreads)
-        for j in 0..<c { m2[flat: j] = Float(Double(spreads[j]) / total) }
+        try parallel.allreduceSum(&second)
+        for j in 0..<c {
+            let delta = Double(second[j]) / total, global = shift[j] + delta
+            mean[flat: j] = Float(global)
+            meanLow[flat: j] = Float(global - Double(mean[flat: j]))
+            m2[flat: j] = Float(max(0, Double(second[c + j]) / total - delta * delta))
+        }
         return total
     }
 
