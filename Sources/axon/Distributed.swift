@@ -22,7 +22,7 @@ struct DistributedOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --distributed: none keeps --learning-rate, linear multiplies it by the number of ranks (Horovod's rule for a batch per rank that stays the same).", valueName: "none|linear"))
     var lrScaling: LearningRateScaling = .none
 
-    @Option(name: .customLong("batchnorm-stats"), help: ArgumentHelp("With --distributed: global normalises every BatchNorm in training with the whole global batch's mean and variance (synchronized BatchNorm: N ranks train as one process does; three small allreduces per BatchNorm and step, of C+2, C and 2C floats for C channels), per-rank with each rank's own shard's (Horovod's default without SyncBatchNorm: no extra communication, noisier statistics on small shards).", valueName: "global|per-rank"))
+    @Option(name: .customLong("batchnorm-stats"), help: ArgumentHelp("With --distributed: global normalises every BatchNorm in training with the whole global batch's mean and variance (synchronized BatchNorm: N ranks train as one process does; three small allreduces per BatchNorm and step, of C+2, 2C and 2C floats for C channels), per-rank with each rank's own shard's (Horovod's default without SyncBatchNorm: no extra communication, noisier statistics on small shards).", valueName: "global|per-rank"))
     var batchNormStatistics: BatchNormStatistics = .global
 
     func validate() throws {
