@@ -231,7 +231,10 @@ final class ThreadedRanks: @unchecked Sendable {
 
     /// Rank `rank`'s bytes in; when all have arrived, `combine` of every rank's
     /// (in rank order) out to each.
-    fileprivate func collective(_ rank: Int, _ bytes: UnsafeMutableRawBufferPointer, _ combine: ([[UInt8]]) -> [UInt8]) {
+    /// A rank that waits a minute throws (another rank failed): the test fails
+    /// instead of hanging.
+    fileprivate func collective(_ rank: Int, _ bytes: UnsafeMutableRawBufferPointer,
+                                _ combine: ([[UInt8]]) -> [UInt8]) throws {
         condition.lock()
         defer { condition.unlock() }
         let mine = generation
@@ -243,7 +246,12 @@ final class ThreadedRanks: @unchecked Sendable {
             generation += 1
             condition.broadcast()
         } else {
-            while generation == mine { condition.wait() }
+            let deadline = Date(timeIntervalSinceNow: 60)
+            while generation == mine {
+                guard condition.wait(until: deadline) || generation != mine else {
+                    throw AxonError.invalidArgument("rehearsed rank \(rank): the other ranks did not reach the collective")
+                }
+            }
         }
         // No later round can finish before this rank has read this one's result.
         result.withUnsafeBytes { bytes.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[0..<bytes.count])) }
@@ -256,14 +264,14 @@ final class ThreadedRanks: @unchecked Sendable {
         init(rank: Int, group: ThreadedRanks) { self.rank = rank; self.group = group }
         func allreduceSum(_ values: UnsafeMutableBufferPointer<Float>) throws {
             allreduceCalls += 1
-            group.collective(rank, UnsafeMutableRawBufferPointer(values)) { all in
+            try group.collective(rank, UnsafeMutableRawBufferPointer(values)) { all in
                 var sum = [Float](repeating: 0, count: values.count)
                 for d in all { d.withUnsafeBytes { b in for (i, v) in b.bindMemory(to: Float.self).enumerated() { sum[i] += v } } }
                 return sum.withUnsafeBytes { Array($0) }
             }
         }
         func broadcast(_ bytes: UnsafeMutableRawBufferPointer, root: Int) throws {
-            group.collective(rank, bytes) { $0[root] }
+            try group.collective(rank, bytes) { $0[root] }
         }
     }
 
