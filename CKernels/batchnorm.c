@@ -22,6 +22,14 @@
  *
  * A wave reads its columns of x (and dy) before writing its columns of the
  * output, and waves own disjoint columns: so y may alias x, and dx may alias dy.
+ *
+ * Synchronized BatchNorm (data-parallel ranks, each holding a shard of the
+ * batch) needs the statistics of the whole batch between the passes, so it
+ * calls the pieces that the one-call kernels are made of: ck_batchnorm_moments
+ * (the statistics pass), the caller combines the shards' moments, then
+ * ck_batchnorm_normalize (inference's pass) normalises with them; backward,
+ * ck_batchnorm_backward without dx gives the shard's sums, the caller adds them
+ * over the shards, and ck_batchnorm_backward_dx applies them.
  */
 #include <math.h>
 #include "internal.h"
@@ -173,6 +181,42 @@ static void wave_apply(const bn_plan *pl, int w0, int wn, const float *x, const 
 
 static int eps_ok(float epsilon) { return epsilon >= 0.0f && isfinite(epsilon); }
 
+/* The wave's per-channel mean μ and m2 = Σ (x − μ)², in double, from sums of
+ * x − shift (shift the channel's first value). */
+static void wave_moments(const bn_plan *pl, int w0, int wn, int cw, const float *x, double *mu,
+                         double *m2) {
+    float shift[BN_WAVE];
+    double S[BN_WAVE], Q[BN_WAVE];
+    for (int j = 0; j < wn; j++) shift[j] = x[chan(pl, w0, j)];
+    wave_sums(pl, w0, wn, x, NULL, shift, S, Q);
+    for (int k = 0; k < cw; k++) {
+        const double dm = S[k] / pl->rows;
+        mu[k] = shift[k] + dm;
+        m2[k] = Q[k] - S[k] * dm;
+        if (m2[k] < 0.0) m2[k] = 0.0; /* rounding can leave −tiny; a NaN stays NaN */
+    }
+}
+
+int ck_batchnorm_moments(int rows, int c, const float *x, float *mean, float *mean_lo, float *m2) {
+    CHECK(sizes_ok(rows, c));
+    CHECK(x != NULL && mean != NULL && m2 != NULL);
+    bn_plan pl;
+    make_plan(&pl, rows, c);
+    for (int w0 = 0; w0 < c; w0 += BN_WAVE) {
+        int wn, cw;
+        wave_size(&pl, w0, &wn, &cw);
+        double mu[BN_WAVE], q[BN_WAVE];
+        wave_moments(&pl, w0, wn, cw, x, mu, q);
+        for (int k = 0; k < cw; k++) {
+            mean[w0 + k] = (float)mu[k];
+            if (mean_lo) mean_lo[w0 + k] = (float)(mu[k] - mean[w0 + k]);
+            m2[w0 + k] = (float)q[k];
+        }
+        if (pl.flat) break;
+    }
+    return CK_OK;
+}
+
 int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gamma,
                                const float *beta, float epsilon, float *y, float *mean,
                                float *var, float *inv_std) {
@@ -183,17 +227,14 @@ int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gam
     for (int w0 = 0; w0 < c; w0 += BN_WAVE) {
         int wn, cw;
         wave_size(&pl, w0, &wn, &cw);
-        float shift[BN_WAVE], mlo[BN_WAVE];
-        double S[BN_WAVE], Q[BN_WAVE];
-        for (int j = 0; j < wn; j++) shift[j] = x[chan(&pl, w0, j)];
-        wave_sums(&pl, w0, wn, x, NULL, shift, S, Q);
+        float mlo[BN_WAVE];
+        double mu[BN_WAVE], m2[BN_WAVE];
+        wave_moments(&pl, w0, wn, cw, x, mu, m2);
         for (int k = 0; k < cw; k++) {
             const int ch = w0 + k;
-            const double dm = S[k] / rows, mu = shift[k] + dm;
-            double v = (Q[k] - S[k] * dm) / rows;
-            if (v < 0.0) v = 0.0; /* rounding can leave −tiny; a NaN stays NaN */
-            mean[ch] = (float)mu;
-            mlo[k] = (float)(mu - mean[ch]);
+            const double v = m2[k] / rows;
+            mean[ch] = (float)mu[k];
+            mlo[k] = (float)(mu[k] - mean[ch]);
             var[ch] = (float)v;
             inv_std[ch] = (float)(1.0 / sqrt(v + epsilon));
         }
@@ -211,9 +252,9 @@ int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gam
     return CK_OK;
 }
 
-int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
-                               const float *beta, const float *mean, const float *var,
-                               float epsilon, float *y) {
+int ck_batchnorm_normalize(int rows, int c, const float *x, const float *gamma, const float *beta,
+                           const float *mean, const float *mean_lo, const float *var,
+                           float epsilon, float *y, float *inv_std) {
     CHECK(sizes_ok(rows, c) && eps_ok(epsilon));
     CHECK(x != NULL && y != NULL && mean != NULL && var != NULL);
     bn_plan pl;
@@ -225,8 +266,9 @@ int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gam
         for (int j = 0; j < wn; j++) {
             const int ch = chan(&pl, w0, j);
             const float s = (float)(1.0 / sqrt((double)var[ch] + epsilon));
+            if (inv_std && j < cw) inv_std[ch] = s;
             k.m[j] = mean[ch];
-            k.d[j] = 0.0f;
+            k.d[j] = mean_lo ? mean_lo[ch] : 0.0f;
             k.a[j] = (gamma ? gamma[ch] : 1.0f) * s;
             k.b[j] = beta ? beta[ch] : 0.0f;
         }
@@ -236,9 +278,38 @@ int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gam
     return CK_OK;
 }
 
+int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
+                               const float *beta, const float *mean, const float *var,
+                               float epsilon, float *y) {
+    return ck_batchnorm_normalize(rows, c, x, gamma, beta, mean, NULL, var, epsilon, y, NULL);
+}
+
 /* With x̂ = (x − μ)·s: dβ = Σ dy, dγ = Σ dy·x̂ = s·Σ dy·(x − μ), and
  * dx = γs/n·(n·dy − dβ − x̂·dγ) = A·dy + (x − μ)·B + D with A = γs,
- * B = −γs²·dγ/n, D = −γs·dβ/n (in double from the double sums). */
+ * B = −γs²·dγ/n, D = −γs·dβ/n (in double from the sums). The coefficients of
+ * the wave's cw channels, then the dx pass. */
+static void wave_dx(const bn_plan *pl, int w0, int wn, int cw, double n, const float *x,
+                    const float *gamma, const float *ref, const float *inv_std, const double *dg,
+                    const double *db, const float *dy, float *dx) {
+    float A[BN_WAVE], B[BN_WAVE], D[BN_WAVE];
+    for (int k = 0; k < cw; k++) {
+        const int ch = w0 + k;
+        const double s = inv_std[ch], g = gamma ? gamma[ch] : 1.0;
+        A[k] = (float)(g * s);
+        B[k] = (float)(-g * s * s * dg[k] / n);
+        D[k] = (float)(-g * s * db[k] / n);
+    }
+    bn_coef k;
+    for (int j = 0; j < wn; j++) {
+        const int ch = chan(pl, w0, j) - w0;
+        k.m[j] = ref[j];
+        k.a[j] = A[ch];
+        k.b[j] = B[ch];
+        k.d[j] = D[ch];
+    }
+    wave_apply(pl, w0, wn, x, dy, dx, &k);
+}
+
 int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
                           const float *mean, const float *inv_std, const float *dy, float *dx,
                           float *dgamma, float *dbeta) {
@@ -254,28 +325,36 @@ int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
         double S[BN_WAVE], Q[BN_WAVE];
         for (int j = 0; j < wn; j++) ref[j] = mean[chan(&pl, w0, j)];
         wave_sums(&pl, w0, wn, dy, x, ref, S, Q);
-        float A[BN_WAVE], B[BN_WAVE], D[BN_WAVE];
         for (int k = 0; k < cw; k++) {
-            const int ch = w0 + k;
-            const double s = inv_std[ch], g = gamma ? gamma[ch] : 1.0;
-            const double db = S[k], dg = Q[k] * s;
-            if (dbeta) dbeta[ch] = (float)db;
-            if (dgamma) dgamma[ch] = (float)dg;
-            A[k] = (float)(g * s);
-            B[k] = (float)(-g * s * s * dg / rows);
-            D[k] = (float)(-g * s * db / rows);
+            Q[k] *= inv_std[w0 + k]; /* now dγ; S is dβ */
+            if (dbeta) dbeta[w0 + k] = (float)S[k];
+            if (dgamma) dgamma[w0 + k] = (float)Q[k];
         }
-        if (dx) {
-            bn_coef k;
-            for (int j = 0; j < wn; j++) {
-                const int ch = chan(&pl, w0, j) - w0;
-                k.m[j] = ref[j];
-                k.a[j] = A[ch];
-                k.b[j] = B[ch];
-                k.d[j] = D[ch];
-            }
-            wave_apply(&pl, w0, wn, x, dy, dx, &k);
+        if (dx) wave_dx(&pl, w0, wn, cw, rows, x, gamma, ref, inv_std, Q, S, dy, dx);
+        if (pl.flat) break;
+    }
+    return CK_OK;
+}
+
+int ck_batchnorm_backward_dx(int rows, int c, double n, const float *x, const float *gamma,
+                             const float *mean, const float *inv_std, const float *dgamma,
+                             const float *dbeta, const float *dy, float *dx) {
+    CHECK(sizes_ok(rows, c) && n >= rows && isfinite(n));
+    CHECK(x != NULL && mean != NULL && inv_std != NULL && dgamma != NULL && dbeta != NULL);
+    CHECK(dy != NULL && dx != NULL);
+    bn_plan pl;
+    make_plan(&pl, rows, c);
+    for (int w0 = 0; w0 < c; w0 += BN_WAVE) {
+        int wn, cw;
+        wave_size(&pl, w0, &wn, &cw);
+        float ref[BN_WAVE];
+        double dg[BN_WAVE], db[BN_WAVE];
+        for (int j = 0; j < wn; j++) ref[j] = mean[chan(&pl, w0, j)];
+        for (int k = 0; k < cw; k++) {
+            dg[k] = dgamma[w0 + k];
+            db[k] = dbeta[w0 + k];
         }
+        wave_dx(&pl, w0, wn, cw, n, x, gamma, ref, inv_std, dg, db, dy, dx);
         if (pl.flat) break;
     }
     return CK_OK;

@@ -287,6 +287,19 @@ int ck_batchnorm_forward_train(int rows, int c, const float *x, const float *gam
 int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gamma,
                                const float *beta, const float *mean,
                                const float *var, float epsilon, float *y);
+/* The statistics pass of ck_batchnorm_forward_train alone, for a caller that
+ * combines the moments of several shards of a batch (synchronized BatchNorm):
+ * per channel, the mean [c] to twice float precision (mean + mean_lo, mean_lo
+ * may be NULL) and m2 [c] = Σ_rows (x − mean)² (so var = m2/rows). */
+int ck_batchnorm_moments(int rows, int c, const float *x, float *mean, float *mean_lo,
+                         float *m2);
+/* The normalising pass with given statistics (inference's, and a synchronized
+ * batch's): mean + mean_lo (mean_lo may be NULL: zeros; a channel whose mean
+ * is far larger than its spread keeps its digits with it) and var [c]. y may
+ * alias x. inv_std [c], if not NULL, receives the 1/sqrt(var + epsilon) used. */
+int ck_batchnorm_normalize(int rows, int c, const float *x, const float *gamma, const float *beta,
+                           const float *mean, const float *mean_lo, const float *var,
+                           float epsilon, float *y, float *inv_std);
 /* Training-mode backward (the statistics depend on x), with mean and inv_std
  * from ck_batchnorm_forward_train and x̂ = (x − mean)·inv_std:
  *   dbeta = Σ_rows dy,  dgamma = Σ_rows dy·x̂,
@@ -296,6 +309,14 @@ int ck_batchnorm_forward_infer(int rows, int c, const float *x, const float *gam
 int ck_batchnorm_backward(int rows, int c, const float *x, const float *gamma,
                           const float *mean, const float *inv_std, const float *dy,
                           float *dx, float *dgamma, float *dbeta);
+/* dx alone from given sums: dx = gamma·inv_std/n · (n·dy − dbeta − x̂·dgamma)
+ * for this shard's rows of a batch of n >= rows rows whose statistics (mean,
+ * inv_std) and sums dgamma, dbeta [c] are the whole batch's (synchronized
+ * BatchNorm: the shards' sums from ck_batchnorm_backward, added). gamma may
+ * be NULL (ones). dx may alias dy. */
+int ck_batchnorm_backward_dx(int rows, int c, double n, const float *x, const float *gamma,
+                             const float *mean, const float *inv_std, const float *dgamma,
+                             const float *dbeta, const float *dy, float *dx);
 
 /* ----------------------------------------------------- random numbers */
 

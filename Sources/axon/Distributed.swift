@@ -9,6 +9,9 @@ enum LearningRateScaling: String, CaseIterable, ExpressibleByArgument {
     case linear
 }
 
+/// `--batchnorm-stats`: whose statistics BatchNorm normalises with (Trainer.batchNormStatistics).
+extension BatchNormStatistics: ExpressibleByArgument {}
+
 /// `axon-mpi train --distributed`: data-parallel training over MPI (see README,
 /// "Several machines"). --batch-size stays the global batch: each of N ranks
 /// trains on its B/N share and the gradients are averaged (Trainer.parallel).
@@ -19,8 +22,14 @@ struct DistributedOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --distributed: none keeps --learning-rate, linear multiplies it by the number of ranks (Horovod's rule for a batch per rank that stays the same).", valueName: "none|linear"))
     var lrScaling: LearningRateScaling = .none
 
+    @Option(name: .customLong("batchnorm-stats"), help: ArgumentHelp("With --distributed: global normalises every BatchNorm in training with the whole global batch's mean and variance (synchronized BatchNorm: N ranks train as one process does; three small allreduces per BatchNorm and step, of C+2, 2C and 2C floats for C channels), per-rank with each rank's own shard's (Horovod's default without SyncBatchNorm: no extra communication, noisier statistics on small shards).", valueName: "global|per-rank"))
+    var batchNormStatistics: BatchNormStatistics = .global
+
     func validate() throws {
         if lrScaling != .none && !distributed { throw ValidationError("--lr-scaling applies only with --distributed") }
+        if batchNormStatistics != .global && !distributed {
+            throw ValidationError("--batchnorm-stats applies only with --distributed")
+        }
         if distributed && AxonProgram.startDistributed == nil {
             throw ValidationError("--distributed needs axon-mpi, the MPI build of axon (make release builds it where Open MPI is installed), run under mpirun: mpirun -np 2 axon-mpi train ... --distributed")
         }
@@ -55,12 +64,13 @@ struct DistributedOptions: ParsableArguments {
         return parts
     }
 
-    /// The closing line of a distributed run: time in the gradient allreduces
+    /// The closing line of a distributed run: time in the allreduces (the
+    /// gradients' and, with synchronized BatchNorm, the BatchNorms' sums)
     /// (those after `since`, the counters when training began), waiting for the
     /// slowest rank included.
     static func summary(_ parallel: any DataParallel, since: (calls: Int, seconds: Double), trainingSeconds: Double) -> String {
         let calls = parallel.allreduceCalls - since.calls, seconds = parallel.allreduceSeconds - since.seconds
-        return "\(plural(parallel.size, "rank")): \(calls) gradient allreduces, "
+        return "\(plural(parallel.size, "rank")): \(calls) allreduces, "
             + "\(fixed(seconds / Double(max(calls, 1)) * 1000, 2)) ms each, "
             + "\(fixed(seconds / max(trainingSeconds, 1e-9) * 100, 1))% of the training time (rank 0)"
     }

@@ -293,12 +293,14 @@ struct Train: ParsableCommand {
         }
         if let parallel {
             trainer.parallel = parallel
+            trainer.batchNormStatistics = parallelism.batchNormStatistics
             try trainer.synchronize(&network, fingerprint: DistributedOptions.fingerprint(
                 settings: configuration, resumedAt: "epoch \(checkpoint?.epoch ?? 0), batch \(checkpoint?.batch ?? 0)",
                 data: [("train", train), ("validation", validation), ("test", test)]))
             let share = settings.batchSize / parallel.size, extra = settings.batchSize % parallel.size == 0 ? "" : "-\(share + 1)"
             output.say("data-parallel over \(parallel.size) ranks: \(share)\(extra) examples per rank and batch, "
-                       + "learning rate ×\(parallelism.learningRateFactor(parallel)) (--lr-scaling \(parallelism.lrScaling.rawValue))")
+                       + "learning rate ×\(parallelism.learningRateFactor(parallel)) (--lr-scaling \(parallelism.lrScaling.rawValue)), "
+                       + "BatchNorm statistics \(parallelism.batchNormStatistics.rawValue) (--batchnorm-stats)")
         }
         // The progress bar, epoch lines and history file; early stopping; checkpoints (rank 0 only).
         let reporter = output.reporter(epochs: settings.epochs)

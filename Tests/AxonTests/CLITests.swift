@@ -73,6 +73,7 @@ struct CLIError: Error, CustomStringConvertible {
         (["train", "--model", "lenet5", "--data", "/etc/hostname"], "is not a directory"),
         (["train", "--model", "lenet5", "--distributed"], "--distributed needs axon-mpi"),
         (["train", "--model", "lenet5", "--lr-scaling", "linear"], "--lr-scaling applies only with --distributed"),
+        (["train", "--model", "lenet5", "--batchnorm-stats", "per-rank"], "--batchnorm-stats applies only with --distributed"),
         (["bench", "--steps", "0"], "--steps must be a positive integer, got 0"),
         (["bench", "--model", "vgg"], "vgg"),
         (["bench", "--batch-size", "-5"], "--batch-size must be a positive integer, got -5"),

@@ -264,3 +264,57 @@ int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *ga
     }
     return CK_OK;
 }
+
+int ck_batchnorm_moments_naive(int rows, int c, const float *x, float *mean, float *mean_lo,
+                               float *m2) {
+    CHECK(rows >= 1 && c >= 1 && (double)rows * c <= 4e18);
+    CHECK(x != NULL && mean != NULL && m2 != NULL);
+    for (int ch = 0; ch < c; ch++) {
+        double s = 0;
+        for (long r = 0; r < rows; r++) s += x[(size_t)r * c + ch];
+        const double mu = s / rows;
+        double q = 0;
+        for (long r = 0; r < rows; r++) {
+            const double d = x[(size_t)r * c + ch] - mu;
+            q += d * d;
+        }
+        mean[ch] = (float)mu;
+        if (mean_lo) mean_lo[ch] = (float)(mu - mean[ch]);
+        m2[ch] = (float)q;
+    }
+    return CK_OK;
+}
+
+int ck_batchnorm_normalize_naive(int rows, int c, const float *x, const float *gamma,
+                                 const float *beta, const float *mean, const float *mean_lo,
+                                 const float *var, float epsilon, float *y, float *inv_std) {
+    CHECK(rows >= 1 && c >= 1 && (double)rows * c <= 4e18);
+    CHECK(epsilon >= 0.0f && isfinite(epsilon));
+    CHECK(x != NULL && y != NULL && mean != NULL && var != NULL);
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = (double)mean[ch] + (mean_lo ? mean_lo[ch] : 0.0);
+        const double is = 1.0 / sqrt((double)var[ch] + epsilon);
+        const double g = gamma ? gamma[ch] : 1.0, b = beta ? beta[ch] : 0.0;
+        for (long r = 0; r < rows; r++)
+            y[(size_t)r * c + ch] = (float)(g * (x[(size_t)r * c + ch] - mu) * is + b);
+        if (inv_std) inv_std[ch] = (float)is;
+    }
+    return CK_OK;
+}
+
+int ck_batchnorm_backward_dx_naive(int rows, int c, double n, const float *x, const float *gamma,
+                                   const float *mean, const float *inv_std, const float *dgamma,
+                                   const float *dbeta, const float *dy, float *dx) {
+    CHECK(rows >= 1 && c >= 1 && (double)rows * c <= 4e18 && n >= rows && isfinite(n));
+    CHECK(x != NULL && mean != NULL && inv_std != NULL && dgamma != NULL && dbeta != NULL);
+    CHECK(dy != NULL && dx != NULL);
+    for (int ch = 0; ch < c; ch++) {
+        const double mu = mean[ch], is = inv_std[ch], g = gamma ? gamma[ch] : 1.0;
+        for (long r = 0; r < rows; r++) {
+            const size_t i = (size_t)r * c + ch;
+            const double xhat = (x[i] - mu) * is;
+            dx[i] = (float)(g * is / n * (n * dy[i] - dbeta[ch] - xhat * dgamma[ch]));
+        }
+    }
+    return CK_OK;
+}

@@ -464,6 +464,123 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
         print("batchnorm vs naive: y max rel \(worst.y), mean/var/inv_std \(worst.stats); backward dx \(worst.dx), dgamma/dbeta \(worst.dgb)")
     }
 
+    // Synchronized BatchNorm's pieces: each shard's moments (ck_batchnorm_moments), the
+    // normalising pass with given statistics (ck_batchnorm_normalize) and dx from given sums
+    // (ck_batchnorm_backward_dx) against their naive references; and, combined over three
+    // shards as the ranks do, the whole batch's y, statistics and dx (two shapes with a mean
+    // 500 times the spread: the mean's low part keeps y's digits).
+    @Test func batchNormShardPiecesMatchNaiveAndTheWholeBatch() {
+        var rng = TestRNG(seed: 53)
+        var worst = (moments: Float(0), normalize: Float(0), y: Float(0), dx: Float(0))
+        for (rows, c, offset) in [(3, 1, 0), (9, 2, 0), (65, 7, 500), (30, 32, 0), (24, 257, 0), (12, 600, 0),
+                                  (30_000, 3, 0), (3_000, 70, 500)] as [(Int, Int, Float)] {
+            let bn = BatchNorm(rows: rows, c: c)
+            let x = rng.array(rows * c, -1, 2).map { $0 + offset }, dy = rng.array(rows * c)
+            let gamma = rng.array(c, 0.5, 1.5), beta = rng.array(c)
+            let cuts = [0, rows / 3, rows * 2 / 3, rows].map { $0 * c }
+            let shards = (0..<3).map { Array(x[cuts[$0]..<cuts[$0 + 1]]) }
+            let dys = (0..<3).map { Array(dy[cuts[$0]..<cuts[$0 + 1]]) }
+            let n = shards.map { $0.count / c }
+            // Moments of each shard, then Chan's combination in double.
+            var parts: [(mean: [Double], m2: [Float])] = []
+            for (k, part) in shards.enumerated() {
+                let none = [Float](repeating: .nan, count: c)
+                let runs = withThreads([1, 2]) { _ in
+                    var m = none, lo = none, q = none
+                    #expect(ck_batchnorm_moments(Int32(n[k]), Int32(c), part, &m, &lo, &q) == ok)
+                    return m + lo + q
+                }
+                #expect(bits(runs[0]) == bits(runs[1]), "\(bn) shard \(k): 1 and 2 threads differ")
+                var rm = none, rlo = none, rq = none
+                #expect(ck_batchnorm_moments_naive(Int32(n[k]), Int32(c), part, &rm, &rlo, &rq) == ok)
+                let m = Array(runs[1][0..<c]), lo = Array(runs[1][c..<2 * c]), q = Array(runs[1][(2 * c)...])
+                let mean = (0..<c).map { Double(m[$0]) + Double(lo[$0]) }
+                let naiveMean = (0..<c).map { Double(rm[$0]) + Double(rlo[$0]) }
+                // The mean against the spread (√(m2/rows)), m2 relative.
+                let d = (0..<c).map { j in
+                    max(Float(abs(mean[j] - naiveMean[j]) / max(1e-3, (Double(rq[j]) / Double(n[k])).squareRoot())),
+                        abs(q[j] - rq[j]) / max(1, rq[j]))
+                }.max()!
+                worst.moments = max(worst.moments, d)
+                #expect(d < 1e-5, "\(bn) shard \(k): moments \(d)")
+                parts.append((mean, q))
+            }
+            let mu = (0..<c).map { j in (0..<3).reduce(0.0) { $0 + Double(n[$1]) * parts[$1].mean[j] } / Double(rows) }
+            let variance = (0..<c).map { j in
+                Float((0..<3).reduce(0.0) { a, k in
+                    let d = parts[k].mean[j] - mu[j]
+                    return a + Double(parts[k].m2[j]) + Double(n[k]) * d * d
+                } / Double(rows))
+            }
+            let mean = mu.map { Float($0) }, meanLo = (0..<c).map { Float(mu[$0] - Double(mean[$0])) }
+            let whole = bn.naive(x, gamma, beta)
+            var y: [Float] = [], inv = [Float](repeating: .nan, count: c)
+            for (k, part) in shards.enumerated() {
+                var yk = [Float](repeating: .nan, count: part.count), ry = yk, rinv = inv
+                let runs = withThreads([1, 2]) { _ in
+                    var out = yk
+                    #expect(ck_batchnorm_normalize(Int32(n[k]), Int32(c), part, gamma, beta, mean, meanLo, variance,
+                                                   bn.eps, &out, &inv) == ok)
+                    return out
+                }
+                #expect(bits(runs[0]) == bits(runs[1]), "\(bn) shard \(k): normalize 1 and 2 threads differ")
+                yk = runs[1]
+                #expect(ck_batchnorm_normalize_naive(Int32(n[k]), Int32(c), part, gamma, beta, mean, meanLo, variance,
+                                                     bn.eps, &ry, &rinv) == ok)
+                let dn = max(maxDiff(yk, ry).rel, maxDiff(inv, rinv).rel)
+                worst.normalize = max(worst.normalize, dn)
+                #expect(dn < 1e-5, "\(bn) shard \(k): normalize vs naive \(dn)")
+                var alias = part
+                let st = alias.withUnsafeMutableBufferPointer { a in
+                    ck_batchnorm_normalize(Int32(n[k]), Int32(c), a.baseAddress, gamma, beta, mean, meanLo, variance,
+                                           bn.eps, a.baseAddress, nil)
+                }
+                #expect(st == ok && bits(alias) == bits(yk), "\(bn) shard \(k): normalize in place")
+                y += yk
+            }
+            let dy0 = max(maxDiff(y, whole.y).rel, maxDiff(inv, whole.invStd).rel, maxDiff(mean, whole.mean).rel,
+                          maxDiff(variance, whole.variance).rel)
+            worst.y = max(worst.y, dy0)
+            #expect(dy0 < 1e-5, "\(bn): sharded forward vs whole \(dy0)")
+            // Backward: each shard's sums (ck_batchnorm_backward without dx), added, then dx per shard.
+            var dg = [Float](repeating: 0, count: c), db = dg
+            for (k, part) in shards.enumerated() {
+                var g = [Float](repeating: .nan, count: c), b = g
+                #expect(ck_batchnorm_backward(Int32(n[k]), Int32(c), part, gamma, mean, inv, dys[k], nil, &g, &b) == ok)
+                for j in 0..<c { dg[j] += g[j]; db[j] += b[j] }
+            }
+            var dx: [Float] = []
+            for (k, part) in shards.enumerated() {
+                var dxk = [Float](repeating: .nan, count: part.count), ref = dxk
+                let runs = withThreads([1, 2]) { _ in
+                    var out = dxk
+                    #expect(ck_batchnorm_backward_dx(Int32(n[k]), Int32(c), Double(rows), part, gamma, mean, inv, dg, db,
+                                                     dys[k], &out) == ok)
+                    return out
+                }
+                #expect(bits(runs[0]) == bits(runs[1]), "\(bn) shard \(k): dx 1 and 2 threads differ")
+                dxk = runs[1]
+                #expect(ck_batchnorm_backward_dx_naive(Int32(n[k]), Int32(c), Double(rows), part, gamma, mean, inv, dg, db,
+                                                       dys[k], &ref) == ok)
+                #expect(maxDiff(dxk, ref).abs < 1e-5 * 2, "\(bn) shard \(k): dx vs naive \(maxDiff(dxk, ref).abs)")
+                var alias = dys[k]
+                let st = alias.withUnsafeMutableBufferPointer { a in
+                    ck_batchnorm_backward_dx(Int32(n[k]), Int32(c), Double(rows), part, gamma, mean, inv, dg, db,
+                                             a.baseAddress, a.baseAddress)
+                }
+                #expect(st == ok && bits(alias) == bits(dxk), "\(bn) shard \(k): dx in place over dy")
+                dx += dxk
+            }
+            let rb = bn.naiveBackward(x, gamma, whole, dy)
+            let scale = zip(gamma, whole.invStd).map { abs($0 * $1) }.max()!
+            let ex = maxDiff(dx, rb.dx).abs / max(1, scale)
+            worst.dx = max(worst.dx, ex)
+            #expect(ex < 1e-5, "\(bn): sharded dx vs whole \(ex)")
+        }
+        print("batchnorm shards vs naive: moments \(worst.moments), normalize \(worst.normalize); "
+              + "combined over 3 shards vs the whole batch: y/stats \(worst.y), dx \(worst.dx)")
+    }
+
     // A channel whose mean is a thousand times its spread keeps its digits: the variance
     // comes from shifted sums, and y subtracts the mean to twice float precision.
     @Test func batchNormLargeMeanSmallSpread() {
@@ -586,6 +703,37 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
         #expect(ck_batchnorm_backward(4, 2, x, nil, m, s, nil, &dx, &dg, &db) == einval)
         #expect(ck_batchnorm_backward(4, 2, x, nil, m, s, x, nil, nil, nil) == ok, "every output skipped")
         #expect(ck_batchnorm_backward_naive(4, 2, x, nil, m, s, nil, &dx, &dg, &db) == einval)
+        #expect(ck_batchnorm_moments(4, 2, x, &m, nil, &v) == ok, "no low part")
+        #expect(ck_batchnorm_moments(0, 2, x, &m, &s, &v) == einval)
+        #expect(ck_batchnorm_moments(4, -1, x, &m, &s, &v) == einval)
+        #expect(ck_batchnorm_moments(4, 2, nil, &m, &s, &v) == einval)
+        #expect(ck_batchnorm_moments(4, 2, x, nil, &s, &v) == einval)
+        #expect(ck_batchnorm_moments(4, 2, x, &m, &s, nil) == einval)
+        #expect(ck_batchnorm_moments_naive(0, 2, x, &m, &s, &v) == einval)
+        m = [0, 0]; v = [1, 1]
+        #expect(ck_batchnorm_normalize(4, 2, x, nil, nil, m, nil, v, 1e-3, &y, nil) == ok, "no low part or inv_std")
+        #expect(ck_batchnorm_normalize(0, 2, x, nil, nil, m, m, v, 1e-3, &y, &s) == einval)
+        #expect(ck_batchnorm_normalize(4, 2, x, nil, nil, m, m, v, -1, &y, &s) == einval)
+        #expect(ck_batchnorm_normalize(4, 2, x, nil, nil, m, m, v, .nan, &y, &s) == einval)
+        #expect(ck_batchnorm_normalize(4, 2, nil, nil, nil, m, m, v, 1e-3, &y, &s) == einval)
+        #expect(ck_batchnorm_normalize(4, 2, x, nil, nil, nil, m, v, 1e-3, &y, &s) == einval)
+        #expect(ck_batchnorm_normalize(4, 2, x, nil, nil, m, m, nil, 1e-3, &y, &s) == einval)
+        #expect(ck_batchnorm_normalize(4, 2, x, nil, nil, m, m, v, 1e-3, nil, &s) == einval)
+        #expect(ck_batchnorm_normalize_naive(4, 2, x, nil, nil, m, m, v, -1, &y, &s) == einval)
+        s = [1, 1]
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, m, x, &dx) == ok)
+        #expect(ck_batchnorm_backward_dx(0, 2, 8, x, nil, m, s, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 3, x, nil, m, s, m, m, x, &dx) == einval, "n < rows")
+        #expect(ck_batchnorm_backward_dx(4, 2, .nan, x, nil, m, s, m, m, x, &dx) == einval, "n NaN")
+        #expect(ck_batchnorm_backward_dx(4, 2, .infinity, x, nil, m, s, m, m, x, &dx) == einval, "n inf")
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, nil, nil, m, s, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, nil, s, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, nil, m, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, nil, m, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, nil, x, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, m, nil, &dx) == einval)
+        #expect(ck_batchnorm_backward_dx(4, 2, 8, x, nil, m, s, m, m, x, nil) == einval)
+        #expect(ck_batchnorm_backward_dx_naive(4, 2, 3, x, nil, m, s, m, m, x, &dx) == einval)
         #expect(ck_batchnorm_backward_naive(0, 2, x, nil, m, s, x, &dx, &dg, &db) == einval)
     }
 

@@ -2,7 +2,8 @@
 # Data-parallel training over Open MPI (make test runs it where MPI is installed;
 # needs .build/release/axon and axon-mpi, and Fashion-MNIST from make deps):
 #  1. equivalence: N ranks with batch B/N each end with the weights of one
-#     process with batch B (LeNet-5 + Momentum, LSTM + Adam; 2 and 3 ranks);
+#     process with batch B (LeNet-5 + Momentum, LSTM + Adam; 2 and 3 ranks;
+#     Inception-v3 with synchronized BatchNorm, 2 ranks, 1 step);
 #  2. a 2-rank checkpoint resumes in one process and a 1-process one in 2 ranks;
 #     augmentation, early stopping and a mid-epoch resume also match one process;
 #  3. ranks started with different data or flags refuse to start, with one line;
@@ -88,9 +89,35 @@ for c, name in enumerate(["red", "green", "blue"]):
             f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 80, 80, 8, 2, 0, 0, 0))
                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 PY
-timeout 300 $MPIRUN -np 2 "$BIN/axon-mpi" train --images "$WORK/photos" --model inception-v3 --width-divisor 16 \
-    --input-size 75x75 --epochs 3 --batch-size 8 --threads 1 --distributed --save "$WORK/inception.safetensors" \
-    > "$WORK/inception.log" 2>&1 || { cat "$WORK/inception.log"; fail "Inception-v3 on 2 ranks"; }
+inception() {  # inception NAME RANKS [flags...]
+    local name=$1 np=$2; shift 2
+    local args=(train --images "$WORK/photos" --model inception-v3 --width-divisor 16 --input-size 75x75
+                --threads 1 "$@")
+    if [ "$np" = 0 ]; then "$BIN/axon" "${args[@]}" > "$WORK/$name.log" 2>&1
+    else timeout 300 $MPIRUN -np "$np" "$BIN/axon-mpi" "${args[@]}" --distributed > "$WORK/$name.log" 2>&1; fi \
+        || { cat "$WORK/$name.log"; fail "$name"; }
+}
+# Synchronized BatchNorm (the default): each BatchNorm normalises with the whole
+# batch's statistics, so one step of plain SGD on 2 ranks × 13-14 images gives one
+# process's weights and moving statistics on all 27. One step only: this network
+# (94 BatchNorms over a few rows each) is chaotic; one process fed the same two
+# batches with their images in reverse order already ends 1e-2 away after two
+# steps. Per-tensor tolerance 1e-3: the BatchNorm betas' gradients are sums that
+# nearly cancel, whose float rounding alone moves them ~1e-4 (reordering the
+# batch in one process does); the other tensors agree to ~1e-5.
+# Per-rank statistics (--batchnorm-stats per-rank) must be far off.
+inception inception-ref 0 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
+    --save "$WORK/inception-ref.safetensors"
+inception inception-sync 2 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
+    --save "$WORK/inception-sync.safetensors"
+echo -n "Inception-v3, synchronized BatchNorm, 2 ranks × 13-14, 1 step (1e-3): "
+$COMPARE "$WORK/inception-sync.safetensors" "$WORK/inception-ref.safetensors" 1e-3 || fail "Inception-v3, synchronized BatchNorm"
+inception inception-per-rank 2 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
+    --batchnorm-stats per-rank --save "$WORK/inception-per-rank.safetensors"
+echo -n "  per-rank statistics instead (must be over 1e-1): "
+$COMPARE "$WORK/inception-per-rank.safetensors" "$WORK/inception-ref.safetensors" 1e-1 \
+    && fail "Inception-v3: per-rank BatchNorm statistics as close to one process as synchronized ones"
+inception inception 2 --epochs 3 --batch-size 8 --save "$WORK/inception.safetensors"
 grep -q "data-parallel over 2 ranks" "$WORK/inception.log" || { cat "$WORK/inception.log"; fail "Inception-v3: not data-parallel"; }
 trained=$(grep -o "test accuracy [0-9.]*%" "$WORK/inception.log")
 evaluated=$("$BIN/axon" eval --model "$WORK/inception.safetensors" --images "$WORK/photos" | grep -o "test accuracy [0-9.]*%")
@@ -115,6 +142,7 @@ refused() {  # refused WHAT EXPECTED-TEXT RANK0-FLAGS RANK1-FLAGS
 }
 refused "different data" "data (1 of 2 ranks)" "--limit 240" "--limit 120"
 refused "different flags" "settings (1 of 2 ranks)" "--limit 240" "--limit 240 --learning-rate 0.02"
+refused "different BatchNorm statistics" "batchnorm statistics (1 of 2 ranks)" "--limit 240" "--limit 240 --batchnorm-stats per-rank"
 echo "== a rank killed mid-run stops the run"
 $MPIRUN -np 3 "$BIN/axon-mpi" train --model lenet5 --epochs 100 --limit 3000 --batch-size 60 --threads 1 --quiet \
     --distributed --checkpoint-dir "$WORK/killed" > "$WORK/killed.log" 2>&1 &

@@ -7,6 +7,10 @@
 /// Parameters "gamma" (with `scale`) and "beta" (with `center`); state
 /// "moving_mean" (zeros) and "moving_variance" (ones), saved in model files.
 /// `Network.foldedForInference()` folds it into a convolution or dense layer before it.
+///
+/// Inside a data-parallel training step with synchronized statistics
+/// (`SyncedBatch`, set by `Trainer.step`), μ_B and σ²_B are the whole global
+/// batch's, added over the ranks, and so are the sums that dx needs.
 public struct BatchNorm: SerializableLayer {
     public static let kind = "BatchNorm"
     public let momentum: Float
@@ -27,6 +31,9 @@ public struct BatchNorm: SerializableLayer {
     private var batchMean = Tensor.empty
     private var batchVariance = Tensor.empty
     private var inverseStd = Tensor.empty
+    private var synced: SyncedBatch?     // the step's, when forward normalised with the global batch
+    private var batchMeanLow = Tensor.empty  // the global mean's low part (batchMean + batchMeanLow)
+    private var syncedRows = 0.0         // the global batch's rows
 
     public init(momentum: Float = 0.99, epsilon: Float = 1e-3, center: Bool = true, scale: Bool = true) {
         self.momentum = momentum
@@ -83,8 +90,20 @@ public struct BatchNorm: SerializableLayer {
             Tensor.reuse(&batchMean, shape: [channels])
             Tensor.reuse(&batchVariance, shape: [channels])
             Tensor.reuse(&inverseStd, shape: [channels])
-            try Kernels.batchNormTrain(rows: rows, channels: channels, x: x, gamma: gamma, beta: beta, epsilon: epsilon,
-                                       y: &output, mean: &batchMean, variance: &batchVariance, inverseStd: &inverseStd)
+            synced = SyncedBatch.current
+            if let synced {
+                Tensor.reuse(&batchMeanLow, shape: [channels])
+                try Kernels.batchNormMoments(rows: rows, channels: channels, x: x, mean: &batchMean,
+                                             meanLow: &batchMeanLow, m2: &batchVariance)
+                syncedRows = try synced.combine(rows: rows, mean: &batchMean, meanLow: &batchMeanLow,
+                                                variance: &batchVariance)
+                try Kernels.batchNormNormalize(rows: rows, channels: channels, x: x, gamma: gamma, beta: beta,
+                                               mean: batchMean, meanLow: batchMeanLow, variance: batchVariance,
+                                               epsilon: epsilon, y: &output, inverseStd: &inverseStd)
+            } else {
+                try Kernels.batchNormTrain(rows: rows, channels: channels, x: x, gamma: gamma, beta: beta, epsilon: epsilon,
+                                           y: &output, mean: &batchMean, variance: &batchVariance, inverseStd: &inverseStd)
+            }
             let decay = 1 - momentum
             for j in 0..<channels {
                 movingMean[flat: j] -= (movingMean[flat: j] - batchMean[flat: j]) * decay
@@ -95,6 +114,7 @@ public struct BatchNorm: SerializableLayer {
             try Kernels.batchNormInfer(rows: rows, channels: channels, x: x, gamma: gamma, beta: beta, mean: movingMean,
                                        variance: movingVariance, epsilon: epsilon, y: &output)
             input = .empty
+            synced = nil
         }
         return output
     }
@@ -106,16 +126,34 @@ public struct BatchNorm: SerializableLayer {
             throw AxonError.invalidArgument("\(summary): backward needs a preceding forward(training: true)")
         }
         try dy.expectShape(output.shape, "\(summary) output gradient")
+        let rows = input.count / channels
         var dxOut = inputGradient ? Tensor.take(&dx, reshapedTo: input.shape) : nil
-        var dgamma = scale ? Tensor.take(&gammaGradient) : nil, dbeta = center ? Tensor.take(&betaGradient) : nil
-        defer {
-            if let dxOut { dx = dxOut }
-            if let dgamma { gammaGradient = dgamma }
-            if let dbeta { betaGradient = dbeta }
+        defer { if let dxOut { dx = dxOut } }
+        if let synced {
+            // dγ and dβ stay this shard's sums: the step's gradient allreduce weights
+            // them by the shard's share and adds them, which gives the global batch's.
+            // dx needs the global sums now.
+            var dg: Tensor? = Tensor(zeros: [channels]), db: Tensor? = Tensor(zeros: [channels]), noDx: Tensor? = nil
+            try Kernels.batchNormBackward(rows: rows, channels: channels, x: input, gamma: gamma, mean: batchMean,
+                                          inverseStd: inverseStd, dy: dy, dx: &noDx, dgamma: &dg, dbeta: &db)
+            if scale { gammaGradient = dg! }
+            if center { betaGradient = db! }
+            if dxOut != nil {
+                try synced.globalSums(dgamma: &dg!, dbeta: &db!)
+                try Kernels.batchNormBackwardDx(rows: rows, channels: channels, count: syncedRows, x: input, gamma: gamma,
+                                                mean: batchMean, inverseStd: inverseStd, dgamma: dg!, dbeta: db!, dy: dy,
+                                                dx: &dxOut!)
+            }
+            self.synced = nil
+        } else {
+            var dgamma = scale ? Tensor.take(&gammaGradient) : nil, dbeta = center ? Tensor.take(&betaGradient) : nil
+            defer {
+                if let dgamma { gammaGradient = dgamma }
+                if let dbeta { betaGradient = dbeta }
+            }
+            try Kernels.batchNormBackward(rows: rows, channels: channels, x: input, gamma: gamma, mean: batchMean,
+                                          inverseStd: inverseStd, dy: dy, dx: &dxOut, dgamma: &dgamma, dbeta: &dbeta)
         }
-        try Kernels.batchNormBackward(rows: input.count / channels, channels: channels, x: input, gamma: gamma,
-                                      mean: batchMean, inverseStd: inverseStd, dy: dy, dx: &dxOut, dgamma: &dgamma,
-                                      dbeta: &dbeta)
         input = .empty
         return dxOut ?? .empty
     }

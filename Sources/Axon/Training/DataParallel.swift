@@ -53,6 +53,7 @@ extension Trainer {
         var parts = fingerprint
         parts["model"] = model.parameters.map { "\($0.name)\($0.value.shape)" }.joined(separator: ";")
             + "|" + model.state.map { "\($0.name)\($0.value.shape)" }.joined(separator: ";")
+        parts["batchnorm statistics"] = batchNormStatistics.rawValue
         parts["optimizer"] = optimizer.summary + "|" + optimizer.slots.keys.sorted()
             .map { "\($0)\(optimizer.slots[$0]!.shape)" }.joined(separator: ";")
             + "|" + optimizer.scalarState.keys.sorted().joined(separator: ";")
@@ -111,16 +112,18 @@ extension Trainer {
 
     /// Averages the gradients of this rank's shard with the other ranks': one
     /// fused buffer (every gradient scaled by this shard's share of the global
-    /// batch, then the non-parameter state such as BatchNorm's moving statistics,
-    /// scaled the same way, then the batch loss and correct count) and one
-    /// in-place allreduce, so the update equals one process's on the whole batch
-    /// and every rank holds the same moving statistics (their shard-weighted mean).
+    /// batch, then with `state` the non-parameter state such as BatchNorm's
+    /// moving statistics, scaled the same way, then the batch loss and correct
+    /// count) and one in-place allreduce, so the update equals one process's on
+    /// the whole batch and every rank holds the same moving statistics (their
+    /// shard-weighted mean; synchronized BatchNorm computed the same ones on
+    /// every rank already, and leaves `state` false).
     func reduceGradients<Model: Layer>(_ model: inout Model, share: Float, loss: Float,
-                                       correct: Int) throws -> (loss: Float, correct: Int) {
+                                       correct: Int, state: Bool = true) throws -> (loss: Float, correct: Int) {
         guard let parallel else { return (loss, correct) }
         var n = 0
         model.updateParameters { _, _, g in n += g.count }
-        model.updateState { _, t in n += t.count }
+        if state { model.updateState { _, t in n += t.count } }
         if fusedGradients.count != n + 2 { fusedGradients = [Float](repeating: 0, count: n + 2) }
         try fusedGradients.withUnsafeMutableBufferPointer { fused in
             var at = 0
@@ -133,13 +136,13 @@ extension Trainer {
                 at += t.count
             }
             model.updateParameters { _, _, g in gather(&g) }
-            model.updateState { _, t in gather(&t) }
+            if state { model.updateState { _, t in gather(&t) } }
             fused[n] = loss * share
             fused[n + 1] = Float(correct)
             try parallel.allreduceSum(fused)
             at = 0
             model.updateParameters { _, _, g in scatter(&g) }
-            model.updateState { _, t in scatter(&t) }
+            if state { model.updateState { _, t in scatter(&t) } }
         }
         return (fusedGradients[n], Int(fusedGradients[n + 1].rounded()))
     }

@@ -92,6 +92,10 @@ public final class Trainer {
     /// rank's shard of every global batch and averages the gradients over the
     /// ranks before each update; only rank 0 evaluates (its figures are shared).
     public var parallel: (any DataParallel)?
+    /// With `parallel` over more than one rank: whether BatchNorm normalises with
+    /// the whole global batch's statistics (the default: N ranks train as one
+    /// process) or each rank with its shard's (SyncedBatchNorm.swift).
+    public var batchNormStatistics = BatchNormStatistics.global
     var fusedGradients: [Float] = []
 
     private var baseLearningRate: Float
@@ -226,11 +230,19 @@ public final class Trainer {
     @discardableResult
     public func step<Model: Layer>(_ model: inout Model, images: Tensor, labels: [Int32],
                                    trainingSetSize: Int? = nil, batchExamples: Int? = nil) throws -> (loss: Float, correct: Int) {
-        let logits = try model.forward(images, training: true)
-        var (value, gradient) = try loss.compute(logits: logits, labels: labels)
-        let correct = countCorrect(logits, labels)
-        _ = try model.backward(gradient, inputGradient: false)
-        gradient = .empty
+        var share: Float = 1, synced: SyncedBatch?
+        if let parallel {
+            share = Float(labels.count) / Float(batchExamples ?? labels.count * parallel.size)
+            if parallel.size > 1 && batchNormStatistics == .global { synced = SyncedBatch(parallel: parallel, share: share) }
+        }
+        let (batchLoss, correct) = try SyncedBatch.$current.withValue(synced) {
+            let logits = try model.forward(images, training: true)
+            let (value, gradient) = try loss.compute(logits: logits, labels: labels)
+            let correct = countCorrect(logits, labels)
+            _ = try model.backward(gradient, inputGradient: false)
+            return (value, correct)
+        }
+        var value = batchLoss
         if l2 != 0 || l1 != 0 {
             let n = Float(trainingSetSize ?? labels.count)
             let (c2, c1) = (l2 / n, l1 / n)
@@ -243,9 +255,9 @@ public final class Trainer {
             value += penalty
         }
         var result = (loss: value, correct: correct)
-        if let parallel {
-            let global = batchExamples ?? labels.count * parallel.size
-            result = try reduceGradients(&model, share: Float(labels.count) / Float(global), loss: value, correct: correct)
+        if parallel != nil {
+            // Synchronized BatchNorm's moving statistics are the same on every rank already.
+            result = try reduceGradients(&model, share: share, loss: value, correct: correct, state: synced == nil)
         }
         if optimizer.step == 0 { optimizer.createSlots(for: model) }
         try optimizer.update(&model)

@@ -36,6 +36,14 @@ int ck_batchnorm_backward_naive(int rows, int c, const float *x, const float *ga
                                 const float *mean, const float *inv_std,
                                 const float *dy, float *dx, float *dgamma,
                                 float *dbeta);
+int ck_batchnorm_moments_naive(int rows, int c, const float *x, float *mean, float *mean_lo,
+                               float *m2);
+int ck_batchnorm_normalize_naive(int rows, int c, const float *x, const float *gamma,
+                                 const float *beta, const float *mean, const float *mean_lo,
+                                 const float *var, float epsilon, float *y, float *inv_std);
+int ck_batchnorm_backward_dx_naive(int rows, int c, double n, const float *x, const float *gamma,
+                                   const float *mean, const float *inv_std, const float *dgamma,
+                                   const float *dbeta, const float *dy, float *dx);
 
 #ifdef __cplusplus
 }
