@@ -23,6 +23,7 @@
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))
 #include <immintrin.h>
 __m256 _ZGVdN8v_tanhf(__m256 x);
+__m256 _ZGVdN8v_expf(__m256 x);
 #define CK_HAVE_VECTOR_TANHF 1
 #endif
 
@@ -36,8 +37,22 @@ static void tanh_span(const float *x, float *y, size_t n) {
     for (; i < n; i++) y[i] = tanhf(x[i]);
 }
 
-/* Spans of this many elements (a multiple of 8) are the units threads share. */
-#define ACT_SPAN 4096
+/* σ over [0, n), 8 lanes at a time, then a scalar tail: explicit, not left
+ * to the vectoriser, whose runtime overlap check would send an in-place call
+ * (y == x) to the scalar expf, which rounds differently. expf(−x) overflows
+ * to +inf for x < −88 and 1/(1+inf) = 0: the plain form saturates correctly
+ * at both ends. */
+static void sigmoid_span(const float *x, float *y, size_t n) {
+    size_t i = 0;
+#ifdef CK_HAVE_VECTOR_TANHF
+    const __m256 one = _mm256_set1_ps(1.0f), sign = _mm256_set1_ps(-0.0f);
+    for (; i + 8 <= n; i += 8) {
+        const __m256 e = _ZGVdN8v_expf(_mm256_xor_ps(_mm256_loadu_ps(x + i), sign));
+        _mm256_storeu_ps(y + i, _mm256_div_ps(one, _mm256_add_ps(one, e)));
+    }
+#endif
+    for (; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i]));
+}
 
 int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
     CHECK(ck_valid_act(activation));
@@ -63,20 +78,11 @@ int ck_activation_forward(int activation, const float *x, float *y, size_t n) {
         });
         break;
     case CK_ACT_SIGMOID:
-        /* expf(-x) overflows to +inf for x < -88 and 1/(1+inf) = 0: the
-         * plain form is already saturating correctly at both ends. */
-        CK_PAR_FOR(n >= ACT_PAR_MIN,
-        for (size_t i = 0; i < n; i++) y[i] = 1.0f / (1.0f + expf(-x[i])););
+        CK_PAR_SPANS(n, n >= ACT_PAR_MIN, lo, len, sigmoid_span(x + lo, y + lo, len););
         break;
-    case CK_ACT_TANH: {
-        const size_t spans = (n + ACT_SPAN - 1) / ACT_SPAN;
-        CK_PAR_FOR(n >= ACT_PAR_MIN,
-        for (size_t s = 0; s < spans; s++) {
-            const size_t lo = s * ACT_SPAN, len = n - lo < ACT_SPAN ? n - lo : ACT_SPAN;
-            tanh_span(x + lo, y + lo, len);
-        });
+    case CK_ACT_TANH:
+        CK_PAR_SPANS(n, n >= ACT_PAR_MIN, lo, len, tanh_span(x + lo, y + lo, len););
         break;
-    }
     }
     return CK_OK;
 }

@@ -15,9 +15,6 @@
 
 static int rate_ok(float rate) { return rate >= 0.0f && rate < 1.0f; } /* NaN fails */
 
-/* Spans of this many elements are the units threads share. */
-#define DROPOUT_SPAN 4096
-
 /* One span, in a function of its own: inside it the compiler can see that
  * the byte mask does not overlap the floats (a byte store may alias anything)
  * and vectorises the loop, which it will not do in the OpenMP-outlined body.
@@ -45,12 +42,8 @@ int ck_dropout_forward(size_t n, float rate, uint64_t seed, uint64_t counter,
     const uint64_t key = ck_stream_key(seed);
     /* TF multiplies by the reciprocal (x * (1/keep_prob)); so do we. */
     const float scale = 1.0f / (1.0f - rate);
-    const size_t spans = (n + DROPOUT_SPAN - 1) / DROPOUT_SPAN;
-    CK_PAR_FOR(n >= DROPOUT_PAR_MIN,
-    for (size_t s = 0; s < spans; s++) {
-        const size_t lo = s * DROPOUT_SPAN, len = n - lo < DROPOUT_SPAN ? n - lo : DROPOUT_SPAN;
-        dropout_span_isa(len, key, counter + lo, rate, scale, x + lo, y + lo, mask + lo);
-    });
+    CK_PAR_SPANS(n, n >= DROPOUT_PAR_MIN, lo, len,
+                 dropout_span_isa(len, key, counter + lo, rate, scale, x + lo, y + lo, mask + lo););
     return CK_OK;
 }
 

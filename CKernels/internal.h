@@ -59,6 +59,24 @@ static inline int ck_par_ok(void) { return ck_threads() > 1 && !omp_in_parallel(
     } while (0)
 #define CK_PAR_FOR(cond, ...) CK_PAR_FOR_N(ck_threads(), cond, __VA_ARGS__)
 
+/* CK_PAR_FOR over [0, n) in spans of CK_SPAN elements: `body` runs once per
+ * span with `lo` and `len` declared. For elementwise loops whose results
+ * must not depend on where the threads' shares begin: glibc's vector math
+ * (expf, powf, ... through -fveclib) and its scalar tail can round
+ * differently, so an element must fall in the same place of a vector loop
+ * whatever the thread count. CK_SPAN is a multiple of every vector width and
+ * unroll; only the last span ends off it, as the whole range does. */
+#define CK_SPAN 4096
+#define CK_PAR_SPANS(n, cond, lo, len, ...)                                    \
+    do {                                                                       \
+        const size_t ck_n_ = (n), ck_spans_ = (ck_n_ + CK_SPAN - 1) / CK_SPAN;  \
+        CK_PAR_FOR(cond, for (size_t ck_s_ = 0; ck_s_ < ck_spans_; ck_s_++) {  \
+            const size_t lo = ck_s_ * CK_SPAN;                                 \
+            const size_t len = ck_n_ - lo < CK_SPAN ? ck_n_ - lo : CK_SPAN;    \
+            __VA_ARGS__                                                        \
+        });                                                                    \
+    } while (0)
+
 static inline int ck_imin(int a, int b) { return a < b ? a : b; }
 static inline int ck_imax(int a, int b) { return a > b ? a : b; }
 

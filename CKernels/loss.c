@@ -96,15 +96,15 @@ int ck_sigmoid_cross_entropy(size_t n, const float *logits, const float *labels,
     if (n == 0) return CK_OK;
     CHECK(logits && labels);
     if (loss) {
-        CK_PAR_FOR(n >= LOSS_PAR_MIN,
-        for (size_t i = 0; i < n; i++) {
+        CK_PAR_SPANS(n, n >= LOSS_PAR_MIN, lo, len,
+        for (size_t i = lo; i < lo + len; i++) {
             const float x = logits[i], z = labels[i];
             loss[i] = (x > 0.0f ? x : 0.0f) - x * z + log1pf(expf(-fabsf(x)));
         });
     }
     if (dlogits) {
-        CK_PAR_FOR(n >= LOSS_PAR_MIN,
-        for (size_t i = 0; i < n; i++) {
+        CK_PAR_SPANS(n, n >= LOSS_PAR_MIN, lo, len,
+        for (size_t i = lo; i < lo + len; i++) {
             const float x = logits[i];
             /* σ from e^(−|x|) ∈ (0, 1]: no overflow on either side, and
              * σ(x) − 1 for large x keeps its small relative error. */

@@ -209,7 +209,7 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
             accum[k] = n2;
         });
     } else {
-        CK_PAR_FOR(n >= PAR_MIN, for (size_t k = 0; k < n; k++) {
+        CK_PAR_SPANS(n, n >= PAR_MIN, lo, len, for (size_t k = lo; k < lo + len; k++) {
             float gk = g[k], wk = w[k], nk = accum[k];
             float gh = gk + two_shr * wk;
             float n2 = nk + gk * gk;

@@ -10,8 +10,6 @@
 
 /* Below this many draws a parallel region costs more than it saves. */
 #define RANDOM_PAR_MIN 65536
-/* Spans of this many draws are the units threads share. */
-#define RANDOM_SPAN 4096
 
 /* AVX-512 has the 64-bit multiplies the generator needs (~3x). */
 static inline __attribute__((always_inline)) void uniform_span(size_t n, uint64_t key, uint64_t counter,
@@ -24,11 +22,6 @@ int ck_random_uniform(uint64_t seed, uint64_t counter, float *out, size_t n) {
     if (n == 0) return CK_OK;
     CHECK(out);
     const uint64_t key = ck_stream_key(seed);
-    const size_t spans = (n + RANDOM_SPAN - 1) / RANDOM_SPAN;
-    CK_PAR_FOR(n >= RANDOM_PAR_MIN,
-    for (size_t s = 0; s < spans; s++) {
-        const size_t lo = s * RANDOM_SPAN, len = n - lo < RANDOM_SPAN ? n - lo : RANDOM_SPAN;
-        uniform_span_isa(len, key, counter + lo, out + lo);
-    });
+    CK_PAR_SPANS(n, n >= RANDOM_PAR_MIN, lo, len, uniform_span_isa(len, key, counter + lo, out + lo););
     return CK_OK;
 }
