@@ -162,6 +162,7 @@ clean:
 # e.g. BENCH_ARGS="--target Kernels" or BENCH_ARGS="--filter sgemm".
 # AXON_THREADS=N pins the kernel thread count (default: every core).
 bench: deps
+	rm -f Benchmarks/.build/release.yaml  # see build_axon in Benchmarks/compare.py
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-directory .benchmarkBaselines benchmark $(BENCH_ARGS)
 
 # Axon against TensorFlow-CPU on the same workloads, alternating rounds, medians

@@ -31,12 +31,12 @@ SCALING = "deep_mnist_train_ips"
 
 # key, label, unit, higher_is_better, target (ratio >= x, or absolute Axon bound)
 ROWS = [
-    ("lenet5_train_ips", "LeNet-5 training, batch 64, Momentum 0.9", "images/s", True, ("ratio", 1.5)),
-    ("deep_mnist_train_ips", "deep-MNIST CNN training, batch 50, Adam 1e-4", "images/s", True, ("ratio", 1.0)),
-    ("lstm_train_ips", "LSTM-128 training, batch 128, Adam 1e-3", "images/s", True, ("ratio", 1.5)),
-    ("lenet5_infer_b1_ms", "LeNet-5 inference, batch 1 latency", "ms", False, ("max", 0.05)),
-    ("lenet5_infer_b256_ips", "LeNet-5 inference, batch 256", "images/s", True, ("ratio", 1.5)),
-    ("lstm_infer_b1_ms", "LSTM-128 inference, batch 1 latency", "ms", False, ("max", 0.1)),
+    ("lenet5_train_ips", "LeNet-5 training, batch 64, Momentum 0.9", "images/s", True, ("ratio", 2.0)),
+    ("deep_mnist_train_ips", "deep-MNIST CNN training, batch 50, Adam 1e-4", "images/s", True, ("ratio", 1.2)),
+    ("lstm_train_ips", "LSTM-128 training, batch 128, Adam 1e-3", "images/s", True, ("ratio", 2.0)),
+    ("lenet5_infer_b1_ms", "LeNet-5 inference, batch 1 latency", "ms", False, ("max", 0.03)),
+    ("lenet5_infer_b256_ips", "LeNet-5 inference, batch 256", "images/s", True, ("ratio", 2.0)),
+    ("lstm_infer_b1_ms", "LSTM-128 inference, batch 1 latency", "ms", False, ("max", 0.06)),
     ("inception_infer_b1_ms", "Inception-v3 inference, batch 1 latency", "ms", False, ("ratio", 1.5)),
     ("inception_infer_b16_ips", "Inception-v3 inference, batch 16", "images/s", True, ("ratio", 1.0)),
     ("imported_inception_infer_b1_ms", "Inception-v3 imported from a frozen GraphDef, batch 1 latency", "ms", False, ("ratio", 1.5)),
@@ -65,6 +65,12 @@ def ensure_tensorflow():
 
 def build_axon(swift):
     log("Building axon-workloads (release)...")
+    # SwiftPM (6.2) reuses its build plan when a path dependency gains a source
+    # file (Axon, here: `..`), and then fails on the new file's declarations;
+    # without the plan it plans again (the compiled objects are kept).
+    plan = os.path.join(HERE, ".build", "release.yaml")
+    if os.path.exists(plan):
+        os.remove(plan)
     subprocess.run([swift, "build", "-c", "release", "--product", "axon-workloads"], cwd=HERE, check=True)
 
 
@@ -130,10 +136,10 @@ def table(rounds, args):
         lines.append(f"| {label} | {fmt(a, unit)} | {fmt(t, unit)} | {ratio:.2f}× | {target}: {'met' if met else 'NOT met'} |")
     if "scaling" in med["axon"] and "scaling" in med["tf"]:
         a, t = med["axon"]["scaling"], med["tf"]["scaling"]
-        met = a >= 1.7
+        met = a >= 1.8
         verdicts.append(met)
         lines.append(f"| deep-MNIST training speed-up, 1 → {args.threads} threads | {fmt(a, '×')} | {fmt(t, '×')} | "
-                     f"| Axon ≥ 1.7×: {'met' if met else 'NOT met'} |")
+                     f"| Axon ≥ 1.8×: {'met' if met else 'NOT met'} |")
     tf_version = next((r["tf"].get("tensorflow") for r in rounds if "tensorflow" in r["tf"]), "?")
     onednn = next((r["tf"].get("onednn") for r in rounds if "onednn" in r["tf"]), "?")
     lines.append("")

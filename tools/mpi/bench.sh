@@ -30,8 +30,8 @@ for np in $RANKS; do
     out=$(mpirun --oversubscribe --bind-to none -np "$np" "$BIN/axon-mpi" train --model "$MODEL" --limit "$LIMIT" \
           --batch-size 64 --epochs 2 --threads "$threads" --distributed 2>&1 | tr '\r' '\n')
     rate=$(echo "$out" | grep "epoch 2/2 .*train acc" | sed 's/.*  \([0-9]*\) images\/s.*/\1/' || true)
-    # "N ranks: S gradient allreduces, X ms each, P% of the training time"
-    reduce=$(echo "$out" | grep "gradient allreduces" | sed 's/.*, \([0-9.]*\) ms each, \([0-9.]*\)%.*/\1 (\2%)/' || true)
+    # "N ranks: S allreduces, X ms each, P% of the training time (rank 0)"
+    reduce=$(echo "$out" | grep "ranks: .* allreduces" | sed 's/.*, \([0-9.]*\) ms each, \([0-9.]*\)%.*/\1 (\2%)/' || true)
     alone=$(mpirun --oversubscribe --bind-to none -np "$np" build/allreduce)
     printf "%-6s %-8s %-10s %-24s %s\n" "$np" "$threads" "${rate:-?}" "${reduce:-?}" "$alone"
 done
