@@ -5,6 +5,7 @@
  * which looks at the sizes only, so results do not depend on the thread count.
  */
 #include <cblas.h>
+#include <stdlib.h>
 #include <string.h>
 #include "internal.h"
 
@@ -109,6 +110,46 @@ void ck_gemm_serial(int trans_a, int trans_b, int m, int n, int k, float alpha,
                       beta, c, ldc);
 }
 
+/* The thread's buffer for a packed B, grown once and kept like the GEMM's
+ * own packing buffers, up to 8 MB: a larger B is not packed ahead (its
+ * products pack it panel by panel as usual), so memory stays bounded. */
+#define PACKED_B_MAX_FLOATS ((size_t)2 << 20)
+static __thread float *packed_mem;
+static __thread size_t packed_floats;
+
+static ck_packed_b pack_b_on(int path, int pack, int trans_b, int k, int n, const float *b,
+                             int ldb) {
+    ck_packed_b pb = {path, trans_b, k, n, ldb, b, NULL};
+    if (!pack || path == CK_GEMM_BLAS) return pb;
+    const size_t floats = ck_axon_packed_b_floats(path, k, n);
+    if (floats > PACKED_B_MAX_FLOATS) return pb;
+    if (floats > packed_floats) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return pb;
+        free(packed_mem);
+        packed_mem = p;
+        packed_floats = floats;
+    }
+    ck_axon_pack_b(path, trans_b, k, n, b, ldb, packed_mem);
+    pb.packed = packed_mem;
+    return pb;
+}
+
+ck_packed_b ck_pack_b(int pack, int trans_b, int k, int n, const float *b, int ldb) {
+    return pack_b_on(ck_gemm_get_path(), pack, trans_b, k, n, b, ldb);
+}
+
+void ck_gemm_serial_packed(int trans_a, int m, float alpha, const float *a, int lda,
+                           const ck_packed_b *pb, float beta, float *c, int ldc) {
+    if (!pb->packed) {
+        ck_gemm_serial_on(pb->path, trans_a, pb->trans_b, m, pb->n, pb->k, alpha, a, lda, pb->b,
+                          pb->ldb, beta, c, ldc);
+        return;
+    }
+    ck_axon_sgemm_packed(pb->path, trans_a, pb->trans_b, m, pb->n, pb->k, alpha, a, lda, pb->b,
+                         pb->ldb, pb->packed, beta, c, ldc);
+}
+
 int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta,
              float *c, int ldc) {
@@ -116,9 +157,8 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
                        beta, c, ldc);
 }
 
-int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                const float *a, int lda, const float *b, int ldb, float beta,
-                float *c, int ldc) {
+static int check_args(int path, int trans_a, int trans_b, int m, int n, int k, int lda, int ldb,
+                      int ldc) {
     CHECK(path == CK_GEMM_BLAS || ((path == CK_GEMM_AVX2 || path == CK_GEMM_AVX512) &&
                                    ck_gemm_path_supported(path)));
     CHECK(trans_a == 0 || trans_a == 1);
@@ -127,6 +167,27 @@ int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float a
     CHECK(lda >= ck_imax(1, trans_a ? m : k));
     CHECK(ldb >= ck_imax(1, trans_b ? k : n));
     CHECK(ldc >= ck_imax(1, n));
+    return CK_OK;
+}
+
+int ck_sgemm_prepacked_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta,
+                          float *c, int ldc) {
+    const int st = check_args(path, trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    if (st != CK_OK) return st;
+    if (m == 0 || n == 0 || k == 0)
+        return ck_sgemm_on(path, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    CHECK(a != NULL && b != NULL && c != NULL);
+    const ck_packed_b pb = pack_b_on(path, 1, trans_b, k, n, b, ldb);
+    ck_gemm_serial_packed(trans_a, m, alpha, a, lda, &pb, beta, c, ldc);
+    return CK_OK;
+}
+
+int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                const float *a, int lda, const float *b, int ldb, float beta,
+                float *c, int ldc) {
+    const int st = check_args(path, trans_a, trans_b, m, n, k, lda, ldb, ldc);
+    if (st != CK_OK) return st;
     if (m == 0 || n == 0) return CK_OK;
     CHECK(c != NULL);
     if (k == 0) {

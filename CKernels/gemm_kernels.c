@@ -237,20 +237,47 @@ static void sgemm_naive(int trans_a, int trans_b, int m, int n, int k, float alp
 }
 
 /* op(A) is read in place, unpacked, when at most this many B slivers reuse
- * each of its tiles: packing would cost more than it saves. */
+ * each of its tiles: packing would cost more than it saves. (B read in place
+ * the same way measured slower: its rows, a power-of-two floats apart in a
+ * dense layer's weights, fell into the same L1 sets.) */
 #define DIRECT_A_SLIVERS 8
 /* Bytes of packed B that stay in L2 beside A's block. */
 #define B_PANEL_L2 (256 * 1024)
 
-void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                   const float *a, int lda, const float *b, int ldb, float beta,
-                   float *c, int ldc) {
-    /* A product no wider than 16 columns would leave half of each 32-wide
-     * AVX-512 tile empty: it takes the AVX2 kernel. */
-    const int avx512 = isa == CK_GEMM_AVX512 && n > NR_AVX2;
+/* A product no wider than 16 columns would leave half of each 32-wide
+ * AVX-512 tile empty: it takes the AVX2 kernel. */
+static int wide_512(int isa, int n) { return isa == CK_GEMM_AVX512 && n > NR_AVX2; }
+
+/* Where the panel of op(B) for columns from j0 and rows from p0 starts in a
+ * whole packed B (ck_axon_pack_b): panels column block by column block, each
+ * KC deep and as wide as its block rounded up to whole slivers. */
+static size_t panel_at(int k, int n, int nr, int j0, int p0) {
+    const int nc = ck_imin(NC, n - j0);
+    return (size_t)j0 * k + (size_t)p0 * ((nc + nr - 1) / nr * nr);
+}
+
+size_t ck_axon_packed_b_floats(int isa, int k, int n) {
+    const int nr = wide_512(isa, n) ? NR_512 : NR_AVX2;
+    return n <= 0 || k <= 0 ? 0 : panel_at(k, n, nr, (n - 1) / NC * NC, k);
+}
+
+void ck_axon_pack_b(int isa, int trans_b, int k, int n, const float *b, int ldb, float *dst) {
+    const int nr = wide_512(isa, n) ? NR_512 : NR_AVX2;
+    for (int j0 = 0; j0 < n; j0 += NC)
+        for (int p0 = 0; p0 < k; p0 += KC)
+            pack_b(trans_b, b, ldb, p0, ck_imin(KC, k - p0), j0, ck_imin(NC, n - j0), nr,
+                   dst + panel_at(k, n, nr, j0, p0));
+}
+
+/* The driver: op(B) is packed panel by panel into the thread's buffer, or
+ * read from a whole packed copy (packed != NULL, ck_axon_pack_b's layout). */
+static void axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, const float *b, int ldb, const float *packed,
+                       float beta, float *c, int ldc) {
+    const int avx512 = wide_512(isa, n);
     const int mr = avx512 ? MR_512 : MR_AVX2, nr = avx512 ? NR_512 : NR_AVX2;
     const ukr_fn ukr = avx512 ? ukr_avx512 : ukr_avx2;
-    const int ncap = ck_imin(NC, (n + nr - 1) / nr * nr);
+    const int ncap = packed ? 0 : ck_imin(NC, (n + nr - 1) / nr * nr);
     const int mcap = ck_imin(MC, (m + mr - 1) / mr * mr);
     const int kcap = ck_imin(KC, k);
     const int direct = (n + nr - 1) / nr <= DIRECT_A_SLIVERS;
@@ -263,12 +290,12 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
             }
         return;
     }
-    float *pb = pack_buffers((size_t)kcap * (ncap + mcap) + (size_t)mr * nr);
-    if (!pb) {
+    float *buf = pack_buffers((size_t)kcap * (ncap + mcap) + (size_t)mr * nr);
+    if (!buf) {
         sgemm_naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
-    float *pa = pb + (size_t)kcap * ncap;
+    float *pa = buf + (size_t)kcap * ncap;
     float *tile = pa + (size_t)kcap * mcap;
     const long rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
     for (int j0 = 0; j0 < n; j0 += NC) {
@@ -276,7 +303,8 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
         for (int p0 = 0; p0 < k; p0 += KC) {
             const int kc = ck_imin(KC, k - p0);
             const float bet = p0 == 0 ? beta : 1.0f;
-            pack_b(trans_b, b, ldb, p0, kc, j0, nc, nr, pb);
+            const float *pb = packed ? packed + panel_at(k, n, nr, j0, p0) : buf;
+            if (!packed) pack_b(trans_b, b, ldb, p0, kc, j0, nc, nr, buf);
             for (int i0 = 0; i0 < m; i0 += MC) {
                 const int mc = ck_imin(MC, m - i0);
                 /* Direct: only the ragged last sliver is packed (at its place). */
@@ -322,6 +350,18 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
             }
         }
     }
+}
+
+void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                   const float *a, int lda, const float *b, int ldb, float beta,
+                   float *c, int ldc) {
+    axon_sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
+}
+
+void ck_axon_sgemm_packed(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, const float *packed,
+                          float beta, float *c, int ldc) {
+    axon_sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, packed, beta, c, ldc);
 }
 
 /* y[j] = alpha * sum_p x[p * incx] * B(p, j) + beta * y[j], j < n, p < k, with

@@ -120,6 +120,34 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
                    const float *a, int lda, const float *b, int ldb, float beta,
                    float *c, int ldc);
 
+/* The same with op(B) read from a whole packed copy made by ck_axon_pack_b
+ * (ck_axon_packed_b_floats floats, 64-byte aligned); b and ldb still name
+ * op(B) itself (the fallback if the packing buffers cannot be allocated). */
+void ck_axon_sgemm_packed(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, const float *packed,
+                          float beta, float *c, int ldc);
+size_t ck_axon_packed_b_floats(int isa, int k, int n);
+void ck_axon_pack_b(int isa, int trans_b, int k, int n, const float *b, int ldb, float *dst);
+
+/* op(B) [k x n] packed once for many single-threaded products with it (an
+ * LSTM's recurrent matrix, used at every step of a sequence). On Axon's GEMM
+ * paths ck_pack_b copies it into the panels the micro-kernels read, so that
+ * the products skip their own packing. It keeps only the pointer (each
+ * product then packs as before) on the BLAS path, without memory, for a B of
+ * more than 8 MB, and with pack = 0 (products of a few rows, which go through
+ * gemv and read B in place). Same results either way. The copy lives in a
+ * per-thread buffer, so a thread holds one packed B at a time and uses it on
+ * that thread only. */
+typedef struct {
+    int path, trans_b, k, n, ldb;
+    const float *b;
+    const float *packed; /* NULL: not packed */
+} ck_packed_b;
+ck_packed_b ck_pack_b(int pack, int trans_b, int k, int n, const float *b, int ldb);
+/* C [m x n] = alpha * op(A) * op(B) + beta * C, as ck_gemm_serial. */
+void ck_gemm_serial_packed(int trans_a, int m, float alpha, const float *a, int lda,
+                           const ck_packed_b *pb, float beta, float *c, int ldc);
+
 /* Computes block `blk` of the plan with one single-threaded GEMM and
  * returns the rectangle of C it wrote: rows [*r0, *r1), columns [*c0, *c1).
  * Safe inside a parallel region. Arguments are as ck_sgemm's, already checked. */

@@ -318,12 +318,13 @@ static void forward_rows(const fwd_args *a, state_view sv, int j0, int j1) {
     float *zb = sv.z + (size_t)j0 * T * sv.ldz;
     for (int q = 0; q < nb * T; q++) memcpy(zb + (size_t)q * g4, a->bias, sizeof(float) * g4);
     ck_gemm_serial(0, 0, nb * T, g4, D, 1.0f, a->x + (size_t)j0 * T * D, D, a->w, g4, 1.0f, zb, g4);
+    const int few = a->p->b <= FEW_ROWS;
+    const ck_packed_b rp = ck_pack_b(!few, 0, U, g4, a->r, g4);
     for (int s = 0; s < T; s++) {
         int ldh;
         const float *hp = prev_h(a, j0, s, &ldh);
         if (hp)
-            rec_gemm(0, a->p->b <= FEW_ROWS, nb, g4, U, hp, ldh, a->r, g4,
-                     sv.z + ((size_t)j0 * T + s) * sv.ldz, T * g4);
+            rec_gemm(few, nb, hp, ldh, &rp, sv.z + ((size_t)j0 * T + s) * sv.ldz, T * g4);
         cell_step(a, sv, j0, j1, 0, U, s, hp, ldh);
     }
     finish(a, sv, j0, j1, 0, U);

@@ -115,6 +115,8 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
         rows_of(B, nt, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
+            const int few = B <= FEW_ROWS;
+            const ck_packed_b rp = ck_pack_b(!few, 1, g4, U, r, g4); /* op(R) = Rᵀ */
             for (int j = j0; j < j1; j++) {
                 if (dc_last)
                     memcpy(dc + (size_t)j * U, dc_last + (size_t)j * U,
@@ -137,8 +139,8 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 }
                 /* δh_rec = δz_{s+1}·Rᵀ, added into the upstream gradient. */
                 if (s < T - 1)
-                    rec_gemm(1, B <= FEW_ROWS, nb, U, g4, dZ + ((size_t)j0 * T + s + 1) * g4,
-                             T * g4, r, g4, dh + (size_t)j0 * U, U);
+                    rec_gemm(few, nb, dZ + ((size_t)j0 * T + s + 1) * g4, T * g4, &rp,
+                             dh + (size_t)j0 * U, U);
                 for (int j = j0; j < j1; j++) {
                     size_t row = (size_t)j * T + s;
                     const float *cp = s > 0 ? cs + (row - 1) * U
@@ -149,8 +151,8 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                 }
             }
             if (dh0)
-                ck_gemm_serial(0, 1, nb, U, g4, 1.0f, dZ + (size_t)j0 * T * g4, T * g4, r, g4,
-                               0.0f, dh0 + (size_t)j0 * U, U);
+                ck_gemm_serial_packed(0, nb, 1.0f, dZ + (size_t)j0 * T * g4, T * g4, &rp, 0.0f,
+                                      dh0 + (size_t)j0 * U, U);
             if (dc0)
                 memcpy(dc0 + (size_t)j0 * U, dc + (size_t)j0 * U,
                        sizeof(float) * (size_t)nb * U);
@@ -168,8 +170,10 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
         cols_of(g4, nt, id, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
-            ck_gemm_serial(1, 0, D, nc, BT, 1.0f, x, D, dZ + k0, g4, 0.0f, dw + k0, g4);
-            ck_gemm_serial(1, 0, U, nc, BT, 1.0f, hprev, U, dZ + k0, g4, 0.0f, dr + k0, g4);
+            /* Both products read the same columns of dZ: packed once. */
+            const ck_packed_b dzp = ck_pack_b(1, 0, BT, nc, dZ + k0, g4);
+            ck_gemm_serial_packed(1, D, 1.0f, x, D, &dzp, 0.0f, dw + k0, g4);
+            ck_gemm_serial_packed(1, U, 1.0f, hprev, U, &dzp, 0.0f, dr + k0, g4);
             memset(dbias + k0, 0, sizeof(float) * nc);
             for (int q = 0; q < BT; q++) {
                 const float *row = dZ + (size_t)q * g4;

@@ -4,7 +4,11 @@
  * GEMM path (ck_gemm_path in ckernels.h). OpenBLAS reads its core type in its
  * own constructor, before ours runs, so its choice is known here; when it is
  * older than the CPU (Debian's 0.3.21 runs "Prescott" SSE code on CPUs it
- * does not recognise) Axon's own kernels take over.
+ * does not recognise) Axon's own kernels take over. On an AVX-512 CPU they
+ * run whatever OpenBLAS picked: Axon's 8x32 AVX-512 kernel measured faster
+ * than OpenBLAS's own AVX-512 (Cooperlake) kernels on the models' products
+ * (README, "the GEMM path"); on AVX2 CPUs OpenBLAS's Haswell/Zen kernels
+ * stay, which measured as fast as or faster than Axon's 6x16 one.
  */
 #include <cpuid.h>
 #include <ctype.h>
@@ -71,7 +75,8 @@ __attribute__((constructor)) static void machine_init(void) {
     const int isa = cpu_level();
     __atomic_store_n(&cpu_isa, isa, __ATOMIC_RELAXED);
     int path = CK_GEMM_BLAS;
-    if (isa >= ISA_AVX2 && blas_level(openblas_get_corename()) < isa) path = widest_axon_path();
+    if (isa >= ISA_AVX512 || (isa >= ISA_AVX2 && blas_level(openblas_get_corename()) < isa))
+        path = widest_axon_path();
     const char *env = getenv("AXON_GEMM");
     if (env && strcmp(env, "blas") == 0) path = CK_GEMM_BLAS;
     if (env && strcmp(env, "axon") == 0 && isa >= ISA_AVX2) path = widest_axon_path();

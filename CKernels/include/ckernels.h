@@ -80,7 +80,9 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * what the CPU supports (cpuid): when OpenBLAS runs kernels for an older ISA
  * than the CPU has (Debian's 0.3.21 falls back to its SSE "Prescott" kernels
  * on CPUs it does not know), Axon's own packed AVX2+FMA or AVX-512 kernels
- * run instead. The environment variable AXON_GEMM=blas|axon forces either. */
+ * run instead; on AVX-512 CPUs Axon's AVX-512 kernel always runs (it measured
+ * faster than OpenBLAS's AVX-512 kernels on the models' products). The
+ * environment variable AXON_GEMM=blas|axon forces either. */
 typedef enum {
     CK_GEMM_AUTO = -1,   /* ck_gemm_set_path only: back to the choice made at load */
     CK_GEMM_BLAS = 0,    /* OpenBLAS cblas_sgemm, single-threaded per block */
@@ -101,6 +103,12 @@ int ck_gemm_path_supported(int path);
 int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,
                 float *c, int ldc);
+/* The same product on one thread with op(B) packed once beforehand, the way
+ * the LSTM reuses its recurrent matrix at every step (tests check it against
+ * ck_sgemm_on: the same bits for m > 1). On the BLAS path nothing is packed. */
+int ck_sgemm_prepacked_on(int path, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta,
+                          float *c, int ldc);
 
 /* The instruction set of Axon's other kernels. Every kernel runs on AVX2+FMA
  * (the x86-64-v3 baseline the library is compiled for); those that measured

@@ -1,7 +1,8 @@
 import CKernels
 
 /// Which code multiplies matrices: OpenBLAS, or Axon's own packed kernels,
-/// which run where OpenBLAS picked a core older than the CPU (see
+/// which run on AVX-512 CPUs and where OpenBLAS picked a core older than the
+/// CPU (see
 /// `ck_gemm_path` in ckernels.h; `AXON_GEMM=blas|axon` forces either).
 public enum GemmPath: Int32, Sendable, CaseIterable {
     case blas = 0
