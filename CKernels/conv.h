@@ -2,7 +2,8 @@
  * conv.h — what the convolution sources share (not part of the public API):
  * conv.c validates, chooses the path and holds the entry points;
  * conv_im2col.c is the im2col + GEMM path (image groups, col2im);
- * conv_direct.c the direct forms for few input channels.
+ * conv_direct.c the direct forms for few input channels; conv_winograd.c
+ * the 3×3 stride-1 forward by Winograd's F(2×2, 3×3).
  */
 #ifndef CKERNELS_CONV_H
 #define CKERNELS_CONV_H
@@ -40,6 +41,16 @@ void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_ge
 void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
                                   const float *x, const float *dz, float *dw,
                                   float *workspace, int chunk);
+
+/* -------------------------------------------- Winograd (conv_winograd.c) */
+
+/* Whether the forward goes through Winograd's F(2×2, 3×3): 3×3, stride 1,
+ * at least 16 input channels and 16 filters. */
+int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g);
+/* The forward; 0 (nothing complete written) if its buffers cannot be
+ * allocated, then the caller takes the im2col + GEMM path. */
+int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
+                             const float *w, const float *b, int act, float *y);
 
 /* ---------------------------------------------------- direct (conv_direct.c) */
 

@@ -163,10 +163,10 @@ size_t ck_conv2d_scratch_size(const ck_conv2d_params *p) {
     return scratch < whole ? scratch : whole;
 }
 
-/* One group of the forward: patches (into cols), one GEMM, then bias and
- * activation. */
+/* One group of the forward: patches (into cols), one GEMM with the packed
+ * filter wp, then bias and activation. */
 static void forward_group(const ck_conv2d_params *p, const conv_geom *g, const float *x,
-                          const float *w, const float *b, int activation, float *y,
+                          const ck_packed_b *wp, const float *b, int activation, float *y,
                           float *cols, int i0, int i1) {
     const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
     if (g->pointwise) {
@@ -176,7 +176,7 @@ static void forward_group(const ck_conv2d_params *p, const conv_geom *g, const f
             im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)(i - i0) * g->col_img);
     }
     float *yg = y + (size_t)i0 * g->out_img;
-    ck_gemm_serial(0, 0, rows, O, g->kkc, 1.0f, cols, g->kkc, w, O, 0.0f, yg, O);
+    ck_gemm_serial_packed(0, rows, 1.0f, cols, g->kkc, wp, 0.0f, yg, O);
     ck_bias_act(yg, O, 0, rows, 0, O, b, activation);
 }
 
@@ -204,34 +204,43 @@ static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const f
     });
 }
 
-/* One group of backward-data: patch gradients dz·wᵀ (into dcols), then col2im. */
+/* One group of backward-data: patch gradients dz·wᵀ (wp: the packed wᵀ, into
+ * dcols), then col2im. */
 static void backward_data_group(const ck_conv2d_params *p, const conv_geom *g, const float *dz,
-                                const float *w, float *dx, float *dcols, int i0, int i1) {
+                                const ck_packed_b *wp, float *dx, float *dcols, int i0, int i1) {
     const int O = p->o, rows = (i1 - i0) * g->oh * g->ow;
     /* Pointwise: the patch gradients are dx itself. */
     if (g->pointwise) dcols = dx + (size_t)i0 * g->in_img;
-    ck_gemm_serial(0, 1, rows, g->kkc, O, 1.0f, dz + (size_t)i0 * g->out_img, O, w, O, 0.0f,
-                   dcols, g->kkc);
+    ck_gemm_serial_packed(0, rows, 1.0f, dz + (size_t)i0 * g->out_img, O, wp, 0.0f, dcols,
+                          g->kkc);
     if (!g->pointwise)
         for (int i = i0; i < i1; i++)
             col2im_img(p, g, dcols + (size_t)(i - i0) * g->col_img, dx + (size_t)i * g->in_img);
 }
 
 /* Runs every group of images [0, nb) of x/dz: in parallel when worth it.
- * Each thread uses its own scratch of gr.most images, and `threads` (>= 1) of
- * them fit in the workspace. */
+ * The groups are dealt out in `threads` (>= 1) contiguous shares, each with
+ * its own scratch of gr.most images (all of them fit in the workspace), and
+ * each share packs the filter once for all its groups (ck_pack_b): at 8×8
+ * pixels a group's GEMM is small beside repacking Inception's 2048×320
+ * filters. */
 static void run_groups(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
                        ck_groups gr, int threads, const float *in, const float *w,
                        const float *b, int activation, float *out, float *workspace) {
     const size_t scratch = (size_t)gr.most * g->col_img;
-    CK_PAR_FOR_N(threads, gr.count > 1 && threads > 1 &&
+    const int shares = ck_imin(threads, gr.count), O = p->o;
+    CK_PAR_FOR_N(shares, shares > 1 &&
                  conv_want_parallel((double)gr.nb * g->oh * g->ow * p->o * g->kkc),
-    for (int k = 0; k < gr.count; k++) {
-        int i0, i1;
-        group_range(gr, k, &i0, &i1);
-        float *cols = g->pointwise ? NULL : workspace + (size_t)omp_get_thread_num() * scratch;
-        if (pass == CONV_FORWARD) forward_group(p, g, in, w, b, activation, out, cols, i0, i1);
-        else backward_data_group(p, g, in, w, out, cols, i0, i1);
+    for (int t = 0; t < shares; t++) {
+        float *cols = g->pointwise ? NULL : workspace + (size_t)t * scratch;
+        const ck_packed_b wp = pass == CONV_FORWARD ? ck_pack_b(1, 0, g->kkc, O, w, O)
+                                                    : ck_pack_b(1, 1, O, g->kkc, w, O);
+        for (int k = gr.count * t / shares; k < gr.count * (t + 1) / shares; k++) {
+            int i0, i1;
+            group_range(gr, k, &i0, &i1);
+            if (pass == CONV_FORWARD) forward_group(p, g, in, &wp, b, activation, out, cols, i0, i1);
+            else backward_data_group(p, g, in, &wp, out, cols, i0, i1);
+        }
     });
 }
 

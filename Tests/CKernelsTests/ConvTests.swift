@@ -471,6 +471,33 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         expectForwardMatchesNaive(shapes, seed: 23, "several channels, VALID")
     }
 
+    // 3×3 stride 1 with at least 16 channels and filters: Winograd's F(2×2, 3×3)
+    // (conv_winograd.c). Odd sizes leave half tiles at the right and bottom edges; one
+    // image of 2×2 output is a single tile; 3 images of 30×30 make 675 tiles, more
+    // than one block; every activation. Within 1e-5 of naive, and the same bits on
+    // 1, 2 and 3 threads.
+    @Test func winogradShapesMatchNaiveWithIdenticalBitsOnAnyThreadCount() {
+        let shapes = [
+            Conv(n: 2, h: 9, w: 7, c: 16, kh: 3, kw: 3, o: 24, same: true),
+            Conv(n: 1, h: 4, w: 4, c: 16, kh: 3, kw: 3, o: 16, same: false),
+            Conv(n: 3, h: 30, w: 30, c: 16, kh: 3, kw: 3, o: 17, same: true),
+            Conv(n: 2, h: 11, w: 6, c: 33, kh: 3, kw: 3, o: 40, same: false),
+            Conv(n: 1, h: 3, w: 5, c: 20, kh: 3, kw: 3, o: 16, same: true),
+        ]
+        expectForwardMatchesNaive(shapes, seed: 29, "Winograd F(2x2,3x3)")
+        var rng = TestRNG(seed: 31)
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
+        for conv in shapes {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
+            let runs = [Int32(1), 2, 3].map { threads -> [UInt32] in
+                ck_set_num_threads(threads)
+                return conv.forward(x, w, b, act: CK_ACT_RELU).map(\.bitPattern)
+            }
+            #expect(runs[1] == runs[0] && runs[2] == runs[0], "\(conv): bits differ across thread counts")
+        }
+    }
+
     // The filter gradient goes a few images at a time whatever the workspace: with the scratch
     // size and with the whole batch's size the same bits, both within rounding of naive.
     @Test func backwardFilterChunksDoNotDependOnTheWorkspace() {
