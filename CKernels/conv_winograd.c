@@ -16,6 +16,7 @@
  * bits do not depend on the thread count), each block on one thread with its
  * own V and M buffers; U is computed once per call, packed for the GEMM.
  */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign under -std=c99 (make lib) */
 #include <stdlib.h>
 #include <string.h>
 #include "conv.h"

@@ -4,6 +4,7 @@
  * an OpenMP loop (see threads.c for why). The block cut comes from ck_plan_gemm,
  * which looks at the sizes only, so results do not depend on the thread count.
  */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign under -std=c99 (make lib) */
 #include <cblas.h>
 #include <stdlib.h>
 #include <string.h>
