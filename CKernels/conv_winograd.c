@@ -16,8 +16,6 @@
  * bits do not depend on the thread count), each block on one thread with its
  * own V and M buffers; U is computed once per call, packed for the GEMM.
  */
-#define _POSIX_C_SOURCE 200112L /* posix_memalign under -std=c99 (make lib) */
-#include <stdlib.h>
 #include <string.h>
 #include "conv.h"
 
@@ -29,21 +27,9 @@ int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g) {
            g->oh >= 2 && g->ow >= 2;
 }
 
-/* Per-thread buffers, grown once and kept like the GEMM's packing buffers:
- * one for U (on the calling thread), one for a block's V and M. */
-typedef struct { float *mem; size_t floats; } buffer;
-static __thread buffer u_buf, vm_buf;
-
-static float *grow(buffer *bf, size_t floats) {
-    if (floats > bf->floats) {
-        void *q = NULL;
-        if (posix_memalign(&q, 64, floats * sizeof(float)) != 0) return NULL;
-        free(bf->mem);
-        bf->mem = q;
-        bf->floats = floats;
-    }
-    return bf->mem;
-}
+/* Per-thread buffers: one for U (on the calling thread), one for a block's
+ * V and M. */
+static __thread ck_buffer u_buf, vm_buf;
 
 /* Eight floats at any alignment; the transforms run on eight channels (or
  * filters) at a time, a remainder of fewer in the low lanes of one more. */
@@ -168,7 +154,7 @@ int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, cons
     const size_t plane = (size_t)C * O;
     const int path = ck_gemm_get_path();
     const size_t packed = path == CK_GEMM_BLAS ? 0 : ck_axon_packed_b_floats(path, C, O);
-    float *u = grow(&u_buf, 16 * (plane + packed));
+    float *u = ck_buffer_grow(&u_buf, 16 * (plane + packed));
     if (!u) return 0;
     const float *up = u + 16 * plane;
     const int par = conv_want_parallel((double)tiles * 16 * C * O);
@@ -183,7 +169,7 @@ int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, cons
     for (int blk = 0; blk < blocks; blk++) {
         const int t0 = blk * per, t1 = ck_imin(tiles, t0 + per), nt = t1 - t0;
         /* V [16][nt][C], M [16][nt][O], then C zeros and O spare floats. */
-        float *v = nt > 0 ? grow(&vm_buf, 16 * (size_t)nt * (C + O) + C + O) : NULL;
+        float *v = nt > 0 ? ck_buffer_grow(&vm_buf, 16 * (size_t)nt * (C + O) + C + O) : NULL;
         if (!v) {
             if (nt > 0) __atomic_store_n(&failed, 1, __ATOMIC_RELAXED);
             continue;

@@ -111,28 +111,32 @@ void ck_gemm_serial(int trans_a, int trans_b, int m, int n, int k, float alpha,
                       beta, c, ldc);
 }
 
-/* The thread's buffer for a packed B, grown once and kept like the GEMM's
- * own packing buffers, up to 8 MB: a larger B is not packed ahead (its
- * products pack it panel by panel as usual), so memory stays bounded. */
+float *ck_buffer_grow(ck_buffer *b, size_t floats) {
+    if (floats > b->floats) {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return NULL;
+        free(b->mem);
+        b->mem = p;
+        b->floats = floats;
+    }
+    return b->mem;
+}
+
+/* The thread's buffer for a packed B, up to 8 MB: a larger B is not packed
+ * ahead (its products pack it panel by panel as usual), so memory stays
+ * bounded. */
 #define PACKED_B_MAX_FLOATS ((size_t)2 << 20)
-static __thread float *packed_mem;
-static __thread size_t packed_floats;
+static __thread ck_buffer packed_buf;
 
 static ck_packed_b pack_b_on(int path, int pack, int trans_b, int k, int n, const float *b,
                              int ldb) {
     ck_packed_b pb = {path, trans_b, k, n, ldb, b, NULL};
     if (!pack || path == CK_GEMM_BLAS) return pb;
     const size_t floats = ck_axon_packed_b_floats(path, k, n);
-    if (floats > PACKED_B_MAX_FLOATS) return pb;
-    if (floats > packed_floats) {
-        void *p = NULL;
-        if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return pb;
-        free(packed_mem);
-        packed_mem = p;
-        packed_floats = floats;
-    }
-    ck_axon_pack_b(path, trans_b, k, n, b, ldb, packed_mem);
-    pb.packed = packed_mem;
+    float *dst = floats <= PACKED_B_MAX_FLOATS ? ck_buffer_grow(&packed_buf, floats) : NULL;
+    if (!dst) return pb;
+    ck_axon_pack_b(path, trans_b, k, n, b, ldb, dst);
+    pb.packed = dst;
     return pb;
 }
 

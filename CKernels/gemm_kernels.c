@@ -201,24 +201,8 @@ static void pack_b(int trans_b, const float *b, int ldb, int p0, int kc, int j0,
     }
 }
 
-/* Per-thread packing buffers, grown once and kept (OpenMP threads live on):
- * nothing is allocated in the steady state. */
-static __thread float *pack_mem;
-static __thread size_t pack_floats;
-
-static float *pack_buffers(size_t floats) {
-    if (floats > pack_floats) {
-        free(pack_mem);
-        pack_mem = NULL;
-        pack_floats = 0;
-        /* 64-byte aligned for the micro-kernels' aligned loads */
-        void *p = NULL;
-        if (posix_memalign(&p, 64, floats * sizeof(float)) != 0) return NULL;
-        pack_mem = p;
-        pack_floats = floats;
-    }
-    return pack_mem;
-}
+/* The thread's packing buffers (B's panel, A's block, a tile of C). */
+static __thread ck_buffer pack_buf;
 
 /* The naive triple loop: the fallback if the packing buffers cannot be
  * allocated, and the reference the tests compare every path with. */
@@ -290,7 +274,7 @@ static void axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, f
             }
         return;
     }
-    float *buf = pack_buffers((size_t)kcap * (ncap + mcap) + (size_t)mr * nr);
+    float *buf = ck_buffer_grow(&pack_buf, (size_t)kcap * (ncap + mcap) + (size_t)mr * nr);
     if (!buf) {
         sgemm_naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;

@@ -18,6 +18,18 @@ int omp_in_parallel(void);
 int omp_get_num_procs(void);
 void openblas_set_num_threads(int);
 
+/* A per-thread scratch buffer that grows when asked for more and is kept
+ * (OpenMP threads live on), so nothing is allocated in the steady state:
+ * the GEMM's packing buffers, a packed B, Winograd's transformed tiles.
+ * Declare it `static __thread ck_buffer`. ck_buffer_grow returns at least
+ * `floats` floats, 64-byte aligned (the micro-kernels' aligned loads), or
+ * NULL if it cannot grow (the old buffer stays). */
+typedef struct {
+    float *mem;
+    size_t floats;
+} ck_buffer;
+float *ck_buffer_grow(ck_buffer *b, size_t floats);
+
 /* Argument validation, the one form every entry point uses: a bad size,
  * pointer or value returns CK_EINVAL (never a crash), before any output is
  * touched. Optional pointers are checked as (p == NULL || ...) or, when there
