@@ -10,16 +10,17 @@
  *                    (conv_im2col.c);
  *   backward_data    im2col + GEMM (col2im of dz·wᵀ);
  *   backward_filter  direct for the same small layers when the workspace
- *                    holds its partial sums, otherwise im2col + GEMM in
- *                    chunks of a few images.
+ *                    holds its partial sums, otherwise im2col + GEMM per
+ *                    block of dw, each building only its own patch columns.
  *
  * Workspace (floats): forward and backward_filter hold patches there,
  * backward_data patch gradients dz·wᵀ, for a few images at a time. All three
  * run at full speed with ck_conv2d_scratch_size floats (one group of images
  * per core); more changes nothing (the whole batch's im2col matrix,
  * n·oh·ow·kh·kw·c, is the most any pass can use). Less still works as long as
- * it holds one image's matrix (oh·ow·kh·kw·c): the batch is then processed in
- * chunks of as many images as fit (results may differ in the last bits). A
+ * it holds one image's matrix (oh·ow·kh·kw·c): forward and backward_data then
+ * process the batch in chunks of as many images as fit (results may differ in
+ * the last bits; backward_filter's never do). A
  * 1×1 stride-1 convolution needs no workspace: x already is its im2col matrix.
  * The workspace is checked even when the direct or Winograd path needs none,
  * so the contract does not depend on which path runs (Winograd keeps its own
@@ -117,19 +118,11 @@ int ck_conv2d_backward_filter(const ck_conv2d_params *p, const float *x,
         if (db) memset(db, 0, sizeof(float) * (size_t)O);
         return CK_OK;
     }
-    int chunk = chunk_images(p, &g, workspace_len);
-    if (chunk == 0) return CK_ENOSPC;
+    if (chunk_images(p, &g, workspace_len) == 0) return CK_ENOSPC;
     CHECK(g.pointwise || workspace != NULL);
-    const int direct = ck_conv_direct_filter_fits(p, &g) &&
-                       ck_conv_direct_backward_filter(p, &g, x, dz, dw, workspace, workspace_len);
-    if (!direct) {
-        /* At most ck_conv2d_scratch_size's images per chunk: one GEMM over
-         * the whole batch's patches was slower than a few images at a time
-         * (as for the image groups); so a larger workspace gives the same
-         * chunks, and the same bits. */
-        if (!g.pointwise) chunk = ck_imin(chunk, chunk_images(p, &g, ck_conv2d_scratch_size(p)));
-        ck_conv_gemm_backward_filter(p, &g, x, dz, dw, workspace, chunk);
-    }
+    if (!(ck_conv_direct_filter_fits(p, &g) &&
+          ck_conv_direct_backward_filter(p, &g, x, dz, dw, workspace, workspace_len)))
+        ck_conv_gemm_backward_filter(p, &g, x, dz, dw, workspace, workspace_len);
     if (db) return ck_sum_rows(g.m, O, dz, db);
     return CK_OK;
 }

@@ -37,10 +37,10 @@ void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_ge
                         const float *in, const float *w, const float *b, int activation,
                         float *out, float *workspace, size_t workspace_len);
 
-/* dw = Σ patchesᵀ·dz over chunks of at most `chunk` images. */
+/* dw = patchesᵀ·dz, with the workspace given (at least one image's patches). */
 void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
                                   const float *x, const float *dz, float *dw,
-                                  float *workspace, int chunk);
+                                  float *workspace, size_t workspace_len);
 
 /* -------------------------------------------- Winograd (conv_winograd.c) */
 

@@ -498,35 +498,45 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         }
     }
 
-    // The filter gradient goes a few images at a time whatever the workspace: with the scratch
-    // size and with the whole batch's size the same bits, both within rounding of naive.
-    @Test func backwardFilterChunksDoNotDependOnTheWorkspace() {
+    // The filter gradient sums fixed spans of patch rows per block of dw, whatever the
+    // workspace (one image's patches, the scratch size, the whole batch's) and the thread
+    // count: the same bits every time, within rounding of naive. Shapes with several spans per
+    // block, blocks of dw's rows and (few patch columns, many filters) of its columns.
+    @Test func backwardFilterBitsDoNotDependOnWorkspaceOrThreads() {
         var rng = TestRNG(seed: 20)
         var worst: Float = 0
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
         let shapes = [
             Conv(n: 6, h: 14, w: 14, c: 32, kh: 5, kw: 5, o: 64, same: true),  // deep-MNIST conv2
             Conv(n: 9, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false),  // LeNet conv2
             Conv(n: 5, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 32, same: true),   // deep-MNIST conv1
             Conv(n: 7, h: 9, w: 11, c: 20, kh: 3, kw: 2, o: 8, sh: 2, sw: 1, same: true),
+            Conv(n: 8, h: 12, w: 13, c: 5, kh: 3, kw: 3, o: 64, same: true),   // blocks of filters
+            Conv(n: 3, h: 17, w: 17, c: 48, kh: 1, kw: 7, o: 40, same: true),  // Inception 1×7
         ]
         for conv in shapes {
             var p = conv.p
             let scratch = ck_conv2d_scratch_size(&p)
             let x = rng.array(conv.xCount), w = rng.array(conv.wCount), dz = rng.array(conv.yCount)
             var results: [[Float]] = []
-            for len in [scratch, conv.workspace] {
+            for (len, threads) in [(scratch, 2), (conv.workspace, 2), (conv.workspace / Int(p.n), 2),
+                                   (scratch, 1), (conv.workspace, 3)] {
+                ck_set_num_threads(Int32(threads))
                 var ws = [Float](repeating: .nan, count: len)
                 var dw = [Float](repeating: .nan, count: conv.wCount), db = [Float](repeating: .nan, count: Int(p.o))
                 #expect(ck_conv2d_backward_filter(&p, x, dz, &dw, &db, &ws, len) == ok)
                 results.append(dw + db)
             }
-            #expect(results[0].map(\.bitPattern) == results[1].map(\.bitPattern), "\(conv): workspace changed the bits")
+            for r in results.dropFirst() {
+                #expect(r.map(\.bitPattern) == results[0].map(\.bitPattern), "\(conv): workspace or threads changed the bits")
+            }
             let (_, ndw, ndb) = conv.naiveBackward(x, w, dz)
             let e = maxDiff(results[0], ndw + ndb).rel
             worst = max(worst, e)
             // Sums of 1000-4000 products in float: 1e-4 relative (measured up to 4e-5).
             #expect(e < 1e-4, "\(conv): vs naive \(e)")
         }
-        print("backward filter, scratch vs whole-batch workspace: same bits; max rel diff vs naive \(worst)")
+        print("backward filter, 3 workspaces and 1-3 threads: same bits; max rel diff vs naive \(worst)")
     }
 }
