@@ -11,28 +11,18 @@
 #include <string.h>
 #include "conv.h"
 
-/* Copies n floats, n >= 8: whole 8-float vectors and one last vector that
- * may overlap the previous one. For patch rows of 8 to 64 floats (a 5-wide
- * window over 6 channels is 30) a memcpy call per row cost more than the
- * copy. no_builtin keeps the compiler from turning the loop back into that
- * call. */
-typedef float ck_v8u __attribute__((vector_size(32), aligned(4)));
-__attribute__((no_builtin("memcpy")))
-static inline void copy_row(float *restrict d, const float *restrict s, size_t n) {
-    size_t e = 0;
-    for (; e + 8 <= n; e += 8) *(ck_v8u *)(d + e) = *(const ck_v8u *)(s + e);
-    if (e < n) *(ck_v8u *)(d + n - 8) = *(const ck_v8u *)(s + n - 8);
-}
+#define CK_IM2COL_SHORT 16
 
 /* n floats from s to d, or zeros (s NULL): short runs element by element,
- * 8 to 64 floats by copy_row, longer ones by the library. */
-static inline void put_run(float *restrict d, const float *restrict s, int n) {
+ * 8 to 64 floats by ck_copy_floats (a memcpy call per
+ * row of 30 floats cost more than the copy), longer ones by the library. */
+static inline __attribute__((always_inline)) void put_run(float *restrict d, const float *restrict s, int n) {
     if (n <= 0) return;
     if (!s) {
         if (n > 16) memset(d, 0, sizeof(float) * (size_t)n);
         else for (int e = 0; e < n; e++) d[e] = 0.0f;
     } else if (n >= 8 && n <= 64) {
-        copy_row(d, s, (size_t)n);
+        ck_copy_floats(d, s, (size_t)n);
     } else if (n > 64) {
         memcpy(d, s, sizeof(float) * (size_t)n);
     } else {
@@ -46,27 +36,42 @@ static inline void put_run(float *restrict d, const float *restrict s, int n) {
  * (NHWC), so each is a single copy; padded taps are zeros. Whole patches
  * (a = 0, b = kkc) for the image groups; the filter gradient's blocks take
  * their own columns only. */
+__attribute__((no_builtin("memcpy"))) /* to inline ck_copy_floats */
 static void im2col_span(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                         long r0, long r1, int a, int b, float *cols) {
-    const int C = p->c, KW = p->kw, rowlen = KW * C, per = g->oh * g->ow;
-    for (long r = r0; r < r1; r++, cols += b - a) {
-        const long img = r / per;
-        const int pix = (int)(r - img * per), i = pix / g->ow, j = pix - i * g->ow;
+    const int C = p->c, KW = p->kw, rowlen = KW * C, per = g->oh * g->ow, ow = g->ow;
+    const int first = a / rowlen, last = (b - 1) / rowlen;
+    for (long img = r0 / per; img * per < r1; img++) {
         const float *xi = x + (size_t)img * g->in_img;
-        const int t0 = j * p->sw - g->pl;
-        const int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
-        float *d = cols - a; /* indexed by column */
-        for (int pp = a / rowlen; pp < p->kh && pp * rowlen < b; pp++) {
-            const int base = pp * rowlen, s0 = ck_imax(a, base), s1 = ck_imin(b, base + rowlen);
-            const int row = i * p->sh - g->pt + pp;
-            int v0 = s0, v1 = s0; /* the in-bounds taps within [s0, s1) */
-            if (row >= 0 && row < p->h && q1 > q0) {
-                v0 = ck_imin(s1, ck_imax(s0, base + q0 * C));
-                v1 = ck_imin(s1, ck_imax(s0, base + q1 * C));
+        const int pix0 = (int)(ck_imax(0, r0 - img * per)), pix1 = (int)(r1 - img * per < per ? r1 - img * per : per);
+        for (int i = pix0 / ow; i * ow < pix1; i++) {
+            const int j0 = ck_imax(0, pix0 - i * ow), j1 = ck_imin(ow, pix1 - i * ow);
+            for (int j = j0; j < j1; j++, cols += b - a) {
+                const int t0 = j * p->sw - g->pl;
+                const int lo = ck_imax(0, -t0) * C, hi = ck_imin(KW, p->w - t0) * C;
+                float *d = cols - a; /* indexed by column */
+                for (int pp = first; pp <= last; pp++) {
+                    const int base = pp * rowlen, row = i * p->sh - g->pt + pp;
+                    const int la = pp == first ? a - base : 0, lb = pp == last ? b - base : rowlen;
+                    float *dr = d + base;
+                    if (rowlen <= CK_IM2COL_SHORT) {
+                        /* Short filter rows (few channels): one pass, element
+                         * by element, costs less than three runs. */
+                        const int in = row >= 0 && row < p->h;
+                        const float *src = xi + ((long)row * p->w + t0) * C;
+                        for (int e = la; e < lb; e++) dr[e] = in && e >= lo && e < hi ? src[e] : 0.0f;
+                        continue;
+                    }
+                    if (row < 0 || row >= p->h || hi <= lo) {
+                        put_run(dr + la, NULL, lb - la);
+                        continue;
+                    }
+                    const int c0 = ck_imin(lb, ck_imax(la, lo)), c1 = ck_imax(c0, ck_imin(lb, hi));
+                    put_run(dr + la, NULL, c0 - la);
+                    put_run(dr + c0, xi + ((long)row * p->w + t0) * C + c0, c1 - c0);
+                    put_run(dr + c1, NULL, lb - c1);
+                }
             }
-            put_run(d + s0, NULL, v0 - s0);
-            if (v1 > v0) put_run(d + v0, xi + ((long)row * p->w + t0) * C + (v0 - base), v1 - v0);
-            put_run(d + ck_imax(v0, v1), NULL, s1 - ck_imax(v0, v1));
         }
     }
 }
@@ -285,46 +290,63 @@ void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_ge
     }
 }
 
-/* dw = patchesᵀ·dz, cut into blocks as ck_plan_gemm cuts it (the sizes and
- * the core count, never the thread count, so the bits do not depend on it).
- * Each block of dw sums the batch's patch rows a few hundred at a time: it
- * builds only its own columns of those rows' patches in its thread's
- * scratch (pointwise: reads x in place) and adds their product (beta = 1 after
- * the first rows). The patches a core builds are read by the same core, while
- * still in its cache; the whole batch's patch matrix never exists (31 MB for
- * deep-MNIST's second convolution at batch 50, built once by all threads and
- * read by both: its copies took as long as the GEMM). */
+/* dw = patchesᵀ·dz in the blocks ck_plan_gemm gives (the sizes and the core
+ * count, never the thread count, so the bits do not depend on it). Wide
+ * patches (kkc >= O): each block is a range of dw's rows, for which it builds
+ * only its own columns of the patches. Narrow ones (the first layers: 25
+ * columns for 32 filters): each block is a range of the batch's patch rows
+ * summed into its own partial (block 0: dw), and dw = partial 0 + 1 + ...
+ * in that order after. Either way a block goes a few hundred patch rows at
+ * a time, built in its thread's scratch just before their product (pointwise:
+ * x read in place), so patches are built once, by the core that reads them,
+ * while still in its cache; the whole batch's patch matrix never exists. */
 void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
                                   const float *x, const float *dz, float *dw,
                                   float *workspace, size_t workspace_len) {
+    static __thread ck_buffer partial_buf;
     const int O = p->o, kkc = g->kkc, R = g->m;
-    const ck_gemm_plan pl = ck_plan_gemm(kkc, O, R);
+    const size_t size = (size_t)kkc * O;
+    ck_gemm_plan pl = ck_plan_gemm(kkc, O, R);
+    float *partials = NULL;
+    if (!pl.by_rows && pl.nblocks > 1 && !(partials = ck_buffer_grow(&partial_buf, (pl.nblocks - 1) * size)))
+        pl.nblocks = 1;
     const int width = pl.by_rows ? pl.bs : kkc; /* patch columns a block builds */
-    /* Rows per product: a scratch of about CK_GROUP_FLOATS, at least 64 rows
-     * (the GEMM's k), never more than one image's patches (the least
-     * workspace there is). */
-    int rows = g->pointwise ? R : ck_imax(64, CK_GROUP_FLOATS / width);
-    if (!g->pointwise) rows = (int)ck_imin(rows, (int)(g->col_img / (size_t)width));
+    /* Patch rows per product: a scratch of about CK_GROUP_FLOATS, at least 64
+     * rows (the GEMM's k), at most one image's (the least workspace there is). */
+    const int rows = g->pointwise ? R : ck_imin(ck_imax(64, CK_GROUP_FLOATS / width), g->oh * g->ow);
     const size_t slot = g->pointwise ? 0 : (size_t)rows * width;
     const size_t fit = slot ? workspace_len / slot : (size_t)ck_threads();
     const int nt = fit < (size_t)ck_threads() ? (int)fit : ck_threads();
-    CK_PAR_FOR_N(nt, nt > 1 && pl.nblocks > 1 && conv_want_parallel((double)R * O * kkc),
+    CK_PAR_FOR_N(nt, nt > 1 && pl.nblocks > 1,
     for (int blk = 0; blk < pl.nblocks; blk++) {
-        int a0 = 0, a1 = kkc, c0 = 0, c1 = O;
-        if (pl.by_rows) { a0 = blk * pl.bs; a1 = ck_imin(kkc, a0 + pl.bs); }
-        else { c0 = blk * pl.bs; c1 = ck_imin(O, c0 + pl.bs); }
+        int a0 = 0, a1 = kkc, r0 = 0, r1 = R;
+        float *out = dw;
+        if (pl.by_rows) {
+            a0 = blk * pl.bs;
+            a1 = ck_imin(kkc, a0 + pl.bs);
+            out = dw + (size_t)a0 * O;
+        } else {
+            r0 = (int)((long long)R * blk / pl.nblocks);
+            r1 = (int)((long long)R * (blk + 1) / pl.nblocks);
+            if (blk > 0) out = partials + (blk - 1) * size;
+        }
         float *cols = workspace + (size_t)omp_get_thread_num() * slot;
-        for (int r = 0; r < R; r += rows) {
-            const int k = ck_imin(rows, R - r);
+        for (int r = r0; r < r1; r += rows) {
+            const int k = ck_imin(rows, r1 - r);
             const float *a = x + (size_t)r * kkc + a0;
-            int lda = kkc;
             if (!g->pointwise) {
                 im2col_span(p, g, x, r, r + k, a0, a1, cols);
                 a = cols;
-                lda = a1 - a0;
             }
-            ck_gemm_serial(1, 0, a1 - a0, c1 - c0, k, 1.0f, a, lda, dz + (size_t)r * O + c0, O,
-                           r == 0 ? 0.0f : 1.0f, dw + (size_t)a0 * O + c0, O);
+            ck_gemm_serial(1, 0, a1 - a0, O, k, 1.0f, a, g->pointwise ? kkc : a1 - a0,
+                           dz + (size_t)r * O, O, r == r0 ? 0.0f : 1.0f, out, O);
         }
     });
+    if (partials)
+        CK_PAR_FOR(size >= (1 << 16),
+        for (size_t e = 0; e < size; e++) {
+            float v = dw[e];
+            for (int b = 1; b < pl.nblocks; b++) v += partials[(b - 1) * size + e];
+            dw[e] = v;
+        });
 }

@@ -151,12 +151,25 @@ static void pack_a(int trans_a, const float *a, int lda, int i0, int mc, int p0,
 }
 
 /* op(B) rows [p0, p0+kc), columns [j0, j0+nc) into NR-wide slivers,
- * dst[s][p][c]; columns past nc are zero. */
+ * dst[s][p][c]; columns past nc are zero. Untransposed, the whole slivers go
+ * row by row of B (read sliver by sliver, every 128-byte piece of a row of
+ * deep-MNIST's 1024-wide dense weights was on a new 4 KB page, beyond the
+ * prefetchers), each piece by ck_copy_floats, not a memcpy call (the
+ * caller of ck_copy_floats needs its no_builtin too, to inline it). */
+__attribute__((no_builtin("memcpy")))
 static void pack_b(int trans_b, const float *b, int ldb, int p0, int kc, int j0, int nc,
                    int nr, float *restrict dst) {
-    for (int s = 0; s < nc; s += nr) {
+    const int whole = trans_b ? 0 : nc / nr * nr;
+    for (int p = 0; p < kc && whole > 0; p++) {
+        const float *src = b + (size_t)(p0 + p) * ldb + j0;
+        float *d = dst + (size_t)p * nr;
+        for (int s = 0; s < whole; s += nr, d += (size_t)nr * kc)
+            ck_copy_floats(d, src + s, (size_t)nr);
+    }
+    dst += (size_t)whole * kc;
+    for (int s = whole; s < nc; s += nr) {
         const int cols = ck_imin(nr, nc - s);
-        if (!trans_b) { /* B(p, j) = b[p * ldb + j] */
+        if (!trans_b) { /* the ragged last sliver: B(p, j) = b[p * ldb + j] */
             for (int p = 0; p < kc; p++) {
                 const float *src = b + (size_t)(p0 + p) * ldb + j0 + s;
                 float *d = dst + (size_t)p * nr;

@@ -18,6 +18,19 @@ int omp_in_parallel(void);
 int omp_get_num_procs(void);
 void openblas_set_num_threads(int);
 
+/* Copies n >= 8 floats: whole 8-float vectors and one last vector that may
+ * overlap the previous one. For the short runs of packing and im2col (8 to
+ * 64 floats), where a memcpy call costs more than the copy; no_builtin keeps
+ * the compiler from turning the loop back into that call (give the caller
+ * the same attribute, or the two do not inline). */
+typedef float ck_v8u __attribute__((vector_size(32), aligned(4)));
+__attribute__((no_builtin("memcpy")))
+static inline void ck_copy_floats(float *restrict d, const float *restrict s, size_t n) {
+    size_t e = 0;
+    for (; e + 8 <= n; e += 8) *(ck_v8u *)(d + e) = *(const ck_v8u *)(s + e);
+    if (e < n) *(ck_v8u *)(d + n - 8) = *(const ck_v8u *)(s + n - 8);
+}
+
 /* A per-thread scratch buffer that grows when asked for more and is kept
  * (OpenMP threads live on), so nothing is allocated in the steady state:
  * the GEMM's packing buffers, a packed B, Winograd's transformed tiles.
