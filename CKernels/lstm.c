@@ -26,13 +26,14 @@
  *   hprev [b, t, u]   h_{t-1} of every step (h0 or zeros at t = 0); stored so
  *                     backward needs no hs argument and dR = hprevᵀ·dZ is one GEMM
  *
- * Workspace (ck_lstm_workspace_size = b·t·4u + 2·b·u floats, and for fewer
- * than PACK_ROWS rows 4u² + 32 more):
+ * Workspace (ck_lstm_workspace_size = b·(t+1)·4u + 2·b·u floats, and for
+ * fewer than PACK_ROWS rows 4u² + 32 more):
  *   forward with a cache: none (workspace may be NULL, workspace_len 0);
  *   forward without a cache: z/gates [b, t, 4u] then c state [b, u] (a unit
  *     split: each thread's block of both, see state_view), then (if there is
  *     room) the packed copy of R for a unit split (pack_r);
- *   backward: dZ [b, t, 4u], then δh [b, u], then δc [b, u].
+ *   backward: dZ [b, t, 4u], then δh [b, u], then δc [b, u], then each batch
+ *     row's Σ_t dZ [b, 4u] (summed while dZ's rows are in L1; db adds them).
  */
 #include "lstm.h"
 
@@ -159,7 +160,7 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
 
 size_t ck_lstm_workspace_size(const ck_lstm_params *p) {
     if (!p || !dims_ok(p->b, p->t, p->d, p->u)) return 0;
-    size_t n = (size_t)p->b * p->t * 4 * p->u + 2 * (size_t)p->b * p->u;
+    size_t n = (size_t)p->b * (p->t + 1) * 4 * p->u + 2 * (size_t)p->b * p->u;
     if (p->b < PACK_ROWS) n += 4 * (size_t)p->u * p->u + 32; /* + two alignment skips */
     return n;
 }
