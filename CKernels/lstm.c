@@ -75,15 +75,18 @@ static void gemv_rows(int k, int n, const float *restrict h, const float *restri
 static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 
 /* The fused forward pass of n units of one row: the gate blocks are z, z + gs,
- * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R + b on entry
- * and the activated gates on exit; writes c and h [n]. c_prev may be NULL (zeros).
+ * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R on entry and
+ * the activated gates on exit, the bias b, b + bs, b + 2bs, b + 3bs added here
+ * (filling z with it before the products wrote and read all of z once more:
+ * 2% of an LSTM training step); writes c and h [n]. c_prev may be NULL (zeros).
  * restrict and separate loops per case keep the vectoriser from falling back
  * to its scalar path (it did: the backward ran scalar behind a failed overlap
  * check until these were added). */
 #define LSTM_FWD_BODY(CPREV)                                               \
     for (int k = 0; k < n; k++) {                                          \
-        float i = sigmoidf(zi[k]), f = sigmoidf(zf[k]);                    \
-        float g = tanh_v(zc[k]), o = sigmoidf(zo[k]);                      \
+        float i = sigmoidf(zi[k] + b[k]), f = sigmoidf(zf[k] + b[bs + k]);  \
+        float g = tanh_v(zc[k] + b[2 * bs + k]);                           \
+        float o = sigmoidf(zo[k] + b[3 * bs + k]);                         \
         float cn = f * (CPREV) + i * g;                                    \
         zi[k] = i; zf[k] = f; zc[k] = g; zo[k] = o;                        \
         c[k] = cn;                                                         \
@@ -93,7 +96,7 @@ static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
 /* noinline: inlined into the step loops, these loops lost their vectorisation
  * (scalar expf: batch-64 inference took twice as long). */
 __attribute__((noinline))
-static void cell_row_forward(int n, int gs, float *restrict z,
+static void cell_row_forward(int n, int gs, float *restrict z, const float *restrict b, int bs,
                              const float *restrict c_prev, float *restrict c,
                              float *restrict h) {
     float *restrict zi = z, *restrict zf = z + gs, *restrict zc = z + 2 * gs,
@@ -107,8 +110,8 @@ static void cell_row_forward(int n, int gs, float *restrict z,
 
 /* The same with the state c updated in place (inference without a cache). */
 __attribute__((noinline))
-static void cell_row_forward_inplace(int n, int gs, float *restrict z,
-                                     float *restrict c, float *restrict h) {
+static void cell_row_forward_inplace(int n, int gs, float *restrict z, const float *restrict b,
+                                     int bs, float *restrict c, float *restrict h) {
     float *restrict zi = z, *restrict zf = z + gs, *restrict zc = z + 2 * gs,
                     *restrict zo = z + 3 * gs;
     LSTM_FWD_BODY(c[k])
@@ -132,18 +135,16 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
         int nb = j1 - j0;
         if (nb > 0) {
             float *z = gates + (size_t)j0 * g4;
-            for (int j = 0; j < nb; j++)
-                memcpy(z + (size_t)j * g4, bias, sizeof(float) * g4);
-            ck_gemm_serial(0, 0, nb, g4, d, 1.0f, x + (size_t)j0 * d, d, w, g4, 1.0f, z, g4);
+            ck_gemm_serial(0, 0, nb, g4, d, 1.0f, x + (size_t)j0 * d, d, w, g4, 0.0f, z, g4);
             ck_gemm_serial(0, 0, nb, g4, u, 1.0f, h_prev + (size_t)j0 * u, u, r, g4, 1.0f, z,
                            g4);
             for (int j = j0; j < j1; j++) {
                 float *cj = c + (size_t)j * u;
                 if (c == c_prev)
-                    cell_row_forward_inplace(u, u, gates + (size_t)j * g4, cj,
+                    cell_row_forward_inplace(u, u, gates + (size_t)j * g4, bias, u, cj,
                                              h + (size_t)j * u);
                 else
-                    cell_row_forward(u, u, gates + (size_t)j * g4,
+                    cell_row_forward(u, u, gates + (size_t)j * g4, bias, u,
                                      c_prev + (size_t)j * u, cj,
                                      h + (size_t)j * u);
             }
@@ -269,7 +270,7 @@ static const float *prev_h(const fwd_args *a, int j0, int s, int *ldh) {
     return a->h0 ? a->h0 + (size_t)j0 * U : NULL;
 }
 
-/* Step s of rows [j0, j1) and units [k0, k1), whose z (x·W + h·R + b) is in
+/* Step s of rows [j0, j1) and units [k0, k1), whose z (x·W + h·R) is in
  * place: the activated gates, c and h, and with a cache h_{s-1} (hp, ldh) kept
  * for the backward pass. */
 static void cell_step(const fwd_args *a, state_view sv, int j0, int j1, int k0, int k1, int s,
@@ -281,9 +282,10 @@ static void cell_step(const fwd_args *a, state_view sv, int j0, int j1, int k0, 
         if (!a->cs) {
             float *cn = sv.c + j * sv.ldc;
             if (s > 0)
-                cell_row_forward_inplace(nu, sv.gs, zr, cn, hr);
+                cell_row_forward_inplace(nu, sv.gs, zr, a->bias + k0, U, cn, hr);
             else
-                cell_row_forward(nu, sv.gs, zr, a->c0 ? a->c0 + (size_t)j * U + k0 : NULL, cn, hr);
+                cell_row_forward(nu, sv.gs, zr, a->bias + k0, U,
+                                 a->c0 ? a->c0 + (size_t)j * U + k0 : NULL, cn, hr);
             continue;
         }
         float *hpv = a->hprev + row * U + k0;
@@ -292,7 +294,8 @@ static void cell_step(const fwd_args *a, state_view sv, int j0, int j1, int k0, 
         else
             memset(hpv, 0, sizeof(float) * nu);
         const float *cp = s > 0 ? a->cs + (row - 1) * U : (a->c0 ? a->c0 + (size_t)j * U : NULL);
-        cell_row_forward(nu, sv.gs, zr, cp ? cp + k0 : NULL, a->cs + row * U + k0, hr);
+        cell_row_forward(nu, sv.gs, zr, a->bias + k0, U, cp ? cp + k0 : NULL, a->cs + row * U + k0,
+                         hr);
     }
 }
 
@@ -317,8 +320,7 @@ static void forward_rows(const fwd_args *a, state_view sv, int j0, int j1) {
     const int T = a->p->t, D = a->p->d, U = a->p->u, g4 = 4 * U, nb = j1 - j0;
     if (nb <= 0) return;
     float *zb = sv.z + (size_t)j0 * T * sv.ldz;
-    for (int q = 0; q < nb * T; q++) memcpy(zb + (size_t)q * g4, a->bias, sizeof(float) * g4);
-    ck_gemm_serial(0, 0, nb * T, g4, D, 1.0f, a->x + (size_t)j0 * T * D, D, a->w, g4, 1.0f, zb, g4);
+    ck_gemm_serial(0, 0, nb * T, g4, D, 1.0f, a->x + (size_t)j0 * T * D, D, a->w, g4, 0.0f, zb, g4);
     const int few = a->p->b <= FEW_ROWS;
     const ck_packed_b rp = ck_pack_b(!few, 0, U, g4, a->r, g4);
     for (int s = 0; s < T; s++) {
@@ -348,7 +350,7 @@ static void forward_units(const fwd_args *a, state_view sv, int k0, int k1, step
             int col = gb * U + k0;
             for (int q = 0; q < B * T; q++) {
                 float *zq = sv.z + q * sv.ldz + gb * sv.gs;
-                memcpy(zq, a->bias + col, sizeof(float) * nu);
+                memset(zq, 0, sizeof(float) * nu);
                 gemv_rows(D, nu, a->x + (size_t)q * D, a->w + col, g4, zq);
             }
         }
