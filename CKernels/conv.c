@@ -10,18 +10,20 @@
  *                    (conv_im2col.c);
  *   backward_data    im2col + GEMM (col2im of dz·wᵀ);
  *   backward_filter  direct for the same small layers when the workspace
- *                    holds its partial sums, otherwise im2col + GEMM per
- *                    block of dw, each building only its own patch columns.
+ *                    holds its partial sums, otherwise im2col + GEMM in
+ *                    blocks, each building only its own patch columns (wide
+ *                    patches) or rows (narrow ones, into a partial sum).
  *
  * Workspace (floats): forward and backward_filter hold patches there,
- * backward_data patch gradients dz·wᵀ, for a few images at a time. All three
- * run at full speed with ck_conv2d_scratch_size floats (one group of images
- * per core); more changes nothing (the whole batch's im2col matrix,
- * n·oh·ow·kh·kw·c, is the most any pass can use). Less still works as long as
- * it holds one image's matrix (oh·ow·kh·kw·c): forward and backward_data then
- * process the batch in chunks of as many images as fit (results may differ in
- * the last bits; backward_filter's never do). A
- * 1×1 stride-1 convolution needs no workspace: x already is its im2col matrix.
+ * backward_data patch gradients dz·wᵀ, a few images (backward_filter: a few
+ * hundred patch rows) per thread at a time. All three run at full speed with
+ * ck_conv2d_scratch_size floats (one group of images per core); more changes
+ * nothing (the whole batch's im2col matrix, n·oh·ow·kh·kw·c, is the most any
+ * pass can use). Less still works as long as it holds one image's matrix
+ * (oh·ow·kh·kw·c): forward and backward_data then process the batch in chunks
+ * of as many images as fit (results may differ in the last bits;
+ * backward_filter's never do). A 1×1 stride-1 convolution needs no workspace:
+ * x already is its im2col matrix.
  * The workspace is checked even when the direct or Winograd path needs none,
  * so the contract does not depend on which path runs (Winograd keeps its own
  * per-thread buffers, as the GEMM keeps its packing buffers).

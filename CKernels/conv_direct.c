@@ -380,7 +380,11 @@ void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const
                 int o = ob * 8 + l;
                 wpad[(size_t)k * O8 + ob][l] = o < O ? w[(size_t)k * O + o] : 0.0f;
             }
-    int par = conv_want_parallel((double)g->m * O * g->kkc);
+    /* A fork and join costs 2 µs, and 15 when the VM is slow to run the
+     * other thread: below ~1 M multiply-adds (10 µs on one core) one thread
+     * is as fast (LeNet-5's second convolution at batch 1: 0.019 ms a whole
+     * inference either way, 0.033 when the fork was slow). */
+    int par = (double)g->m * O * g->kkc >= (1 << 20);
     const int mode = fuse_mode(b, act);
     const ck_v8 blane[2] = {bias_lanes(b, 0, O), bias_lanes(b, 8, O)};
     if (use_c1(p, g)) {

@@ -14,9 +14,10 @@
 #define CK_IM2COL_SHORT 16
 
 /* n floats from s to d, or zeros (s NULL): short runs element by element,
- * 8 to 64 floats by ck_copy_floats (a memcpy call per
- * row of 30 floats cost more than the copy), longer ones by the library. */
-static inline __attribute__((always_inline)) void put_run(float *restrict d, const float *restrict s, int n) {
+ * 8 to 64 floats by ck_copy_floats (a memcpy call per row of 30 floats cost
+ * more than the copy), longer ones by the library. */
+static inline __attribute__((always_inline)) void put_run(float *restrict d,
+                                                          const float *restrict s, int n) {
     if (n <= 0) return;
     if (!s) {
         if (n > 16) memset(d, 0, sizeof(float) * (size_t)n);
@@ -43,7 +44,8 @@ static void im2col_span(const ck_conv2d_params *p, const conv_geom *g, const flo
     const int first = a / rowlen, last = (b - 1) / rowlen;
     for (long img = r0 / per; img * per < r1; img++) {
         const float *xi = x + (size_t)img * g->in_img;
-        const int pix0 = (int)(ck_imax(0, r0 - img * per)), pix1 = (int)(r1 - img * per < per ? r1 - img * per : per);
+        const long from = r0 - img * per, to = r1 - img * per; /* this image's pixels */
+        const int pix0 = from > 0 ? (int)from : 0, pix1 = to < per ? (int)to : per;
         for (int i = pix0 / ow; i * ow < pix1; i++) {
             const int j0 = ck_imax(0, pix0 - i * ow), j1 = ck_imin(ow, pix1 - i * ow);
             for (int j = j0; j < j1; j++, cols += b - a) {
@@ -59,7 +61,8 @@ static void im2col_span(const ck_conv2d_params *p, const conv_geom *g, const flo
                          * by element, costs less than three runs. */
                         const int in = row >= 0 && row < p->h;
                         const float *src = xi + ((long)row * p->w + t0) * C;
-                        for (int e = la; e < lb; e++) dr[e] = in && e >= lo && e < hi ? src[e] : 0.0f;
+                        for (int e = la; e < lb; e++)
+                            dr[e] = in && e >= lo && e < hi ? src[e] : 0.0f;
                         continue;
                     }
                     if (row < 0 || row >= p->h || hi <= lo) {
@@ -308,12 +311,15 @@ void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
     const size_t size = (size_t)kkc * O;
     ck_gemm_plan pl = ck_plan_gemm(kkc, O, R);
     float *partials = NULL;
-    if (!pl.by_rows && pl.nblocks > 1 && !(partials = ck_buffer_grow(&partial_buf, (pl.nblocks - 1) * size)))
-        pl.nblocks = 1;
+    if (!pl.by_rows && pl.nblocks > 1) {
+        partials = ck_buffer_grow(&partial_buf, (pl.nblocks - 1) * size);
+        if (!partials) pl.nblocks = 1; /* no memory for them: one block */
+    }
     const int width = pl.by_rows ? pl.bs : kkc; /* patch columns a block builds */
     /* Patch rows per product: a scratch of about CK_GROUP_FLOATS, at least 64
      * rows (the GEMM's k), at most one image's (the least workspace there is). */
-    const int rows = g->pointwise ? R : ck_imin(ck_imax(64, CK_GROUP_FLOATS / width), g->oh * g->ow);
+    const int rows =
+        g->pointwise ? R : ck_imin(ck_imax(64, CK_GROUP_FLOATS / width), g->oh * g->ow);
     const size_t slot = g->pointwise ? 0 : (size_t)rows * width;
     const size_t fit = slot ? workspace_len / slot : (size_t)ck_threads();
     const int nt = fit < (size_t)ck_threads() ? (int)fit : ck_threads();
@@ -329,6 +335,7 @@ void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
             r0 = (int)((long long)R * blk / pl.nblocks);
             r1 = (int)((long long)R * (blk + 1) / pl.nblocks);
             if (blk > 0) out = partials + (blk - 1) * size;
+            if (r1 == r0) memset(out, 0, sizeof(float) * size); /* fewer rows than blocks */
         }
         float *cols = workspace + (size_t)omp_get_thread_num() * slot;
         for (int r = r0; r < r1; r += rows) {

@@ -174,8 +174,8 @@ int ck_conv2d_output_shape(const ck_conv2d_params *p, int *oh, int *ow);
  * an empty output or invalid parameters). More changes no result: the most
  * any pass can use is the whole batch's im2col matrix, n·oh·ow·kh·kw·c floats.
  * A workspace holding one image's matrix (oh·ow·kh·kw·c) works too, the batch
- * then going in smaller chunks (results may differ in the last bits); less
- * than that is CK_ENOSPC. */
+ * then going in smaller chunks (forward and backward_data results may differ
+ * in the last bits; backward_filter's do not); less than that is CK_ENOSPC. */
 size_t ck_conv2d_scratch_size(const ck_conv2d_params *p);
 
 /* im2col of the whole batch: cols [(n·oh·ow), (kh·kw·c)], zeros for padding. */

@@ -514,6 +514,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
             Conv(n: 7, h: 9, w: 11, c: 20, kh: 3, kw: 2, o: 8, sh: 2, sw: 1, same: true),
             Conv(n: 8, h: 12, w: 13, c: 5, kh: 3, kw: 3, o: 64, same: true),   // blocks of filters
             Conv(n: 3, h: 17, w: 17, c: 48, kh: 1, kw: 7, o: 40, same: true),  // Inception 1×7
+            Conv(n: 1, h: 2, w: 2, c: 64, kh: 2, kw: 2, o: 1024, same: false), // 1 patch row, 2 blocks
         ]
         for conv in shapes {
             var p = conv.p
