@@ -4,11 +4,13 @@
  *
  *   forward          direct (conv_direct.c) when the input has few channels
  *                    and few filters (ck_conv_direct_forward_fits); Winograd's
- *                    F(2×2, 3×3) for 3×3 stride 1 with 16 or more channels and
- *                    filters (conv_winograd.c: 2.0–2.8× at Inception-v3's
- *                    shapes); otherwise im2col + GEMM over image groups
- *                    (conv_im2col.c);
- *   backward_data    im2col + GEMM (col2im of dz·wᵀ);
+ *                    F(2×2, 3×3) and F(2×2, 5×5) for 3×3 and 5×5 stride 1
+ *                    with 16 or more channels and filters (conv_winograd.c:
+ *                    2.0–2.8× at Inception-v3's shapes); otherwise im2col +
+ *                    GEMM over image groups (conv_im2col.c);
+ *   backward_data    Winograd for the same sizes (a forward convolution of
+ *                    dz with the turned filter), otherwise im2col + GEMM
+ *                    (col2im of dz·wᵀ);
  *   backward_filter  direct for the same small layers when the workspace
  *                    holds its partial sums, otherwise im2col + GEMM in
  *                    blocks, each building only its own patch columns (wide
@@ -84,7 +86,7 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
     CHECK(g.pointwise || workspace != NULL);
     if (ck_conv_direct_forward_fits(p, &g))
         ck_conv_direct_forward(p, &g, x, w, b, activation, y);
-    else if (!(ck_conv_winograd_fits(p, &g) && ck_conv_winograd_forward(p, &g, x, w, b, activation, y)))
+    else if (!ck_conv_winograd_forward(p, &g, x, w, b, activation, y))
         ck_conv_gemm_batch(CONV_FORWARD, p, &g, x, w, b, activation, y, workspace, workspace_len);
     return CK_OK;
 }
@@ -103,7 +105,8 @@ int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
     }
     if (chunk_images(p, &g, workspace_len) == 0) return CK_ENOSPC;
     CHECK(g.pointwise || workspace != NULL);
-    ck_conv_gemm_batch(CONV_BACKWARD_DATA, p, &g, dz, w, NULL, 0, dx, workspace, workspace_len);
+    if (!ck_conv_winograd_backward_data(p, &g, dz, w, dx))
+        ck_conv_gemm_batch(CONV_BACKWARD_DATA, p, &g, dz, w, NULL, 0, dx, workspace, workspace_len);
     return CK_OK;
 }
 

@@ -3,7 +3,7 @@
  * conv.c validates, chooses the path and holds the entry points;
  * conv_im2col.c is the im2col + GEMM path (image groups, col2im);
  * conv_direct.c the direct forms for few input channels; conv_winograd.c
- * the 3×3 stride-1 forward by Winograd's F(2×2, 3×3).
+ * the 3×3 and 5×5 stride-1 forward and data gradient by Winograd's F(2×2, r×r).
  */
 #ifndef CKERNELS_CONV_H
 #define CKERNELS_CONV_H
@@ -44,13 +44,17 @@ void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
 
 /* -------------------------------------------- Winograd (conv_winograd.c) */
 
-/* Whether the forward goes through Winograd's F(2×2, 3×3): 3×3, stride 1,
- * at least 16 input channels and 16 filters. */
+/* Whether the forward goes through Winograd's F(2×2, r×r): 3×3 or 5×5,
+ * stride 1, at least 16 input channels and 16 filters, 2×2 output or more. */
 int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g);
-/* The forward; 0 (nothing complete written) if its buffers cannot be
- * allocated, then the caller takes the im2col + GEMM path. */
+/* The forward, and the data gradient (which for stride 1 is a forward
+ * convolution of dz with the turned filter, and goes through Winograd when
+ * that one fits too). 0, nothing written, when the parameters do not fit or
+ * its buffers cannot be allocated: then the caller takes im2col + GEMM. */
 int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                              const float *w, const float *b, int act, float *y);
+int ck_conv_winograd_backward_data(const ck_conv2d_params *p, const conv_geom *g,
+                                   const float *dz, const float *w, float *dx);
 
 /* ---------------------------------------------------- direct (conv_direct.c) */
 
