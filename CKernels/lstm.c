@@ -72,7 +72,24 @@ static void gemv_rows(int k, int n, const float *restrict h, const float *restri
     }
 }
 
-static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
+/* Units per pass of the fused forward below. */
+#define CELL_CHUNK 64
+
+/* e^{−x} of the sigmoid gates i, f, o and e^{−2|x|} of the tanh gate c̃, for
+ * x = z + b over n ≤ CELL_CHUNK units, into e [4][CELL_CHUNK]. One loop of
+ * nothing but the exponentials: fused into the gate loop, each of its five
+ * libmvec calls per vector made the compiler spill every live vector around
+ * it (measured alone: the fused forward 115 → 93 µs for 256 rows of 128
+ * units, the same bits). */
+__attribute__((noinline))
+static void gate_exps(int n, int gs, const float *restrict z, const float *restrict b, int bs,
+                      float *restrict e) {
+    for (int q = 0; q < 4; q++)
+        for (int k = 0; k < n; k++) {
+            const float x = z[q * gs + k] + b[q * bs + k];
+            e[q * CELL_CHUNK + k] = expf(q == 2 ? -2.0f * fabsf(x) : -x);
+        }
+}
 
 /* The fused forward pass of n units of one row: the gate blocks are z, z + gs,
  * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R on entry and
@@ -81,16 +98,25 @@ static float sigmoidf(float z) { return 1.0f / (1.0f + expf(-z)); }
  * 2% of an LSTM training step); writes c and h [n]. c_prev may be NULL (zeros).
  * restrict and separate loops per case keep the vectoriser from falling back
  * to its scalar path (it did: the backward ran scalar behind a failed overlap
- * check until these were added). */
-#define LSTM_FWD_BODY(CPREV)                                               \
-    for (int k = 0; k < n; k++) {                                          \
-        float i = sigmoidf(zi[k] + b[k]), f = sigmoidf(zf[k] + b[bs + k]);  \
-        float g = tanh_v(zc[k] + b[2 * bs + k]);                           \
-        float o = sigmoidf(zo[k] + b[3 * bs + k]);                         \
-        float cn = f * (CPREV) + i * g;                                    \
-        zi[k] = i; zf[k] = f; zc[k] = g; zo[k] = o;                        \
-        c[k] = cn;                                                         \
-        h[k] = o * tanh_v(cn);                                             \
+ * check until these were added). Chunks of CELL_CHUNK units: the gates'
+ * exponentials, then the gates and c, then h = o·tanh(c). */
+#define LSTM_FWD_BODY(CPREV)                                                   \
+    for (int k0 = 0; k0 < n; k0 += CELL_CHUNK) {                               \
+        const int m = n - k0 < CELL_CHUNK ? n - k0 : CELL_CHUNK;               \
+        float e[4 * CELL_CHUNK], ec[CELL_CHUNK];                               \
+        gate_exps(m, gs, z + k0, b + k0, bs, e);                               \
+        for (int j = 0; j < m; j++) {                                          \
+            const int k = k0 + j;                                              \
+            float i = 1.0f / (1.0f + e[j]);                                    \
+            float f = 1.0f / (1.0f + e[CELL_CHUNK + j]);                       \
+            float g = tanh_e(zc[k] + b[2 * bs + k], e[2 * CELL_CHUNK + j]);    \
+            float o = 1.0f / (1.0f + e[3 * CELL_CHUNK + j]);                   \
+            float cn = f * (CPREV) + i * g;                                    \
+            zi[k] = i; zf[k] = f; zc[k] = g; zo[k] = o;                        \
+            c[k] = cn;                                                         \
+            ec[j] = expf(-2.0f * fabsf(cn));                                   \
+        }                                                                      \
+        for (int j = 0; j < m; j++) h[k0 + j] = zo[k0 + j] * tanh_e(c[k0 + j], ec[j]); \
     }
 
 /* noinline: inlined into the step loops, these loops lost their vectorisation
