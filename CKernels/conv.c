@@ -3,12 +3,12 @@
  * parameters' checks and the choice of path, each on one screen.
  *
  *   forward          direct (conv_direct.c) when the input has few channels
- *                    and few filters (ck_conv_direct_forward_fits); Winograd's
- *                    F(2×2, 3×3) and F(2×2, 5×5) for 3×3 and 5×5 stride 1
- *                    with 16 or more channels and filters (conv_winograd.c:
- *                    2.0–2.8× at Inception-v3's shapes); otherwise im2col +
- *                    GEMM over image groups (conv_im2col.c);
- *   backward_data    Winograd for the same sizes (a forward convolution of
+ *                    and few filters (ck_conv_direct_forward_fits); Winograd
+ *                    (conv_winograd.c) for stride-1 3×3, 5×5, 1×7, 7×1, 1×3
+ *                    and 3×1 with 16 or more channels and filters and 64 or
+ *                    more tiles; otherwise im2col + GEMM over image groups
+ *                    (conv_im2col.c);
+ *   backward_data    Winograd for the same shapes (a forward convolution of
  *                    dz with the turned filter), otherwise im2col + GEMM
  *                    (col2im of dz·wᵀ);
  *   backward_filter  direct for the same small layers when the workspace
@@ -30,6 +30,8 @@
  * so the contract does not depend on which path runs (Winograd keeps its own
  * per-thread buffers, as the GEMM keeps its packing buffers).
  */
+#define _POSIX_C_SOURCE 200112L /* posix_memalign under -std=c99 (make lib) */
+#include <stdlib.h>
 #include <string.h>
 #include "conv.h"
 
@@ -73,9 +75,31 @@ static int chunk_images(const ck_conv2d_params *p, const conv_geom *g, size_t le
     return k >= (size_t)p->n ? p->n : (int)k;
 }
 
-int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
-                      const float *b, int activation, float *y, float *workspace,
-                      size_t workspace_len) {
+void ck_conv2d_cache_clear(ck_conv2d_cache *cache) {
+    if (!cache) return;
+    free(cache->data);
+    memset(cache, 0, sizeof *cache);
+}
+
+float *conv_cache(ck_conv2d_cache *cache, int form, const ck_conv2d_params *p, size_t floats,
+                  int *fill) {
+    const int key[6] = {form, ck_gemm_get_path(), p->kh, p->kw, p->c, p->o};
+    *fill = 0;
+    if (cache->data && cache->floats == floats && memcmp(cache->key, key, sizeof key) == 0)
+        return cache->data;
+    ck_conv2d_cache_clear(cache);
+    void *d = NULL;
+    if (floats == 0 || posix_memalign(&d, 64, sizeof(float) * floats) != 0) return NULL;
+    cache->data = d;
+    cache->floats = floats;
+    memcpy(cache->key, key, sizeof key);
+    *fill = 1;
+    return cache->data;
+}
+
+int ck_conv2d_forward_cached(const ck_conv2d_params *p, const float *x, const float *w,
+                             const float *b, int activation, float *y, float *workspace,
+                             size_t workspace_len, ck_conv2d_cache *cache) {
     conv_geom g;
     int st = ck_conv_geometry(p, &g);
     if (st != CK_OK) return st;
@@ -86,9 +110,15 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w,
     CHECK(g.pointwise || workspace != NULL);
     if (ck_conv_direct_forward_fits(p, &g))
         ck_conv_direct_forward(p, &g, x, w, b, activation, y);
-    else if (!ck_conv_winograd_forward(p, &g, x, w, b, activation, y))
-        ck_conv_gemm_batch(CONV_FORWARD, p, &g, x, w, b, activation, y, workspace, workspace_len);
+    else if (!ck_conv_winograd_forward(p, &g, x, w, b, activation, y, cache))
+        ck_conv_gemm_batch(CONV_FORWARD, p, &g, x, w, b, activation, y, workspace, workspace_len,
+                           cache);
     return CK_OK;
+}
+
+int ck_conv2d_forward(const ck_conv2d_params *p, const float *x, const float *w, const float *b,
+                      int activation, float *y, float *workspace, size_t workspace_len) {
+    return ck_conv2d_forward_cached(p, x, w, b, activation, y, workspace, workspace_len, NULL);
 }
 
 int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
@@ -106,7 +136,8 @@ int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
     if (chunk_images(p, &g, workspace_len) == 0) return CK_ENOSPC;
     CHECK(g.pointwise || workspace != NULL);
     if (!ck_conv_winograd_backward_data(p, &g, dz, w, dx))
-        ck_conv_gemm_batch(CONV_BACKWARD_DATA, p, &g, dz, w, NULL, 0, dx, workspace, workspace_len);
+        ck_conv_gemm_batch(CONV_BACKWARD_DATA, p, &g, dz, w, NULL, 0, dx, workspace, workspace_len,
+                           NULL);
     return CK_OK;
 }
 

@@ -3,7 +3,7 @@
  * conv.c validates, chooses the path and holds the entry points;
  * conv_im2col.c is the im2col + GEMM path (image groups, col2im);
  * conv_direct.c the direct forms for few input channels; conv_winograd.c
- * the 3×3 and 5×5 stride-1 forward and data gradient by Winograd's F(2×2, r×r).
+ * the stride-1 forward and data gradient by Winograd's minimal filtering.
  */
 #ifndef CKERNELS_CONV_H
 #define CKERNELS_CONV_H
@@ -24,6 +24,14 @@ typedef struct {
 /* Validates p and fills g (conv.c). Sizes must fit BLAS's int dimensions. */
 int ck_conv_geometry(const ck_conv2d_params *p, conv_geom *g);
 
+/* Room for `floats` prepared floats in the cache, for key (form, GEMM path,
+ * kh, kw, c, o; form CONV_CACHE_GEMM or CONV_CACHE_WINOGRAD): *fill is 0
+ * when it already holds them, 1 when the caller must write them (it was
+ * empty or held another key). NULL if it cannot be allocated (conv.c). */
+enum { CONV_CACHE_GEMM = 1, CONV_CACHE_WINOGRAD = 2 };
+float *conv_cache(ck_conv2d_cache *cache, int form, const ck_conv2d_params *p, size_t floats,
+                  int *fill);
+
 /* Parallel loops run only when the job is big enough to repay the fork. */
 static inline int conv_want_parallel(double work) { return work >= (1 << 17); }
 
@@ -32,10 +40,11 @@ static inline int conv_want_parallel(double work) { return work >= (1 << 17); }
 typedef enum { CONV_FORWARD, CONV_BACKWARD_DATA } conv_pass;
 
 /* Forward (in = x, out = y) or backward-data (in = dz, out = dx, b NULL) of
- * the whole batch with the workspace given (at least one image's patches). */
+ * the whole batch with the workspace given (at least one image's patches).
+ * A forward with a cache takes w's packed copy from it (conv_cache). */
 void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
                         const float *in, const float *w, const float *b, int activation,
-                        float *out, float *workspace, size_t workspace_len);
+                        float *out, float *workspace, size_t workspace_len, ck_conv2d_cache *cache);
 
 /* dw = patchesᵀ·dz, with the workspace given (at least one image's patches). */
 void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
@@ -44,15 +53,17 @@ void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
 
 /* -------------------------------------------- Winograd (conv_winograd.c) */
 
-/* Whether the forward goes through Winograd's F(2×2, r×r): 3×3 or 5×5,
- * stride 1, at least 16 input channels and 16 filters, 2×2 output or more. */
+/* Whether the forward goes through Winograd: stride 1, a 3×3, 5×5, 1×7, 7×1,
+ * 1×3 or 3×1 filter, at least 16 input channels and 16 filters, and at least
+ * 64 tiles of output. */
 int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g);
 /* The forward, and the data gradient (which for stride 1 is a forward
  * convolution of dz with the turned filter, and goes through Winograd when
  * that one fits too). 0, nothing written, when the parameters do not fit or
  * its buffers cannot be allocated: then the caller takes im2col + GEMM. */
 int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
-                             const float *w, const float *b, int act, float *y);
+                             const float *w, const float *b, int act, float *y,
+                             ck_conv2d_cache *cache);
 int ck_conv_winograd_backward_data(const ck_conv2d_params *p, const conv_geom *g,
                                    const float *dz, const float *w, float *dx);
 

@@ -200,14 +200,26 @@ static void forward_group(const ck_conv2d_params *p, const conv_geom *g, const f
  * where groups of whole images would leave cores idle. The cut depends on the
  * sizes and the core count only, so the bits do not depend on the thread count. */
 static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const float *x,
-                          const float *w, const float *b, int activation, float *y,
-                          float *cols, int nb) {
+                          const float *w, const ck_packed_b *wp, const float *b, int activation,
+                          float *y, float *cols, int nb) {
     const int O = p->o, rows = nb * g->oh * g->ow;
     if (g->pointwise) {
         cols = (float *)x;
     } else {
         for (int i = 0; i < nb; i++)
             im2col_img(p, g, x + (size_t)i * g->in_img, cols + (size_t)i * g->col_img);
+    }
+    if (wp) { /* w already packed: blocks of rows, each reading all of it */
+        const ck_gemm_plan pl = ck_plan_gemm_rows(rows, O, g->kkc);
+        CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
+            const int r0 = ck_imin(rows, blk * pl.bs), r1 = ck_imin(rows, r0 + pl.bs);
+            if (r1 > r0) {
+                ck_gemm_serial_packed(0, r1 - r0, 1.0f, cols + (size_t)r0 * g->kkc, g->kkc, wp,
+                                      0.0f, y + (size_t)r0 * O, O);
+                ck_bias_act(y, O, r0, r1, 0, O, b, activation);
+            }
+        });
+        return;
     }
     const ck_gemm_plan pl = ck_plan_gemm(rows, O, g->kkc);
     CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
@@ -240,15 +252,17 @@ static void backward_data_group(const ck_conv2d_params *p, const conv_geom *g, c
  * filters. */
 static void run_groups(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
                        ck_groups gr, int threads, const float *in, const float *w,
-                       const float *b, int activation, float *out, float *workspace) {
+                       const ck_packed_b *packed, const float *b, int activation, float *out,
+                       float *workspace) {
     const size_t scratch = (size_t)gr.most * g->col_img;
     const int shares = ck_imin(threads, gr.count), O = p->o;
     CK_PAR_FOR_N(shares, shares > 1 &&
                  conv_want_parallel((double)gr.nb * g->oh * g->ow * p->o * g->kkc),
     for (int t = 0; t < shares; t++) {
         float *cols = g->pointwise ? NULL : workspace + (size_t)t * scratch;
-        const ck_packed_b wp = pass == CONV_FORWARD ? ck_pack_b(1, 0, g->kkc, O, w, O)
-                                                    : ck_pack_b(1, 1, O, g->kkc, w, O);
+        const ck_packed_b wp = packed                ? *packed
+                               : pass == CONV_FORWARD ? ck_pack_b(1, 0, g->kkc, O, w, O)
+                                                      : ck_pack_b(1, 1, O, g->kkc, w, O);
         for (int k = gr.count * t / shares; k < gr.count * (t + 1) / shares; k++) {
             int i0, i1;
             group_range(gr, k, &i0, &i1);
@@ -264,22 +278,36 @@ static void run_groups(conv_pass pass, const ck_conv2d_params *p, const conv_geo
  * scratch; or, when not even one group's scratch fits, chunks of images. */
 void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_geom *g,
                         const float *in, const float *w, const float *b, int activation,
-                        float *out, float *workspace, size_t workspace_len) {
+                        float *out, float *workspace, size_t workspace_len, ck_conv2d_cache *cache) {
     const int nt = ck_threads();
     ck_groups gr = plan_groups(g, p->n);
     const size_t scratch = (size_t)gr.most * g->col_img;
+    /* A forward with a cache on Axon's GEMM: w packed once, kept there. */
+    ck_packed_b cached = {0};
+    const ck_packed_b *wp = NULL;
+    const int path = ck_gemm_get_path();
+    if (pass == CONV_FORWARD && cache && path != CK_GEMM_BLAS) {
+        int fill;
+        float *d = conv_cache(cache, CONV_CACHE_GEMM, p,
+                              ck_axon_packed_b_floats(path, g->kkc, p->o), &fill);
+        if (d && fill) ck_axon_pack_b(path, 0, g->kkc, p->o, w, p->o, d);
+        if (d) {
+            cached = (ck_packed_b){path, 0, g->kkc, p->o, p->o, w, d};
+            wp = &cached;
+        }
+    }
     if (pass == CONV_FORWARD && p->n < omp_get_num_procs() && (g->pointwise || workspace_len >= (size_t)p->n * g->col_img)) {
-        forward_split(p, g, in, w, b, activation, out, workspace, p->n);
+        forward_split(p, g, in, w, wp, b, activation, out, workspace, p->n);
         return;
     }
     if (g->pointwise) {
-        run_groups(pass, p, g, gr, nt, in, w, b, activation, out, workspace);
+        run_groups(pass, p, g, gr, nt, in, w, wp, b, activation, out, workspace);
         return;
     }
     const size_t fit = workspace_len / scratch;
     if (fit >= 1) {
         const int threads = ck_imin(fit < (size_t)nt ? (int)fit : nt, gr.count);
-        run_groups(pass, p, g, gr, threads, in, w, b, activation, out, workspace);
+        run_groups(pass, p, g, gr, threads, in, w, wp, b, activation, out, workspace);
     } else {
         /* Not even one group's scratch: chunks of as many images as fit,
          * each chunk's groups one after another in the workspace. */
@@ -288,7 +316,7 @@ void ck_conv_gemm_batch(conv_pass pass, const ck_conv2d_params *p, const conv_ge
         const size_t out_img = pass == CONV_FORWARD ? g->out_img : g->in_img;
         for (int n0 = 0; n0 < p->n; n0 += chunk)
             run_groups(pass, p, g, plan_groups(g, ck_imin(chunk, p->n - n0)), 1,
-                       in + (size_t)n0 * in_img, w, b, activation, out + (size_t)n0 * out_img,
+                       in + (size_t)n0 * in_img, w, wp, b, activation, out + (size_t)n0 * out_img,
                        workspace);
     }
 }

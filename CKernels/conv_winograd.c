@@ -30,7 +30,8 @@
  *
  * Tiles go in fixed blocks (from the sizes and the core count only, so the
  * bits do not depend on the thread count), each block on one thread with its
- * own V and M buffers; U is computed once per call, packed for the GEMM.
+ * own V and M buffers; U is computed once per call, packed for the GEMM, or
+ * once for many calls when the caller keeps it (ck_conv2d_forward_cached).
  */
 #include <string.h>
 #include "conv.h"
@@ -292,7 +293,7 @@ int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g) {
 
 /* y = conv(x, w) + b, act, for parameters that ck_conv_winograd_fits. */
 static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *x,
-                    const float *w, const float *b, int act, float *y) {
+                    const float *w, const float *b, int act, float *y, ck_conv2d_cache *cache) {
     const wino_shape *ws = shape_for(p);
     const int mv = ws->v->m, mh = ws->h->m, a2 = ws->v->a * ws->h->a;
     const int C = p->c, O = p->o, th = (g->oh + mv - 1) / mv, tw = (g->ow + mh - 1) / mh;
@@ -304,18 +305,22 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
     int blocks = (tiles + per_max - 1) / per_max;
     blocks = ck_imin(tiles, (blocks + procs - 1) / procs * procs);
     const int per = (tiles + blocks - 1) / blocks;
-    /* U, and its α² copies packed for Axon's GEMM, in the calling thread's buffer. */
+    /* U, and its α² copies packed for Axon's GEMM, in the calling thread's
+     * buffer, or kept in the cache from an earlier call. */
     const size_t plane = (size_t)C * O;
     const int path = ck_gemm_get_path();
     const size_t packed = path == CK_GEMM_BLAS ? 0 : ck_axon_packed_b_floats(path, C, O);
-    float *u = ck_buffer_grow(&u_buf, a2 * (plane + packed));
+    int fill = 1;
+    float *u = cache ? conv_cache(cache, CONV_CACHE_WINOGRAD, p, a2 * (plane + packed), &fill)
+                     : ck_buffer_grow(&u_buf, a2 * (plane + packed));
     if (!u) return 0;
     const float *up = u + a2 * plane;
     const int par = conv_want_parallel((double)tiles * a2 * C * O);
     const size_t chunk = 4096;
-    CK_PAR_FOR(par, for (size_t e = 0; e < plane; e += chunk)
-        ws->filters(plane, w, u, e, e + chunk < plane ? e + chunk : plane););
-    if (packed)
+    if (fill)
+        CK_PAR_FOR(par, for (size_t e = 0; e < plane; e += chunk)
+            ws->filters(plane, w, u, e, e + chunk < plane ? e + chunk : plane););
+    if (fill && packed)
         CK_PAR_FOR(par, for (int k = 0; k < a2; k++)
             ck_axon_pack_b(path, 0, C, O, u + k * plane, O, u + a2 * plane + k * packed););
     int failed = 0;
@@ -354,8 +359,9 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
 }
 
 int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
-                             const float *w, const float *b, int act, float *y) {
-    return ck_conv_winograd_fits(p, g) && winograd(p, g, x, w, b, act, y);
+                             const float *w, const float *b, int act, float *y,
+                             ck_conv2d_cache *cache) {
+    return ck_conv_winograd_fits(p, g) && winograd(p, g, x, w, b, act, y, cache);
 }
 
 /* The data gradient of a stride-1 convolution is the forward convolution of
@@ -379,5 +385,5 @@ int ck_conv_winograd_backward_data(const ck_conv2d_params *p, const conv_geom *g
         for (int c = 0; c < C; c++)
             for (int o = 0; o < O; o++) dst[(size_t)o * C + c] = src[(size_t)c * O + o];
     }
-    return winograd(&q, &h, dz, wt, NULL, CK_ACT_NONE, dx);
+    return winograd(&q, &h, dz, wt, NULL, CK_ACT_NONE, dx, NULL);
 }

@@ -17,9 +17,9 @@
  * so no block pays for a ragged edge that the undivided product would not. */
 #define CK_GEMM_ALIGN 16
 
-ck_gemm_plan ck_plan_gemm(int m, int n, int k) {
+static ck_gemm_plan plan(int m, int n, int k, int by_rows) {
     ck_gemm_plan pl;
-    pl.by_rows = m >= n;
+    pl.by_rows = by_rows;
     int len = pl.by_rows ? m : n;
     int nb = ck_imax(1, omp_get_num_procs());
     if ((double)m * n * k < CK_GEMM_SERIAL_WORK) nb = 1;
@@ -31,6 +31,10 @@ ck_gemm_plan ck_plan_gemm(int m, int n, int k) {
     pl.nblocks = len > 0 ? (len + bs - 1) / bs : 1;
     return pl;
 }
+
+ck_gemm_plan ck_plan_gemm(int m, int n, int k) { return plan(m, n, k, m >= n); }
+
+ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k) { return plan(m, n, k, 1); }
 
 /* ck_sgemm_block on a given GEMM path. */
 static void block_on(int path, const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,

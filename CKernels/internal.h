@@ -117,6 +117,9 @@ typedef struct {
 } ck_gemm_plan;
 
 ck_gemm_plan ck_plan_gemm(int m, int n, int k);
+/* The same cut by rows whatever the shape (for a B packed once and read by
+ * every block). */
+ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k);
 
 /* One single-threaded GEMM (arguments as ck_sgemm's, already checked) on the
  * path chosen at load: cblas_sgemm or Axon's kernels. Every product in the

@@ -189,6 +189,26 @@ int ck_conv2d_forward(const ck_conv2d_params *p, const float *x,
                       const float *w, const float *b, int activation,
                       float *y, float *workspace, size_t workspace_len);
 
+/* A convolution's filter prepared for the forward pass (Winograd's
+ * transformed filters, or the GEMM's packed copy of w), kept by the caller
+ * between inference calls, where the filter does not change: at batch 1,
+ * preparing Inception-v3's filters on every call was a quarter of its time.
+ * Zero-initialise it; ck_conv2d_forward_cached fills it on first use and
+ * reuses it while the filter shape and GEMM path match. The caller must call
+ * ck_conv2d_cache_clear (which frees it) whenever w's values change, and
+ * before dropping it. */
+typedef struct {
+    int key[6];    /* what it holds: form, GEMM path, kh, kw, c, o */
+    float *data;   /* NULL when empty */
+    size_t floats;
+} ck_conv2d_cache;
+void ck_conv2d_cache_clear(ck_conv2d_cache *cache);
+/* ck_conv2d_forward with the filter prepared once in cache (NULL: prepared
+ * for this call only, as ck_conv2d_forward does). The same results. */
+int ck_conv2d_forward_cached(const ck_conv2d_params *p, const float *x, const float *w,
+                             const float *b, int activation, float *y, float *workspace,
+                             size_t workspace_len, ck_conv2d_cache *cache);
+
 /* dx [n,h,w,c] from dz [n,oh,ow,o] (gradient w.r.t. pre-activation). */
 int ck_conv2d_backward_data(const ck_conv2d_params *p, const float *dz,
                             const float *w, float *dx, float *workspace,

@@ -196,6 +196,35 @@ import Axon
         #expect(throws: AxonError.self) { try Loss.softmaxCrossEntropy.compute(logits: Tensor(zeros: [2, 3]), labels: [0]) }
     }
 
+    // Inference keeps a convolution's prepared filter between calls (ConvFilterCache): the same
+    // bits as the training-mode forward, for a Winograd shape (1×7, 153 tiles), a batch-1 GEMM
+    // cut over the threads and image groups; after an optimizer-style update the next inference
+    // uses the new kernel; a copy of the layer given other weights keeps its own results.
+    @Test(arguments: [([17, 17, 16], 1, (1, 7), 1), ([9, 9, 16], 1, (3, 3), 2), ([9, 9, 16], 4, (3, 3), 2)])
+    func convolutionInferenceCacheFollowsTheKernel(shape: [Int], batch: Int, kernel: (Int, Int), stride: Int) throws {
+        var layer = try built(Conv2D(filters: 24, kernelSize: kernel, strides: (stride, stride), padding: .same,
+                                     activation: .relu), shape)
+        let x = randomTensor([batch] + shape, seed: 41)
+        func shift(_ l: inout Conv2D, by d: Float) {
+            l.updateParameters { name, v, _ in
+                if name == "kernel" { for i in 0..<v.count { v[flat: i] += d * Float(i % 7 - 3) } }
+            }
+        }
+        let before = try layer.forward(x, training: true)
+        #expect(try layer.forward(x, training: false) == before)
+        #expect(try layer.forward(x, training: false) == before, "second call, from the cache")
+        shift(&layer, by: 0.01)
+        let after = try layer.forward(x, training: true)
+        #expect(after != before)
+        #expect(try layer.forward(x, training: false) == after, "inference after an update")
+        var other = layer
+        shift(&other, by: -0.02)
+        let otherRef = try other.forward(x, training: true)
+        #expect(try other.forward(x, training: false) == otherRef)
+        #expect(try layer.forward(x, training: false) == after, "the original keeps its own filter")
+        #expect(try other.forward(x, training: false) == otherRef)
+    }
+
     @Test func builderSupportsSemicolonsConditionsAndLoops() throws {
         let deep = true
         let model = Sequential {

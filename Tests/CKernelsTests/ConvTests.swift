@@ -522,6 +522,48 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         print("Winograd vs naive, error over the largest output: forward \(worst.y), data gradient \(worst.dx)")
     }
 
+    // ck_conv2d_forward_cached keeps the prepared filter (Winograd's U, or the GEMM's packed
+    // copy) between calls: the same bits as ck_conv2d_forward on every path (Winograd at batch 1
+    // and 16, a batch-1 GEMM cut over the threads, pointwise, image groups, direct), calls after
+    // the first included; a changed filter is used once the cache is cleared.
+    @Test func cachedForwardMatchesUncachedBits() {
+        var rng = TestRNG(seed: 43)
+        let shapes = [
+            Conv(n: 1, h: 17, w: 17, c: 32, kh: 1, kw: 7, o: 24, same: true),
+            Conv(n: 16, h: 8, w: 8, c: 32, kh: 3, kw: 3, o: 24, same: true),
+            Conv(n: 1, h: 9, w: 9, c: 40, kh: 3, kw: 3, o: 48, sh: 2, sw: 2, same: false),
+            Conv(n: 1, h: 12, w: 12, c: 48, kh: 1, kw: 1, o: 16, same: true),
+            Conv(n: 5, h: 9, w: 9, c: 20, kh: 3, kw: 3, o: 40, sh: 2, sw: 1, same: true),
+            Conv(n: 2, h: 12, w: 12, c: 1, kh: 5, kw: 5, o: 6, same: true),
+        ]
+        var cache = ck_conv2d_cache()
+        defer { ck_conv2d_cache_clear(&cache) }
+        for conv in shapes {
+            ck_conv2d_cache_clear(&cache)
+            var p = conv.p
+            var w = rng.array(conv.wCount)
+            let x = rng.array(conv.xCount), b = rng.array(Int(p.o))
+            var ws = [Float](repeating: 0, count: max(1, conv.workspace))
+            func cached() -> [UInt32] {
+                var y = [Float](repeating: .nan, count: conv.yCount)
+                #expect(ck_conv2d_forward_cached(&p, x, w, b, 1, &y, &ws, conv.workspace, &cache) == ok)
+                return y.map(\.bitPattern)
+            }
+            let want = conv.forward(x, w, b, act: CK_ACT_RELU).map(\.bitPattern)
+            let first = cached() == want, again = cached() == want
+            #expect(first && again, "\(conv): cached forward differs")
+            w = w.map { $0 * 0.5 + 0.1 }
+            if cache.data != nil {  // the direct forms prepare nothing
+                let stale = cached() == want
+                #expect(stale, "\(conv): the cache keeps the filter it was made from until cleared")
+            }
+            ck_conv2d_cache_clear(&cache)
+            #expect(cache.data == nil)
+            let cleared = cached() == conv.forward(x, w, b, act: CK_ACT_RELU).map(\.bitPattern)
+            #expect(cleared, "\(conv): after clearing")
+        }
+    }
+
     // The filter gradient sums fixed spans of patch rows per block of dw, whatever the
     // workspace (one image's patches, the scratch size, the whole batch's) and the thread
     // count: the same bits every time, within rounding of naive. Shapes with several spans per

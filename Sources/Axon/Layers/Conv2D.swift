@@ -26,6 +26,8 @@ public struct Conv2D: Layer {
     /// gradient was slower (deep-MNIST conv2, 50 images, 2 threads: forward 10.0 vs 8.3 ms,
     /// filter gradient 10.1-10.7 vs 8.9 ms) and took 31 MB.
     private var workspace = Tensor.empty
+    /// The filter prepared for inference, kept between `forward(_:training: false)` calls.
+    private var filterCache: ConvFilterCache?
 
     public init(filters: Int, kernelSize: (Int, Int), strides: (Int, Int) = (1, 1), padding: Padding = .valid,
                 activation: Activation = .linear, useBias: Bool = true, kernelInitializer: Initializer = .glorotUniform,
@@ -104,8 +106,13 @@ public struct Conv2D: Layer {
         }
         let (oh, ow) = try Kernels.conv2dOutputShape(g)
         Tensor.reuse(&output, shape: [g.n, oh, ow, filters])
+        if training {
+            filterCache = nil
+        } else if filterCache == nil || !isKnownUniquelyReferenced(&filterCache!) {
+            filterCache = ConvFilterCache()  // a copy of the layer gets its own
+        }
         try Kernels.conv2dForward(g, x: x, w: kernel, b: bias, activation: activation, y: &output,
-                                  workspace: &workspace)
+                                  workspace: &workspace, cache: filterCache)
         input = training ? x : .empty
         return output
     }
@@ -135,6 +142,7 @@ public struct Conv2D: Layer {
     }
 
     public mutating func updateParameters(_ body: (String, inout Tensor, inout Tensor) throws -> Void) rethrows {
+        filterCache = nil  // it shares the kernel's storage: an in-place update would copy it
         try body("kernel", &kernel, &kernelGradient)
         if useBias { try body("bias", &bias, &biasGradient) }
     }
