@@ -53,14 +53,12 @@ void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
 
 /* -------------------------------------------- Winograd (conv_winograd.c) */
 
-/* Whether the forward goes through Winograd: stride 1, a 3×3, 5×5, 1×7, 7×1,
- * 1×3 or 3×1 filter, at least 16 input channels and 16 filters, and at least
- * 64 tiles of output. */
-int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g);
-/* The forward, and the data gradient (which for stride 1 is a forward
- * convolution of dz with the turned filter, and goes through Winograd when
- * that one fits too). 0, nothing written, when the parameters do not fit or
- * its buffers cannot be allocated: then the caller takes im2col + GEMM. */
+/* The forward through Winograd (stride 1, a 3×3, 5×5, 1×7, 7×1, 1×3 or 3×1
+ * filter, at least 16 input channels and 16 filters, at least 64 tiles of
+ * output), and the data gradient (for stride 1 a forward convolution of dz
+ * with the turned filter, taken when that one fits too). 0, nothing written,
+ * when the parameters do not fit or its buffers cannot be allocated: then the
+ * caller takes im2col + GEMM. */
 int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                              const float *w, const float *b, int act, float *y,
                              ck_conv2d_cache *cache);

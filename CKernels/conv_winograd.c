@@ -286,12 +286,12 @@ static long long tiles_of(const wino_shape *s, const ck_conv2d_params *p, const 
  * copies of the filter, transformed and packed) is made on every call, and
  * on fewer tiles it costs more than the products save (Inception-v3's 8×8
  * layers at batch 1, 4 tiles of 4×4: 2.3 → 5.0 ms). */
-int ck_conv_winograd_fits(const ck_conv2d_params *p, const conv_geom *g) {
+static int fits(const ck_conv2d_params *p, const conv_geom *g) {
     const wino_shape *s = shape_for(p);
     return s && p->c >= 16 && p->o >= 16 && tiles_of(s, p, g) >= W_TILES_MIN;
 }
 
-/* y = conv(x, w) + b, act, for parameters that ck_conv_winograd_fits. */
+/* y = conv(x, w) + b, act, for parameters that fit. */
 static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                     const float *w, const float *b, int act, float *y, ck_conv2d_cache *cache) {
     const wino_shape *ws = shape_for(p);
@@ -361,7 +361,7 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
 int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                              const float *w, const float *b, int act, float *y,
                              ck_conv2d_cache *cache) {
-    return ck_conv_winograd_fits(p, g) && winograd(p, g, x, w, b, act, y, cache);
+    return fits(p, g) && winograd(p, g, x, w, b, act, y, cache);
 }
 
 /* The data gradient of a stride-1 convolution is the forward convolution of
@@ -376,7 +376,7 @@ int ck_conv_winograd_backward_data(const ck_conv2d_params *p, const conv_geom *g
                                 .o = C, .sh = 1, .sw = 1, .padding = p->padding};
     const conv_geom h = {.oh = p->h, .ow = p->w, .pt = KH - 1 - g->pt, .pl = KW - 1 - g->pl,
                          .in_img = (size_t)g->oh * g->ow * O};
-    if (!ck_conv_winograd_fits(p, g) || !ck_conv_winograd_fits(&q, &h)) return 0;
+    if (!fits(p, g) || !fits(&q, &h)) return 0;
     float *wt = ck_buffer_grow(&turned_buf, (size_t)KH * KW * C * O);
     if (!wt) return 0;
     for (int i = 0; i < KH * KW; i++) {
