@@ -255,6 +255,12 @@ int ck_pad2d_forward(int n, int h, int w, int c, int top, int bottom, int left,
 int ck_pad2d_backward(int n, int h, int w, int c, int top, int bottom, int left,
                       int right, const float *dy, float *dx);
 
+/* rows × width floats from src (rows lds floats apart) to dst (rows ldd
+ * apart), in parallel when large: Concatenate's forward (each input into its
+ * columns of the output) and gradient (back out of them). src and dst must
+ * not overlap. */
+int ck_copy_rows(long rows, long width, const float *src, long lds, float *dst, long ldd);
+
 /* ------------------------------------------------------------ pooling */
 
 typedef struct {

@@ -906,4 +906,30 @@ private func gridArray(_ n: Int, _ rng: inout TestRNG, _ lo: Int, _ hi: Int) -> 
         #expect(ck_pad2d_backward(1, 1, 2, 1, 0, 0, 0, 1, nil, &dx) == einval)
         #expect(ck_pad2d_backward(1, 1, 2, 1, 0, 0, 0, 1, y, nil) == einval)
     }
+
+    /// Concatenate's strided row copy: every row's block lands in its columns, nothing else is
+    /// written, on 1–3 threads (the large case runs in parallel), and bad sizes are refused.
+    @Test func rowCopiesFillTheirColumnsOnly() {
+        var rng = TestRNG(seed: 82)
+        for (rows, width, lds, ldd, at) in [(3, 2, 2, 5, 1), (1225, 96, 96, 288, 192), (4, 7, 9, 7, 0)] {
+            let src = rng.array(rows * lds)
+            var want = [Float](repeating: -1, count: rows * ldd)
+            for r in 0..<rows { for q in 0..<width { want[r * ldd + at + q] = src[r * lds + q] } }
+            let runs = withThreads([1, 2, 3]) { _ -> [Float] in
+                var dst = [Float](repeating: -1, count: rows * ldd)
+                let st = dst.withUnsafeMutableBufferPointer {
+                    ck_copy_rows(rows, width, src, lds, $0.baseAddress! + at, ldd)
+                }
+                #expect(st == ok)
+                return dst
+            }
+            for dst in runs { #expect(bits(dst) == bits(want), "\(rows)×\(width) from \(lds) to \(ldd) at \(at)") }
+        }
+        var dst = [Float](repeating: 0, count: 8)
+        #expect(ck_copy_rows(2, 3, [1, 2, 3, 4, 5, 6], 2, &dst, 4) == einval, "source rows narrower than the width")
+        #expect(ck_copy_rows(2, 3, [1, 2, 3, 4, 5, 6], 3, &dst, 2) == einval, "destination rows narrower")
+        #expect(ck_copy_rows(-1, 3, [1, 2, 3], 3, &dst, 3) == einval)
+        #expect(ck_copy_rows(1, 3, nil, 3, &dst, 3) == einval)
+        #expect(ck_copy_rows(0, 3, nil, 3, nil, 3) == ok, "nothing to copy")
+    }
 }

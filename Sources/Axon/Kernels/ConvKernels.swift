@@ -91,6 +91,13 @@ extension Kernels {
                                         Int32(bottom), Int32(left), Int32(right), r[0], dxp), "ck_pad2d_backward")
         }
     }
+
+    /// `rows` rows of `width` floats from `src` (rows `lds` apart) to `dst` (rows `ldd` apart), in parallel
+    /// when large: the column blocks of Concatenate (pad.c).
+    static func copyRows(_ rows: Int, width: Int, from src: UnsafePointer<Float>, stride lds: Int,
+                         to dst: UnsafeMutablePointer<Float>, stride ldd: Int) throws {
+        try check(ck_copy_rows(rows, width, src, lds, dst, ldd), "ck_copy_rows(\(rows) × \(width))")
+    }
 }
 
 /// A convolution's filter as the forward pass prepares it (Winograd's transformed filters, or the

@@ -55,13 +55,12 @@ public struct Concatenate: SerializableLayer {
         let widths = xs.map { $0.shape[a...].reduce(1, *) }
         let total = widths.reduce(0, +)
         Tensor.reuse(&output, shape: [first.shape[0]] + example)
-        output.withUnsafeMutableBufferPointer { out in
+        try output.withUnsafeMutableBufferPointer { out in
             var offset = 0
-            for (x, width) in zip(xs, widths) {
-                x.withUnsafeBufferPointer { src in
-                    for r in 0..<outer {
-                        (out.baseAddress! + r * total + offset).update(from: src.baseAddress! + r * width, count: width)
-                    }
+            for (x, width) in zip(xs, widths) where outer > 0 && width > 0 {
+                try x.withUnsafeBufferPointer { src in
+                    try Kernels.copyRows(outer, width: width, from: src.baseAddress!, stride: width,
+                                         to: out.baseAddress! + offset, stride: total)
                 }
                 offset += width
             }
@@ -82,14 +81,15 @@ public struct Concatenate: SerializableLayer {
         let widths = inputShapes.map { $0[a...].reduce(1, *) }
         let total = widths.reduce(0, +)
         if gradients.count != inputShapes.count { gradients = Array(repeating: .empty, count: inputShapes.count) }
-        dy.withUnsafeBufferPointer { src in
+        try dy.withUnsafeBufferPointer { src in
             var offset = 0
             for k in inputShapes.indices {
                 Tensor.reuse(&gradients[k], shape: inputShapes[k])
                 let width = widths[k]
-                gradients[k].withUnsafeMutableBufferPointer { g in
-                    for r in 0..<outer {
-                        (g.baseAddress! + r * width).update(from: src.baseAddress! + r * total + offset, count: width)
+                if outer > 0 && width > 0 {
+                    try gradients[k].withUnsafeMutableBufferPointer { g in
+                        try Kernels.copyRows(outer, width: width, from: src.baseAddress! + offset, stride: total,
+                                             to: g.baseAddress!, stride: width)
                     }
                 }
                 offset += width
