@@ -148,7 +148,10 @@ static inline __attribute__((always_inline)) void transpose8(const float *s, siz
 }
 
 /* op(A) rows [i0, i0+mc), columns [p0, p0+kc) into MR-tall slivers,
- * dst[s][p][r]; rows past mc are zero. */
+ * dst[s][p][r]; rows past mc are zero. No memcpy calls: the compiler made
+ * one of each 6 or 8 floats copied below (2% of LSTM-128 training, whose
+ * weight gradients read xᵀ and hᵀ). */
+__attribute__((no_builtin("memcpy", "memset")))
 static void pack_a(int trans_a, const float *a, int lda, int i0, int mc, int p0, int kc,
                    int mr, float *restrict dst) {
     for (int s = 0; s < mc; s += mr) {
@@ -157,6 +160,10 @@ static void pack_a(int trans_a, const float *a, int lda, int i0, int mc, int p0,
             for (int p = 0; p < kc; p++) {
                 const float *src = a + (size_t)(p0 + p) * lda + i0 + s;
                 float *d = dst + (size_t)p * mr;
+                if (rows == 8 && mr == 8) {
+                    _mm256_storeu_ps(d, _mm256_loadu_ps(src));
+                    continue;
+                }
                 for (int r = 0; r < rows; r++) d[r] = src[r];
                 for (int r = rows; r < mr; r++) d[r] = 0.0f;
             }
