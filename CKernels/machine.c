@@ -80,6 +80,7 @@ __attribute__((constructor)) static void machine_init(void) {
     const char *env = getenv("AXON_GEMM");
     if (env && strcmp(env, "blas") == 0) path = CK_GEMM_BLAS;
     if (env && strcmp(env, "axon") == 0 && isa >= ISA_AVX2) path = widest_axon_path();
+    if (env && strcmp(env, "avx2") == 0 && isa >= ISA_AVX2) path = CK_GEMM_AVX2;
     __atomic_store_n(&auto_path, path, __ATOMIC_RELAXED);
     __atomic_store_n(&gemm_path, path, __ATOMIC_RELAXED);
     const int widest = isa >= ISA_AVX512 ? CK_ISA_AVX512 : CK_ISA_AVX2;

@@ -82,7 +82,8 @@ int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,
  * on CPUs it does not know), Axon's own packed AVX2+FMA or AVX-512 kernels
  * run instead; on AVX-512 CPUs Axon's AVX-512 kernel always runs (it measured
  * faster than OpenBLAS's AVX-512 kernels on the models' products). The
- * environment variable AXON_GEMM=blas|axon forces either. */
+ * environment variable AXON_GEMM=blas|axon forces either; AXON_GEMM=avx2
+ * forces Axon's AVX2 kernel (an AVX2 machine's path, for tests on AVX-512 CPUs). */
 typedef enum {
     CK_GEMM_AUTO = -1,   /* ck_gemm_set_path only: back to the choice made at load */
     CK_GEMM_BLAS = 0,    /* OpenBLAS cblas_sgemm, single-threaded per block */

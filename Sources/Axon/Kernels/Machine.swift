@@ -3,7 +3,8 @@ import CKernels
 /// Which code multiplies matrices: OpenBLAS, or Axon's own packed kernels,
 /// which run on AVX-512 CPUs and where OpenBLAS picked a core older than the
 /// CPU (see
-/// `ck_gemm_path` in ckernels.h; `AXON_GEMM=blas|axon` forces either).
+/// `ck_gemm_path` in ckernels.h; `AXON_GEMM=blas|axon` forces either, `AXON_GEMM=avx2`
+/// Axon's AVX2 kernel).
 public enum GemmPath: Int32, Sendable, CaseIterable {
     case blas = 0
     case avx2 = 1
