@@ -20,15 +20,14 @@
  * 289 rows, were cut 160/129, one core doing 24% more). */
 #define CK_GEMM_ALIGN 16
 
-static int row_align(void) {
-    const int path = ck_gemm_get_path();
+static int row_align(int path) {
     return path == CK_GEMM_AVX512 ? 8 : path == CK_GEMM_AVX2 ? 6 : CK_GEMM_ALIGN;
 }
 
-static ck_gemm_plan plan(int m, int n, int k, int by_rows) {
+static ck_gemm_plan plan(int path, int m, int n, int k, int by_rows) {
     ck_gemm_plan pl;
     pl.by_rows = by_rows;
-    const int len = pl.by_rows ? m : n, align = pl.by_rows ? row_align() : CK_GEMM_ALIGN;
+    const int len = pl.by_rows ? m : n, align = pl.by_rows ? row_align(path) : CK_GEMM_ALIGN;
     int nb = ck_imax(1, omp_get_num_procs());
     if ((double)m * n * k < CK_GEMM_SERIAL_WORK) nb = 1;
     nb = ck_imin(nb, ck_imax(1, len / align));
@@ -40,9 +39,9 @@ static ck_gemm_plan plan(int m, int n, int k, int by_rows) {
     return pl;
 }
 
-ck_gemm_plan ck_plan_gemm(int m, int n, int k) { return plan(m, n, k, m >= n); }
+ck_gemm_plan ck_plan_gemm(int m, int n, int k) { return plan(ck_gemm_get_path(), m, n, k, m >= n); }
 
-ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k) { return plan(m, n, k, 1); }
+ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k) { return plan(ck_gemm_get_path(), m, n, k, 1); }
 
 /* ck_sgemm_block on a given GEMM path. */
 static void block_on(int path, const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
@@ -218,7 +217,7 @@ int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float a
     }
     CHECK(a != NULL && b != NULL);
 
-    ck_gemm_plan pl = ck_plan_gemm(m, n, k);
+    ck_gemm_plan pl = plan(path, m, n, k, m >= n);
     /* Inside someone else's parallel region the blocks run serially on the
      * calling thread (ck_par_ok): same cut, same bits, no nested
      * oversubscription. */
