@@ -199,8 +199,9 @@ static void forward_group(const ck_conv2d_params *p, const conv_geom *g, const f
  * activation: for batches smaller than the core count (batch-1 inference),
  * where groups of whole images would leave cores idle. The cut depends on the
  * sizes and the core count only, so the bits do not depend on the thread count.
- * The patches are built by the threads too (by one, the other core waited: 2%
- * of batch-1 Inception-v3), with w packed each block its own rows of them. */
+ * The threads build the patches too (built by one, the other core waited: 2%
+ * of batch-1 Inception-v3): with w packed, each block its own rows right
+ * before its product; otherwise all of them first, a share each. */
 static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                           const float *w, const ck_packed_b *wp, const float *b, int activation,
                           float *y, float *cols, int nb) {

@@ -108,10 +108,6 @@ static void prefetch_row(size_t row, int T, int U, const float *gates, const flo
             __builtin_prefetch((const char *)(dhs + row * U) + o, 0, 3);
 }
 
-/* Rows of dZ packed at a time for the weight gradients: the depth of the
- * GEMM's panels (KC in gemm_kernels.c). */
-#define DZ_ROWS 256
-
 int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                               const float *h0, const float *c0,
                               const float *w, const float *r,
@@ -205,18 +201,10 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
         cols_of(g4, nt, id, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
-            /* Both products read the same columns of dZ: packed once, DZ_ROWS
-             * rows at a time, each packed block used by both while it is in L2
-             * (all of it packed first went through memory: 4% of a step). The
-             * GEMM sums its k in blocks of that size anyway: the same bits. */
-            for (int p0 = 0; p0 < BT; p0 += DZ_ROWS) {
-                const int kc = ck_imin(DZ_ROWS, BT - p0);
-                const float beta = p0 == 0 ? 0.0f : 1.0f;
-                const ck_packed_b dzp = ck_pack_b(1, 0, kc, nc, dZ + (size_t)p0 * g4 + k0, g4);
-                ck_gemm_serial_packed(1, D, 1.0f, x + (size_t)p0 * D, D, &dzp, beta, dw + k0, g4);
-                ck_gemm_serial_packed(1, U, 1.0f, hprev + (size_t)p0 * U, U, &dzp, beta, dr + k0,
-                                      g4);
-            }
+            /* Both products read the same columns of dZ: packed once. */
+            const ck_packed_b dzp = ck_pack_b(1, 0, BT, nc, dZ + k0, g4);
+            ck_gemm_serial_packed(1, D, 1.0f, x, D, &dzp, 0.0f, dw + k0, g4);
+            ck_gemm_serial_packed(1, U, 1.0f, hprev, U, &dzp, 0.0f, dr + k0, g4);
             /* db from each row's sum over steps (made while its dZ was in
              * L1): reading all of dZ again here took 4% of an LSTM step. */
             memset(dbias + k0, 0, sizeof(float) * nc);
