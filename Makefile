@@ -103,7 +103,8 @@ install: lib release
 # (raw and gzip), each for FUZZ_RUNS inputs or FUZZ_SECONDS. Axon's sources are
 # compiled with the harness as one module, with coverage and AddressSanitizer;
 # SwiftProtobuf (for the GraphDef reader) is compiled once into build/fuzz.
-# New interesting inputs accumulate in build/fuzz-corpus/<target>; seeds are in
+# New interesting inputs accumulate in build/fuzz-corpus/<target>, crashing or
+# slow ones are written as build/fuzz/<target>-crash-*, -slow-unit-*; seeds are in
 # Tests/Fuzz/corpus/<target> (make_seeds.py, make_file_seeds.py) and Tests/Fixtures/graphdef.
 # E.g. make fuzz FUZZ_TARGETS=graphdef FUZZ_RUNS=100000.
 SWIFTC ?= swiftc
@@ -122,7 +123,7 @@ fuzz: lib build/fuzz/libSwiftProtobuf.a
 	    *) seeds=Tests/Fuzz/corpus/$$t;; esac; \
 	  echo "== fuzz target $$t"; \
 	  AXON_FUZZ_TARGET=$$t build/fuzz/axon-fuzz -runs=$(FUZZ_RUNS) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
-	    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 build/fuzz-corpus/$$t $$seeds 2>&1 \
+	    -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/$$t- build/fuzz-corpus/$$t $$seeds 2>&1 \
 	    | tee build/fuzz/$$t.log | grep -E "^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)" || exit 1; \
 	  test $${PIPESTATUS[0]} -eq 0 || exit 1; \
 	done
