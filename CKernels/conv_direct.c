@@ -73,51 +73,59 @@ static void c1_border(const ck_conv2d_params *p, const conv_geom *g, const float
 }
 
 /* The filter gradient of one image in the same bordered form, added into
- * acc [kh·kw][o] (8-lane partial sums over pixels): per output row, each
- * filter's dz row (zero beyond ow) is held in registers and every tap's row of
- * inputs is multiplied into it, so an accumulator is touched once per row, not
- * once per pixel. Needs ow ≤ 256 and kw ≤ 8. */
-/* ar[q·o_stride] += Σ_v row[v·8 + q ..] · d[v] for the kw ≤ 8 taps of one filter row. */
-static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, const float *row,
-                                                          const ck_v8 *d, ck_v8 *ar, int o_stride) {
-    ck_v8 t[8];
-    for (int q = 0; q < kw; q++) t[q] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
-    for (int v = 0; v < nv; v++) {
-        const ck_v8 dv = d[v];
-        for (int q = 0; q < kw; q++) {
-            ck_v8 xv;
-            __builtin_memcpy(&xv, row + v * 8 + q, sizeof xv);
-            t[q] += xv * dv;
+ * acc [kh·kw][o] (8-lane partial sums over pixels). Per filter, its dz is
+ * first laid out as rows of pixels (zero beyond ow); then per filter row pp,
+ * each tap's sum runs over every output row in registers, two sums per tap
+ * (even and odd vectors of the row: 2·kw independent chains), and acc is
+ * touched once per image, not once per output row. Needs ow ≤ 256, kw ≤ 8. */
+/* ar[q·o_stride] += Σ_i Σ_v x_i[v·8 + q ..] · d_i[v] for the kw taps of one filter row,
+ * x_i = rows + i·rstride and d_i = dt + i·nv·8; nv is even. */
+static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, int oh, const float *rows,
+                                                          size_t rstride, const float *dt,
+                                                          ck_v8 *ar, int o_stride) {
+    ck_v8 t0[8], t1[8];
+    for (int q = 0; q < kw; q++) t0[q] = t1[q] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+    for (int i = 0; i < oh; i++) {
+        const float *row = rows + (size_t)i * rstride;
+        const ck_v8 *d = (const ck_v8 *)(dt + (size_t)i * nv * 8);
+        for (int v = 0; v < nv; v += 2) {
+            const ck_v8 d0 = d[v], d1 = d[v + 1];
+            for (int q = 0; q < kw; q++) {
+                ck_v8 x0, x1;
+                __builtin_memcpy(&x0, row + v * 8 + q, sizeof x0);
+                __builtin_memcpy(&x1, row + v * 8 + 8 + q, sizeof x1);
+                t0[q] += x0 * d0;
+                t1[q] += x1 * d1;
+            }
         }
     }
-    for (int q = 0; q < kw; q++) ar[(size_t)q * o_stride] += t[q];
+    for (int q = 0; q < kw; q++) ar[(size_t)q * o_stride] += t0[q] + t1[q];
 }
 
 static void c1_backward_filter_image(const ck_conv2d_params *p, const conv_geom *g, const float *xi,
                                      const float *dzi, ck_v8 *acc) {
-    const int O = p->o, KW = p->kw, KH = p->kh;
-    const int nv = (g->ow + 15) / 16 * 2, pw = nv * 8 + KW - 1;
+    const int O = p->o, KW = p->kw, KH = p->kh, OW = g->ow;
+    const int nv = (OW + 15) / 16 * 2, pw = nv * 8 + KW - 1;
     float buf[CK_C1_MAX_PAD];
+    /* oh·nv·8 ≤ ph·pw ≤ CK_C1_MAX_PAD (use_c1) */
+    float dt[CK_C1_MAX_PAD] __attribute__((aligned(32)));
     c1_border(p, g, xi, buf);
-    for (int i = 0; i < g->oh; i++) {
-        const float *dr = dzi + (size_t)i * g->ow * O;
-        for (int o = 0; o < O; o++) {
-            ck_v8 d[32];
-            for (int v = 0; v < nv; v++)
-                for (int l = 0; l < 8; l++) {
-                    int j = v * 8 + l;
-                    d[v][l] = j < g->ow ? dr[(size_t)j * O + o] : 0.0f;
-                }
-            for (int pp = 0; pp < KH; pp++) {
-                const float *row = buf + (size_t)(i * p->sh + pp) * pw;
-                ck_v8 *ar = acc + (size_t)pp * KW * O + o;
-                /* A constant filter width lets the taps' sums live in registers
-                 * as independent chains (one chain per tap was FMA-latency bound). */
-                switch (KW) {
-                case 3: c1_taps(3, nv, row, d, ar, O); break;
-                case 5: c1_taps(5, nv, row, d, ar, O); break;
-                default: c1_taps(KW, nv, row, d, ar, O); break;
-                }
+    for (int o = 0; o < O; o++) {
+        for (int i = 0; i < g->oh; i++) {
+            const float *dr = dzi + (size_t)i * OW * O + o;
+            float *di = dt + (size_t)i * nv * 8;
+            for (int j = 0; j < OW; j++) di[j] = dr[(size_t)j * O];
+            for (int j = OW; j < nv * 8; j++) di[j] = 0.0f;
+        }
+        for (int pp = 0; pp < KH; pp++) {
+            const float *rows = buf + (size_t)pp * pw;
+            const size_t rstride = (size_t)p->sh * pw;
+            ck_v8 *ar = acc + (size_t)pp * KW * O + o;
+            /* A constant filter width keeps the taps' sums in registers. */
+            switch (KW) {
+            case 3: c1_taps(3, nv, g->oh, rows, rstride, dt, ar, O); break;
+            case 5: c1_taps(5, nv, g->oh, rows, rstride, dt, ar, O); break;
+            default: c1_taps(KW, nv, g->oh, rows, rstride, dt, ar, O); break;
             }
         }
     }

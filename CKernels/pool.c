@@ -73,37 +73,59 @@ int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
 /* Longest input row (w·c floats) the vector form below works on. */
 #define POOL_ROW_MAX 4096
 
-/* Output row q of a 2×2, stride-2 max pool without argmax (inference), with
- * fewer than 8 channels and every window of the row inside the image. The
- * per-channel loop of maxpool_row barely vectorises with 6 channels; here
- * maxpool_row's tournament (the same three compare-and-selects, so the same
- * result, NaN included) runs over whole rows: m[k] is the winner of cells k and k + C of
- * the two input rows, for every k, and the outputs are m at the even pixels. */
-static int maxpool_row_2x2(const geom *g, long q, const float *x, float *y) {
+/* Output row q of a 2×2, stride-2 max pool with fewer than 8 channels and
+ * every window of the row inside the image. The per-channel loop of
+ * maxpool_row barely vectorises with 6 channels; here maxpool_row's
+ * tournament (the same three compare-and-selects, so the same result, NaN
+ * included) runs over whole rows: m[k] is the winner of cells k and k + C of
+ * the two input rows, for every k, with its flat index in mi[k] when argmax
+ * is wanted, and the outputs are m at the even pixels. */
+static int maxpool_row_2x2(const geom *g, long q, const float *x, float *y, int32_t *argmax) {
     const long C = g->c, b = q / g->oh, i = q % g->oh;
     long r0, r1;
     window(i, g->sh, g->pad_top, g->kh, g->h, &r0, &r1);
     if (r1 - r0 != 2) return 0;
     const long n = (2 * g->ow - 1) * C; /* the last even pixel ends at n */
     float m[POOL_ROW_MAX];
-    const float *restrict x0 = x + ((b * g->h + r0) * g->w) * C, *restrict x1 = x0 + g->w * C;
-    for (long k = 0; k < n; k++) {
-        const float v0 = x0[k], v1 = x0[k + C], v2 = x1[k], v3 = x1[k + C];
-        const float va = v1 > v0 ? v1 : v0, vc = v3 > v2 ? v3 : v2;
-        m[k] = vc > va ? vc : va;
+    int32_t mi[POOL_ROW_MAX];
+    const long first = (b * g->h + r0) * g->w * C, wc = g->w * C;
+    const float *restrict x0 = x + first, *restrict x1 = x0 + wc;
+    if (argmax) {
+        /* In range: geometry() keeps every flat index of x within int32. */
+        const int32_t base = (int32_t)first, c1 = (int32_t)C, r = (int32_t)wc;
+        for (long k = 0; k < n; k++) {
+            const float v0 = x0[k], v1 = x0[k + C], v2 = x1[k], v3 = x1[k + C];
+            const int a = v1 > v0, c = v3 > v2;
+            const float va = a ? v1 : v0, vc = c ? v3 : v2;
+            const int32_t ia = a ? c1 : 0, ic = c ? r + c1 : r;
+            const int e = vc > va;
+            m[k] = e ? vc : va;
+            mi[k] = base + (int32_t)k + (e ? ic : ia);
+        }
+    } else {
+        for (long k = 0; k < n; k++) {
+            const float v0 = x0[k], v1 = x0[k + C], v2 = x1[k], v3 = x1[k + C];
+            const float va = v1 > v0 ? v1 : v0, vc = v3 > v2 ? v3 : v2;
+            m[k] = vc > va ? vc : va;
+        }
     }
     float *restrict yo = y + q * g->ow * C;
     for (long j = 0; j < g->ow; j++)
         for (long ch = 0; ch < C; ch++) yo[j * C + ch] = m[2 * j * C + ch];
+    if (argmax) {
+        int32_t *restrict ao = argmax + q * g->ow * C;
+        for (long j = 0; j < g->ow; j++)
+            for (long ch = 0; ch < C; ch++) ao[j * C + ch] = mi[2 * j * C + ch];
+    }
     return 1;
 }
 
 /* One output row q (image q / oh, row q % oh) of max pooling. */
 static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t *argmax) {
     const long C = g->c;
-    if (!argmax && C < 8 && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 &&
+    if (C < 8 && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 &&
         g->pad_left == 0 && 2 * g->ow <= g->w && g->w * C <= POOL_ROW_MAX &&
-        maxpool_row_2x2(g, q, x, y))
+        maxpool_row_2x2(g, q, x, y, argmax))
         return;
     const long b = q / g->oh, i = q % g->oh;
     long r0, r1;
