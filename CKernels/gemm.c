@@ -230,11 +230,59 @@ int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float a
     return CK_OK;
 }
 
-/* Rows are added in order (vertical adds vectorise across columns), and wide
- * matrices are split by fixed column chunks: thread-count independent. */
+/* Rows are added in order (vertical adds vectorise across columns), narrow
+ * ones as a flat stream (sum_narrow), and wide matrices are split by fixed
+ * column chunks: thread-count independent. */
 #define CK_SUM_COLS_CHUNK 256
 
+/* A matrix whose rows are narrow, lcm(cols, 8) ≤ NARROW_PERIOD floats, is
+ * summed as one flat stream of periods of that length in vector sums, two
+ * sets of them (independent chains); lane t of a period belongs to column
+ * t % cols. Row by row, a 6-column bias gradient ran one latency-bound chain of
+ * adds per column. */
+#define NARROW_PERIOD 64
+
+static inline __attribute__((always_inline)) void narrow_sums(int nv, size_t steps, const float *x,
+                                                              float *lane) {
+    const int len = nv * 8;
+    ck_v8u a[NARROW_PERIOD / 8], b[NARROW_PERIOD / 8];
+    for (int v = 0; v < nv; v++) a[v] = b[v] = (ck_v8u){0, 0, 0, 0, 0, 0, 0, 0};
+    size_t s = 0;
+    for (; s + 2 <= steps; s += 2)
+        for (int v = 0; v < nv; v++) {
+            a[v] += *(const ck_v8u *)(x + s * len + v * 8);
+            b[v] += *(const ck_v8u *)(x + (s + 1) * len + v * 8);
+        }
+    if (s < steps)
+        for (int v = 0; v < nv; v++) a[v] += *(const ck_v8u *)(x + s * len + v * 8);
+    for (int v = 0; v < nv; v++) *(ck_v8u *)(lane + v * 8) = a[v] + b[v];
+}
+
+static void sum_narrow(int rows, int cols, int period, const float *x, float *out) {
+    const size_t total = (size_t)rows * cols, steps = total / period;
+    float lane[NARROW_PERIOD];
+    switch (period / 8) { /* constant vector counts keep the sums in registers */
+    case 1: narrow_sums(1, steps, x, lane); break;
+    case 2: narrow_sums(2, steps, x, lane); break;
+    case 3: narrow_sums(3, steps, x, lane); break;
+    case 4: narrow_sums(4, steps, x, lane); break;
+    case 5: narrow_sums(5, steps, x, lane); break;
+    case 6: narrow_sums(6, steps, x, lane); break;
+    case 7: narrow_sums(7, steps, x, lane); break;
+    default: narrow_sums(8, steps, x, lane); break;
+    }
+    for (int j = 0; j < cols; j++) out[j] = 0.0f;
+    for (int t = 0; t < period; t++) out[t % cols] += lane[t];
+    for (size_t f = steps * period; f < total; f++) out[f % cols] += x[f];
+}
+
 static void sum_chunk(int rows, int cols, int ch, const float *x, float *out) {
+    int period = cols;
+    while (period % 8) period += cols; /* lcm(cols, 8) */
+    if (period <= NARROW_PERIOD) {
+        sum_narrow(rows, cols, period, x, out);
+        return;
+    }
     int j0 = ch * CK_SUM_COLS_CHUNK;
     int j1 = ck_imin(cols, j0 + CK_SUM_COLS_CHUNK);
     for (int j = j0; j < j1; j++) out[j] = 0.0f;

@@ -229,10 +229,12 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
     CK_PAR_FOR(g.out_total >= POOL_PAR_MIN,
     for (long blk = 0; blk < INDEX_BLOCKS; blk++) {
         const long k0 = g.out_total * blk / INDEX_BLOCKS, k1 = g.out_total * (blk + 1) / INDEX_BLOCKS;
-        for (long k = k0; k < k1; k++) {
-            const long lo = (k / img_out) * img_in;
-            const long v = index[k];
-            bad[blk] |= v >= 0 && (v < lo || v >= lo + img_in);
+        for (long k = k0; k < k1;) { /* image by image: one division each */
+            const long b = k / img_out, lo = b * img_in, hi = lo + img_in;
+            const long end = (b + 1) * img_out < k1 ? (b + 1) * img_out : k1;
+            int out = 0;
+            for (; k < end; k++) out |= index[k] >= 0 && (index[k] < lo || index[k] >= hi);
+            bad[blk] |= out;
         }
     });
     for (int blk = 0; blk < INDEX_BLOCKS; blk++) CHECK(!bad[blk]);

@@ -216,7 +216,11 @@ fileprivate func naiveGemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int,
         #expect(ck_sum_rows(2, 4, a, nil) == einval)
     }
 
-    @Test(arguments: [(1, 1), (7, 3), (1000, 6), (33, 257), (300, 1000), (0, 5)])
+    // Narrow rows (lcm(cols, 8) ≤ 64 floats) are summed as a flat stream: an odd
+    // number of periods and a tail, tall ones in row blocks (50176 × 6 is LeNet-5's
+    // first bias gradient).
+    @Test(arguments: [(1, 1), (7, 3), (1000, 6), (33, 257), (300, 1000), (0, 5), (50176, 6), (6401, 16),
+                      (4099, 7), (37, 5), (3, 64), (9, 12), (129, 32), (65, 9)])
     func sumRowsMatchesNaive(rows: Int, cols: Int) {
         var rng = TestRNG(seed: UInt64(rows * 7 + cols))
         let x = rng.array(rows * cols)
