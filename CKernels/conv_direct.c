@@ -61,14 +61,17 @@ static int use_c1(const ck_conv2d_params *p, const conv_geom *g) {
  * (ow rounded up to 16) + kw − 1 floats, zeros outside the image. */
 static void c1_border(const ck_conv2d_params *p, const conv_geom *g, const float *xi, float *buf) {
     const int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
+    const int e0 = ck_imin(g->pl, pw), e1 = ck_imin(g->pl + p->w, pw);
     for (int r = 0; r < ph; r++) {
         float *dst = buf + (size_t)r * pw;
-        int src_r = r - g->pt;
-        for (int e = 0; e < pw; e++) {
-            int t = e - g->pl;
-            dst[e] = src_r >= 0 && src_r < p->h && t >= 0 && t < p->w
-                         ? xi[(size_t)src_r * p->w + t] : 0.0f;
+        const int src_r = r - g->pt;
+        if (src_r < 0 || src_r >= p->h) {
+            memset(dst, 0, sizeof(float) * pw);
+            continue;
         }
+        memset(dst, 0, sizeof(float) * e0);
+        memcpy(dst + e0, xi + (size_t)src_r * p->w, sizeof(float) * (e1 - e0));
+        memset(dst + e1, 0, sizeof(float) * (pw - e1));
     }
 }
 
