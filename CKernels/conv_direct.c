@@ -192,15 +192,26 @@ static void c1_image(const ck_conv2d_params *p, const conv_geom *g, const float 
                     }
                 }
             }
-            for (int o = 0; o < O; o++) {
-                const ck_v8 bv = splat(mode & FUSE_ADD ? b[o] : 0.0f);
-                a0[o] = fused(a0[o], bv, mode);
-                a1[o] = fused(a1[o], bv, mode);
+            /* Filters as rows of 16 pixels (unused filters zero), turned into
+             * pixels of 8 filter lanes by two register transposes. */
+            ck_v8 fo[8][2] __attribute__((aligned(32)));
+            for (int o = 0; o < 8; o++) {
+                const ck_v8 bv = splat(o < O && (mode & FUSE_ADD) ? b[o] : 0.0f);
+                fo[o][0] = o < O ? fused(a0[o], bv, mode) : (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+                fo[o][1] = o < O ? fused(a1[o], bv, mode) : (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
             }
+            float px[16][8] __attribute__((aligned(32)));
+            transpose8((const float *)fo, 16, px[0], 8);
+            transpose8((const float *)fo + 8, 16, px[8], 8);
             const int n = ck_imin(16, g->ow - jb * 16);
             float *yo = yr + (size_t)jb * 16 * O;
-            for (int k = 0; k < n; k++)
-                for (int o = 0; o < O; o++) yo[k * O + o] = k < 8 ? a0[o][k] : a1[o][k - 8];
+            /* A pixel's O values, as 8 over the previous pixel's spare lanes
+             * (O ≥ 4); the block's last pixel exactly. */
+            int k = 0;
+            if (O >= 4)
+                for (; k + 1 < n; k++) __builtin_memcpy(yo + k * O, px[k], 8 * sizeof(float));
+            for (; k < n; k++)
+                for (int o = 0; o < O; o++) yo[k * O + o] = px[k][o];
         }
         if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
     }

@@ -125,28 +125,6 @@ typedef __mmask16 avx512_mask;
 CK_DEFINE_UKR(avx2, MR_AVX2, 8)
 CK_DEFINE_UKR(avx512, MR_512, 16)
 
-/* d[i·ldd + q] = s[q·lds + i] for i, q < 8: eight rows of eight floats
- * transposed in registers. */
-static inline __attribute__((always_inline)) void transpose8(const float *s, size_t lds,
-                                                             float *d, size_t ldd) {
-    __m256 r[8], t[8], u[8];
-    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * lds);
-    for (int i = 0; i < 8; i += 2) {
-        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-    }
-    for (int i = 0; i < 8; i += 4) {
-        u[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xee);
-        u[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xee);
-    }
-    for (int i = 0; i < 4; i++) {
-        _mm256_storeu_ps(d + i * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x20));
-        _mm256_storeu_ps(d + (i + 4) * ldd, _mm256_permute2f128_ps(u[i], u[i + 4], 0x31));
-    }
-}
-
 /* op(A) rows [i0, i0+mc), columns [p0, p0+kc) into MR-tall slivers,
  * dst[s][p][r]; rows past mc are zero. No memcpy calls: the compiler made
  * one of each 6 or 8 floats copied below (2% of LSTM-128 training, whose
