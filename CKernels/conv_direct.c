@@ -204,14 +204,7 @@ static void c1_image(const ck_conv2d_params *p, const conv_geom *g, const float 
             transpose8((const float *)fo, 16, px[0], 8);
             transpose8((const float *)fo + 8, 16, px[8], 8);
             const int n = ck_imin(16, g->ow - jb * 16);
-            float *yo = yr + (size_t)jb * 16 * O;
-            /* A pixel's O values, as 8 over the previous pixel's spare lanes
-             * (O ≥ 4); the block's last pixel exactly. */
-            int k = 0;
-            if (O >= 4)
-                for (; k + 1 < n; k++) __builtin_memcpy(yo + k * O, px[k], 8 * sizeof(float));
-            for (; k < n; k++)
-                for (int o = 0; o < O; o++) yo[k * O + o] = px[k][o];
+            ck_pack_pixels(O, n, px, 8, yr + (size_t)jb * 16 * O);
         }
         if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
     }

@@ -55,6 +55,22 @@ static inline __attribute__((always_inline)) void transpose8(const float *s, siz
     }
 }
 
+/* Packs n pixels of c 4-byte values (floats or int32), src_stride values
+ * apart in src, contiguously into dst: dst[j·c + v] = src[j·src_stride + v].
+ * With 4 ≤ c ≤ 8 every pixel but the last is one 8-value move over the
+ * previous pixel's spare values (so 8 values of each of the first n − 1
+ * pixels must be readable); the last is copied exactly, and nothing is
+ * written past dst[n·c]. */
+static inline void ck_pack_pixels(long c, long n, const void *src, long src_stride, void *dst) {
+    const char *s = src;
+    char *d = dst;
+    long j = 0;
+    if (c >= 4 && c <= 8)
+        for (; j + 1 < n; j++) __builtin_memcpy(d + 4 * j * c, s + 4 * j * src_stride, 32);
+    for (; j < n; j++)
+        for (long v = 0; v < c; v++) __builtin_memcpy(d + 4 * (j * c + v), s + 4 * (j * src_stride + v), 4);
+}
+
 /* A per-thread scratch buffer that grows when asked for more and is kept
  * (OpenMP threads live on), so nothing is allocated in the steady state:
  * the GEMM's packing buffers, a packed B, Winograd's transformed tiles.

@@ -73,19 +73,6 @@ int ck_pool2d_output_shape(const ck_pool2d_params *p, int *oh, int *ow) {
 /* Longest input row (w·c floats) the vector form below works on. */
 #define POOL_ROW_MAX 4096
 
-/* dst[j·C + c] = src[2j·C + c] for the n pixels of a row, of 4-byte values:
- * with 4 ≤ C ≤ 8 one 8-value copy a pixel, each over the previous one's spare
- * values (the last pixel exactly, so nothing past the row is written). */
-static void even_pixels(long C, long n, const void *src, void *dst) {
-    const char *s = src;
-    char *d = dst;
-    long j = 0;
-    if (C >= 4 && C <= 8)
-        for (; j + 1 < n; j++) __builtin_memcpy(d + 4 * j * C, s + 8 * j * C, 32);
-    for (; j < n; j++)
-        for (long c = 0; c < C; c++) __builtin_memcpy(d + 4 * (j * C + c), s + 4 * (2 * j * C + c), 4);
-}
-
 /* Output row q of a 2×2, stride-2 max pool with fewer than 8 channels and
  * every window of the row inside the image. The per-channel loop of
  * maxpool_row barely vectorises with 6 channels; here maxpool_row's
@@ -122,8 +109,9 @@ static int maxpool_row_2x2(const geom *g, long q, const float *x, float *y, int3
             m[k] = vc > va ? vc : va;
         }
     }
-    even_pixels(C, g->ow, m, y + q * g->ow * C);
-    if (argmax) even_pixels(C, g->ow, mi, argmax + q * g->ow * C);
+    /* The even pixels: m and mi hold 8 values of each but the last. */
+    ck_pack_pixels(C, g->ow, m, 2 * C, y + q * g->ow * C);
+    if (argmax) ck_pack_pixels(C, g->ow, mi, 2 * C, argmax + q * g->ow * C);
     return 1;
 }
 
