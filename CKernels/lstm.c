@@ -4,15 +4,16 @@
  * W [d, 4u], R [u, 4u], b [4u], gate blocks i, f, c̃, o.
  *
  * Threading. The recurrence couples time steps but never batch rows: row j of
- * h_t depends only on row j of x and of h_{t-1}. So each OpenMP thread takes a
- * contiguous block of batch rows and runs the WHOLE sequence for them with its
- * own single-threaded cblas calls: no barrier per step, and per step one small
+ * h_t depends only on row j of x and of h_{t-1}. So the batch rows are cut into
+ * blocks (row_blocks in lstm.h: by core count and batch size, not by thread
+ * count) and each OpenMP thread runs the WHOLE sequence for its blocks with
+ * single-threaded GEMM calls: no barrier per step, and per step one small
  * GEMM plus one fused elementwise pass over data the thread just wrote. The
  * weight gradients, which sum over the batch, are done afterwards with the
- * output columns split across threads, so every element of dW, dR, db is summed
- * by one thread in a fixed order (bitwise reproducible for a thread count).
+ * output columns cut into blocks the same way, so every element of dW, dR, db
+ * is summed in one fixed order (the same bits on any thread count).
  * A forward pass with fewer batch rows than threads (batch-1 inference) splits
- * the hidden units across threads instead. Every thread then needs all of
+ * the hidden units across threads instead (its bits depend on the count). Every thread then needs all of
  * h_{t-1}; rather than a barrier per step, each thread publishes the step it
  * has finished (a flag per thread) and starts step t on its own units' rows of
  * R, waiting for another thread's h_{t-1} only when it reaches that thread's
@@ -152,12 +153,12 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
     CHECK(dims_ok(b, 1, d, u));
     CHECK(x && h_prev && c_prev && w && r && bias && h && c && gates);
     const int g4 = 4 * u;
-    /* Rows are the only split here: never more threads than rows (batch 1 runs on one). */
-    const int nt = ck_imin(ck_par_ok() ? ck_threads() : 1, b);
-    CK_PAR_FOR_N(nt, nt > 1,
-    for (int id = 0; id < nt; id++) {
+    /* Rows are the only split here (a small batch runs as one block). */
+    const int rb = row_blocks(b);
+    CK_PAR_FOR_N(block_threads(rb), rb > 1,
+    for (int id = 0; id < rb; id++) {
         int j0, j1;
-        rows_of(b, nt, id, &j0, &j1);
+        rows_of(b, rb, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             float *z = gates + (size_t)j0 * g4;
@@ -422,14 +423,14 @@ int ck_lstm_sequence_forward(const ck_lstm_params *p, const float *x,
     const fwd_args a = {p, x, h0, c0, w, r, bias, hs, h_last, c_last, cs, hprev};
     const int nt = ck_par_ok() ? ck_threads() : 1;
     if (B >= nt || U < 32) {
-        /* Split the batch rows: each thread runs the whole sequence for its
-         * rows with no barrier (never more threads than rows). */
+        /* Split the batch rows: each block runs the whole sequence for its
+         * rows with no barrier. */
         state_view sv = {cache ? cache : workspace, cache ? NULL : workspace + zlen, g4, U, U};
-        const int nr = ck_imin(nt, B);
-        CK_PAR_FOR_N(nr, nr > 1,
-        for (int id = 0; id < nr; id++) {
+        const int rb = row_blocks(B);
+        CK_PAR_FOR_N(block_threads(rb), rb > 1,
+        for (int id = 0; id < rb; id++) {
             int j0, j1;
-            rows_of(B, nr, id, &j0, &j1);
+            rows_of(B, rb, id, &j0, &j1);
             forward_rows(&a, sv, j0, j1);
         });
         return CK_OK;

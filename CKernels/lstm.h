@@ -10,15 +10,29 @@
 #include <stddef.h>
 #include "internal.h"
 
-/* Rows [*lo, *hi) of n for block id of nt: an even split, fixed for a given
- * thread count so results are reproducible. */
+/* How many blocks the batch rows (and the weight gradients' columns) are cut
+ * into: from the core count and the sizes, never from the thread count, so
+ * every product keeps its shape and its bits however many threads run the
+ * blocks (OpenBLAS's Haswell kernels round a row differently by where a cut
+ * falls: measured on a Zen 5). At least ROW_BLOCK_MIN rows a block: the
+ * per-step products of a few rows each would cost more than a core saves. */
+#define ROW_BLOCK_MIN 16
+static inline int row_blocks(int b) {
+    return ck_imax(1, ck_imin(omp_get_num_procs(), b / ROW_BLOCK_MIN));
+}
+static inline int col_blocks(int n) { return ck_imax(1, ck_imin(omp_get_num_procs(), n / 16)); }
+
+/* Threads for nb blocks: one per block at most. */
+static inline int block_threads(int nb) { return ck_imin(ck_par_ok() ? ck_threads() : 1, nb); }
+
+/* Rows [*lo, *hi) of n for block id of nb: an even split. */
 static inline void rows_of(int n, int nt, int id, int *lo, int *hi) {
     *lo = (int)((long long)n * id / nt);
     *hi = (int)((long long)n * (id + 1) / nt);
 }
 
-/* Columns [*lo, *hi) of n for thread id of nt, in whole 16-float blocks so a
- * thread's slice starts on a vector (and, packed, a cache-line) boundary. */
+/* Columns [*lo, *hi) of n for block id of nt, in whole 16-float blocks so a
+ * block's slice starts on a vector (and, packed, a cache-line) boundary. */
 static inline void cols_of(int n, int nt, int id, int *lo, int *hi) {
     int blocks = (n + 15) / 16;
     int a = (int)((long long)blocks * id / nt), b = (int)((long long)blocks * (id + 1) / nt);

@@ -50,11 +50,11 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
     CHECK(dh_prev && dc_prev && dw && dr && dbias && dz);
     const int g4 = 4 * u;
     /* Rows first, then (the weight gradients sum over rows) columns. */
-    const int nt = ck_par_ok() ? ck_threads() : 1;
-    CK_PAR_FOR_N(nt, nt > 1,
-    for (int id = 0; id < nt; id++) {
+    const int rb = row_blocks(b), cb = col_blocks(g4);
+    CK_PAR_FOR_N(block_threads(rb), rb > 1,
+    for (int id = 0; id < rb; id++) {
         int j0, j1;
-        rows_of(b, nt, id, &j0, &j1);
+        rows_of(b, rb, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             for (int j = j0; j < j1; j++) {
@@ -73,10 +73,10 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                                d);
         }
     });
-    CK_PAR_FOR_N(nt, nt > 1,
-    for (int id = 0; id < nt; id++) {
+    CK_PAR_FOR_N(block_threads(cb), cb > 1,
+    for (int id = 0; id < cb; id++) {
         int k0, k1;
-        cols_of(g4, nt, id, &k0, &k1);
+        cols_of(g4, cb, id, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
             ck_gemm_serial(1, 0, d, nc, b, 1.0f, x, d, dz + k0, g4, 1.0f, dw + k0, g4);
@@ -127,11 +127,11 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
     float *dZ = workspace, *dh = workspace + zlen, *dc = dh + (size_t)B * U;
     float *zsum = dc + (size_t)B * U; /* [B, 4U]: Σ over steps of each row's dZ */
     const int BT = B * T;
-    const int nt = ck_par_ok() ? ck_threads() : 1;
-    CK_PAR_FOR_N(nt, nt > 1,
-    for (int id = 0; id < nt; id++) {
+    const int rb = row_blocks(B), cb = col_blocks(g4);
+    CK_PAR_FOR_N(block_threads(rb), rb > 1,
+    for (int id = 0; id < rb; id++) {
         int j0, j1;
-        rows_of(B, nt, id, &j0, &j1);
+        rows_of(B, rb, id, &j0, &j1);
         int nb = j1 - j0;
         if (nb > 0) {
             const int few = B <= FEW_ROWS;
@@ -194,11 +194,11 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
         }
     });
     /* Weight gradients summed over all b·t rows: dW = xᵀ·dZ,
-     * dR = hprevᵀ·dZ, db = Σ dZ, each thread owning a slice of columns. */
-    CK_PAR_FOR_N(nt, nt > 1,
-    for (int id = 0; id < nt; id++) {
+     * dR = hprevᵀ·dZ, db = Σ dZ, each block a slice of columns. */
+    CK_PAR_FOR_N(block_threads(cb), cb > 1,
+    for (int id = 0; id < cb; id++) {
         int k0, k1;
-        cols_of(g4, nt, id, &k0, &k1);
+        cols_of(g4, cb, id, &k0, &k1);
         int nc = k1 - k0;
         if (nc > 0) {
             /* Both products read the same columns of dZ: packed once. */

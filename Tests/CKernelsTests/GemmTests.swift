@@ -89,11 +89,16 @@ fileprivate func naiveGemm(_ ta: Bool, _ tb: Bool, _ m: Int, _ n: Int, _ k: Int,
                         // op(B) packed once beforehand (the LSTM's recurrent
                         // matrix): the same bits as packing it in the product
                         // (one row goes through gemv there, so only close).
+                        // OpenBLAS packs nothing ahead: its product is one call
+                        // over all rows, where ck_sgemm_on cuts blocks, and
+                        // some of its kernels round a row differently by where
+                        // the cut falls (Haswell's, measured on a Zen 5), so
+                        // only close there too.
                         var cp = c0
                         #expect(ck_sgemm_prepacked_on(path, ta ? 1 : 0, tb ? 1 : 0, Int32(m), Int32(n), Int32(k),
                                                       alpha, a, Int32(lda), b, Int32(ldb), beta, &cp,
                                                       Int32(ldc)) == ok)
-                        if m > 1 {
+                        if m > 1 && path != CK_GEMM_BLAS.rawValue {
                             #expect(cp == c, "prepacked, path \(path) m\(m) n\(n) k\(k) ta\(ta) tb\(tb)")
                         } else {
                             #expect(maxDiff(cp, ref).rel < 1e-5 * Float(max(1, k / 64)))

@@ -310,6 +310,34 @@ struct LSTMTests {
         }
     }
 
+    // The rows are cut into blocks by core count and batch size, never by
+    // thread count, so the row split gives the same bits on any thread count
+    // (whichever GEMM path runs: OpenBLAS's Haswell kernels round a row
+    // differently by where a cut falls).
+    @Test("row split: the same bits on 1, 2 and 3 threads, forward and backward")
+    func rowSplitBitsDoNotDependOnThreads() {
+        let p = LSTMDims(b: 40, t: 3, d: 7, u: 20)
+        let pr = Problem(p, seed: 77)
+        let before = ck_get_num_threads()
+        defer { ck_set_num_threads(before) }
+        var runs: [([Float], [Float], [[Float]])] = []
+        for threads: Int32 in [1, 2, 3] {
+            ck_set_num_threads(threads)
+            let out = runForward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, bias: pr.bias)
+            let inf = runForward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, bias: pr.bias,
+                                 withCache: false)
+            let g = runBackward(p, x: pr.x, h0: pr.h0, c0: pr.c0, w: pr.w, r: pr.r, cache: out.cache,
+                                dhs: pr.dhs, dhLast: pr.dhLast, dcLast: pr.dcLast)
+            #expect(out.status == ok && inf.status == ok && g.status == ok)
+            runs.append((out.hs, inf.hs, [g.dx, g.dw, g.dr, g.db, g.dh0, g.dc0]))
+        }
+        for (i, run) in runs.enumerated().dropFirst() {
+            #expect(run.0 == runs[0].0, "hs, \(i + 1) threads against 1")
+            #expect(run.1 == runs[0].1, "hs without a cache, \(i + 1) threads against 1")
+            #expect(run.2 == runs[0].2, "gradients, \(i + 1) threads against 1")
+        }
+    }
+
     @Test("unit split without a cache: the same values with a workspace too small for the packed R, and at any alignment",
           arguments: [LSTMDims(b: 1, t: 5, d: 7, u: 48), LSTMDims(b: 2, t: 4, d: 3, u: 50)])
     func unitSplitWorkspace(p: LSTMDims) {
