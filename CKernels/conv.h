@@ -65,7 +65,16 @@ int ck_conv_winograd_forward(const ck_conv2d_params *p, const conv_geom *g, cons
 int ck_conv_winograd_backward_data(const ck_conv2d_params *p, const conv_geom *g,
                                    const float *dz, const float *w, float *dx);
 
-/* ---------------------------------------------------- direct (conv_direct.c) */
+/* ------------------------- direct (conv_direct.c, conv_direct_filter.c) */
+
+#define CK_DIRECT_MAX_W 4096 /* floats of lane-padded filter kept on the stack */
+#define CK_C1_MAX_PAD 8192   /* floats of a bordered image kept on the stack */
+typedef float ck_v8 __attribute__((vector_size(32)));
+
+/* Whether one-channel images take the zero-bordered form, and the image xi
+ * with its padding made explicit in buf (see conv_direct.c). */
+int ck_conv_use_c1(const ck_conv2d_params *p, const conv_geom *g);
+void ck_conv_c1_border(const ck_conv2d_params *p, const conv_geom *g, const float *xi, float *buf);
 
 /* Whether the direct forward, and the direct filter gradient, take these
  * parameters (few input channels and filters; see conv_direct.c). */

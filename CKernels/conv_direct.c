@@ -7,10 +7,14 @@
  * narrow for OpenBLAS's tiles. The direct forward keeps 8 output channels of a
  * pixel in one 8-lane register, four neighbouring pixels at a time
  * (independent accumulators hide the FMA latency), and adds the taps in the
- * naive (p, q, c) order. The filter gradient has a direct form too
- * (ck_conv_direct_backward_filter); backward data uses im2col + GEMM.
+ * naive (p, q, c) order. On CPUs with AVX-512 the two hottest forms (one
+ * channel into up to 6 filters; 9 to 16 filters without padding) run as
+ * 16-lane versions over pairs of output rows, with the same sums. The filter
+ * gradient has a direct form too (conv_direct_filter.c); backward data uses
+ * im2col + GEMM.
  * Benchmarks/README.md has the measurements behind every limit below.
  */
+#include <immintrin.h>
 #include <string.h>
 #include "conv.h"
 
@@ -20,10 +24,6 @@
 #ifndef CK_DIRECT_MAX_C_VALID /* the same without padding */
 #define CK_DIRECT_MAX_C_VALID (CK_DIRECT_MAX_C ? 16 : 0)
 #endif
-#define CK_DIRECT_MAX_W 4096 /* floats of lane-padded filter kept on the stack */
-
-typedef float ck_v8 __attribute__((vector_size(32)));
-
 static int direct_fits(const ck_conv2d_params *p, const conv_geom *g) {
     size_t o8 = ((size_t)p->o + 7) / 8 * 8;
     return p->o <= 16 && !g->pointwise && (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
@@ -50,16 +50,14 @@ int ck_conv_direct_forward_fits(const ck_conv2d_params *p, const conv_geom *g) {
  * FMAs, a quarter of whose lanes are idle filters, and borders fell to slower
  * forms). Taps in the same (p, q) order from zero; padded taps add 0·w, as the
  * im2col path does. */
-#define CK_C1_MAX_PAD 8192 /* floats of a bordered image kept on the stack */
-
-static int use_c1(const ck_conv2d_params *p, const conv_geom *g) {
+int ck_conv_use_c1(const ck_conv2d_params *p, const conv_geom *g) {
     int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
     return p->c == 1 && p->sw == 1 && p->o <= 6 && (long)pw * ph <= CK_C1_MAX_PAD;
 }
 
 /* The image xi with its padding made explicit: ((oh-1)·sh + kh) rows of
  * (ow rounded up to 16) + kw − 1 floats, zeros outside the image. */
-static void c1_border(const ck_conv2d_params *p, const conv_geom *g, const float *xi, float *buf) {
+void ck_conv_c1_border(const ck_conv2d_params *p, const conv_geom *g, const float *xi, float *buf) {
     const int pw = (g->ow + 15) / 16 * 16 + p->kw - 1, ph = (g->oh - 1) * p->sh + p->kh;
     const int e0 = ck_imin(g->pl, pw), e1 = ck_imin(g->pl + p->w, pw);
     for (int r = 0; r < ph; r++) {
@@ -72,65 +70,6 @@ static void c1_border(const ck_conv2d_params *p, const conv_geom *g, const float
         memset(dst, 0, sizeof(float) * e0);
         memcpy(dst + e0, xi + (size_t)src_r * p->w, sizeof(float) * (e1 - e0));
         memset(dst + e1, 0, sizeof(float) * (pw - e1));
-    }
-}
-
-/* The filter gradient of one image in the same bordered form, added into
- * acc [kh·kw][o] (8-lane partial sums over pixels). Per filter, its dz is
- * first laid out as rows of pixels (zero beyond ow); then per filter row pp,
- * each tap's sum runs over every output row in registers, two sums per tap
- * (even and odd vectors of the row: 2·kw independent chains), and acc is
- * touched once per image, not once per output row. Needs ow ≤ 256, kw ≤ 8. */
-/* ar[q·o_stride] += Σ_i Σ_v x_i[v·8 + q ..] · d_i[v] for the kw taps of one filter row,
- * x_i = rows + i·rstride and d_i = dt + i·nv·8; nv is even. */
-static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, int oh, const float *rows,
-                                                          size_t rstride, const float *dt,
-                                                          ck_v8 *ar, int o_stride) {
-    ck_v8 t0[8], t1[8];
-    for (int q = 0; q < kw; q++) t0[q] = t1[q] = (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
-    for (int i = 0; i < oh; i++) {
-        const float *row = rows + (size_t)i * rstride;
-        const ck_v8 *d = (const ck_v8 *)(dt + (size_t)i * nv * 8);
-        for (int v = 0; v < nv; v += 2) {
-            const ck_v8 d0 = d[v], d1 = d[v + 1];
-            for (int q = 0; q < kw; q++) {
-                ck_v8 x0, x1;
-                __builtin_memcpy(&x0, row + v * 8 + q, sizeof x0);
-                __builtin_memcpy(&x1, row + v * 8 + 8 + q, sizeof x1);
-                t0[q] += x0 * d0;
-                t1[q] += x1 * d1;
-            }
-        }
-    }
-    for (int q = 0; q < kw; q++) ar[(size_t)q * o_stride] += t0[q] + t1[q];
-}
-
-static void c1_backward_filter_image(const ck_conv2d_params *p, const conv_geom *g, const float *xi,
-                                     const float *dzi, ck_v8 *acc) {
-    const int O = p->o, KW = p->kw, KH = p->kh, OW = g->ow;
-    const int nv = (OW + 15) / 16 * 2, pw = nv * 8 + KW - 1;
-    float buf[CK_C1_MAX_PAD];
-    /* oh·nv·8 ≤ ph·pw ≤ CK_C1_MAX_PAD (use_c1) */
-    float dt[CK_C1_MAX_PAD] __attribute__((aligned(32)));
-    c1_border(p, g, xi, buf);
-    for (int o = 0; o < O; o++) {
-        for (int i = 0; i < g->oh; i++) {
-            const float *dr = dzi + (size_t)i * OW * O + o;
-            float *di = dt + (size_t)i * nv * 8;
-            for (int j = 0; j < OW; j++) di[j] = dr[(size_t)j * O];
-            for (int j = OW; j < nv * 8; j++) di[j] = 0.0f;
-        }
-        for (int pp = 0; pp < KH; pp++) {
-            const float *rows = buf + (size_t)pp * pw;
-            const size_t rstride = (size_t)p->sh * pw;
-            ck_v8 *ar = acc + (size_t)pp * KW * O + o;
-            /* A constant filter width keeps the taps' sums in registers. */
-            switch (KW) {
-            case 3: c1_taps(3, nv, g->oh, rows, rstride, dt, ar, O); break;
-            case 5: c1_taps(5, nv, g->oh, rows, rstride, dt, ar, O); break;
-            default: c1_taps(KW, nv, g->oh, rows, rstride, dt, ar, O); break;
-            }
-        }
     }
 }
 
@@ -167,13 +106,32 @@ static ck_v8 bias_lanes(const float *b, int o0, int o) {
     return v;
 }
 
+/* The sums of n ≤ 16 pixels of O ≤ 6 filters, a0 (pixels 0–7) and a1 (8–15)
+ * per filter, biased and activated as fused and stored as n pixels of O
+ * channels: the filters as rows of 16 pixels (unused filters zero) are turned
+ * into pixels of 8 filter lanes by two register transposes. */
+static inline __attribute__((always_inline)) void c1_store(int O, int n, int mode, const float *b,
+                                                           const ck_v8 *a0, const ck_v8 *a1,
+                                                           float *dst) {
+    ck_v8 fo[8][2] __attribute__((aligned(32)));
+    for (int o = 0; o < 8; o++) {
+        const ck_v8 bv = splat(o < O && (mode & FUSE_ADD) ? b[o] : 0.0f);
+        fo[o][0] = o < O ? fused(a0[o], bv, mode) : (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+        fo[o][1] = o < O ? fused(a1[o], bv, mode) : (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
+    }
+    float px[16][8] __attribute__((aligned(32)));
+    transpose8((const float *)fo, 16, px[0], 8);
+    transpose8((const float *)fo + 8, 16, px[8], 8);
+    ck_pack_pixels(O, n, px, 8, dst);
+}
+
 static void c1_image(const ck_conv2d_params *p, const conv_geom *g, const float *xi,
                      const ck_v8 *wpad, const float *b, int act, float *yi) {
     const int O = p->o, KW = p->kw, KH = p->kh;
     const int blocks = (g->ow + 15) / 16, pw = blocks * 16 + KW - 1;
     const int mode = fuse_mode(b, act);
     float buf[CK_C1_MAX_PAD];
-    c1_border(p, g, xi, buf);
+    ck_conv_c1_border(p, g, xi, buf);
     for (int i = 0; i < g->oh; i++) {
         float *yr = yi + (size_t)i * g->ow * O;
         for (int jb = 0; jb < blocks; jb++) {
@@ -192,21 +150,57 @@ static void c1_image(const ck_conv2d_params *p, const conv_geom *g, const float 
                     }
                 }
             }
-            /* Filters as rows of 16 pixels (unused filters zero), turned into
-             * pixels of 8 filter lanes by two register transposes. */
-            ck_v8 fo[8][2] __attribute__((aligned(32)));
-            for (int o = 0; o < 8; o++) {
-                const ck_v8 bv = splat(o < O && (mode & FUSE_ADD) ? b[o] : 0.0f);
-                fo[o][0] = o < O ? fused(a0[o], bv, mode) : (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
-                fo[o][1] = o < O ? fused(a1[o], bv, mode) : (ck_v8){0, 0, 0, 0, 0, 0, 0, 0};
-            }
-            float px[16][8] __attribute__((aligned(32)));
-            transpose8((const float *)fo, 16, px[0], 8);
-            transpose8((const float *)fo + 8, 16, px[8], 8);
-            const int n = ck_imin(16, g->ow - jb * 16);
-            ck_pack_pixels(O, n, px, 8, yr + (size_t)jb * 16 * O);
+            c1_store(O, ck_imin(16, g->ow - jb * 16), mode, b, a0, a1, yr + (size_t)jb * 16 * O);
         }
         if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, g->ow, 0, O, b, act);
+    }
+}
+
+/* AVX-512 (CPUs with 512-bit FMA units, such as Zen 5, do twice the work
+ * per instruction): 16 pixels are one register, and two output rows share
+ * each tap's six broadcast weights, so twelve accumulators stay busy as in
+ * the form above. The same taps in the same order: the same sums. */
+typedef float ck_v16 __attribute__((vector_size(64)));
+
+CK_TARGET_AVX512 static void c1_image_avx512(const ck_conv2d_params *p, const conv_geom *g,
+                                             const float *xi, const ck_v8 *wpad, const float *b,
+                                             int act, float *yi) {
+    const int O = p->o, KW = p->kw, KH = p->kh;
+    const int blocks = (g->ow + 15) / 16, pw = blocks * 16 + KW - 1;
+    const int mode = fuse_mode(b, act);
+    float buf[CK_C1_MAX_PAD];
+    ck_conv_c1_border(p, g, xi, buf);
+    for (int i = 0; i < g->oh; i += 2) {
+        const int two = i + 1 < g->oh; /* else row i alone (computed twice) */
+        float *yr = yi + (size_t)i * g->ow * O;
+        for (int jb = 0; jb < blocks; jb++) {
+            ck_v16 a[2][6];
+            for (int o = 0; o < 6; o++) a[0][o] = a[1][o] = (ck_v16){0};
+            for (int pp = 0; pp < KH; pp++) {
+                const float *r0 = buf + (size_t)(i * p->sh + pp) * pw + jb * 16;
+                const float *r1 = two ? r0 + (size_t)p->sh * pw : r0;
+                const float *wr = (const float *)(wpad + (size_t)pp * KW);
+                for (int q = 0; q < KW; q++) {
+                    ck_v16 x0, x1;
+                    __builtin_memcpy(&x0, r0 + q, sizeof x0);
+                    __builtin_memcpy(&x1, r1 + q, sizeof x1);
+                    for (int o = 0; o < 6; o++) {
+                        a[0][o] += x0 * wr[q * 8 + o];
+                        a[1][o] += x1 * wr[q * 8 + o];
+                    }
+                }
+            }
+            const int n = ck_imin(16, g->ow - jb * 16);
+            for (int r = 0; r <= two; r++) {
+                ck_v8 lo[6], hi[6];
+                for (int o = 0; o < 6; o++) {
+                    lo[o] = __builtin_shufflevector(a[r][o], a[r][o], 0, 1, 2, 3, 4, 5, 6, 7);
+                    hi[o] = __builtin_shufflevector(a[r][o], a[r][o], 8, 9, 10, 11, 12, 13, 14, 15);
+                }
+                c1_store(O, n, mode, b, lo, hi, yr + ((size_t)r * g->ow + jb * 16) * O);
+            }
+        }
+        if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, (1 + two) * g->ow, 0, O, b, act);
     }
 }
 
@@ -354,6 +348,53 @@ DIRECT_FORM px1(const drow *d, int j, int t0) {
     }
 }
 
+/* AVX-512, 9 to 16 filters (one register of filter lanes), no padding:
+ * pixels [j, j + 5) of output rows i and i + 1 in ten accumulators, each tap
+ * element one load of the 16 filters' weights and ten broadcast inputs for
+ * ten FMAs (px4_two_blocks: two loads and four broadcasts for eight FMAs of
+ * half the width). The last block of a row overlaps the one before it (the
+ * same sums again). Rows i and i + 1 of the output are y0 and y0 + ow·o. */
+typedef int ck_v16i __attribute__((vector_size(64)));
+
+static int pair_fits(const ck_conv2d_params *p, const conv_geom *g) {
+    return (p->o + 7) / 8 == 2 && p->padding == CK_PAD_VALID && g->ow >= 5;
+}
+
+CK_TARGET_AVX512 static void direct_pair_avx512(const ck_conv2d_params *p, const conv_geom *g,
+                                                const float *xi, const ck_v8 *wpad,
+                                                const ck_v8 *blane, int mode, int i, float *y0) {
+    const int C = p->c, O = p->o, KW = p->kw, ow = g->ow, two = i + 1 < g->oh;
+    const size_t xs = (size_t)p->sw * C, rs = (size_t)p->sh * p->w * C;
+    const __mmask16 lanes = (__mmask16)((1u << O) - 1);
+    const ck_v16 bias = __builtin_shufflevector(blane[0], blane[1], 0, 1, 2, 3, 4, 5, 6, 7, 8,
+                                                9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < ow; j += 5) {
+        const int jq = ck_imin(j, ow - 5);
+        ck_v16 a[2][5];
+        for (int k = 0; k < 5; k++) a[0][k] = a[1][k] = (ck_v16){0};
+        for (int pp = 0; pp < p->kh; pp++) {
+            const float *x0 = xi + ((size_t)(i * p->sh + pp) * p->w + (size_t)jq * p->sw) * C;
+            const float *x1 = two ? x0 + rs : x0;
+            const float *wr = (const float *)(wpad + (size_t)pp * KW * C * 2);
+            for (int e = 0; e < KW * C; e++) {
+                ck_v16 wv;
+                __builtin_memcpy(&wv, wr + (size_t)e * 16, sizeof wv);
+                for (int k = 0; k < 5; k++) {
+                    a[0][k] += x0[e + k * xs] * wv;
+                    a[1][k] += x1[e + k * xs] * wv;
+                }
+            }
+        }
+        for (int r = 0; r <= two; r++)
+            for (int k = 0; k < 5; k++) {
+                ck_v16 v = a[r][k];
+                if (mode & FUSE_ADD) v += bias;
+                if (mode & FUSE_RELU) v = (ck_v16)((ck_v16i)v & (ck_v16i)(v > (ck_v16){0}));
+                _mm512_mask_storeu_ps(y0 + ((size_t)r * ow + jq + k) * O, lanes, (__m512)v);
+            }
+    }
+}
+
 /* The row's pixels, each taking the widest form that fits it. Near the row's
  * end the last four pixels are taken (recomputing, with the same sums, some
  * already written) rather than single pixels, whose one accumulator waits on
@@ -402,10 +443,26 @@ void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const
     int par = (double)g->m * O * g->kkc >= (1 << 20);
     const int mode = fuse_mode(b, act);
     const ck_v8 blane[2] = {bias_lanes(b, 0, O), bias_lanes(b, 8, O)};
-    if (use_c1(p, g)) {
+    if (ck_conv_use_c1(p, g)) {
+        const int wide = ck_use_avx512();
         CK_PAR_FOR(par && p->n > 1,
-        for (int n = 0; n < p->n; n++)
-            c1_image(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img););
+        for (int n = 0; n < p->n; n++) {
+            if (wide)
+                c1_image_avx512(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img);
+            else
+                c1_image(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img);
+        });
+        return;
+    }
+    if (ck_use_avx512() && pair_fits(p, g)) {
+        const int pairs = (g->oh + 1) / 2, items = p->n * pairs;
+        CK_PAR_FOR(par,
+        for (int it = 0; it < items; it++) {
+            const int n = it / pairs, i = it % pairs * 2;
+            float *yr = y + ((size_t)n * g->oh + i) * g->ow * O;
+            direct_pair_avx512(p, g, x + (size_t)n * g->in_img, wpad, blane, mode, i, yr);
+            if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, (i + 1 < g->oh ? 2 : 1) * g->ow, 0, O, b, act);
+        });
         return;
     }
     const int rows = p->n * g->oh;
@@ -418,81 +475,4 @@ void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const
         direct_row(&d);
         if (mode & FUSE_LATER) ck_bias_act(d.yr, O, 0, g->ow, 0, O, b, act);
     });
-}
-
-/* The filter gradient of the same small-channel layers, also direct. Through
- * im2col its GEMM is dw[kkc, o] = colsᵀ·dz with an inner dimension of n·oh·ow
- * (50176 for 64 images of 28×28) and outer sizes as small as 25 × 6: OpenBLAS
- * spends its time packing, and the plan cannot split so small an m. Here each
- * output pixel's dz (8 filters per lane group) is multiplied into the
- * accumulators of every in-bounds tap. The batch is cut into a fixed number of
- * blocks (by core count, not thread count, so results do not depend on the
- * thread count); each block's partial sums go to the workspace and are added
- * in block order. Only up to CK_DIRECT_MAX_C channels: at 6 there was no clear
- * gain. Returns 0 when the workspace cannot hold the partial sums (the caller
- * then takes the im2col path). */
-int ck_conv_direct_backward_filter(const ck_conv2d_params *p, const conv_geom *g, const float *x,
-                                   const float *dz, float *dw, float *ws, size_t ws_len) {
-    const int C = p->c, O = p->o, O8 = (O + 7) / 8, KW = p->kw, KKC = g->kkc;
-    const size_t plen = (size_t)KKC * O8 * 8;
-    int nblk = ck_imin(ck_imax(1, omp_get_num_procs()), p->n);
-    while (nblk > 1 && (size_t)nblk * plen > ws_len) nblk--;
-    if (plen > ws_len) return 0;
-    int par = nblk > 1 && conv_want_parallel((double)g->m * O * KKC);
-    const int c1 = use_c1(p, g) && g->ow <= 256 && KW <= 8 && KKC * O <= CK_DIRECT_MAX_W / 8;
-    CK_PAR_FOR(par,
-    for (int blk = 0; blk < nblk; blk++) {
-        ck_v8 acc[CK_DIRECT_MAX_W / 8];
-        const ck_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
-        for (int k = 0; k < KKC * (c1 ? O : O8); k++) acc[k] = zero;
-        const int n0 = (int)((long long)blk * p->n / nblk), n1 = (int)((long long)(blk + 1) * p->n / nblk);
-        if (c1) {
-            /* acc is [tap][o] here; lanes are summed into part below. */
-            for (int n = n0; n < n1; n++)
-                c1_backward_filter_image(p, g, x + (size_t)n * g->in_img,
-                                         dz + (size_t)n * g->out_img, acc);
-            float *part = ws + (size_t)blk * plen;
-            for (int k = 0; k < KKC; k++)
-                for (int o = 0; o < O8 * 8; o++) {
-                    float s = 0.0f;
-                    if (o < O)
-                        for (int l = 0; l < 8; l++) s += acc[(size_t)k * O + o][l];
-                    part[(size_t)k * O8 * 8 + o] = s;
-                }
-            continue;
-        }
-        for (int n = n0; n < n1; n++) {
-            const float *xi = x + (size_t)n * g->in_img;
-            for (int i = 0; i < g->oh; i++) {
-                int p0 = ck_imax(0, g->pt - i * p->sh), p1 = ck_imin(p->kh, p->h + g->pt - i * p->sh);
-                for (int j = 0; j < g->ow; j++) {
-                    const float *dp = dz + (((size_t)n * g->oh + i) * g->ow + j) * O;
-                    int t0 = j * p->sw - g->pl;
-                    int q0 = ck_imax(0, -t0), q1 = ck_imin(KW, p->w - t0);
-                    for (int ob = 0; ob < O8; ob++) {
-                        ck_v8 d = zero;
-                        int n_out = ck_imin(8, O - ob * 8);
-                        for (int l = 0; l < n_out; l++) d[l] = dp[ob * 8 + l];
-                        for (int pp = p0; pp < p1; pp++) {
-                            int r = i * p->sh - g->pt + pp;
-                            const float *xr = xi + ((size_t)r * p->w + t0) * C;
-                            ck_v8 *ar = acc + (size_t)pp * KW * C * O8 + ob;
-                            for (int e = q0 * C; e < q1 * C; e++) ar[(size_t)e * O8] += xr[e] * d;
-                        }
-                    }
-                }
-            }
-        }
-        float *part = ws + (size_t)blk * plen;
-        for (int k = 0; k < KKC * O8; k++)
-            for (int l = 0; l < 8; l++) part[(size_t)k * 8 + l] = acc[k][l];
-    });
-    for (int k = 0; k < KKC; k++)
-        for (int o = 0; o < O; o++) {
-            float s = 0.0f;
-            for (int blk = 0; blk < nblk; blk++)
-                s += ws[(size_t)blk * plen + ((size_t)k * O8 + o / 8) * 8 + o % 8];
-            dw[(size_t)k * O + o] = s;
-        }
-    return 1;
 }

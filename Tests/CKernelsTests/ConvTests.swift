@@ -123,9 +123,17 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
     for (idx, conv) in shapes.enumerated() {
         let x = rng.array(conv.xCount), w = rng.array(conv.wCount), b = rng.array(Int(conv.p.o))
         let act = acts[idx % acts.count]
-        let d = maxDiff(conv.forward(x, w, b, act: act), applyAct(act, conv.naive(x, w, b)))
+        let y = conv.forward(x, w, b, act: act)
+        let d = maxDiff(y, applyAct(act, conv.naive(x, w, b)))
         worst = max(worst, d.rel)
         #expect(d.rel < 1e-5, "\(conv): max diff \(d.abs)")
+        // The direct forms' AVX-512 versions add the same taps in the same order: the same bits.
+        let before = ck_isa_get()
+        for isa in [CK_ISA_AVX2, CK_ISA_AVX512].map(\.rawValue) where ck_isa_supported(isa) != 0 {
+            #expect(ck_isa_set(isa) == ok)
+            #expect(conv.forward(x, w, b, act: act) == y, "\(conv): ISA \(isa) gives other bits")
+        }
+        #expect(ck_isa_set(before) == ok)
     }
     print("\(what) vs naive: max rel diff \(worst)")
 }
@@ -451,6 +459,8 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
             // The bordered-image form (one channel, at most 6 filters): row stride 3,
             // a width that is no multiple of 16; then an image too large for it.
             Conv(n: 3, h: 11, w: 45, c: 1, kh: 3, kw: 7, o: 3, sh: 3, sw: 1, same: true),
+            Conv(n: 2, h: 9, w: 20, c: 1, kh: 3, kw: 3, o: 5, same: true),  // an odd row count
+            Conv(n: 1, h: 5, w: 12, c: 1, kh: 5, kw: 5, o: 6, same: false),  // one row, 8 pixels
             Conv(n: 1, h: 100, w: 100, c: 1, kh: 5, kw: 5, o: 6, same: true),
         ]
         expectForwardMatchesNaive(shapes, seed: 19, "single-channel wide rows")
@@ -467,6 +477,9 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
             Conv(n: 1, h: 8, w: 13, c: 16, kh: 3, kw: 3, o: 16, sh: 2, sw: 2, same: false),
             Conv(n: 2, h: 6, w: 6, c: 7, kh: 4, kw: 4, o: 12, sh: 1, sw: 3, same: false),
             Conv(n: 2, h: 10, w: 9, c: 12, kh: 2, kw: 3, o: 5, sh: 2, sw: 1, same: false),
+            // AVX-512's pairs of rows of five pixels: one row, a width of exactly five.
+            Conv(n: 2, h: 3, w: 7, c: 4, kh: 3, kw: 3, o: 14, same: false),
+            Conv(n: 3, h: 7, w: 6, c: 3, kh: 2, kw: 2, o: 10, same: false),
         ]
         expectForwardMatchesNaive(shapes, seed: 23, "several channels, VALID")
     }

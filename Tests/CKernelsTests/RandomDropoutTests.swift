@@ -72,8 +72,9 @@ private func stats(_ v: [Float]) -> (mean: Double, std: Double) {
     @Test(arguments: [CK_ISA_AVX2, CK_ISA_AVX512])
     func everyInstructionSetGivesTheReferenceStream(isa: ck_isa) {
         guard ck_isa_supported(isa.rawValue) != 0 else { return }
+        let before = ck_isa_get()
         #expect(ck_isa_set(isa.rawValue) == ok)
-        defer { _ = ck_isa_set(CK_ISA_AUTO.rawValue) }
+        defer { _ = ck_isa_set(before) }
         func mix(_ v: UInt64) -> UInt64 {
             var z = (v ^ (v >> 30)) &* 0xBF58_476D_1CE4_E5B9
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
