@@ -197,26 +197,39 @@ INLINE void input_t(const wino_axis *v, const wino_axis *h, const ck_conv2d_para
     if (c < C) input_vec(v, h, px, c, C - c, out, ldv);
 }
 
+/* What output_vec does to a sum before storing it: add the bias (W_ADD) and
+ * apply a ReLU (W_RELU), with ck_bias_act's operations (the same bits as
+ * its pass over the stored tile, which other activations still take). */
+enum { W_ADD = 1, W_RELU = 2 };
+typedef int v8i __attribute__((vector_size(32), aligned(4)));
+
 /* Avᵀ s Ah for filters [o, o + n) of one tile (n ≤ 8), into out [mv·mh]. */
 INLINE void output_vec(const wino_axis *v, const wino_axis *h, const float *restrict m,
-                       size_t ldm, int o, int n, float *const *out) {
+                       size_t ldm, int o, int n, float *const *out, const float *b, int fuse) {
     v8 s[W_MAX], t[W_MAX];
     UNROLL for (int e = 0; e < v->a * h->a; e++) s[e] = load8(m + (size_t)e * ldm + o, n);
     UNROLL for (int i = 0; i < v->m; i++) /* t = Avᵀ s */
         UNROLL for (int j = 0; j < h->a; j++)
             t[i * h->a + j] = row_dot(v->at + i * v->a, v->a, s + j, h->a);
+    const v8 bias = fuse & W_ADD ? load8(b + o, n) : (v8){0};
     UNROLL for (int i = 0; i < v->m; i++)
-        UNROLL for (int j = 0; j < h->m; j++)
-            store8(out[i * h->m + j] + o, row_dot(h->at + j * h->a, h->a, t + i * h->a, 1), n);
+        UNROLL for (int j = 0; j < h->m; j++) {
+            v8 r = row_dot(h->at + j * h->a, h->a, t + i * h->a, 1);
+            if (fuse & W_ADD) r += bias;
+            if (fuse & W_RELU) r = (v8)((v8i)r & (v8i)(r > (v8){0}));
+            store8(out[i * h->m + j] + o, r, n);
+        }
 }
 
 /* Y = Avᵀ M Ah for one tile (m [αv·αh][ldm], filters contiguous), written
  * where it lies inside the output (pixels past its edge go to `spare`, O
- * floats), then bias and activation as the GEMM path applies them. */
+ * floats), with bias and activation as the GEMM path applies them. */
 INLINE void output_t(const wino_axis *v, const wino_axis *h, const ck_conv2d_params *p,
                      const conv_geom *g, const float *restrict m, size_t ldm, const float *b,
                      int act, float *y, float *spare, int n, int r0, int q0) {
     const int O = p->o;
+    const int later = act != CK_ACT_NONE && act != CK_ACT_RELU;
+    const int fuse = later ? 0 : (b ? W_ADD : 0) | (act == CK_ACT_RELU ? W_RELU : 0);
     float *out[W_MAX];
     UNROLL for (int i = 0; i < v->m; i++)
         UNROLL for (int j = 0; j < h->m; j++) {
@@ -225,10 +238,11 @@ INLINE void output_t(const wino_axis *v, const wino_axis *h, const ck_conv2d_par
                 inside ? y + (((size_t)n * g->oh + r0 + i) * g->ow + q0 + j) * O : spare;
         }
     int o = 0;
-    for (; o + 8 <= O; o += 8) output_vec(v, h, m, ldm, o, 8, out);
-    if (o < O) output_vec(v, h, m, ldm, o, O - o, out);
-    for (int i = 0; i < v->m * h->m; i++)
-        if (out[i] != spare) ck_bias_act(out[i], O, 0, 1, 0, O, b, act);
+    for (; o + 8 <= O; o += 8) output_vec(v, h, m, ldm, o, 8, out, b, fuse);
+    if (o < O) output_vec(v, h, m, ldm, o, O - o, out, b, fuse);
+    if (later)
+        for (int i = 0; i < v->m * h->m; i++)
+            if (out[i] != spare) ck_bias_act(out[i], O, 0, 1, 0, O, b, act);
 }
 
 /* The transforms of one filter shape, compiled with its tables as constants. */

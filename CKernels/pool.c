@@ -245,6 +245,25 @@ int ck_pool2d_route_backward(const ck_pool2d_params *p, const float *dy,
     return CK_OK;
 }
 
+/* The mean of nr × nt cells (rows w·C floats apart, cells C apart) for cw
+ * channels from xw, into yo: the sums in registers (a constant AVG_CHUNK
+ * channels keeps them there; through yo in memory, each cell cost a load and
+ * a store of every sum: Inception-v3's 3×3 pools took 2.7% of batch 1), the
+ * cells added in order from zero. */
+#define AVG_CHUNK 64
+static inline __attribute__((always_inline)) void avg_cells(long cw, long C, long w, long nr,
+                                                            long nt, float cnt, const float *xw,
+                                                            float *restrict yo) {
+    float acc[AVG_CHUNK];
+    for (long ch = 0; ch < cw; ch++) acc[ch] = 0.0f;
+    for (long r = 0; r < nr; r++)
+        for (long t = 0; t < nt; t++) {
+            const float *restrict xc = xw + (r * w + t) * C;
+            for (long ch = 0; ch < cw; ch++) acc[ch] += xc[ch];
+        }
+    for (long ch = 0; ch < cw; ch++) yo[ch] = acc[ch] / cnt;
+}
+
 int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
     geom g;
     CHECK(geometry(p, &g) == CK_OK && x);
@@ -260,15 +279,13 @@ int ck_avgpool2d_forward(const ck_pool2d_params *p, const float *x, float *y) {
             long t0, t1;
             window(j, g.sw, g.pad_left, g.kw, g.w, &t0, &t1);
             float *restrict yo = y + (q * g.ow + j) * C;
-            for (long ch = 0; ch < C; ch++) yo[ch] = 0.0f;
-            for (long r = r0; r < r1; r++)
-                for (long t = t0; t < t1; t++) {
-                    const float *restrict xc = x + ((b * g.h + r) * g.w + t) * C;
-                    for (long ch = 0; ch < C; ch++) yo[ch] += xc[ch];
-                }
             /* In-bounds cells only (spec §2.2): SAME edges average fewer cells. */
             const float cnt = (float)((r1 - r0) * (t1 - t0));
-            for (long ch = 0; ch < C; ch++) yo[ch] /= cnt;
+            const float *xw = x + ((b * g.h + r0) * g.w + t0) * C;
+            long c0 = 0;
+            for (; c0 + AVG_CHUNK <= C; c0 += AVG_CHUNK)
+                avg_cells(AVG_CHUNK, C, g.w, r1 - r0, t1 - t0, cnt, xw + c0, yo + c0);
+            if (c0 < C) avg_cells(C - c0, C, g.w, r1 - r0, t1 - t0, cnt, xw + c0, yo + c0);
         }
     });
     return CK_OK;
