@@ -316,4 +316,22 @@ static inline int ck_use_avx512(void) { return __atomic_load_n(&ck_isa_in_use, _
             name##_avx2 args;                                                  \
     }
 
+/* The same for loops whose body needs to know which version it is compiled
+ * into (an explicit 16-lane call, say): the inline function `name` takes an
+ * int `wide` (0 or 1, a constant after inlining) before its own arguments.
+ * The versions are not inlined into name_isa (inlined into callers' loops,
+ * such bodies have lost their vectorisation). */
+#define CK_UNPAREN(...) __VA_ARGS__
+#define CK_ISA_VERSIONS_W(name, params, args)                                  \
+    __attribute__((noinline)) static void name##_avx2 params { name(0, CK_UNPAREN args); } \
+    __attribute__((noinline)) CK_TARGET_AVX512 static void name##_avx512 params {          \
+        name(1, CK_UNPAREN args);                                              \
+    }                                                                          \
+    static void name##_isa params {                                            \
+        if (ck_use_avx512())                                                   \
+            name##_avx512 args;                                                \
+        else                                                                   \
+            name##_avx2 args;                                                  \
+    }
+
 #endif /* CKERNELS_INTERNAL_H */

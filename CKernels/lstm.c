@@ -38,6 +38,7 @@
  */
 #include "lstm.h"
 
+#include <immintrin.h>
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
@@ -73,30 +74,31 @@ static void gemv_rows(int k, int n, const float *restrict h, const float *restri
     }
 }
 
-/* Units per pass of the fused forward below. */
-#define CELL_CHUNK 64
-
 /* e^{−x} of the sigmoid gates i, f, o and e^{−2|x|} of the tanh gate c̃, for
- * x = z + b over n ≤ CELL_CHUNK units, into e [4][CELL_CHUNK]. One loop of
- * nothing but the exponentials: fused into the gate loop, each of its five
- * libmvec calls per vector made the compiler spill every live vector around
- * it (measured alone: the fused forward 115 → 93 µs for 256 rows of 128
- * units, the same bits). */
-__attribute__((noinline))
-static void gate_exps(int n, int gs, const float *restrict z, const float *restrict b, int bs,
-                      float *restrict e) {
-    for (int q = 0; q < 4; q++)
+ * x = z + b over n ≤ CELL_CHUNK units, into e [4][CELL_CHUNK]: the arguments,
+ * then the exponentials as passes of their own (exp_pass). Fused into the
+ * gate loop, each of its five libmvec calls per vector made the compiler
+ * spill every live vector around it (measured alone: the fused forward 115 →
+ * 93 µs for 256 rows of 128 units, the same bits). */
+static inline __attribute__((always_inline)) void gate_exps(int wide, int n, int gs,
+                                                            const float *restrict z,
+                                                            const float *restrict b, int bs,
+                                                            float *restrict e) {
+    for (int q = 0; q < 4; q++) {
         for (int k = 0; k < n; k++) {
             const float x = z[q * gs + k] + b[q * bs + k];
-            e[q * CELL_CHUNK + k] = expf(q == 2 ? -2.0f * fabsf(x) : -x);
+            e[q * CELL_CHUNK + k] = q == 2 ? -2.0f * fabsf(x) : -x;
         }
+        exp_pass(wide, n, e + q * CELL_CHUNK);
+    }
 }
 
 /* The fused forward pass of n units of one row: the gate blocks are z, z + gs,
  * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R on entry and
  * the activated gates on exit, the bias b, b + bs, b + 2bs, b + 3bs added here
  * (filling z with it before the products wrote and read all of z once more:
- * 2% of an LSTM training step); writes c and h [n]. c_prev may be NULL (zeros).
+ * 2% of an LSTM training step); writes c and h [n]. c_prev may be NULL (zeros)
+ * and may be c (the state updated in place, inference without a cache).
  * restrict and separate loops per case keep the vectoriser from falling back
  * to its scalar path (it did: the backward ran scalar behind a failed overlap
  * check until these were added). Chunks of CELL_CHUNK units: the gates'
@@ -104,8 +106,8 @@ static void gate_exps(int n, int gs, const float *restrict z, const float *restr
 #define LSTM_FWD_BODY(CPREV)                                                   \
     for (int k0 = 0; k0 < n; k0 += CELL_CHUNK) {                               \
         const int m = n - k0 < CELL_CHUNK ? n - k0 : CELL_CHUNK;               \
-        float e[4 * CELL_CHUNK], ec[CELL_CHUNK];                               \
-        gate_exps(m, gs, z + k0, b + k0, bs, e);                               \
+        float e[4 * CELL_CHUNK], th[CELL_CHUNK];                               \
+        gate_exps(wide, m, gs, z + k0, b + k0, bs, e);                         \
         for (int j = 0; j < m; j++) {                                          \
             const int k = k0 + j;                                              \
             float i = 1.0f / (1.0f + e[j]);                                    \
@@ -115,17 +117,14 @@ static void gate_exps(int n, int gs, const float *restrict z, const float *restr
             float cn = f * (CPREV) + i * g;                                    \
             zi[k] = i; zf[k] = f; zc[k] = g; zo[k] = o;                        \
             c[k] = cn;                                                         \
-            ec[j] = expf(-2.0f * fabsf(cn));                                   \
         }                                                                      \
-        for (int j = 0; j < m; j++) h[k0 + j] = zo[k0 + j] * tanh_e(c[k0 + j], ec[j]); \
+        tanh_pass(wide, m, c + k0, th);                                        \
+        for (int j = 0; j < m; j++) h[k0 + j] = zo[k0 + j] * th[j];            \
     }
 
-/* noinline: inlined into the step loops, these loops lost their vectorisation
- * (scalar expf: batch-64 inference took twice as long). */
-__attribute__((noinline))
-static void cell_row_forward(int n, int gs, float *restrict z, const float *restrict b, int bs,
-                             const float *restrict c_prev, float *restrict c,
-                             float *restrict h) {
+static inline __attribute__((always_inline)) void cell_row_forward(
+    int wide, int n, int gs, float *restrict z, const float *restrict b, int bs,
+    const float *restrict c_prev, float *restrict c, float *restrict h) {
     float *restrict zi = z, *restrict zf = z + gs, *restrict zc = z + 2 * gs,
                     *restrict zo = z + 3 * gs;
     if (c_prev) {
@@ -134,14 +133,33 @@ static void cell_row_forward(int n, int gs, float *restrict z, const float *rest
         LSTM_FWD_BODY(0.0f)
     }
 }
+CK_ISA_VERSIONS_W(cell_row_forward,
+                  (int n, int gs, float *restrict z, const float *restrict b, int bs,
+                   const float *restrict c_prev, float *restrict c, float *restrict h),
+                  (n, gs, z, b, bs, c_prev, c, h))
 
 /* The same with the state c updated in place (inference without a cache). */
-__attribute__((noinline))
-static void cell_row_forward_inplace(int n, int gs, float *restrict z, const float *restrict b,
-                                     int bs, float *restrict c, float *restrict h) {
+static inline __attribute__((always_inline)) void cell_row_forward_inplace(
+    int wide, int n, int gs, float *restrict z, const float *restrict b, int bs,
+    float *restrict c, float *restrict h) {
     float *restrict zi = z, *restrict zf = z + gs, *restrict zc = z + 2 * gs,
                     *restrict zo = z + 3 * gs;
     LSTM_FWD_BODY(c[k])
+}
+CK_ISA_VERSIONS_W(cell_row_forward_inplace,
+                  (int n, int gs, float *restrict z, const float *restrict b, int bs,
+                   float *restrict c, float *restrict h),
+                  (n, gs, z, b, bs, c, h))
+
+/* x[k] = e^{x[k]}, k < n, through glibc's 16-lane expf (lstm.h, exp_pass). */
+CK_TARGET_AVX512 __m512 _ZGVeN16v_expf(__m512);
+CK_TARGET_AVX512 void ck_exp16_pass(int n, float *x) {
+    int k = 0;
+    for (; k + 16 <= n; k += 16) _mm512_storeu_ps(x + k, _ZGVeN16v_expf(_mm512_loadu_ps(x + k)));
+    if (k < n) {
+        const __mmask16 lanes = (__mmask16)((1u << (n - k)) - 1);
+        _mm512_mask_storeu_ps(x + k, lanes, _ZGVeN16v_expf(_mm512_maskz_loadu_ps(lanes, x + k)));
+    }
 }
 
 /* ------------------------------------------------------------- one cell */
@@ -168,10 +186,10 @@ int ck_lstm_cell_forward(int b, int d, int u, const float *x,
             for (int j = j0; j < j1; j++) {
                 float *cj = c + (size_t)j * u;
                 if (c == c_prev)
-                    cell_row_forward_inplace(u, u, gates + (size_t)j * g4, bias, u, cj,
+                    cell_row_forward_inplace_isa(u, u, gates + (size_t)j * g4, bias, u, cj,
                                              h + (size_t)j * u);
                 else
-                    cell_row_forward(u, u, gates + (size_t)j * g4, bias, u,
+                    cell_row_forward_isa(u, u, gates + (size_t)j * g4, bias, u,
                                      c_prev + (size_t)j * u, cj,
                                      h + (size_t)j * u);
             }
@@ -309,9 +327,9 @@ static void cell_step(const fwd_args *a, state_view sv, int j0, int j1, int k0, 
         if (!a->cs) {
             float *cn = sv.c + j * sv.ldc;
             if (s > 0)
-                cell_row_forward_inplace(nu, sv.gs, zr, a->bias + k0, U, cn, hr);
+                cell_row_forward_inplace_isa(nu, sv.gs, zr, a->bias + k0, U, cn, hr);
             else
-                cell_row_forward(nu, sv.gs, zr, a->bias + k0, U,
+                cell_row_forward_isa(nu, sv.gs, zr, a->bias + k0, U,
                                  a->c0 ? a->c0 + (size_t)j * U + k0 : NULL, cn, hr);
             continue;
         }
@@ -321,7 +339,7 @@ static void cell_step(const fwd_args *a, state_view sv, int j0, int j1, int k0, 
         else
             memset(hpv, 0, sizeof(float) * nu);
         const float *cp = s > 0 ? a->cs + (row - 1) * U : (a->c0 ? a->c0 + (size_t)j * U : NULL);
-        cell_row_forward(nu, sv.gs, zr, a->bias + k0, U, cp ? cp + k0 : NULL, a->cs + row * U + k0,
+        cell_row_forward_isa(nu, sv.gs, zr, a->bias + k0, U, cp ? cp + k0 : NULL, a->cs + row * U + k0,
                          hr);
     }
 }

@@ -6,27 +6,33 @@
 
 /* The fused backward pass of one row (spec §4.4). dh [u] is the total gradient
  * of h_t; dc [u] holds the gradient of c_t from later steps on entry and that of
- * c_{t-1} on exit. Writes dz [4u]. c_prev may be NULL (zeros). */
+ * c_{t-1} on exit. Writes dz [4u]. c_prev may be NULL (zeros). Chunks of
+ * CELL_CHUNK units: tanh(c) as a pass of its own (tanh_pass), then the rest. */
 #define LSTM_BWD_BODY(CPREV)                                               \
-    for (int k = 0; k < u; k++) {                                          \
-        float i = gi[k], f = gf[k], g = gc[k], o = go[k];                  \
-        float tau = tanh_v(c[k]);                                          \
-        float dhk = dh[k];                                                 \
-        float dck = dc[k] + dhk * o * (1.0f - tau * tau);                  \
-        float di = dck * g, dg = dck * i, df = dck * (CPREV);              \
-        float dout = dhk * tau;                                            \
-        dzi[k] = di * i * (1.0f - i);                                      \
-        dzf[k] = df * f * (1.0f - f);                                      \
-        dzc[k] = dg * (1.0f - g * g);                                      \
-        dzo[k] = dout * o * (1.0f - o);                                    \
-        dc[k] = dck * f;                                                   \
+    for (int k0 = 0; k0 < u; k0 += CELL_CHUNK) {                           \
+        const int m = u - k0 < CELL_CHUNK ? u - k0 : CELL_CHUNK;           \
+        float th[CELL_CHUNK];                                              \
+        tanh_pass(wide, m, c + k0, th);                                    \
+        for (int j = 0; j < m; j++) {                                      \
+            const int k = k0 + j;                                          \
+            float i = gi[k], f = gf[k], g = gc[k], o = go[k];              \
+            float tau = th[j];                                             \
+            float dhk = dh[k];                                             \
+            float dck = dc[k] + dhk * o * (1.0f - tau * tau);              \
+            float di = dck * g, dg = dck * i, df = dck * (CPREV);          \
+            float dout = dhk * tau;                                        \
+            dzi[k] = di * i * (1.0f - i);                                  \
+            dzf[k] = df * f * (1.0f - f);                                  \
+            dzc[k] = dg * (1.0f - g * g);                                  \
+            dzo[k] = dout * o * (1.0f - o);                                \
+            dc[k] = dck * f;                                               \
+        }                                                                  \
     }
 
-static void cell_row_backward(int u, const float *restrict gates,
-                              const float *restrict c,
-                              const float *restrict c_prev,
-                              const float *restrict dh, float *restrict dc,
-                              float *restrict dz) {
+static inline __attribute__((always_inline)) void cell_row_backward(
+    int wide, int u, const float *restrict gates, const float *restrict c,
+    const float *restrict c_prev, const float *restrict dh, float *restrict dc,
+    float *restrict dz) {
     const float *restrict gi = gates, *restrict gf = gates + u,
                           *restrict gc = gates + 2 * u,
                           *restrict go = gates + 3 * u;
@@ -38,6 +44,11 @@ static void cell_row_backward(int u, const float *restrict gates,
         LSTM_BWD_BODY(0.0f)
     }
 }
+CK_ISA_VERSIONS_W(cell_row_backward,
+                  (int u, const float *restrict gates, const float *restrict c,
+                   const float *restrict c_prev, const float *restrict dh, float *restrict dc,
+                   float *restrict dz),
+                  (u, gates, c, c_prev, dh, dc, dz))
 
 int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                           const float *h_prev, const float *c_prev,
@@ -62,7 +73,7 @@ int ck_lstm_cell_backward(int b, int d, int u, const float *x,
                 /* dc_prev doubles as the running δc, so dc stays read-only
                  * (memmove: the caller may pass dc_prev == dc). */
                 memmove(dc_prev + o, dc + o, sizeof(float) * u);
-                cell_row_backward(u, gates + (size_t)j * g4, c + o, c_prev + o,
+                cell_row_backward_isa(u, gates + (size_t)j * g4, c + o, c_prev + o,
                                   dh + o, dc_prev + o, dz + (size_t)j * g4);
             }
             const float *dzb = dz + (size_t)j0 * g4;
@@ -172,7 +183,7 @@ int ck_lstm_sequence_backward(const ck_lstm_params *p, const float *x,
                                      gates, cs, dZ, dhs);
                     const float *cp = s > 0 ? cs + (row - 1) * U
                                             : (c0 ? c0 + (size_t)j * U : NULL);
-                    cell_row_backward(U, gates + row * g4, cs + row * U, cp,
+                    cell_row_backward_isa(U, gates + row * g4, cs + row * U, cp,
                                       dh + (size_t)j * U, dc + (size_t)j * U,
                                       dZ + row * g4);
                     float *zs = zsum + (size_t)j * g4;
