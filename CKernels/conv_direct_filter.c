@@ -36,8 +36,53 @@ static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, int oh
     for (int q = 0; q < kw; q++) ar[(size_t)q * o_stride] += t0[q] + t1[q];
 }
 
-static void c1_backward_filter_image(const ck_conv2d_params *p, const conv_geom *g, const float *xi,
-                                     const float *dzi, ck_v8 *acc) {
+/* The same with 16-lane vectors (the AVX-512 version): 16 pixels a register
+ * and two output rows at a time, each with its own sum per tap. */
+typedef float ck_v16 __attribute__((vector_size(64)));
+static inline __attribute__((always_inline)) void c1_taps16(int kw, int nv, int oh, const float *rows,
+                                                            size_t rstride, const float *dt,
+                                                            ck_v8 *ar, int o_stride) {
+    ck_v16 t0[8], t1[8];
+    for (int q = 0; q < kw; q++) t0[q] = t1[q] = (ck_v16){0};
+    int i = 0;
+    for (; i + 2 <= oh; i += 2) {
+        const float *r0 = rows + (size_t)i * rstride, *r1 = r0 + rstride;
+        const float *d0 = dt + (size_t)i * nv * 8, *d1 = d0 + (size_t)nv * 8;
+        for (int v = 0; v < nv * 8; v += 16) {
+            ck_v16 da, db;
+            __builtin_memcpy(&da, d0 + v, sizeof da);
+            __builtin_memcpy(&db, d1 + v, sizeof db);
+            for (int q = 0; q < kw; q++) {
+                ck_v16 xa, xb;
+                __builtin_memcpy(&xa, r0 + v + q, sizeof xa);
+                __builtin_memcpy(&xb, r1 + v + q, sizeof xb);
+                t0[q] += xa * da;
+                t1[q] += xb * db;
+            }
+        }
+    }
+    if (i < oh) { /* an odd last row */
+        const float *r0 = rows + (size_t)i * rstride, *d0 = dt + (size_t)i * nv * 8;
+        for (int v = 0; v < nv * 8; v += 16) {
+            ck_v16 da;
+            __builtin_memcpy(&da, d0 + v, sizeof da);
+            for (int q = 0; q < kw; q++) {
+                ck_v16 xa;
+                __builtin_memcpy(&xa, r0 + v + q, sizeof xa);
+                t0[q] += xa * da;
+            }
+        }
+    }
+    for (int q = 0; q < kw; q++) {
+        const ck_v16 t = t0[q] + t1[q];
+        ar[(size_t)q * o_stride] += __builtin_shufflevector(t, t, 0, 1, 2, 3, 4, 5, 6, 7) +
+                                    __builtin_shufflevector(t, t, 8, 9, 10, 11, 12, 13, 14, 15);
+    }
+}
+
+static inline __attribute__((always_inline)) void c1_backward_filter_image(
+    int wide, const ck_conv2d_params *p, const conv_geom *g, const float *xi, const float *dzi,
+    ck_v8 *acc) {
     const int O = p->o, KW = p->kw, KH = p->kh, OW = g->ow;
     const int nv = (OW + 15) / 16 * 2, pw = nv * 8 + KW - 1;
     float buf[CK_C1_MAX_PAD];
@@ -56,6 +101,14 @@ static void c1_backward_filter_image(const ck_conv2d_params *p, const conv_geom 
             const size_t rstride = (size_t)p->sh * pw;
             ck_v8 *ar = acc + (size_t)pp * KW * O + o;
             /* A constant filter width keeps the taps' sums in registers. */
+            if (wide) {
+                switch (KW) {
+                case 3: c1_taps16(3, nv, g->oh, rows, rstride, dt, ar, O); break;
+                case 5: c1_taps16(5, nv, g->oh, rows, rstride, dt, ar, O); break;
+                default: c1_taps16(KW, nv, g->oh, rows, rstride, dt, ar, O); break;
+                }
+                continue;
+            }
             switch (KW) {
             case 3: c1_taps(3, nv, g->oh, rows, rstride, dt, ar, O); break;
             case 5: c1_taps(5, nv, g->oh, rows, rstride, dt, ar, O); break;
@@ -64,6 +117,10 @@ static void c1_backward_filter_image(const ck_conv2d_params *p, const conv_geom 
         }
     }
 }
+CK_ISA_VERSIONS_W(c1_backward_filter_image,
+                  (const ck_conv2d_params *p, const conv_geom *g, const float *xi, const float *dzi,
+                   ck_v8 *acc),
+                  (p, g, xi, dzi, acc))
 
 /* The filter gradient of the same small-channel layers, also direct. Through
  * im2col its GEMM is dw[kkc, o] = colsᵀ·dz with an inner dimension of n·oh·ow
@@ -94,7 +151,7 @@ int ck_conv_direct_backward_filter(const ck_conv2d_params *p, const conv_geom *g
         if (c1) {
             /* acc is [tap][o] here; lanes are summed into part below. */
             for (int n = n0; n < n1; n++)
-                c1_backward_filter_image(p, g, x + (size_t)n * g->in_img,
+                c1_backward_filter_image_isa(p, g, x + (size_t)n * g->in_img,
                                          dz + (size_t)n * g->out_img, acc);
             float *part = ws + (size_t)blk * plen;
             for (int k = 0; k < KKC; k++)

@@ -223,6 +223,29 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         #expect(dx.allSatisfy { $0 == 0 } && dw.allSatisfy { $0 == 0 } && db == [0, 0, 0])
     }
 
+    // The one-channel direct filter gradient (LeNet-5's first convolution) in both ISA
+    // versions (AVX-512: 16 pixels a register, two output rows at a time), odd row counts
+    // and a filter width that takes the general case included.
+    @Test func oneChannelFilterGradientMatchesNaiveOnEveryISA() {
+        let shapes = [
+            Conv(n: 2, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true),
+            Conv(n: 3, h: 9, w: 20, c: 1, kh: 3, kw: 3, o: 5, same: true),
+            Conv(n: 1, h: 7, w: 33, c: 1, kh: 3, kw: 7, o: 4, sh: 2, sw: 1, same: true),
+        ]
+        var rng = TestRNG(seed: 29)
+        let before = ck_isa_get()
+        defer { _ = ck_isa_set(before) }
+        for conv in shapes {
+            let x = rng.array(conv.xCount), w = rng.array(conv.wCount), dz = rng.array(conv.yCount)
+            let (_, rdw, rdb) = conv.naiveBackward(x, w, dz)
+            for isa in [CK_ISA_AVX2, CK_ISA_AVX512].map(\.rawValue) where ck_isa_supported(isa) != 0 {
+                #expect(ck_isa_set(isa) == ok)
+                let (dw, db) = conv.backwardFilter(x, dz)
+                #expect(maxDiff(dw, rdw).rel < 1e-5 && maxDiff(db, rdb).rel < 1e-5, "\(conv), ISA \(isa)")
+            }
+        }
+    }
+
     @Test func backwardMatchesNaiveOnRandomShapes() {
         var rng = TestRNG(seed: 12)
         var worst = (dx: Float(0), dw: Float(0), db: Float(0))
