@@ -75,6 +75,8 @@ typedef float ck_v8 __attribute__((vector_size(32)));
  * with its padding made explicit in buf (see conv_direct.c). */
 int ck_conv_use_c1(const ck_conv2d_params *p, const conv_geom *g);
 void ck_conv_c1_border(const ck_conv2d_params *p, const conv_geom *g, const float *xi, float *buf);
+/* Whether the AVX-512 filter gradient of 9 to 16 filters without padding runs. */
+int ck_conv_rows16_fits(const ck_conv2d_params *p, const conv_geom *g);
 
 /* Whether the direct forward, and the direct filter gradient, take these
  * parameters (few input channels and filters; see conv_direct.c). */

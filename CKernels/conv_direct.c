@@ -29,9 +29,12 @@ static int direct_fits(const ck_conv2d_params *p, const conv_geom *g) {
     return p->o <= 16 && !g->pointwise && (size_t)g->kkc * o8 <= CK_DIRECT_MAX_W;
 }
 
-/* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again. */
+/* Beyond 16 filters OpenBLAS's tiles fill up and im2col + GEMM wins again.
+ * With AVX-512, 9 to 16 filters without padding take the direct form at any
+ * channel count (conv_direct_filter.c, filter_rows16). */
 int ck_conv_direct_filter_fits(const ck_conv2d_params *p, const conv_geom *g) {
-    return p->c <= CK_DIRECT_MAX_C && direct_fits(p, g);
+    return (p->c <= CK_DIRECT_MAX_C || (CK_DIRECT_MAX_C && ck_conv_rows16_fits(p, g))) &&
+           direct_fits(p, g);
 }
 
 /* The forward pass also without padding up to CK_DIRECT_MAX_C_VALID channels,

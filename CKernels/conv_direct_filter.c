@@ -3,6 +3,7 @@
  * very few channels (the forward forms are in conv_direct.c). Benchmarks/README.md
  * has the measurements behind its limits.
  */
+#include <immintrin.h>
 #include "conv.h"
 
 /* The filter gradient of one image in the one-channel forward's zero-bordered
@@ -122,6 +123,55 @@ CK_ISA_VERSIONS_W(c1_backward_filter_image,
                    ck_v8 *acc),
                   (p, g, xi, dzi, acc))
 
+/* AVX-512, 9 to 16 filters without padding (LeNet-5's second convolution,
+ * 6 channels: through im2col its patches and a GEMM of 16 columns, on the
+ * AVX2 tile, took a quarter of a training step): per filter row pp, the
+ * sums of a chunk of R16_CHUNK taps for all 16 filters stay in registers
+ * while every output pixel of images [n0, n1) passes, each one load of its
+ * dz (16 filters, lanes past o zero) and a broadcast input per tap; a tap
+ * e = q·c + ch of row pp reads the input pixel row's float j·sw·c + e.
+ * Writes part [kkc][16]. */
+#define R16_CHUNK 15
+int ck_conv_rows16_fits(const ck_conv2d_params *p, const conv_geom *g) {
+    return ck_use_avx512() && (p->o + 7) / 8 == 2 && p->padding == CK_PAD_VALID && !g->pointwise;
+}
+
+/* One chunk: taps [e0, e0 + ne) of filter row pp (ne a constant when whole). */
+CK_TARGET_AVX512 static inline __attribute__((always_inline)) void rows16_chunk(
+    const ck_conv2d_params *p, const conv_geom *g, const float *x, const float *dz, int n0,
+    int n1, int pp, int e0, int ne, __mmask16 lanes, float *part) {
+    const int C = p->c, O = p->o;
+    __m512 acc[R16_CHUNK];
+    for (int e = 0; e < R16_CHUNK; e++) acc[e] = _mm512_setzero_ps();
+    for (int n = n0; n < n1; n++)
+        for (int i = 0; i < g->oh; i++) {
+            const float *xr = x + (size_t)n * g->in_img + (size_t)(i * p->sh + pp) * p->w * C + e0;
+            const float *dr = dz + ((size_t)n * g->oh + i) * g->ow * O;
+            for (int j = 0; j < g->ow; j++) {
+                const __m512 d = _mm512_maskz_loadu_ps(lanes, dr + (size_t)j * O);
+                const float *xp = xr + (size_t)j * p->sw * C;
+                for (int e = 0; e < R16_CHUNK; e++)
+                    if (e < ne) acc[e] = _mm512_fmadd_ps(_mm512_set1_ps(xp[e]), d, acc[e]);
+            }
+        }
+    for (int e = 0; e < ne; e++)
+        _mm512_storeu_ps(part + ((size_t)pp * p->kw * C + e0 + e) * 16, acc[e]);
+}
+
+CK_TARGET_AVX512 static void filter_rows16(const ck_conv2d_params *p, const conv_geom *g,
+                                           const float *x, const float *dz, int n0, int n1,
+                                           float *part) {
+    const int E = p->kw * p->c;
+    const __mmask16 lanes = (__mmask16)((1u << p->o) - 1);
+    for (int pp = 0; pp < p->kh; pp++)
+        for (int e0 = 0; e0 < E; e0 += R16_CHUNK) {
+            if (E - e0 >= R16_CHUNK)
+                rows16_chunk(p, g, x, dz, n0, n1, pp, e0, R16_CHUNK, lanes, part);
+            else
+                rows16_chunk(p, g, x, dz, n0, n1, pp, e0, E - e0, lanes, part);
+        }
+}
+
 /* The filter gradient of the same small-channel layers, also direct. Through
  * im2col its GEMM is dw[kkc, o] = colsᵀ·dz with an inner dimension of n·oh·ow
  * (50176 for 64 images of 28×28) and outer sizes as small as 25 × 6: OpenBLAS
@@ -142,8 +192,14 @@ int ck_conv_direct_backward_filter(const ck_conv2d_params *p, const conv_geom *g
     if (plen > ws_len) return 0;
     int par = nblk > 1 && conv_want_parallel((double)g->m * O * KKC);
     const int c1 = ck_conv_use_c1(p, g) && g->ow <= 256 && KW <= 8 && KKC * O <= CK_DIRECT_MAX_W / 8;
+    const int rows16 = ck_conv_rows16_fits(p, g);
     CK_PAR_FOR(par,
     for (int blk = 0; blk < nblk; blk++) {
+        if (rows16) {
+            filter_rows16(p, g, x, dz, (int)((long long)blk * p->n / nblk),
+                          (int)((long long)(blk + 1) * p->n / nblk), ws + (size_t)blk * plen);
+            continue;
+        }
         ck_v8 acc[CK_DIRECT_MAX_W / 8];
         const ck_v8 zero = {0, 0, 0, 0, 0, 0, 0, 0};
         for (int k = 0; k < KKC * (c1 ? O : O8); k++) acc[k] = zero;

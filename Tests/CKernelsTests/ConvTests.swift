@@ -223,14 +223,20 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
         #expect(dx.allSatisfy { $0 == 0 } && dw.allSatisfy { $0 == 0 } && db == [0, 0, 0])
     }
 
-    // The one-channel direct filter gradient (LeNet-5's first convolution) in both ISA
-    // versions (AVX-512: 16 pixels a register, two output rows at a time), odd row counts
-    // and a filter width that takes the general case included.
-    @Test func oneChannelFilterGradientMatchesNaiveOnEveryISA() {
+    // The direct filter gradients on every ISA: one channel (LeNet-5's first convolution;
+    // AVX-512: 16 pixels a register, two output rows at a time), odd row counts and a filter
+    // width that takes the general case included; and with AVX-512, 9 to 16 filters without
+    // padding at any channel count (LeNet-5's second: 15 taps' sums in registers at a time,
+    // a last chunk of fewer, fewer than 16 filters, strides).
+    @Test func directFilterGradientsMatchNaiveOnEveryISA() {
         let shapes = [
             Conv(n: 2, h: 28, w: 28, c: 1, kh: 5, kw: 5, o: 6, same: true),
             Conv(n: 3, h: 9, w: 20, c: 1, kh: 3, kw: 3, o: 5, same: true),
             Conv(n: 1, h: 7, w: 33, c: 1, kh: 3, kw: 7, o: 4, sh: 2, sw: 1, same: true),
+            Conv(n: 3, h: 14, w: 14, c: 6, kh: 5, kw: 5, o: 16, same: false),
+            Conv(n: 3, h: 9, w: 11, c: 5, kh: 3, kw: 3, o: 9, same: false),
+            Conv(n: 1, h: 8, w: 13, c: 16, kh: 3, kw: 3, o: 16, sh: 2, sw: 2, same: false),
+            Conv(n: 2, h: 7, w: 6, c: 3, kh: 2, kw: 2, o: 10, same: false),
         ]
         var rng = TestRNG(seed: 29)
         let before = ck_isa_get()
