@@ -104,24 +104,33 @@ inception() {  # inception NAME RANKS [flags...]
 }
 # Synchronized BatchNorm (the default): each BatchNorm normalises with the whole
 # batch's statistics, so one step of plain SGD on 2 ranks × 13-14 images gives one
-# process's weights and moving statistics on all 27. One step only: this network
-# (94 BatchNorms over a few rows each) is chaotic; one process fed the same two
-# batches with their images in reverse order already ends 1e-2 away after two
-# steps. Per-tensor tolerance 1e-3: the BatchNorm betas' gradients are sums that
-# nearly cancel, whose float rounding alone moves them ~1e-4 (reordering the
-# batch in one process does); the other tensors agree to ~1e-5.
-# Per-rank statistics (--batchnorm-stats per-rank) must be far off.
+# process's moving statistics and weights on all 27. The moving statistics come
+# from the forward pass alone, a continuous function of the inputs: they must agree
+# to 1e-4 (measured ~7e-6). The weights went through the backward pass, where a
+# ReLU's input within rounding of 0 (the shards' sums round differently) switches
+# its gradient on or off, and this network (94 BatchNorms over a few rows each) is
+# chaotic: on a Zen 5 every GEMM path ends with betas 1-3e-2 apart (OpenBLAS's
+# Cooperlake kernels on a Zen 4 stayed under 1e-3), so they are held to 1e-1 only.
+# Per-rank statistics (--batchnorm-stats per-rank) must be far off in both
+# (measured: moving statistics 0.38, weights 2.4).
 inception inception-ref 0 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
     --save "$WORK/inception-ref.safetensors"
 inception inception-sync 2 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
     --save "$WORK/inception-sync.safetensors"
-echo -n "Inception-v3, synchronized BatchNorm, 2 ranks × 13-14, 1 step (1e-3): "
-$COMPARE "$WORK/inception-sync.safetensors" "$WORK/inception-ref.safetensors" 1e-3 || fail "Inception-v3, synchronized BatchNorm"
+echo -n "Inception-v3, synchronized BatchNorm, 2 ranks × 13-14, 1 step, moving statistics (1e-4): "
+$COMPARE "$WORK/inception-sync.safetensors" "$WORK/inception-ref.safetensors" 1e-4 --only moving_ \
+    || fail "Inception-v3, synchronized BatchNorm: moving statistics"
+echo -n "  every tensor (1e-1): "
+$COMPARE "$WORK/inception-sync.safetensors" "$WORK/inception-ref.safetensors" 1e-1 \
+    || fail "Inception-v3, synchronized BatchNorm: weights"
 inception inception-per-rank 2 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
     --batchnorm-stats per-rank --save "$WORK/inception-per-rank.safetensors"
-echo -n "  per-rank statistics instead (must be over 1e-1): "
-$COMPARE "$WORK/inception-per-rank.safetensors" "$WORK/inception-ref.safetensors" 1e-1 \
+echo -n "  per-rank statistics instead, moving statistics (must be over 1e-1): "
+$COMPARE "$WORK/inception-per-rank.safetensors" "$WORK/inception-ref.safetensors" 1e-1 --only moving_ \
     && fail "Inception-v3: per-rank BatchNorm statistics as close to one process as synchronized ones"
+echo -n "  per-rank statistics instead, every tensor (must be over 1e-1): "
+$COMPARE "$WORK/inception-per-rank.safetensors" "$WORK/inception-ref.safetensors" 1e-1 \
+    && fail "Inception-v3: per-rank BatchNorm weights as close to one process as synchronized ones"
 inception inception 2 --epochs 3 --batch-size 8 --save "$WORK/inception.safetensors"
 grep -q "data-parallel over 2 ranks" "$WORK/inception.log" || { cat "$WORK/inception.log"; fail "Inception-v3: not data-parallel"; }
 trained=$(grep -o "test accuracy [0-9.]*%" "$WORK/inception.log")

@@ -2,12 +2,13 @@
 """How far apart the tensors of two Axon model files (safetensors, F32) are,
 standard library only:
 
-    compare_weights.py A.safetensors B.safetensors [TOLERANCE]
+    compare_weights.py A.safetensors B.safetensors [TOLERANCE] [--only TEXT]
 
 For each tensor the relative difference ||a - b|| / ||b|| (Euclidean norms);
 prints the largest, and the largest element difference |a - b|, and exits 1 when
 the largest relative difference is above TOLERANCE (default 1e-5) or the files
-hold different tensors.
+hold different tensors. --only TEXT compares only the tensors whose names
+contain TEXT (e.g. moving_ for BatchNorm's moving statistics).
 
 Per tensor rather than per element: Adam divides every gradient element by its
 own running RMS, so the last-bit differences of summing a batch in two shards
@@ -40,13 +41,27 @@ def tensors(path):
 
 
 def main():
-    a, b = tensors(sys.argv[1]), tensors(sys.argv[2])
-    tolerance = float(sys.argv[3]) if len(sys.argv) > 3 else 1e-5
+    args = sys.argv[1:]
+    only = None
+    if "--only" in args:
+        i = args.index("--only")
+        if i + 1 >= len(args):
+            print("--only needs the text that names must contain")
+            return 2
+        only = args[i + 1]
+        del args[i:i + 2]
+    a, b = tensors(args[0]), tensors(args[1])
+    tolerance = float(args[2]) if len(args) > 2 else 1e-5
     if a.keys() != b.keys():
         print(f"different tensors: {sorted(a.keys() ^ b.keys())}")
         return 1
+    names = sorted(n for n in a if only is None or only in n)
+    if not names:
+        print(f"no tensor's name contains {only!r}")
+        return 1
+    a = {n: a[n] for n in names}
     worst, where, largest = 0.0, "", 0.0
-    for name in sorted(a):
+    for name in names:
         diff = math.sqrt(sum((x - y) ** 2 for x, y in zip(a[name], b[name])))
         norm = math.sqrt(sum(y * y for y in b[name]))
         relative = diff / norm if norm > 0 else diff
