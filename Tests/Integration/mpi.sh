@@ -109,8 +109,9 @@ inception() {  # inception NAME RANKS [flags...]
 # to 1e-4 (measured ~7e-6). The weights went through the backward pass, where a
 # ReLU's input within rounding of 0 (the shards' sums round differently) switches
 # its gradient on or off, and this network (94 BatchNorms over a few rows each) is
-# chaotic: on a Zen 5 every GEMM path ends with betas 1-3e-2 apart (OpenBLAS's
-# Cooperlake kernels on a Zen 4 stayed under 1e-3), so they are held to 1e-1 only.
+# chaotic: on a Zen 5 every GEMM path ends with betas 1-3e-2 apart, moving
+# statistics 7e-6 (OpenBLAS's Cooperlake kernels on a Zen 4 stayed under 1e-3; a
+# kink was traced there, README "Several machines"), so they are held to 1e-1 only.
 # Per-rank statistics (--batchnorm-stats per-rank) must be far off in both
 # (measured: moving statistics 0.38, weights 2.4).
 inception inception-ref 0 --epochs 1 --batch-size 27 --optimizer gd --learning-rate 0.01 --quiet \
