@@ -450,10 +450,12 @@ void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const
         const int wide = ck_use_avx512();
         CK_PAR_FOR(par && p->n > 1,
         for (int n = 0; n < p->n; n++) {
+            const float *xi = x + (size_t)n * g->in_img;
+            float *yi = y + (size_t)n * g->out_img;
             if (wide)
-                c1_image_avx512(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img);
+                c1_image_avx512(p, g, xi, wpad, b, act, yi);
             else
-                c1_image(p, g, x + (size_t)n * g->in_img, wpad, b, act, y + (size_t)n * g->out_img);
+                c1_image(p, g, xi, wpad, b, act, yi);
         });
         return;
     }
@@ -464,7 +466,8 @@ void ck_conv_direct_forward(const ck_conv2d_params *p, const conv_geom *g, const
             const int n = it / pairs, i = it % pairs * 2;
             float *yr = y + ((size_t)n * g->oh + i) * g->ow * O;
             direct_pair_avx512(p, g, x + (size_t)n * g->in_img, wpad, blane, mode, i, yr);
-            if (mode & FUSE_LATER) ck_bias_act(yr, O, 0, (i + 1 < g->oh ? 2 : 1) * g->ow, 0, O, b, act);
+            if (mode & FUSE_LATER)
+                ck_bias_act(yr, O, 0, (i + 1 < g->oh ? 2 : 1) * g->ow, 0, O, b, act);
         });
         return;
     }

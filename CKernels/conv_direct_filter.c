@@ -40,9 +40,10 @@ static inline __attribute__((always_inline)) void c1_taps(int kw, int nv, int oh
 /* The same with 16-lane vectors (the AVX-512 version): 16 pixels a register
  * and two output rows at a time, each with its own sum per tap. */
 typedef float ck_v16 __attribute__((vector_size(64)));
-static inline __attribute__((always_inline)) void c1_taps16(int kw, int nv, int oh, const float *rows,
-                                                            size_t rstride, const float *dt,
-                                                            ck_v8 *ar, int o_stride) {
+static inline __attribute__((always_inline)) void c1_taps16(int kw, int nv, int oh,
+                                                            const float *rows, size_t rstride,
+                                                            const float *dt, ck_v8 *ar,
+                                                            int o_stride) {
     ck_v16 t0[8], t1[8];
     for (int q = 0; q < kw; q++) t0[q] = t1[q] = (ck_v16){0};
     int i = 0;

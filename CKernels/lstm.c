@@ -13,11 +13,11 @@
  * output columns cut into blocks the same way, so every element of dW, dR, db
  * is summed in one fixed order (the same bits on any thread count).
  * A forward pass with fewer batch rows than threads (batch-1 inference) splits
- * the hidden units across threads instead (its bits depend on the count). Every thread then needs all of
- * h_{t-1}; rather than a barrier per step, each thread publishes the step it
- * has finished (a flag per thread) and starts step t on its own units' rows of
- * R, waiting for another thread's h_{t-1} only when it reaches that thread's
- * rows (see rec_units).
+ * the hidden units across threads instead (its bits depend on the count).
+ * Every thread then needs all of h_{t-1}; rather than a barrier per step,
+ * each thread publishes the step it has finished (a flag per thread) and
+ * starts step t on its own units' rows of R, waiting for another thread's
+ * h_{t-1} only when it reaches that thread's rows (see rec_units).
  *
  * Cache layout (ck_lstm_cache_size = 6·b·t·u floats). Rows are ordered
  * (batch, time) exactly like x [b, t, d], so one GEMM over all b·t rows pairs
@@ -97,8 +97,7 @@ static inline __attribute__((always_inline)) void gate_exps(int wide, int n, int
  * z + 2gs, z + 3gs (gs = u for a whole row); they hold x·W + h·R on entry and
  * the activated gates on exit, the bias b, b + bs, b + 2bs, b + 3bs added here
  * (filling z with it before the products wrote and read all of z once more:
- * 2% of an LSTM training step); writes c and h [n]. c_prev may be NULL (zeros)
- * and may be c (the state updated in place, inference without a cache).
+ * 2% of an LSTM training step); writes c and h [n]. c_prev may be NULL (zeros).
  * restrict and separate loops per case keep the vectoriser from falling back
  * to its scalar path (it did: the backward ran scalar behind a failed overlap
  * check until these were added). Chunks of CELL_CHUNK units: the gates'
