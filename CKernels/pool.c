@@ -115,17 +115,79 @@ static int maxpool_row_2x2(const geom *g, long q, const float *x, float *y, int3
     return 1;
 }
 
+static void maxpool_row_cells(const geom *g, long q, long ja, long jb, const float *x, float *y,
+                              int32_t *argmax);
+
+/* Output pixels [j0, j1) of row q of a 2×2, stride-2 max pool with 8 or
+ * more channels, each window whole (rows r0, r0 + 1; columns 2j − pad_left
+ * and the next): the tournament of maxpool_row_2x2 across channel lanes, in
+ * registers, every output and index stored once. Indices in int32 (in range:
+ * geometry() keeps every flat index of x within it), so the lanes are 32-bit. */
+static inline __attribute__((always_inline)) void maxpool_2x2_pixels(
+    const geom *g, long q, long r0, long j0, long j1, const float *x, float *y, int32_t *argmax) {
+    const long C = g->c, b = q / g->oh, wc = g->w * C;
+    for (long j = j0; j < j1; j++) {
+        const long first = ((b * g->h + r0) * g->w + 2 * j - g->pad_left) * C;
+        const float *restrict x0 = x + first, *restrict x1 = x0 + wc;
+        float *restrict yo = y + (q * g->ow + j) * C;
+        if (argmax) {
+            int32_t *restrict ao = argmax + (q * g->ow + j) * C;
+            const int32_t i00 = (int32_t)first, i01 = i00 + (int32_t)C;
+            const int32_t i10 = i00 + (int32_t)wc, i11 = i10 + (int32_t)C;
+            for (long ch = 0; ch < C; ch++) {
+                const float v0 = x0[ch], v1 = x0[ch + C], v2 = x1[ch], v3 = x1[ch + C];
+                const int a = v1 > v0, c = v3 > v2;
+                const float va = a ? v1 : v0, vc = c ? v3 : v2;
+                const int e = vc > va;
+                yo[ch] = e ? vc : va;
+                ao[ch] = (e ? (c ? i11 : i10) : (a ? i01 : i00)) + (int32_t)ch;
+            }
+        } else {
+            for (long ch = 0; ch < C; ch++) {
+                const float v0 = x0[ch], v1 = x0[ch + C], v2 = x1[ch], v3 = x1[ch + C];
+                const float va = v1 > v0 ? v1 : v0, vc = v3 > v2 ? v3 : v2;
+                yo[ch] = vc > va ? vc : va;
+            }
+        }
+    }
+}
+CK_ISA_VERSIONS(maxpool_2x2_pixels,
+                (const geom *g, long q, long r0, long j0, long j1, const float *x, float *y,
+                 int32_t *argmax),
+                (g, q, r0, j0, j1, x, y, argmax))
+
 /* One output row q (image q / oh, row q % oh) of max pooling. */
 static void maxpool_row(const geom *g, long q, const float *x, float *y, int32_t *argmax) {
     const long C = g->c;
-    if (C < 8 && g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2 &&
-        g->pad_left == 0 && 2 * g->ow <= g->w && g->w * C <= POOL_ROW_MAX &&
+    const int two = g->kh == 2 && g->kw == 2 && g->sh == 2 && g->sw == 2;
+    if (two && C < 8 && g->pad_left == 0 && 2 * g->ow <= g->w && g->w * C <= POOL_ROW_MAX &&
         maxpool_row_2x2(g, q, x, y, argmax))
         return;
+    if (two && C >= 8) {
+        long r0, r1;
+        window(q % g->oh, 2, g->pad_top, 2, g->h, &r0, &r1);
+        /* Whole windows: columns 2j − pad_left ≥ 0 and 2j − pad_left + 1 < w. */
+        const long j0 = (g->pad_left + 1) / 2, j1 = ck_imin((int)g->ow, (int)((g->w + g->pad_left) / 2));
+        if (r1 - r0 == 2 && j0 < j1) {
+            if (j0 > 0 || j1 < g->ow) {
+                maxpool_row_cells(g, q, 0, j0, x, y, argmax);
+                maxpool_row_cells(g, q, j1, g->ow, x, y, argmax);
+            }
+            maxpool_2x2_pixels_isa(g, q, r0, j0, j1, x, y, argmax);
+            return;
+        }
+    }
+    maxpool_row_cells(g, q, 0, g->ow, x, y, argmax);
+}
+
+/* Output pixels [ja, jb) of row q, window by window, any size. */
+static void maxpool_row_cells(const geom *g, long q, long ja, long jb, const float *x, float *y,
+                              int32_t *argmax) {
+    const long C = g->c;
     const long b = q / g->oh, i = q % g->oh;
     long r0, r1;
     window(i, g->sh, g->pad_top, g->kh, g->h, &r0, &r1);
-    for (long j = 0; j < g->ow; j++) {
+    for (long j = ja; j < jb; j++) {
         long t0, t1;
         window(j, g->sw, g->pad_left, g->kw, g->w, &t0, &t1);
         float *restrict yo = y + (q * g->ow + j) * C;

@@ -219,19 +219,26 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
     // Values from {0, 1, 2}: most windows hold tied maxima, in every position.
     // Covers the 2x2 tournament (few channels), the lane-wise path (8+ channels)
     // and SAME edge windows, each against the naive first-maximal-cell rule.
+    // Every 2x2 form (whole rows under 8 channels; whole windows across channel lanes from 8,
+    // with the edge windows of odd sizes cell by cell) on every ISA the machine has.
     @Test func tiedMaximaMatchNaiveOnEveryPath() {
         var rng = TestRNG(seed: 21)
         var mismatches: [String] = []
-        for c in [1, 3, 6, 8, 9, 16] {
-            for (h, pad) in [(8, valid), (7, same), (6, same)] {
+        let before = ck_isa_get()
+        defer { _ = ck_isa_set(before) }
+        for c in [1, 3, 6, 8, 9, 16, 32, 37] {
+            for (h, pad) in [(8, valid), (7, same), (6, same), (7, valid)] {
                 let p = params(3, h, h + 1, c, k: (2, 2), s: (2, 2), pad)
                 let q = NaivePool(p)
                 let x = (0..<q.inCount).map { _ in Float(rng.int(0...2)) }
-                let (st, y, a) = cMax(p, x)
                 let (ry, ra) = q.max(x)
-                if st != ok || y != ry || a != ra { mismatches.append("c \(c) h \(h) pad \(pad)") }
-                let (st2, y2) = cMaxValues(p, x)
-                if st2 != ok || y2 != ry { mismatches.append("no argmax: c \(c) h \(h) pad \(pad)") }
+                for isa in [CK_ISA_AVX2, CK_ISA_AVX512].map(\.rawValue) where ck_isa_supported(isa) != 0 {
+                    #expect(ck_isa_set(isa) == ok)
+                    let (st, y, a) = cMax(p, x)
+                    if st != ok || y != ry || a != ra { mismatches.append("c \(c) h \(h) pad \(pad) ISA \(isa)") }
+                    let (st2, y2) = cMaxValues(p, x)
+                    if st2 != ok || y2 != ry { mismatches.append("no argmax: c \(c) h \(h) pad \(pad) ISA \(isa)") }
+                }
             }
         }
         #expect(mismatches.isEmpty, "max pool with ties differs from naive for \(mismatches)")
@@ -241,7 +248,7 @@ private func distinct(_ count: Int, rng: inout TestRNG) -> [Float] {
     // keeps stays NaN), on the whole-row 2x2 form (fewer than 8 channels) and the others.
     @Test func maxWithoutArgmaxMatchesWithArgmaxIncludingNaN() {
         var rng = TestRNG(seed: 31)
-        for c in [1, 5, 6, 7, 8, 12] {
+        for c in [1, 5, 6, 7, 8, 12, 32] {
             for (h, w, pad) in [(28, 28, valid), (9, 12, same), (6, 7, same), (4, 8, valid)] {
                 let p = params(2, h, w, c, k: (2, 2), s: (2, 2), pad)
                 var x = rng.array(NaivePool(p).inCount, -1, 1)
