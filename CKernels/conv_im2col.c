@@ -211,7 +211,8 @@ static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const f
     if (wp) { /* w already packed: blocks of rows, each reading all of it */
         const ck_gemm_plan pl = ck_plan_gemm_rows(rows, O, kkc);
         CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
-            const int r0 = ck_imin(rows, blk * pl.bs), r1 = ck_imin(rows, r0 + pl.bs);
+            int r0, r1;
+            ck_plan_span(&pl, blk, &r0, &r1);
             if (r1 > r0) {
                 float *a = cols + (size_t)r0 * kkc;
                 if (!g->pointwise) im2col_span(p, g, x, r0, r1, 0, kkc, a);
@@ -363,8 +364,7 @@ void ck_conv_gemm_backward_filter(const ck_conv2d_params *p, const conv_geom *g,
         int a0 = 0, a1 = kkc, r0 = 0, r1 = R;
         float *out = dw;
         if (pl.by_rows) {
-            a0 = blk * pl.bs;
-            a1 = ck_imin(kkc, a0 + pl.bs);
+            ck_plan_span(&pl, blk, &a0, &a1);
             out = dw + (size_t)a0 * O;
         } else {
             r0 = (int)((long long)R * blk / pl.nblocks);

@@ -318,7 +318,6 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
     const int procs = ck_imax(1, omp_get_num_procs());
     int blocks = (tiles + per_max - 1) / per_max;
     blocks = ck_imin(tiles, (blocks + procs - 1) / procs * procs);
-    const int per = (tiles + blocks - 1) / blocks;
     /* U, and its α² copies packed for Axon's GEMM, in the calling thread's
      * buffer, or kept in the cache from an earlier call. */
     const size_t plane = (size_t)C * O;
@@ -343,7 +342,9 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
     int failed = 0;
     CK_PAR_FOR(blocks > 1 && par,
     for (int blk = 0; blk < blocks; blk++) {
-        const int t0 = blk * per, t1 = ck_imin(tiles, t0 + per), nt = t1 - t0;
+        /* Even blocks: 153 tiles as 39 + 38 + 38 + 38, not 39 × 3 + 36. */
+        const int t0 = (int)((long long)tiles * blk / blocks);
+        const int t1 = (int)((long long)tiles * (blk + 1) / blocks), nt = t1 - t0;
         /* V [α²][nt][C], M [α²][nt][O], then C zeros and O spare floats. */
         float *v = nt > 0 ? ck_buffer_grow(&vm_buf, a2 * (size_t)nt * (C + O) + C + O) : NULL;
         if (!v) {
