@@ -126,7 +126,7 @@ import Testing
                 } else {
                     for _ in 0..<(1 + next(4)) { bytes[next(bytes.count)] = UInt8(next(256)) }
                 }
-                FileManager.default.createFile(atPath: path, contents: Data(bytes))
+                #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
                 do {
                     _ = try ONNXFile.load(path, layout: .onnx)
                     loaded += 1
@@ -148,7 +148,7 @@ import Testing
         let good = try Data(contentsOf: Self.fixtures.appendingPathComponent("node/test_conv_with_strides_padding/model.onnx"))
         func message(_ bytes: Data) -> String {
             let path = dir.appendingPathComponent("m.onnx").path
-            FileManager.default.createFile(atPath: path, contents: bytes)
+            guard FileManager.default.createFile(atPath: path, contents: bytes) else { return "could not write \(path)" }
             do { _ = try ONNXFile.load(path); return "" } catch { return "\(error)" }
         }
         #expect(message(good.prefix(good.count / 2)).contains("is not an ONNX model"))

@@ -11,7 +11,7 @@ func decodePNG(_ path: String) throws -> (width: Int, height: Int, rgb: [UInt8])
     var msg = [CChar](repeating: 0, count: 256)
     let status = ck_png_read_rgb(path, &w, &h, &data, &msg, msg.count)
     defer { if let data { ck_free(data) } }
-    guard status == 0, let data else { throw CLIError("\(path): libpng could not read it (\(status)): \(String(cString: msg))") }
+    guard status == 0, let data else { throw CLIError("\(path): libpng could not read it (\(status)): \(String(decoding: msg.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))") }
     return (Int(w), Int(h), Array(UnsafeBufferPointer(start: data, count: Int(w) * Int(h) * 3)))
 }
 

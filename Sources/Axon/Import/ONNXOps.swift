@@ -245,7 +245,7 @@ extension ONNXState {
         case "Squeeze":
             let given = try intValues(node, 1, limit: 64) ?? ints(node, "axes")
             shapeOf = { input in
-                let axes = Set(try (given ?? input.indices.filter { input[$0] == 1 }).map { $0 < 0 ? $0 + input.count : $0 })
+                let axes = Set((given ?? input.indices.filter { input[$0] == 1 }).map { $0 < 0 ? $0 + input.count : $0 })
                 guard axes.allSatisfy({ input.indices.contains($0) && input[$0] == 1 }) else {
                     throw this.fail(node, "axes \(given ?? []) are not all of size 1 in \(input)")
                 }
