@@ -124,6 +124,42 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         #expect(trainer.optimizer.step == 100)
     }
 
+    /// `Trainer.step` updates each layer right after its backward pass; that must give the
+    /// bits of one update after the whole pass, for every optimizer, through nested containers.
+    @Test(arguments: 0..<12)
+    func eachLayerUpdatedInBackwardGivesTheSameBits(_ index: Int) throws {
+        let (name, optimizer) = Self.optimizers[index]
+        func model() -> Sequential {
+            Sequential(seed: 11) {
+                Conv2D(filters: 4, kernelSize: 3, padding: .same); BatchNorm(); ReLU()
+                MaxPool2D(poolSize: 2, stride: 2)
+                Sequential { Reshape([4, 16]); LSTM(units: 8) }
+                Dense(16, activation: .relu); Dropout(rate: 0.2)
+                Dense(4)
+            }
+        }
+        let data = try toyDataset(count: 16, seed: 12)
+        let b = data.batch(0..<16)
+        var (eachLayer, whole) = (model(), model())
+        let (t1, t2) = (Trainer(optimizer: optimizer), Trainer(optimizer: optimizer))
+        t2.updatesEachLayer = false
+        for _ in 0..<4 {
+            let r1 = try t1.step(&eachLayer, images: b.images, labels: b.labels)
+            let r2 = try t2.step(&whole, images: b.images, labels: b.labels)
+            #expect(r1.loss.bitPattern == r2.loss.bitPattern && r1.correct == r2.correct, "\(name)")
+        }
+        #expect(eachLayer.parameters.count == 11)
+        for ((n1, w1), (n2, w2)) in zip(eachLayer.parameters, whole.parameters) {
+            #expect(n1 == n2 && w1.scalars.map(\.bitPattern) == w2.scalars.map(\.bitPattern), "\(name): \(n1)")
+        }
+        #expect(t1.optimizer.step == 4 && t2.optimizer.step == 4)
+        #expect(t1.optimizer.scalarState.mapValues(\.bitPattern) == t2.optimizer.scalarState.mapValues(\.bitPattern))
+        #expect(Set(t1.optimizer.slots.keys) == Set(t2.optimizer.slots.keys), "\(name)")
+        for (key, slot) in t2.optimizer.slots {
+            #expect(t1.optimizer.slots[key]?.scalars.map(\.bitPattern) == slot.scalars.map(\.bitPattern), "\(name): \(key)")
+        }
+    }
+
     @Test func slotsAreNamedByParameter() throws {
         var model = Sequential { Flatten(); Dense(3); Dense(2) }
         let data = try toyDataset(count: 4, classes: 2, seed: 7)

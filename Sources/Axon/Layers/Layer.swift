@@ -25,6 +25,12 @@ public protocol Layer {
     /// an empty tensor) when `inputGradient` is false: the first layer of a
     /// network never needs it.
     mutating func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor
+    /// `backward(_:inputGradient:)`, then `update` with a walk over the layer's
+    /// parameters (not called when it has none). A container calls it once per
+    /// part, right after that part's backward pass, while its gradients are
+    /// still in cache (`Sequential`; by default the layer as a whole): how
+    /// `Trainer` applies an optimizer whose rule is per element.
+    mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor
 
     /// Names of the trainable parameters, in a fixed order ("kernel", "bias", ...).
     var parameterNames: [String] { get }
@@ -74,6 +80,12 @@ extension Layer {
     }
     public mutating func backwardToInputs(_ dy: Tensor, inputGradient: Bool) throws -> [Tensor] {
         [try backward(dy, inputGradient: inputGradient)]
+    }
+
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor {
+        let dx = try backward(dy, inputGradient: inputGradient)
+        if !parameterNames.isEmpty { try update { body in try updateParameters(body) } }
+        return dx
     }
 
     public var parameterNames: [String] { [] }

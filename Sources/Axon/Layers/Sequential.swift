@@ -116,6 +116,16 @@ public struct Sequential: Network {
     public mutating func backward(_ dy: Tensor) throws -> Tensor { try backward(dy, inputGradient: true) }
 
     public mutating func backward(_ dy: Tensor, inputGradient: Bool) throws -> Tensor {
+        try backward(dy, inputGradient: inputGradient, update: nil)
+    }
+
+    /// Each layer's parameters are updated right after its own backward pass
+    /// (names prefixed as in `updateParameters`).
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor {
+        try withoutActuallyEscaping(update) { update in try backward(dy, inputGradient: inputGradient, update: .some(update)) }
+    }
+
+    private mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ((ParameterWalk) throws -> Void)?) throws -> Tensor {
         // A layer needs its input gradient only if some earlier layer has
         // parameters (or the caller asked): so after parameterless front layers
         // (Reshape before an LSTM, Flatten) the first trainable layer skips it.
@@ -126,7 +136,18 @@ public struct Sequential: Network {
         var g = dy
         for i in layers.indices.reversed() {
             if !inputGradient && i < first { return .empty }
-            g = try layers[i].backward(g, inputGradient: inputGradient || i > first)
+            let wanted = inputGradient || i > first
+            guard let update else {
+                g = try layers[i].backward(g, inputGradient: wanted)
+                continue
+            }
+            g = try layers[i].backward(g, inputGradient: wanted) { walk in
+                try update { body in
+                    try withoutActuallyEscaping(body) { body in
+                        try walk { name, w, dw in try body("layers.\(i).\(name)", &w, &dw) }
+                    }
+                }
+            }
         }
         return g
     }

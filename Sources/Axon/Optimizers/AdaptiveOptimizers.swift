@@ -13,10 +13,10 @@ public struct Adagrad: Optimizer {
     public var summary: String { "Adagrad(lr \(learningRate))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accumulator", initialAccumulatorValue)] }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         try Self.validate(initialAccumulatorValue, "Adagrad initial accumulator", initialAccumulatorValue > 0)
         let lr = learningRate
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var n = takeSlot(name, "accumulator", like: w)
             defer { putSlot(name, "accumulator", n) }
             try Kernels.adagradUpdate(w: &w, g: g, accum: &n, lr: lr)
@@ -40,9 +40,9 @@ public struct Adadelta: Optimizer {
     public var summary: String { "Adadelta(lr \(learningRate), rho \(rho), epsilon \(epsilon))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accum", 0), ("accum_update", 0)] }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         let (lr, rho, eps) = (learningRate, rho, epsilon)
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var a = takeSlot(name, "accum", like: w), d = takeSlot(name, "accum_update", like: w)
             defer { putSlot(name, "accum", a); putSlot(name, "accum_update", d) }
             try Kernels.adadeltaUpdate(w: &w, g: g, accum: &a, accumUpdate: &d, lr: lr, rho: rho, epsilon: eps)
@@ -71,9 +71,9 @@ public struct RMSProp: Optimizer {
     public var summary: String { "RMSProp(lr \(learningRate), decay \(decay), momentum \(momentum)\(centered ? ", centered" : ""))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("rms", 1), ("momentum", 0)] + (centered ? [("mg", 0)] : []) }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         let (lr, decay, mu, eps, centered) = (learningRate, decay, momentum, epsilon, centered)
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var ms = takeSlot(name, "rms", like: w), mom = takeSlot(name, "momentum", like: w)
             var mg = centered ? takeSlot(name, "mg", like: w) : Tensor.empty
             defer {

@@ -24,11 +24,25 @@ public protocol Optimizer: Sendable {
     var summary: String { get }
     /// The slots every parameter gets, with their initial values (spec §8).
     var slotInitialValues: [(slot: String, value: Float)] { get }
-    /// Applies one update to every parameter of `model`, then increments `step`.
-    mutating func update<Model: Layer>(_ model: inout Model) throws
+    /// Applies one update to every parameter that `each` walks (it calls its
+    /// argument with each parameter's name, value and gradient), then
+    /// increments `step` and advances any scalar state. The rules are per
+    /// element, so the walk may cover part of a model: `Trainer` updates each
+    /// layer right after its backward pass, from the same `step` and scalar
+    /// state, and advances them once.
+    mutating func update(_ each: ParameterWalk) throws
 }
 
+/// A walk over parameters: calls its argument with each parameter's name, value
+/// and gradient (`Layer.updateParameters` is one).
+public typealias ParameterWalk = (_ body: (_ name: String, _ value: inout Tensor, _ gradient: inout Tensor) throws -> Void) throws -> Void
+
 extension Optimizer {
+    /// Applies one update to every parameter of `model`, then increments `step`.
+    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+        try update { body in try model.updateParameters(body) }
+    }
+
     public var scalarState: [String: Float] {
         get { [:] }
         set { precondition(newValue.isEmpty, "\(summary) keeps no scalar state") }
@@ -71,10 +85,10 @@ public struct GradientDescent: Optimizer {
     public init(learningRate: Float = 0.01) { self.learningRate = learningRate }
     public var summary: String { "GradientDescent(lr \(learningRate))" }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         try Self.validate(learningRate, "GradientDescent learning rate", learningRate >= 0)
         let lr = learningRate
-        try model.updateParameters { _, w, g in try Kernels.sgdUpdate(w: &w, g: g, lr: lr) }
+        try each { _, w, g in try Kernels.sgdUpdate(w: &w, g: g, lr: lr) }
         step += 1
     }
 }
@@ -95,11 +109,11 @@ public struct Momentum: Optimizer {
     public var summary: String { "Momentum(lr \(learningRate), momentum \(momentum)\(nesterov ? ", nesterov" : ""))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("momentum", 0)] }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         try Self.validate(learningRate, "Momentum learning rate", learningRate >= 0)
         try Self.validate(momentum, "Momentum momentum", momentum >= 0)
         let (lr, mu, nes) = (learningRate, momentum, nesterov)
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var a = takeSlot(name, "momentum", like: w)
             defer { putSlot(name, "momentum", a) }
             try Kernels.momentumUpdate(w: &w, g: g, accum: &a, lr: lr, momentum: mu, nesterov: nes)
@@ -140,14 +154,14 @@ public struct Adam: Optimizer {
         }
     }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         try Self.validate(learningRate, "Adam learning rate", learningRate >= 0)
         try Self.validate(beta1, "Adam beta1", beta1 >= 0 && beta1 < 1)
         try Self.validate(beta2, "Adam beta2", beta2 >= 0 && beta2 < 1)
         try Self.validate(epsilon, "Adam epsilon", epsilon >= 0)
         let lrT = learningRate * (1 - beta2Power).squareRoot() / (1 - beta1Power)
         let (b1, b2, eps) = (beta1, beta2, epsilon)
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var m = takeSlot(name, "m", like: w), v = takeSlot(name, "v", like: w)
             defer { putSlot(name, "m", m); putSlot(name, "v", v) }
             try Kernels.adamUpdate(w: &w, g: g, m: &m, v: &v, lrT: lrT, beta1: b1, beta2: b2, epsilon: eps)

@@ -15,9 +15,9 @@ public struct ProximalGradientDescent: Optimizer {
     }
     public var summary: String { "ProximalGradientDescent(lr \(learningRate), l1 \(l1), l2 \(l2))" }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         let (lr, l1, l2) = (learningRate, l1, l2)
-        try model.updateParameters { _, w, g in try Kernels.proximalSGDUpdate(w: &w, g: g, lr: lr, l1: l1, l2: l2) }
+        try each { _, w, g in try Kernels.proximalSGDUpdate(w: &w, g: g, lr: lr, l1: l1, l2: l2) }
         step += 1
     }
 }
@@ -39,9 +39,9 @@ public struct ProximalAdagrad: Optimizer {
     public var summary: String { "ProximalAdagrad(lr \(learningRate), l1 \(l1), l2 \(l2))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accumulator", initialAccumulatorValue)] }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         let (lr, l1, l2) = (learningRate, l1, l2)
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var n = takeSlot(name, "accumulator", like: w)
             defer { putSlot(name, "accumulator", n) }
             try Kernels.proximalAdagradUpdate(w: &w, g: g, accum: &n, lr: lr, l1: l1, l2: l2)
@@ -72,9 +72,9 @@ public struct AdagradDA: Optimizer {
         [("gradient_accumulator", 0), ("gradient_squared_accumulator", initialGradientSquaredAccumulatorValue)]
     }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         let (lr, l1, l2, t) = (learningRate, l1, l2, Int64(step))
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var ga = takeSlot(name, "gradient_accumulator", like: w)
             var gs = takeSlot(name, "gradient_squared_accumulator", like: w)
             defer { putSlot(name, "gradient_accumulator", ga); putSlot(name, "gradient_squared_accumulator", gs) }
@@ -108,9 +108,9 @@ public struct Ftrl: Optimizer {
     public var summary: String { "Ftrl(lr \(learningRate), power \(learningRatePower), l1 \(l1), l2 \(l2))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accum", initialAccumulatorValue), ("linear", 0)] }
 
-    public mutating func update<Model: Layer>(_ model: inout Model) throws {
+    public mutating func update(_ each: ParameterWalk) throws {
         let (lr, p, l1, l2, s, b) = (learningRate, learningRatePower, l1, l2, l2Shrinkage, beta)
-        try model.updateParameters { name, w, g in
+        try each { name, w, g in
             var n = takeSlot(name, "accum", like: w), z = takeSlot(name, "linear", like: w)
             defer { putSlot(name, "accum", n); putSlot(name, "linear", z) }
             try Kernels.ftrlUpdate(w: &w, g: g, accum: &n, linear: &z, lr: lr, lrPower: p, l1: l1, l2: l2,
