@@ -280,7 +280,9 @@ public final class Trainer {
     /// from memory by a separate pass. Every partial update starts from the same
     /// step and scalar state (Adam's β powers), which advance once. The rules
     /// are per element and no layer's backward pass reads another layer's
-    /// parameters, so the result is the same bits as one update after.
+    /// parameters, so the result is the same bits as one update after. (A
+    /// layer whose backward pass throws leaves the layers after it updated;
+    /// an optimizer's bad setting throws before the first parameter changes.)
     private func backwardUpdatingEachLayer<Model: Layer>(_ model: inout Model, _ gradient: Tensor) throws {
         let start = (step: optimizer.step, state: optimizer.scalarState)
         var end: (step: Int, state: [String: Float])?
