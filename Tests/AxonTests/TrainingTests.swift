@@ -160,6 +160,30 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         }
     }
 
+    /// The same through a Graph (fan-out, Concatenate, Add, BatchNorm, depthwise).
+    @Test(arguments: [0, 3, 7, 11])
+    func eachNodeOfAGraphUpdatedInBackwardGivesTheSameBits(_ index: Int) throws {
+        let (name, optimizer) = Self.optimizers[index]
+        var (eachNode, whole) = (try GraphTests.smallGraph(), try GraphTests.smallGraph())
+        let x = GraphTests.batch(4)
+        let labels: [Int32] = [0, 2, 1, 2]
+        let (t1, t2) = (Trainer(optimizer: optimizer), Trainer(optimizer: optimizer))
+        t2.updatesEachLayer = false
+        for _ in 0..<3 {
+            let r1 = try t1.step(&eachNode, images: x, labels: labels)
+            let r2 = try t2.step(&whole, images: x, labels: labels)
+            #expect(r1.loss.bitPattern == r2.loss.bitPattern, "\(name)")
+        }
+        #expect(eachNode.parameters.count > 8)
+        for ((n1, w1), (n2, w2)) in zip(eachNode.parameters, whole.parameters) {
+            #expect(n1 == n2 && w1.scalars.map(\.bitPattern) == w2.scalars.map(\.bitPattern), "\(name): \(n1)")
+        }
+        #expect(t1.optimizer.step == 3 && Set(t1.optimizer.slots.keys) == Set(t2.optimizer.slots.keys))
+        for (key, slot) in t2.optimizer.slots {
+            #expect(t1.optimizer.slots[key]?.scalars.map(\.bitPattern) == slot.scalars.map(\.bitPattern), "\(name): \(key)")
+        }
+    }
+
     @Test func slotsAreNamedByParameter() throws {
         var model = Sequential { Flatten(); Dense(3); Dense(2) }
         let data = try toyDataset(count: 4, classes: 2, seed: 7)

@@ -224,10 +224,24 @@ public struct Graph: Network {
         try backward(outputGradients: [dy], inputGradient: inputGradient)
     }
 
+    /// Each node's parameters are updated right after its own backward pass
+    /// (names prefixed as in `updateParameters`); nodes the gradient does not
+    /// reach are updated after the pass, as a whole update would.
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor {
+        try withoutActuallyEscaping(update) { update in
+            try backward(outputGradients: [dy], inputGradient: inputGradient, update: update)[0]
+        }
+    }
+
     /// Given ∂L/∂output for the first `outputGradients.count` outputs (the others
     /// count as zero), stores the parameter gradients and returns ∂L/∂input for
     /// each input (empty tensors when `inputGradient` is false).
     public mutating func backward(outputGradients: [Tensor], inputGradient: Bool) throws -> [Tensor] {
+        try backward(outputGradients: outputGradients, inputGradient: inputGradient, update: nil)
+    }
+
+    private mutating func backward(outputGradients: [Tensor], inputGradient: Bool,
+                                   update: ((ParameterWalk) throws -> Void)?) throws -> [Tensor] {
         guard !lastInputShapes.isEmpty else {
             throw AxonError.invalidArgument("Graph: backward needs a preceding forward(training: true)")
         }
@@ -242,18 +256,32 @@ public struct Graph: Network {
         }
         var grads = [Tensor?](repeating: nil, count: n + nodes.count)
         for (k, g) in outputGradients.enumerated() { try accumulate(&grads[outputIndices[k]], g) }
+        var updated = [Bool](repeating: false, count: nodes.count)
         for j in nodes.indices.reversed() {
             guard wants[n + j], let g = grads[n + j] else { continue }
             grads[n + j] = nil
             let wantInputs = sources[j].contains { wants[$0] }
             let dxs: [Tensor]
             do { dxs = try nodes[j].layer.backwardToInputs(g, inputGradient: wantInputs) } catch { throw self.error(at: j, error) }
+            if let update { updated[j] = try updateNode(j, update) }
             guard wantInputs else { continue }
             for (s, dx) in zip(sources[j], dxs) where wants[s] { try accumulate(&grads[s], dx) }
+        }
+        if let update {
+            for j in nodes.indices where !updated[j] { _ = try updateNode(j, update) }
         }
         let result = (0..<n).map { i in inputGradient ? (grads[i] ?? Tensor(zeros: lastInputShapes[i])) : .empty }
         lastInputShapes = []
         return result
+    }
+
+    /// `update` over node j's parameters, under their names in the graph;
+    /// false when it has none.
+    private mutating func updateNode(_ j: Int, _ update: (ParameterWalk) throws -> Void) throws -> Bool {
+        guard !nodes[j].layer.parameterNames.isEmpty else { return false }
+        let prefix = nodes[j].name + "."
+        try update { body in try nodes[j].layer.updateParameters(prefix: prefix, body) }
+        return true
     }
 
     /// sum ← sum + g (sum starts as g).
