@@ -136,17 +136,9 @@ public struct Sequential: Network {
         var g = dy
         for i in layers.indices.reversed() {
             if !inputGradient && i < first { return .empty }
-            let wanted = inputGradient || i > first
-            guard let update else {
-                g = try layers[i].backward(g, inputGradient: wanted)
-                continue
-            }
-            g = try layers[i].backward(g, inputGradient: wanted) { walk in
-                try update { body in
-                    try withoutActuallyEscaping(body) { body in
-                        try walk { name, w, dw in try body("layers.\(i).\(name)", &w, &dw) }
-                    }
-                }
+            g = try layers[i].backward(g, inputGradient: inputGradient || i > first)
+            if let update, !layers[i].parameterNames.isEmpty {
+                try update { body in try layers[i].updateParameters(prefix: "layers.\(i).", body) }
             }
         }
         return g
