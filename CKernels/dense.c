@@ -32,14 +32,45 @@ int ck_dense_forward(int n, int in, int out, const float *x, const float *w,
 int ck_dense_backward(int n, int in, int out, const float *x, const float *w,
                       const float *dz, float *dx, float *dw, float *db) {
     CHECK(dense_sizes_ok(n, in, out));
-    CHECK(x != NULL && w != NULL && dz != NULL && dw != NULL);
+    CHECK(x != NULL && w != NULL && dz != NULL);
     int st;
     /* dx [n, in] = dz · wᵀ */
     if (dx && (st = ck_sgemm(0, 1, n, in, out, 1.0f, dz, out, w, out, 0.0f, dx, in)) != CK_OK)
         return st;
     /* dw [in, out] = xᵀ · dz */
-    if ((st = ck_sgemm(1, 0, in, out, n, 1.0f, x, in, dz, out, 0.0f, dw, out)) != CK_OK)
+    if (dw && (st = ck_sgemm(1, 0, in, out, n, 1.0f, x, in, dz, out, 0.0f, dw, out)) != CK_OK)
         return st;
     if (db) return ck_sum_rows(n, out, dz, db);
+    return CK_OK;
+}
+
+/* Rows of the kernel's gradient made at a time: at most this many floats
+ * (64 KB), so the scratch stays in L2 beside w's rows and their slots. */
+#define UPDATE_CHUNK_FLOATS 16384
+static __thread ck_buffer update_scratch; /* every block's, on the calling thread */
+
+int ck_dense_update_kernel(int n, int in, int out, const float *x, const float *dz,
+                           float *w, const struct ck_update_rule *rule) {
+    CHECK(dense_sizes_ok(n, in, out));
+    CHECK(x != NULL && dz != NULL && w != NULL && rule != NULL);
+    /* The rule's own checks (hyper-parameters, slots) before any row changes. */
+    int st = ck_update_apply(rule, 0, 0, w, dz);
+    if (st != CK_OK) return st;
+    const ck_packed_b pb = ck_pack_b(1, 0, n, out, dz, out);
+    const ck_gemm_plan pl = ck_plan_gemm_rows(in, out, n);
+    const int chunk = ck_imax(8, UPDATE_CHUNK_FLOATS / out / 8 * 8);
+    float *scratch = ck_buffer_grow(&update_scratch, (size_t)pl.nblocks * chunk * out);
+    CHECK(scratch != NULL);
+    CK_PAR_FOR(pl.nblocks > 1,
+    for (int blk = 0; blk < pl.nblocks; blk++) {
+        int lo, hi;
+        ck_plan_span(&pl, blk, &lo, &hi);
+        float *g = scratch + (size_t)blk * chunk * out;
+        for (int i = lo; i < hi; i += chunk) {
+            const int rows = ck_imin(chunk, hi - i);
+            ck_gemm_serial_packed(1, rows, 1.0f, x + i, in, &pb, 0.0f, g, out);
+            ck_update_apply(rule, (size_t)i * out, (size_t)rows * out, w, g);
+        }
+    });
     return CK_OK;
 }

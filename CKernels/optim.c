@@ -223,3 +223,31 @@ int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
     }
     return CK_OK;
 }
+
+int ck_update_apply(const ck_update_rule *r, size_t offset, size_t n, float *w,
+                    const float *g) {
+    /* The slots each rule updates (RMSProp's third only when centered). */
+    static const int slots[] = {0, 1, 2, 1, 2, 2, 0, 1, 2, 2};
+    CHECK(r != NULL && r->kind >= CK_RULE_SGD && r->kind <= CK_RULE_FTRL);
+    const int needed = slots[r->kind] + (r->kind == CK_RULE_RMSPROP && r->flag);
+    for (int i = 0; i < needed; i++) CHECK(r->slot[i] != NULL);
+    float *s[3];
+    for (int i = 0; i < 3; i++) s[i] = r->slot[i] ? r->slot[i] + offset : NULL;
+    if (w) w += offset;
+    const float *h = r->h;
+    switch (r->kind) {
+    case CK_RULE_SGD: return ck_sgd_update(n, w, g, h[0]);
+    case CK_RULE_MOMENTUM: return ck_momentum_update(n, w, g, s[0], h[0], h[1], r->flag);
+    case CK_RULE_ADAM: return ck_adam_update(n, w, g, s[0], s[1], h[0], h[1], h[2], h[3]);
+    case CK_RULE_ADAGRAD: return ck_adagrad_update(n, w, g, s[0], h[0]);
+    case CK_RULE_ADADELTA: return ck_adadelta_update(n, w, g, s[0], s[1], h[0], h[1], h[2]);
+    case CK_RULE_RMSPROP:
+        return ck_rmsprop_update(n, w, g, s[0], s[1], s[2], h[0], h[1], h[2], h[3], r->flag);
+    case CK_RULE_PROXIMAL_SGD: return ck_proximal_sgd_update(n, w, g, h[0], h[1], h[2]);
+    case CK_RULE_PROXIMAL_ADAGRAD: return ck_proximal_adagrad_update(n, w, g, s[0], h[0], h[1], h[2]);
+    case CK_RULE_ADAGRAD_DA:
+        return ck_adagrad_da_update(n, w, g, s[0], s[1], h[0], h[1], h[2], r->step);
+    case CK_RULE_FTRL: return ck_ftrl_update(n, w, g, s[0], s[1], h[0], h[1], h[2], h[3], h[4], h[5]);
+    default: return CK_EINVAL;
+    }
+}

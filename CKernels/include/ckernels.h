@@ -153,10 +153,19 @@ int ck_dense_forward(int n, int in, int out, const float *x, const float *w,
                      const float *b, int activation, float *y);
 
 /* Given dz = ∂L/∂(pre-activation) [n, out] (apply ck_activation_backward
- * first), computes dx [n, in] (may be NULL), dw [in, out] and db [out]
- * (may be NULL). dw and db are overwritten, not accumulated. */
+ * first), computes dx [n, in], dw [in, out] and db [out], each skipped when
+ * NULL. dw and db are overwritten, not accumulated. */
 int ck_dense_backward(int n, int in, int out, const float *x, const float *w,
                       const float *dz, float *dx, float *dw, float *db);
+
+/* The kernel's gradient xᵀ·dz applied to w by `rule` where it is made, never
+ * stored whole: each thread makes its rows of it a few at a time in a scratch
+ * that stays in cache and updates the same rows of w and the rule's slots
+ * from there. The same bits as dw from ck_dense_backward, then
+ * ck_update_apply; call it after the dx that needs the old w. */
+struct ck_update_rule; /* below, with the optimizers */
+int ck_dense_update_kernel(int n, int in, int out, const float *x, const float *dz,
+                           float *w, const struct ck_update_rule *rule);
 
 /* ------------------------------------------------------------ conv2d */
 
@@ -499,6 +508,28 @@ int ck_adagrad_da_update(size_t n, float *w, const float *g, float *gacc,
 int ck_ftrl_update(size_t n, float *w, const float *g, float *accum,
                    float *linear, float lr, float lr_power, float l1,
                    float l2, float l2_shrinkage, float beta);
+
+/* One step of one of the rules above as data, for a kernel that makes a
+ * gradient and applies the rule where it is made (ck_dense_update_kernel):
+ * h holds the rule's float arguments in the order of its function above,
+ * slot its slot arrays in that order (each as long as the parameter). */
+enum {
+    CK_RULE_SGD, CK_RULE_MOMENTUM, CK_RULE_ADAM, CK_RULE_ADAGRAD, CK_RULE_ADADELTA,
+    CK_RULE_RMSPROP, CK_RULE_PROXIMAL_SGD, CK_RULE_PROXIMAL_ADAGRAD, CK_RULE_ADAGRAD_DA,
+    CK_RULE_FTRL
+};
+typedef struct ck_update_rule {
+    int kind;         /* CK_RULE_* */
+    int flag;         /* Momentum: nesterov; RMSProp: centered */
+    int64_t step;     /* AdagradDA: global_step */
+    float h[6];
+    float *slot[3];
+} ck_update_rule;
+
+/* Applies rule r to w[offset, offset + n) and its slots' same elements, g
+ * holding those elements' gradient (g[0] is element `offset`'s). */
+int ck_update_apply(const ck_update_rule *r, size_t offset, size_t n, float *w,
+                    const float *g);
 
 /* ---------------------------------------------------------- augmentation */
 

@@ -161,6 +161,80 @@ fileprivate func denseForward(_ n: Int, _ i: Int, _ o: Int, _ x: [Float], _ w: [
         #expect(ck_dense_backward(2, 2, 2, nil, w, x, nil, &dw, nil) == einval)
         #expect(ck_dense_backward(2, 2, 2, x, nil, x, nil, &dw, nil) == einval)
         #expect(ck_dense_backward(2, 2, 2, x, w, nil, nil, &dw, nil) == einval)
-        #expect(ck_dense_backward(2, 2, 2, x, w, x, nil, nil, nil) == einval)
+        // dx, dw and db are each optional: with none, nothing is computed.
+        #expect(ck_dense_backward(2, 2, 2, x, w, x, nil, nil, nil) == ok)
+    }
+
+    /// Every optimizer rule applied where the kernel's gradient is made
+    /// (ck_dense_update_kernel) gives the same bits, weights and slots, as the
+    /// stored gradient of ck_dense_backward then ck_update_apply, on one
+    /// thread and two: shapes of one chunk, of several chunks per row block
+    /// (300 rows by 256), and of 8-row chunks (2000 columns).
+    @Test(arguments: [(5, 13, 3), (50, 300, 64), (7, 100, 2000)])
+    func updateKernelMatchesGradientThenUpdate(n: Int, i: Int, o: Int) {
+        let rules: [(kind: Int, flag: Int32, h: [Float], slots: Int)] = [
+            (CK_RULE_SGD, 0, [0.1], 0), (CK_RULE_MOMENTUM, 0, [0.1, 0.9], 1), (CK_RULE_MOMENTUM, 1, [0.1, 0.9], 1),
+            (CK_RULE_ADAM, 0, [1e-3, 0.9, 0.999, 1e-8], 2), (CK_RULE_ADAGRAD, 0, [0.1], 1),
+            (CK_RULE_ADADELTA, 0, [1, 0.95, 1e-6], 2), (CK_RULE_RMSPROP, 0, [0.01, 0.9, 0.5, 1e-10], 2),
+            (CK_RULE_RMSPROP, 1, [0.01, 0.9, 0.5, 1e-10], 3), (CK_RULE_PROXIMAL_SGD, 0, [0.1, 0.01, 0.02], 0),
+            (CK_RULE_PROXIMAL_ADAGRAD, 0, [0.1, 0.01, 0.02], 1), (CK_RULE_ADAGRAD_DA, 0, [0.1, 0.01, 0.02], 2),
+            (CK_RULE_FTRL, 0, [0.1, -0.5, 0.01, 0.02, 0.1, 0.5], 2),
+        ]
+        var rng = TestRNG(seed: UInt64(n * 13 + i * 3 + o))
+        let x = rng.array(n * i), dz = rng.array(n * o), w0 = rng.array(i * o, -0.2, 0.2)
+        // The first slot (accumulators, second moments) well above 0, the others small.
+        let slots0 = (0..<3).map { k in (0..<(i * o)).map { _ in k == 0 ? rng.uniform(0.5, 1) : rng.uniform(0.01, 0.1) } }
+        let saved = ck_get_num_threads()
+        defer { ck_set_num_threads(saved) }
+        for threads in [1, 2] as [Int32] {
+            ck_set_num_threads(threads)
+            for r in rules {
+                // Returns w and the slots after one update, fused or not.
+                func run(fused: Bool) -> [[Float]] {
+                    var w = w0, (a, b, c) = (slots0[0], slots0[1], slots0[2])
+                    a.withUnsafeMutableBufferPointer { s0 in
+                        b.withUnsafeMutableBufferPointer { s1 in
+                            c.withUnsafeMutableBufferPointer { s2 in
+                                let h = r.h + [Float](repeating: 0, count: 6 - r.h.count)
+                                var rule = ck_update_rule(kind: Int32(r.kind), flag: r.flag, step: 3,
+                                                          h: (h[0], h[1], h[2], h[3], h[4], h[5]),
+                                                          slot: (s0.baseAddress, s1.baseAddress, s2.baseAddress))
+                                if fused {
+                                    #expect(ck_dense_update_kernel(Int32(n), Int32(i), Int32(o), x, dz, &w, &rule) == ok)
+                                } else {
+                                    var dw = [Float](repeating: .nan, count: i * o)
+                                    #expect(ck_dense_backward(Int32(n), Int32(i), Int32(o), x, w0, dz, nil, &dw, nil) == ok)
+                                    #expect(ck_update_apply(&rule, 0, i * o, &w, dw) == ok)
+                                }
+                            }
+                        }
+                    }
+                    return [w] + [a, b, c][..<r.slots]
+                }
+                let fused = run(fused: true), stored = run(fused: false)
+                #expect(fused[0] != w0, "rule \(r.kind) changed nothing")
+                #expect(fused.map { $0.map(\.bitPattern) } == stored.map { $0.map(\.bitPattern) },
+                        "rule \(r.kind) flag \(r.flag), \(n)x\(i)x\(o), \(threads) threads")
+            }
+        }
+    }
+
+    @Test func updateKernelRejectsBadRules() {
+        var w = [Float](repeating: 1, count: 4), m = [Float](repeating: 0, count: 4)
+        let x = [Float](repeating: 1, count: 4)
+        var adam = ck_update_rule(kind: Int32(CK_RULE_ADAM), flag: 0, step: 0, h: (1e-3, 0.9, 0.999, 1e-8, 0, 0),
+                                  slot: (nil, nil, nil))
+        m.withUnsafeMutableBufferPointer { mp in
+            adam.slot.0 = mp.baseAddress  // v missing
+            #expect(ck_dense_update_kernel(2, 2, 2, x, x, &w, &adam) == einval)
+            #expect(ck_update_apply(&adam, 0, 0, &w, x) == einval)
+        }
+        var sgd = ck_update_rule(kind: Int32(CK_RULE_SGD), flag: 0, step: 0, h: (.nan, 0, 0, 0, 0, 0), slot: (nil, nil, nil))
+        #expect(ck_dense_update_kernel(2, 2, 2, x, x, &w, &sgd) == einval)  // a NaN learning rate
+        sgd.kind = 99
+        sgd.h.0 = 0.1
+        #expect(ck_update_apply(&sgd, 0, 4, &w, x) == einval)
+        #expect(ck_dense_update_kernel(2, 2, 2, x, x, &w, nil) == einval)
+        #expect(w == [Float](repeating: 1, count: 4), "a rejected update changed the weights")
     }
 }

@@ -227,10 +227,8 @@ public struct Graph: Network {
     /// Each node's parameters are updated right after its own backward pass
     /// (names prefixed as in `updateParameters`); nodes the gradient does not
     /// reach are updated after the pass, as a whole update would.
-    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor {
-        try withoutActuallyEscaping(update) { update in
-            try backward(outputGradients: [dy], inputGradient: inputGradient, update: update)[0]
-        }
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ParameterUpdate) throws -> Tensor {
+        try backward(outputGradients: [dy], inputGradient: inputGradient, update: update)[0]
     }
 
     /// Given ∂L/∂output for the first `outputGradients.count` outputs (the others
@@ -241,7 +239,7 @@ public struct Graph: Network {
     }
 
     private mutating func backward(outputGradients: [Tensor], inputGradient: Bool,
-                                   update: ((ParameterWalk) throws -> Void)?) throws -> [Tensor] {
+                                   update: ParameterUpdate?) throws -> [Tensor] {
         guard !lastInputShapes.isEmpty else {
             throw AxonError.invalidArgument("Graph: backward needs a preceding forward(training: true)")
         }
@@ -262,8 +260,15 @@ public struct Graph: Network {
             grads[n + j] = nil
             let wantInputs = sources[j].contains { wants[$0] }
             let dxs: [Tensor]
-            do { dxs = try nodes[j].layer.backwardToInputs(g, inputGradient: wantInputs) } catch { throw self.error(at: j, error) }
-            if let update { updated[j] = try updateNode(j, update) }
+            do {
+                if let update, sources[j].count == 1 {  // updated in or right after its backward pass
+                    dxs = [try nodes[j].layer.backward(g, inputGradient: wantInputs, update: update.prefixed(nodes[j].name + "."))]
+                    updated[j] = true
+                } else {
+                    dxs = try nodes[j].layer.backwardToInputs(g, inputGradient: wantInputs)
+                    if let update { updated[j] = try updateNode(j, update) }
+                }
+            } catch { throw self.error(at: j, error) }
             guard wantInputs else { continue }
             for (s, dx) in zip(sources[j], dxs) where wants[s] { try accumulate(&grads[s], dx) }
         }
@@ -277,7 +282,7 @@ public struct Graph: Network {
 
     /// `update` over node j's parameters, under their names in the graph;
     /// false when it has none.
-    private mutating func updateNode(_ j: Int, _ update: (ParameterWalk) throws -> Void) throws -> Bool {
+    private mutating func updateNode(_ j: Int, _ update: ParameterUpdate) throws -> Bool {
         guard !nodes[j].layer.parameterNames.isEmpty else { return false }
         let prefix = nodes[j].name + "."
         try update { body in try nodes[j].layer.updateParameters(prefix: prefix, body) }

@@ -13,7 +13,7 @@ extension Kernels {
 
     /// dw, db overwritten; dx too unless nil.
     static func denseBackward(n: Int, inputs: Int, units: Int, x: Tensor, w: Tensor, dz: Tensor,
-                              dx: inout Tensor?, dw: inout Tensor, db: inout Tensor) throws {
+                              dx: inout Tensor?, dw: inout Tensor?, db: inout Tensor) throws {
         try withPointers([x, w, dz], &dx, &dw, &db) { r, dxp, dwp, dbp in
             try check(ck_dense_backward(Int32(n), Int32(inputs), Int32(units), r[0], r[1], r[2], dxp, dwp, dbp),
                       "ck_dense_backward")

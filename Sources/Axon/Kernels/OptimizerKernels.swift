@@ -1,81 +1,22 @@
 import CKernels
 
-// The wrappers of the fused optimizer updates (optim.c, spec §8).
+// The optimizers' per-element rules (optim.c, spec §8), applied where the
+// gradient is stored or where a kernel makes it.
 
 extension Kernels {
-    static func sgdUpdate(w: inout Tensor, g: Tensor, lr: Float) throws {
+    /// w ← rule(w, g) with the rule's slots, over the whole parameter.
+    static func applyUpdate(_ rule: UnsafePointer<ck_update_rule>, w: inout Tensor, g: Tensor) throws {
         let n = w.count
-        try withPointers([g], &w) { r, wp in try check(ck_sgd_update(n, wp, r[0], lr), "ck_sgd_update") }
+        try withPointers([g], &w) { r, wp in try check(ck_update_apply(rule, 0, n, wp, r[0]), "ck_update_apply") }
     }
 
-    static func momentumUpdate(w: inout Tensor, g: Tensor, accum: inout Tensor, lr: Float, momentum: Float,
-                               nesterov: Bool) throws {
-        let n = w.count
-        try withPointers([g], &w, &accum) { r, wp, ap in
-            try check(ck_momentum_update(n, wp, r[0], ap, lr, momentum, nesterov ? 1 : 0), "ck_momentum_update")
-        }
-    }
-
-    static func adamUpdate(w: inout Tensor, g: Tensor, m: inout Tensor, v: inout Tensor, lrT: Float,
-                           beta1: Float, beta2: Float, epsilon: Float) throws {
-        let n = w.count
-        try withPointers([g], &w, &m, &v) { r, wp, mp, vp in
-            try check(ck_adam_update(n, wp, r[0], mp, vp, lrT, beta1, beta2, epsilon), "ck_adam_update")
-        }
-    }
-
-    static func adagradUpdate(w: inout Tensor, g: Tensor, accum: inout Tensor, lr: Float) throws {
-        let n = w.count
-        try withPointers([g], &w, &accum) { r, wp, ap in
-            try check(ck_adagrad_update(n, wp, r[0], ap, lr), "ck_adagrad_update")
-        }
-    }
-
-    static func adadeltaUpdate(w: inout Tensor, g: Tensor, accum: inout Tensor, accumUpdate: inout Tensor,
-                               lr: Float, rho: Float, epsilon: Float) throws {
-        let n = w.count
-        try withPointers([g], &w, &accum, &accumUpdate) { r, wp, ap, up in
-            try check(ck_adadelta_update(n, wp, r[0], ap, up, lr, rho, epsilon), "ck_adadelta_update")
-        }
-    }
-
-    static func rmspropUpdate(w: inout Tensor, g: Tensor, ms: inout Tensor, mom: inout Tensor, mg: inout Tensor,
-                              lr: Float, decay: Float, momentum: Float, epsilon: Float, centered: Bool) throws {
-        let n = w.count
-        try withPointers([g], &w, &ms, &mom, &mg) { r, wp, msp, mop, mgp in
-            try check(ck_rmsprop_update(n, wp, r[0], msp, mop, centered ? mgp : nil, lr, decay, momentum, epsilon,
-                                        centered ? 1 : 0), "ck_rmsprop_update")
-        }
-    }
-
-    static func proximalSGDUpdate(w: inout Tensor, g: Tensor, lr: Float, l1: Float, l2: Float) throws {
-        let n = w.count
-        try withPointers([g], &w) { r, wp in
-            try check(ck_proximal_sgd_update(n, wp, r[0], lr, l1, l2), "ck_proximal_sgd_update")
-        }
-    }
-
-    static func proximalAdagradUpdate(w: inout Tensor, g: Tensor, accum: inout Tensor, lr: Float, l1: Float,
-                                      l2: Float) throws {
-        let n = w.count
-        try withPointers([g], &w, &accum) { r, wp, ap in
-            try check(ck_proximal_adagrad_update(n, wp, r[0], ap, lr, l1, l2), "ck_proximal_adagrad_update")
-        }
-    }
-
-    static func adagradDAUpdate(w: inout Tensor, g: Tensor, gacc: inout Tensor, gsq: inout Tensor, lr: Float,
-                                l1: Float, l2: Float, globalStep: Int64) throws {
-        let n = w.count
-        try withPointers([g], &w, &gacc, &gsq) { r, wp, ap, sp in
-            try check(ck_adagrad_da_update(n, wp, r[0], ap, sp, lr, l1, l2, globalStep), "ck_adagrad_da_update")
-        }
-    }
-
-    static func ftrlUpdate(w: inout Tensor, g: Tensor, accum: inout Tensor, linear: inout Tensor, lr: Float,
-                           lrPower: Float, l1: Float, l2: Float, l2Shrinkage: Float, beta: Float) throws {
-        let n = w.count
-        try withPointers([g], &w, &accum, &linear) { r, wp, ap, lp in
-            try check(ck_ftrl_update(n, wp, r[0], ap, lp, lr, lrPower, l1, l2, l2Shrinkage, beta), "ck_ftrl_update")
+    /// A dense layer's kernel w [inputs, units] updated by `rule` with the
+    /// gradient xᵀ·dz, which is never stored whole (`ck_dense_update_kernel`).
+    static func denseUpdateKernel(n: Int, inputs: Int, units: Int, x: Tensor, dz: Tensor, w: inout Tensor,
+                                  rule: UnsafePointer<ck_update_rule>) throws {
+        try withPointers([x, dz], &w) { r, wp in
+            try check(ck_dense_update_kernel(Int32(n), Int32(inputs), Int32(units), r[0], r[1], wp, rule),
+                      "ck_dense_update_kernel")
         }
     }
 }

@@ -1,3 +1,5 @@
+import CKernels
+
 /// A building block of a network.
 ///
 /// Shapes passed to `build(inputShape:generator:)` and `outputShape(for:)` are
@@ -28,9 +30,10 @@ public protocol Layer {
     /// `backward(_:inputGradient:)`, then `update` with a walk over the layer's
     /// parameters (not called when it has none). A container calls it once per
     /// part, right after that part's backward pass, while its gradients are
-    /// still in cache (`Sequential`; by default the layer as a whole): how
-    /// `Trainer` applies an optimizer whose rule is per element.
-    mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor
+    /// still in cache (`Sequential`, `Graph`; by default the layer as a whole):
+    /// how `Trainer` applies an optimizer whose rule is per element. A layer
+    /// may instead apply the rule where it makes a gradient (`Dense`).
+    mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ParameterUpdate) throws -> Tensor
 
     /// Names of the trainable parameters, in a fixed order ("kernel", "bias", ...).
     var parameterNames: [String] { get }
@@ -62,6 +65,56 @@ public protocol Layer {
     mutating func backwardToInputs(_ dy: Tensor, inputGradient: Bool) throws -> [Tensor]
 }
 
+/// How `Layer.backward(_:inputGradient:update:)` updates a layer's parameters
+/// right after their gradients are made: an optimizer's update over a walk of
+/// them (`update { body in ... }`), or, for a kernel that makes a gradient and
+/// applies the optimizer's per-element rule where it is made, that rule.
+/// `Trainer` makes one per step; containers hand their parts `prefixed` ones,
+/// so every parameter keeps its name in the model (its slots are found by it).
+public final class ParameterUpdate {
+    private let prefix: String
+    private let walk: (ParameterWalk) throws -> Void
+    private let rule: (_ name: String, _ shape: [Int], _ kernel: RuleKernel?) throws -> Bool
+
+    /// A kernel given an optimizer's rule with the parameter's slots.
+    typealias RuleKernel = (UnsafePointer<ck_update_rule>) throws -> Void
+
+    /// `walk` updates the parameters a walk covers; `rule` applies the rule
+    /// for parameter `name` with the kernel (nil: only asks), false when there
+    /// is none.
+    init(prefix: String = "", walk: @escaping (ParameterWalk) throws -> Void,
+         rule: @escaping (_ name: String, _ shape: [Int], _ kernel: RuleKernel?) throws -> Bool) {
+        self.prefix = prefix
+        self.walk = walk
+        self.rule = rule
+    }
+
+    /// Updates the parameters `each` walks (named as the layer names them).
+    public func callAsFunction(_ each: ParameterWalk) throws {
+        let p = prefix
+        if p.isEmpty { return try walk(each) }
+        try walk { body in
+            try withoutActuallyEscaping(body) { body in
+                try each { name, value, gradient in try body(p + name, &value, &gradient) }
+            }
+        }
+    }
+
+    /// The same update for a part whose parameters are named `prefix` + name.
+    public func prefixed(_ p: String) -> ParameterUpdate { ParameterUpdate(prefix: prefix + p, walk: walk, rule: rule) }
+
+    /// True when the optimizer has a per-element rule a kernel can apply.
+    func hasRule() throws -> Bool { try rule("", [], nil) }
+
+    /// Updates parameter `name` (of `shape`) by `kernel`, which makes its
+    /// gradient and applies the rule it is given; false, calling nothing,
+    /// when the optimizer has no rule.
+    @discardableResult
+    func fused(_ name: String, shape: [Int], by kernel: RuleKernel) throws -> Bool {
+        try withoutActuallyEscaping(kernel) { k in try rule(prefix + name, shape, k) }
+    }
+}
+
 extension Layer {
     public var inputCount: ClosedRange<Int> { 1...1 }
 
@@ -82,7 +135,7 @@ extension Layer {
         [try backward(dy, inputGradient: inputGradient)]
     }
 
-    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor {
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ParameterUpdate) throws -> Tensor {
         let dx = try backward(dy, inputGradient: inputGradient)
         if !parameterNames.isEmpty { try update { body in try updateParameters(body) } }
         return dx

@@ -119,13 +119,13 @@ public struct Sequential: Network {
         try backward(dy, inputGradient: inputGradient, update: nil)
     }
 
-    /// Each layer's parameters are updated right after its own backward pass
-    /// (names prefixed as in `updateParameters`).
-    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: (ParameterWalk) throws -> Void) throws -> Tensor {
-        try withoutActuallyEscaping(update) { update in try backward(dy, inputGradient: inputGradient, update: .some(update)) }
+    /// Each layer's parameters are updated in or right after its own backward
+    /// pass (names prefixed as in `updateParameters`).
+    public mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ParameterUpdate) throws -> Tensor {
+        try backward(dy, inputGradient: inputGradient, update: .some(update))
     }
 
-    private mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ((ParameterWalk) throws -> Void)?) throws -> Tensor {
+    private mutating func backward(_ dy: Tensor, inputGradient: Bool, update: ParameterUpdate?) throws -> Tensor {
         // A layer needs its input gradient only if some earlier layer has
         // parameters (or the caller asked): so after parameterless front layers
         // (Reshape before an LSTM, Flatten) the first trainable layer skips it.
@@ -136,9 +136,11 @@ public struct Sequential: Network {
         var g = dy
         for i in layers.indices.reversed() {
             if !inputGradient && i < first { return .empty }
-            g = try layers[i].backward(g, inputGradient: inputGradient || i > first)
-            if let update, !layers[i].parameterNames.isEmpty {
-                try update { body in try layers[i].updateParameters(prefix: "layers.\(i).", body) }
+            let wants = inputGradient || i > first
+            if let update {
+                g = try layers[i].backward(g, inputGradient: wants, update: update.prefixed("layers.\(i)."))
+            } else {
+                g = try layers[i].backward(g, inputGradient: wants)
             }
         }
         return g

@@ -1,3 +1,5 @@
+import CKernels
+
 // Adagrad, Adadelta and RMSProp: per-weight learning rates from accumulated squared gradients.
 
 /// TF1 Adagrad (spec §8.3): n ← n + g²; w ← w − lr·g/√n. Slot "accumulator" starts at 0.1.
@@ -13,15 +15,9 @@ public struct Adagrad: Optimizer {
     public var summary: String { "Adagrad(lr \(learningRate))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accumulator", initialAccumulatorValue)] }
 
-    public mutating func update(_ each: ParameterWalk) throws {
+    public func rule() throws -> UpdateRule? {
         try Self.validate(initialAccumulatorValue, "Adagrad initial accumulator", initialAccumulatorValue > 0)
-        let lr = learningRate
-        try each { name, w, g in
-            var n = takeSlot(name, "accumulator", like: w)
-            defer { putSlot(name, "accumulator", n) }
-            try Kernels.adagradUpdate(w: &w, g: g, accum: &n, lr: lr)
-        }
-        step += 1
+        return UpdateRule(kind: Int32(CK_RULE_ADAGRAD), arguments: [learningRate], slots: ["accumulator"])
     }
 }
 
@@ -40,14 +36,8 @@ public struct Adadelta: Optimizer {
     public var summary: String { "Adadelta(lr \(learningRate), rho \(rho), epsilon \(epsilon))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accum", 0), ("accum_update", 0)] }
 
-    public mutating func update(_ each: ParameterWalk) throws {
-        let (lr, rho, eps) = (learningRate, rho, epsilon)
-        try each { name, w, g in
-            var a = takeSlot(name, "accum", like: w), d = takeSlot(name, "accum_update", like: w)
-            defer { putSlot(name, "accum", a); putSlot(name, "accum_update", d) }
-            try Kernels.adadeltaUpdate(w: &w, g: g, accum: &a, accumUpdate: &d, lr: lr, rho: rho, epsilon: eps)
-        }
-        step += 1
+    public func rule() throws -> UpdateRule? {
+        UpdateRule(kind: Int32(CK_RULE_ADADELTA), arguments: [learningRate, rho, epsilon], slots: ["accum", "accum_update"])
     }
 }
 
@@ -71,18 +61,8 @@ public struct RMSProp: Optimizer {
     public var summary: String { "RMSProp(lr \(learningRate), decay \(decay), momentum \(momentum)\(centered ? ", centered" : ""))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("rms", 1), ("momentum", 0)] + (centered ? [("mg", 0)] : []) }
 
-    public mutating func update(_ each: ParameterWalk) throws {
-        let (lr, decay, mu, eps, centered) = (learningRate, decay, momentum, epsilon, centered)
-        try each { name, w, g in
-            var ms = takeSlot(name, "rms", like: w), mom = takeSlot(name, "momentum", like: w)
-            var mg = centered ? takeSlot(name, "mg", like: w) : Tensor.empty
-            defer {
-                putSlot(name, "rms", ms); putSlot(name, "momentum", mom)
-                if centered { putSlot(name, "mg", mg) }
-            }
-            try Kernels.rmspropUpdate(w: &w, g: g, ms: &ms, mom: &mom, mg: &mg, lr: lr, decay: decay, momentum: mu,
-                                      epsilon: eps, centered: centered)
-        }
-        step += 1
+    public func rule() throws -> UpdateRule? {
+        UpdateRule(kind: Int32(CK_RULE_RMSPROP), arguments: [learningRate, decay, momentum, epsilon], flag: centered,
+                   slots: ["rms", "momentum"] + (centered ? ["mg"] : []))
     }
 }

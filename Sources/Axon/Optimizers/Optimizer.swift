@@ -1,6 +1,8 @@
+import CKernels
+
 /// Updates every parameter of a model from the gradients of its last backward
 /// pass, with the exact per-element rules of tf.compat.v1.train (spec §8),
-/// through the fused C kernels.
+/// through the fused C kernels (`ck_update_apply`).
 ///
 /// Slot variables are kept in `slots` under "<parameter name>/<slot>", e.g.
 /// "layers.3.kernel/momentum", so a checkpoint can save and restore them by name.
@@ -29,8 +31,26 @@ public protocol Optimizer: Sendable {
     /// increments `step` and advances any scalar state. The rules are per
     /// element, so the walk may cover part of a model: `Trainer` updates each
     /// layer right after its backward pass, from the same `step` and scalar
-    /// state, and advances them once.
+    /// state, and advances them once. Axon's optimizers apply `rule()` (the
+    /// default); one of your own may implement this instead.
     mutating func update(_ each: ParameterWalk) throws
+    /// This step's per-element rule, the same for every parameter (throws when
+    /// a hyper-parameter is out of range); nil for an optimizer that
+    /// implements `update` itself.
+    func rule() throws -> UpdateRule?
+    /// Counts one update: increments `step` and advances any scalar state.
+    mutating func advance()
+}
+
+/// One step of a per-element rule of spec §8 as the C kernels take it
+/// (`ck_update_rule`): which rule, its arguments for this step, and the names
+/// of the slots it updates, in the kernel's order.
+public struct UpdateRule: Sendable {
+    var kind: Int32
+    var arguments: [Float]
+    var flag = false
+    var globalStep: Int64 = 0
+    var slots: [String] = []
 }
 
 /// A walk over parameters: calls its argument with each parameter's name, value
@@ -42,6 +62,49 @@ extension Optimizer {
     public mutating func update<Model: Layer>(_ model: inout Model) throws {
         try update { body in try model.updateParameters(body) }
     }
+
+    public mutating func update(_ each: ParameterWalk) throws {
+        guard let r = try rule() else { preconditionFailure("\(summary): implement update(_:) or rule()") }
+        try each { name, w, g in
+            guard g.count == w.count else {
+                throw AxonError.invalidArgument("\(summary): \(name) has \(g.count) gradient values for \(w.count) weights (run backward first)")
+            }
+            try withRule(r, for: name, shape: w.shape) { rule in try Kernels.applyUpdate(rule, w: &w, g: g) }
+        }
+        advance()
+    }
+
+    /// One update of the parameter `name` (of `shape`) by a kernel that makes
+    /// its gradient and applies the rule where it is made (`Dense`): `kernel`
+    /// gets this step's rule with the parameter's slots; `step` and scalar
+    /// state then advance as in `update`. False, calling nothing, for an
+    /// optimizer without a rule.
+    mutating func update(_ name: String, shape: [Int], by kernel: (UnsafePointer<ck_update_rule>) throws -> Void) throws -> Bool {
+        guard let r = try rule() else { return false }
+        try withRule(r, for: name, shape: shape, kernel)
+        advance()
+        return true
+    }
+
+    /// Calls `body` with `r` as a `ck_update_rule` whose slot arrays are the
+    /// storage of the parameter's slots, moved out of `slots` (created at their
+    /// initial values when missing) and put back after.
+    private mutating func withRule(_ r: UpdateRule, for name: String, shape: [Int],
+                                   _ body: (UnsafePointer<ck_update_rule>) throws -> Void) throws {
+        func take(_ k: Int) -> Tensor? { k < r.slots.count ? takeSlot(name, r.slots[k], shape: shape) : nil }
+        var (a, b, c) = (take(0), take(1), take(2))
+        defer { for (k, t) in [a, b, c].enumerated() where k < r.slots.count { putSlot(name, r.slots[k], t!) } }
+        let h = r.arguments + [Float](repeating: 0, count: 6 - r.arguments.count)
+        try withPointers([], &a, &b, &c) { _, s0, s1, s2 in
+            var rule = ck_update_rule(kind: r.kind, flag: r.flag ? 1 : 0, step: r.globalStep,
+                                      h: (h[0], h[1], h[2], h[3], h[4], h[5]), slot: (s0, s1, s2))
+            try body(&rule)
+        }
+    }
+
+    public func rule() throws -> UpdateRule? { nil }
+
+    public mutating func advance() { step += 1 }
 
     public var scalarState: [String: Float] {
         get { [:] }
@@ -63,9 +126,9 @@ extension Optimizer {
     /// Moves the slot `name` of `parameter` out of `slots` (created at its initial
     /// value when missing); hand it back with `putSlot`. Moving keeps the storage
     /// uniquely referenced, so the update runs in place.
-    mutating func takeSlot(_ parameter: String, _ name: String, like w: Tensor) -> Tensor {
-        if let t = slots.removeValue(forKey: parameter + "/" + name), t.shape == w.shape { return t }
-        return Tensor(repeating: slotInitialValues.first { $0.slot == name }?.value ?? 0, shape: w.shape)
+    mutating func takeSlot(_ parameter: String, _ name: String, shape: [Int]) -> Tensor {
+        if let t = slots.removeValue(forKey: parameter + "/" + name), t.shape == shape { return t }
+        return Tensor(repeating: slotInitialValues.first { $0.slot == name }?.value ?? 0, shape: shape)
     }
 
     mutating func putSlot(_ parameter: String, _ name: String, _ t: Tensor) {
@@ -85,11 +148,9 @@ public struct GradientDescent: Optimizer {
     public init(learningRate: Float = 0.01) { self.learningRate = learningRate }
     public var summary: String { "GradientDescent(lr \(learningRate))" }
 
-    public mutating func update(_ each: ParameterWalk) throws {
+    public func rule() throws -> UpdateRule? {
         try Self.validate(learningRate, "GradientDescent learning rate", learningRate >= 0)
-        let lr = learningRate
-        try each { _, w, g in try Kernels.sgdUpdate(w: &w, g: g, lr: lr) }
-        step += 1
+        return UpdateRule(kind: Int32(CK_RULE_SGD), arguments: [learningRate])
     }
 }
 
@@ -109,16 +170,11 @@ public struct Momentum: Optimizer {
     public var summary: String { "Momentum(lr \(learningRate), momentum \(momentum)\(nesterov ? ", nesterov" : ""))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("momentum", 0)] }
 
-    public mutating func update(_ each: ParameterWalk) throws {
+    public func rule() throws -> UpdateRule? {
         try Self.validate(learningRate, "Momentum learning rate", learningRate >= 0)
         try Self.validate(momentum, "Momentum momentum", momentum >= 0)
-        let (lr, mu, nes) = (learningRate, momentum, nesterov)
-        try each { name, w, g in
-            var a = takeSlot(name, "momentum", like: w)
-            defer { putSlot(name, "momentum", a) }
-            try Kernels.momentumUpdate(w: &w, g: g, accum: &a, lr: lr, momentum: mu, nesterov: nes)
-        }
-        step += 1
+        return UpdateRule(kind: Int32(CK_RULE_MOMENTUM), arguments: [learningRate, momentum], flag: nesterov,
+                          slots: ["momentum"])
     }
 }
 
@@ -154,18 +210,16 @@ public struct Adam: Optimizer {
         }
     }
 
-    public mutating func update(_ each: ParameterWalk) throws {
+    public func rule() throws -> UpdateRule? {
         try Self.validate(learningRate, "Adam learning rate", learningRate >= 0)
         try Self.validate(beta1, "Adam beta1", beta1 >= 0 && beta1 < 1)
         try Self.validate(beta2, "Adam beta2", beta2 >= 0 && beta2 < 1)
         try Self.validate(epsilon, "Adam epsilon", epsilon >= 0)
         let lrT = learningRate * (1 - beta2Power).squareRoot() / (1 - beta1Power)
-        let (b1, b2, eps) = (beta1, beta2, epsilon)
-        try each { name, w, g in
-            var m = takeSlot(name, "m", like: w), v = takeSlot(name, "v", like: w)
-            defer { putSlot(name, "m", m); putSlot(name, "v", v) }
-            try Kernels.adamUpdate(w: &w, g: g, m: &m, v: &v, lrT: lrT, beta1: b1, beta2: b2, epsilon: eps)
-        }
+        return UpdateRule(kind: Int32(CK_RULE_ADAM), arguments: [lrT, beta1, beta2, epsilon], slots: ["m", "v"])
+    }
+
+    public mutating func advance() {
         beta1Power *= beta1
         beta2Power *= beta2
         step += 1

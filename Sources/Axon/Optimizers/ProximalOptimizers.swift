@@ -1,3 +1,5 @@
+import CKernels
+
 // The optimizers with L1/L2 strengths in their update: ProximalGradientDescent,
 // ProximalAdagrad, AdagradDA and Ftrl.
 
@@ -15,10 +17,8 @@ public struct ProximalGradientDescent: Optimizer {
     }
     public var summary: String { "ProximalGradientDescent(lr \(learningRate), l1 \(l1), l2 \(l2))" }
 
-    public mutating func update(_ each: ParameterWalk) throws {
-        let (lr, l1, l2) = (learningRate, l1, l2)
-        try each { _, w, g in try Kernels.proximalSGDUpdate(w: &w, g: g, lr: lr, l1: l1, l2: l2) }
-        step += 1
+    public func rule() throws -> UpdateRule? {
+        UpdateRule(kind: Int32(CK_RULE_PROXIMAL_SGD), arguments: [learningRate, l1, l2])
     }
 }
 
@@ -39,14 +39,8 @@ public struct ProximalAdagrad: Optimizer {
     public var summary: String { "ProximalAdagrad(lr \(learningRate), l1 \(l1), l2 \(l2))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accumulator", initialAccumulatorValue)] }
 
-    public mutating func update(_ each: ParameterWalk) throws {
-        let (lr, l1, l2) = (learningRate, l1, l2)
-        try each { name, w, g in
-            var n = takeSlot(name, "accumulator", like: w)
-            defer { putSlot(name, "accumulator", n) }
-            try Kernels.proximalAdagradUpdate(w: &w, g: g, accum: &n, lr: lr, l1: l1, l2: l2)
-        }
-        step += 1
+    public func rule() throws -> UpdateRule? {
+        UpdateRule(kind: Int32(CK_RULE_PROXIMAL_ADAGRAD), arguments: [learningRate, l1, l2], slots: ["accumulator"])
     }
 }
 
@@ -72,15 +66,9 @@ public struct AdagradDA: Optimizer {
         [("gradient_accumulator", 0), ("gradient_squared_accumulator", initialGradientSquaredAccumulatorValue)]
     }
 
-    public mutating func update(_ each: ParameterWalk) throws {
-        let (lr, l1, l2, t) = (learningRate, l1, l2, Int64(step))
-        try each { name, w, g in
-            var ga = takeSlot(name, "gradient_accumulator", like: w)
-            var gs = takeSlot(name, "gradient_squared_accumulator", like: w)
-            defer { putSlot(name, "gradient_accumulator", ga); putSlot(name, "gradient_squared_accumulator", gs) }
-            try Kernels.adagradDAUpdate(w: &w, g: g, gacc: &ga, gsq: &gs, lr: lr, l1: l1, l2: l2, globalStep: t)
-        }
-        step += 1
+    public func rule() throws -> UpdateRule? {
+        UpdateRule(kind: Int32(CK_RULE_ADAGRAD_DA), arguments: [learningRate, l1, l2], globalStep: Int64(step),
+                   slots: ["gradient_accumulator", "gradient_squared_accumulator"])
     }
 }
 
@@ -108,14 +96,8 @@ public struct Ftrl: Optimizer {
     public var summary: String { "Ftrl(lr \(learningRate), power \(learningRatePower), l1 \(l1), l2 \(l2))" }
     public var slotInitialValues: [(slot: String, value: Float)] { [("accum", initialAccumulatorValue), ("linear", 0)] }
 
-    public mutating func update(_ each: ParameterWalk) throws {
-        let (lr, p, l1, l2, s, b) = (learningRate, learningRatePower, l1, l2, l2Shrinkage, beta)
-        try each { name, w, g in
-            var n = takeSlot(name, "accum", like: w), z = takeSlot(name, "linear", like: w)
-            defer { putSlot(name, "accum", n); putSlot(name, "linear", z) }
-            try Kernels.ftrlUpdate(w: &w, g: g, accum: &n, linear: &z, lr: lr, lrPower: p, l1: l1, l2: l2,
-                                   l2Shrinkage: s, beta: b)
-        }
-        step += 1
+    public func rule() throws -> UpdateRule? {
+        UpdateRule(kind: Int32(CK_RULE_FTRL), arguments: [learningRate, learningRatePower, l1, l2, l2Shrinkage, beta],
+                   slots: ["accum", "linear"])
     }
 }

@@ -286,12 +286,20 @@ public final class Trainer {
     private func backwardUpdatingEachLayer<Model: Layer>(_ model: inout Model, _ gradient: Tensor) throws {
         let start = (step: optimizer.step, state: optimizer.scalarState)
         var end: (step: Int, state: [String: Float])?
-        _ = try model.backward(gradient, inputGradient: false) { walk in
-            optimizer.step = start.step
-            optimizer.scalarState = start.state
-            try optimizer.update(walk)
-            end = (optimizer.step, optimizer.scalarState)
-        }
+        let update = ParameterUpdate(walk: { walk in
+            self.optimizer.step = start.step
+            self.optimizer.scalarState = start.state
+            try self.optimizer.update(walk)
+            end = (self.optimizer.step, self.optimizer.scalarState)
+        }, rule: { name, shape, kernel in
+            guard let kernel else { return try self.optimizer.rule() != nil }
+            self.optimizer.step = start.step
+            self.optimizer.scalarState = start.state
+            guard try self.optimizer.update(name, shape: shape, by: kernel) else { return false }
+            end = (self.optimizer.step, self.optimizer.scalarState)
+            return true
+        })
+        _ = try model.backward(gradient, inputGradient: false, update: update)
         if let end {
             optimizer.step = end.step
             optimizer.scalarState = end.state
