@@ -200,16 +200,17 @@ static void forward_group(const ck_conv2d_params *p, const conv_geom *g, const f
  * where groups of whole images would leave cores idle. The cut depends on the
  * sizes and the core count only, so the bits do not depend on the thread count.
  * The threads build the patches too (built by one, the other core waited: 2%
- * of batch-1 Inception-v3): with w packed, each block its own rows right
- * before its product; otherwise all of them first, a share each. */
+ * of batch-1 Inception-v3): with w packed and blocks of rows, each block its
+ * own rows right before its product; otherwise all of them first, a share
+ * each. */
 static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                           const float *w, const ck_packed_b *wp, const float *b, int activation,
                           float *y, float *cols, int nb) {
     const int O = p->o, rows = nb * g->oh * g->ow;
     const int kkc = g->kkc, par = conv_want_parallel((double)rows * kkc);
     if (g->pointwise) cols = (float *)x;
-    if (wp) { /* w already packed: blocks of rows, each reading all of it */
-        const ck_gemm_plan pl = ck_plan_gemm_rows(rows, O, kkc);
+    const ck_gemm_plan pl = ck_plan_gemm(rows, O, kkc);
+    if (wp && pl.by_rows) { /* w already packed: blocks of rows, each reading all of it */
         CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
             int r0, r1;
             ck_plan_span(&pl, blk, &r0, &r1);
@@ -229,11 +230,18 @@ static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const f
             im2col_span(p, g, x, r0, r1, 0, kkc, cols + (size_t)r0 * kkc);
         });
     }
-    const ck_gemm_plan pl = ck_plan_gemm(rows, O, g->kkc);
+    /* Fewer pixels than filters (Inception-v3's 8×8 layers): blocks of
+     * columns, each reading its own part of the packed w once for all rows
+     * (blocks of rows would each read all of w, from memory at batch 1). */
     CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
-        int r0, r1, c0, c1;
-        ck_sgemm_block(&pl, blk, 0, 0, rows, O, g->kkc, 1.0f, cols, g->kkc, w, O, 0.0f, y, O,
-                       &r0, &r1, &c0, &c1);
+        int r0 = 0, r1 = rows, c0, c1;
+        if (wp) {
+            ck_plan_span(&pl, blk, &c0, &c1);
+            ck_gemm_serial_packed_cols(0, rows, 1.0f, cols, kkc, wp, c0, c1, 0.0f, y, O);
+        } else {
+            ck_sgemm_block(&pl, blk, 0, 0, rows, O, kkc, 1.0f, cols, kkc, w, O, 0.0f, y, O,
+                           &r0, &r1, &c0, &c1);
+        }
         ck_bias_act(y, O, r0, r1, c0, c1, b, activation);
     });
 }

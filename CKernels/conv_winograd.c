@@ -374,7 +374,7 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
             float *mk = mm + k * sm;
             if (packed)
                 ck_axon_sgemm_packed(path, 0, 0, nt, O, C, 1.0f, vk, C, u + k * plane, O,
-                                     up + k * packed, 0.0f, mk, O);
+                                     up + k * packed, 0, O, 0.0f, mk, O);
             else
                 ck_gemm_serial_on(path, 0, 0, nt, O, C, 1.0f, vk, C, u + k * plane, O, 0.0f, mk, O);
         }

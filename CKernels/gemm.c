@@ -26,11 +26,17 @@ static int row_align(int path) {
     return path == CK_GEMM_AVX512 ? 8 : path == CK_GEMM_AVX2 ? 6 : CK_GEMM_ALIGN;
 }
 
+/* Blocks of columns hold whole slivers of a packed B (ck_axon_sliver_width:
+ * 32 on AVX-512), so each block can read its part of one packed copy. */
+static int col_align(int path, int n) {
+    return path == CK_GEMM_BLAS ? CK_GEMM_ALIGN : ck_axon_sliver_width(path, n);
+}
+
 static ck_gemm_plan plan(int path, int m, int n, int k, int by_rows) {
     ck_gemm_plan pl;
     pl.by_rows = by_rows;
     pl.len = pl.by_rows ? m : n;
-    pl.align = pl.by_rows ? row_align(path) : CK_GEMM_ALIGN;
+    pl.align = pl.by_rows ? row_align(path) : col_align(path, n);
     int nb = ck_imax(1, omp_get_num_procs());
     if ((double)m * n * k < CK_GEMM_SERIAL_WORK) nb = 1;
     pl.nblocks = ck_imin(nb, ck_imax(1, pl.len / pl.align));
@@ -157,15 +163,22 @@ ck_packed_b ck_pack_b(int pack, int trans_b, int k, int n, const float *b, int l
     return pack_b_on(ck_gemm_get_path(), pack, trans_b, k, n, b, ldb);
 }
 
-void ck_gemm_serial_packed(int trans_a, int m, float alpha, const float *a, int lda,
-                           const ck_packed_b *pb, float beta, float *c, int ldc) {
+void ck_gemm_serial_packed_cols(int trans_a, int m, float alpha, const float *a, int lda,
+                                const ck_packed_b *pb, int c0, int c1, float beta, float *c,
+                                int ldc) {
     if (!pb->packed) {
-        ck_gemm_serial_on(pb->path, trans_a, pb->trans_b, m, pb->n, pb->k, alpha, a, lda, pb->b,
-                          pb->ldb, beta, c, ldc);
+        const float *b = pb->b + (pb->trans_b ? (size_t)c0 * pb->ldb : (size_t)c0);
+        ck_gemm_serial_on(pb->path, trans_a, pb->trans_b, m, c1 - c0, pb->k, alpha, a, lda, b,
+                          pb->ldb, beta, c + c0, ldc);
         return;
     }
     ck_axon_sgemm_packed(pb->path, trans_a, pb->trans_b, m, pb->n, pb->k, alpha, a, lda, pb->b,
-                         pb->ldb, pb->packed, beta, c, ldc);
+                         pb->ldb, pb->packed, c0, c1, beta, c, ldc);
+}
+
+void ck_gemm_serial_packed(int trans_a, int m, float alpha, const float *a, int lda,
+                           const ck_packed_b *pb, float beta, float *c, int ldc) {
+    ck_gemm_serial_packed_cols(trans_a, m, alpha, a, lda, pb, 0, pb->n, beta, c, ldc);
 }
 
 int ck_sgemm(int trans_a, int trans_b, int m, int n, int k, float alpha,

@@ -264,21 +264,23 @@ void ck_axon_pack_b(int isa, int trans_b, int k, int n, const float *b, int ldb,
 }
 
 /* The driver: op(B) is packed panel by panel into the thread's buffer, or
- * read from a whole packed copy (packed != NULL, ck_axon_pack_b's layout). */
+ * read from a whole packed copy (packed != NULL, ck_axon_pack_b's layout), of
+ * which only columns [c0, c1) may be wanted (c0 a multiple of the slivers'
+ * width; without a packed copy, the whole width). */
 static void axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb, const float *packed,
-                       float beta, float *c, int ldc) {
+                       int c0, int c1, float beta, float *c, int ldc) {
     const int avx512 = wide_512(isa, n);
     const int mr = avx512 ? MR_512 : MR_AVX2, nr = avx512 ? NR_512 : NR_AVX2;
     const ukr_fn ukr = avx512 ? ukr_avx512 : ukr_avx2;
     const int ncap = packed ? 0 : ck_imin(NC, (n + nr - 1) / nr * nr);
     const int mcap = ck_imin(MC, (m + mr - 1) / mr * mr);
     const int kcap = ck_imin(KC, k);
-    const int direct = (n + nr - 1) / nr <= DIRECT_A_SLIVERS;
-    if (m <= 0 || n <= 0) return;
+    const int direct = (c1 - c0 + nr - 1) / nr <= DIRECT_A_SLIVERS;
+    if (m <= 0 || c1 <= c0) return;
     if (k <= 0) { /* C = beta·C; beta = 0 does not read C */
         for (int i = 0; i < m; i++)
-            for (int j = 0; j < n; j++) {
+            for (int j = c0; j < c1; j++) {
                 float *cij = c + (size_t)i * ldc + j;
                 *cij = beta == 0.0f ? 0.0f : beta * *cij;
             }
@@ -286,14 +288,17 @@ static void axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, f
     }
     float *buf = ck_buffer_grow(&pack_buf, (size_t)kcap * (ncap + mcap) + (size_t)mr * nr);
     if (!buf) {
-        sgemm_naive(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+        sgemm_naive(trans_a, trans_b, m, c1 - c0, k, alpha, a, lda,
+                    b + (trans_b ? (size_t)c0 * ldb : (size_t)c0), ldb, beta, c + c0, ldc);
         return;
     }
     float *pa = buf + (size_t)kcap * ncap;
     float *tile = pa + (size_t)kcap * mcap;
     const long rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
-    for (int j0 = 0; j0 < n; j0 += NC) {
+    for (int j0 = c0 / NC * NC; j0 < c1; j0 += NC) {
         const int nc = ck_imin(NC, n - j0);
+        /* The wanted slivers of this panel: [lo, hi) from j0. */
+        const int lo = ck_imax(c0, j0) - j0, hi = ck_imin(c1, j0 + nc) - j0;
         for (int p0 = 0; p0 < k; p0 += KC) {
             const int kc = ck_imin(KC, k - p0);
             const float bet = p0 == 0 ? beta : 1.0f;
@@ -310,13 +315,13 @@ static void axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, f
                  * while A's block streams from L2; or, when the whole packed B
                  * panel fits in L2, row sliver by row sliver, so that C is
                  * written in whole rows (small K: storing C dominates). */
-                const int ns = (nc + nr - 1) / nr, ms = (mc + mr - 1) / mr;
-                const int rows_outer = (size_t)kc * nc * sizeof(float) <= B_PANEL_L2;
+                const int ns = (hi - lo + nr - 1) / nr, ms = (mc + mr - 1) / mr;
+                const int rows_outer = (size_t)kc * (hi - lo) * sizeof(float) <= B_PANEL_L2;
                 for (int t = 0; t < ns * ms; t++) {
-                    const int js = (rows_outer ? t % ns : t / ms) * nr;
+                    const int js = lo + (rows_outer ? t % ns : t / ms) * nr;
                     const int is = (rows_outer ? t / ns : t % ms) * mr;
                     {
-                        const int cols = ck_imin(nr, nc - js);
+                        const int cols = ck_imin(nr, hi - js);
                         const float *bs = pb + (size_t)js * kc;
                         const int rows = ck_imin(mr, mc - is);
                         const float *as = pa + (size_t)is * kc;
@@ -349,13 +354,21 @@ static void axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, f
 void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
                    const float *a, int lda, const float *b, int ldb, float beta,
                    float *c, int ldc) {
-    axon_sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, beta, c, ldc);
+    axon_sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, NULL, 0, n, beta, c, ldc);
 }
+
+int ck_axon_sliver_width(int isa, int n) { return wide_512(isa, n) ? NR_512 : NR_AVX2; }
 
 void ck_axon_sgemm_packed(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, const float *packed,
-                          float beta, float *c, int ldc) {
-    axon_sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, packed, beta, c, ldc);
+                          int c0, int c1, float beta, float *c, int ldc) {
+    if (c0 % ck_axon_sliver_width(isa, n) != 0) packed = NULL; /* not on a sliver: unpacked */
+    if (!packed) {
+        axon_sgemm(isa, trans_a, trans_b, m, c1 - c0, k, alpha, a, lda,
+                   b + (trans_b ? (size_t)c0 * ldb : (size_t)c0), ldb, NULL, 0, c1 - c0, beta, c + c0, ldc);
+        return;
+    }
+    axon_sgemm(isa, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, packed, c0, c1, beta, c, ldc);
 }
 
 /* y[j] = alpha * sum_p x[p * incx] * B(p, j) + beta * y[j], j < n, p < k, with

@@ -206,10 +206,15 @@ void ck_axon_sgemm(int isa, int trans_a, int trans_b, int m, int n, int k, float
 
 /* The same with op(B) read from a whole packed copy made by ck_axon_pack_b
  * (ck_axon_packed_b_floats floats, 64-byte aligned); b and ldb still name
- * op(B) itself (the fallback if the packing buffers cannot be allocated). */
+ * op(B) itself (the fallback if the packing buffers cannot be allocated).
+ * Only C's columns [c0, c1) are computed (0 and n: all of them); a c0 on a
+ * sliver boundary (a multiple of ck_axon_sliver_width) reads the packed copy,
+ * any other packs those columns as it goes. */
 void ck_axon_sgemm_packed(int isa, int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, const float *packed,
-                          float beta, float *c, int ldc);
+                          int c0, int c1, float beta, float *c, int ldc);
+/* The width of the packed slivers of a B n columns wide. */
+int ck_axon_sliver_width(int isa, int n);
 size_t ck_axon_packed_b_floats(int isa, int k, int n);
 void ck_axon_pack_b(int isa, int trans_b, int k, int n, const float *b, int ldb, float *dst);
 
@@ -220,8 +225,8 @@ void ck_axon_pack_b(int isa, int trans_b, int k, int n, const float *b, int ldb,
  * product then packs as before) on the BLAS path, without memory, for a B of
  * more than 8 MB, and with pack = 0 (products of a few rows, which go through
  * gemv and read B in place). Same results either way. The copy lives in a
- * per-thread buffer, so a thread holds one packed B at a time and uses it on
- * that thread only. */
+ * per-thread buffer, so a thread holds one packed B at a time (other threads
+ * may read it while the thread that packed it packs nothing else). */
 typedef struct {
     int path, trans_b, k, n, ldb;
     const float *b;
@@ -231,6 +236,10 @@ ck_packed_b ck_pack_b(int pack, int trans_b, int k, int n, const float *b, int l
 /* C [m x n] = alpha * op(A) * op(B) + beta * C, as ck_gemm_serial. */
 void ck_gemm_serial_packed(int trans_a, int m, float alpha, const float *a, int lda,
                            const ck_packed_b *pb, float beta, float *c, int ldc);
+/* The same for C's columns [c0, c1) only (c still points at column 0). */
+void ck_gemm_serial_packed_cols(int trans_a, int m, float alpha, const float *a, int lda,
+                                const ck_packed_b *pb, int c0, int c1, float beta, float *c,
+                                int ldc);
 
 /* Computes block `blk` of the plan with one single-threaded GEMM and
  * returns the rectangle of C it wrote: rows [*r0, *r1), columns [*c0, *c1).

@@ -566,8 +566,8 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
 
     // ck_conv2d_forward_cached keeps the prepared filter (Winograd's U, or the GEMM's packed
     // copy) between calls: the same bits as ck_conv2d_forward on every path (Winograd at batch 1
-    // and 16, a batch-1 GEMM cut over the threads, pointwise, image groups, direct), calls after
-    // the first included; a changed filter is used once the cache is cleared.
+    // and 16, a batch-1 GEMM cut over the threads by rows or by columns, pointwise, image groups,
+    // direct), calls after the first included; a changed filter is used once the cache is cleared.
     @Test func cachedForwardMatchesUncachedBits() {
         var rng = TestRNG(seed: 43)
         let shapes = [
@@ -577,6 +577,9 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
             Conv(n: 1, h: 12, w: 12, c: 48, kh: 1, kw: 1, o: 16, same: true),
             Conv(n: 5, h: 9, w: 9, c: 20, kh: 3, kw: 3, o: 40, sh: 2, sw: 1, same: true),
             Conv(n: 2, h: 12, w: 12, c: 1, kh: 5, kw: 5, o: 6, same: true),
+            // Fewer pixels than filters: blocks of columns of the packed filter (a ragged last one).
+            Conv(n: 1, h: 4, w: 4, c: 24, kh: 3, kw: 3, o: 100, same: true),
+            Conv(n: 1, h: 3, w: 3, c: 40, kh: 1, kw: 1, o: 72, same: true),
         ]
         var cache = ck_conv2d_cache()
         defer { ck_conv2d_cache_clear(&cache) }
