@@ -209,7 +209,7 @@ static void forward_split(const ck_conv2d_params *p, const conv_geom *g, const f
     const int O = p->o, rows = nb * g->oh * g->ow;
     const int kkc = g->kkc, par = conv_want_parallel((double)rows * kkc);
     if (g->pointwise) cols = (float *)x;
-    const ck_gemm_plan pl = ck_plan_gemm(rows, O, kkc);
+    const ck_gemm_plan pl = wp ? ck_plan_gemm_packed(rows, O, kkc) : ck_plan_gemm(rows, O, kkc);
     if (wp && pl.by_rows) { /* w already packed: blocks of rows, each reading all of it */
         CK_PAR_FOR(pl.nblocks > 1, for (int blk = 0; blk < pl.nblocks; blk++) {
             int r0, r1;

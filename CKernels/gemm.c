@@ -26,17 +26,11 @@ static int row_align(int path) {
     return path == CK_GEMM_AVX512 ? 8 : path == CK_GEMM_AVX2 ? 6 : CK_GEMM_ALIGN;
 }
 
-/* Blocks of columns hold whole slivers of a packed B (ck_axon_sliver_width:
- * 32 on AVX-512), so each block can read its part of one packed copy. */
-static int col_align(int path, int n) {
-    return path == CK_GEMM_BLAS ? CK_GEMM_ALIGN : ck_axon_sliver_width(path, n);
-}
-
-static ck_gemm_plan plan(int path, int m, int n, int k, int by_rows) {
+static ck_gemm_plan plan(int path, int m, int n, int k, int by_rows, int col_align) {
     ck_gemm_plan pl;
     pl.by_rows = by_rows;
     pl.len = pl.by_rows ? m : n;
-    pl.align = pl.by_rows ? row_align(path) : col_align(path, n);
+    pl.align = pl.by_rows ? row_align(path) : col_align;
     int nb = ck_imax(1, omp_get_num_procs());
     if ((double)m * n * k < CK_GEMM_SERIAL_WORK) nb = 1;
     pl.nblocks = ck_imin(nb, ck_imax(1, pl.len / pl.align));
@@ -49,9 +43,19 @@ static ck_gemm_plan plan(int path, int m, int n, int k, int by_rows) {
     return pl;
 }
 
-ck_gemm_plan ck_plan_gemm(int m, int n, int k) { return plan(ck_gemm_get_path(), m, n, k, m >= n); }
+ck_gemm_plan ck_plan_gemm(int m, int n, int k) {
+    return plan(ck_gemm_get_path(), m, n, k, m >= n, CK_GEMM_ALIGN);
+}
 
-ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k) { return plan(ck_gemm_get_path(), m, n, k, 1); }
+ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k) {
+    return plan(ck_gemm_get_path(), m, n, k, 1, CK_GEMM_ALIGN);
+}
+
+ck_gemm_plan ck_plan_gemm_packed(int m, int n, int k) {
+    const int path = ck_gemm_get_path();
+    return plan(path, m, n, k, m >= n,
+                path == CK_GEMM_BLAS ? CK_GEMM_ALIGN : ck_axon_sliver_width(path, n));
+}
 
 /* ck_sgemm_block on a given GEMM path. */
 static void block_on(int path, const ck_gemm_plan *pl, int blk, int trans_a, int trans_b,
@@ -232,7 +236,7 @@ int ck_sgemm_on(int path, int trans_a, int trans_b, int m, int n, int k, float a
     }
     CHECK(a != NULL && b != NULL);
 
-    ck_gemm_plan pl = plan(path, m, n, k, m >= n);
+    ck_gemm_plan pl = plan(path, m, n, k, m >= n, CK_GEMM_ALIGN);
     /* Inside someone else's parallel region the blocks run serially on the
      * calling thread (ck_par_ok): same cut, same bits, no nested
      * oversubscription. */

@@ -176,6 +176,10 @@ ck_gemm_plan ck_plan_gemm(int m, int n, int k);
 /* The same cut by rows whatever the shape (for a B packed once and read by
  * every block). */
 ck_gemm_plan ck_plan_gemm_rows(int m, int n, int k);
+/* ck_plan_gemm for a B packed once (ck_axon_pack_b): blocks of columns hold
+ * whole slivers of it (ck_axon_sliver_width, 32 on AVX-512), so each block
+ * reads its own part of the copy. */
+ck_gemm_plan ck_plan_gemm_packed(int m, int n, int k);
 
 /* One single-threaded GEMM (arguments as ck_sgemm's, already checked) on the
  * path chosen at load: cblas_sgemm or Axon's kernels. Every product in the
