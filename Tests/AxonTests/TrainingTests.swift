@@ -160,6 +160,28 @@ func everyLayerModel(seed: UInt64) -> Sequential {
         }
     }
 
+    /// A `ParameterUpdate` made from a walk alone (no rule for the kernels): each layer is
+    /// updated after its backward pass, the same bits as one update after, gradients kept.
+    @Test func parameterUpdateFromAWalkAlone() throws {
+        func model() -> Sequential { Sequential(seed: 5) { Dense(8, activation: .relu); Dense(3) } }
+        var (each, whole) = (model(), model())
+        var (o1, o2) = (Momentum(learningRate: 0.1), Momentum(learningRate: 0.1))
+        let x = try Tensor(shape: [5, 6], scalars: (0..<30).map { Float($0 % 7) / 7 - 0.4 })
+        let dy = try Tensor(shape: [5, 3], scalars: (0..<15).map { Float($0 % 4) / 4 - 0.3 })
+        for _ in 0..<3 {
+            _ = try each.forward(x, training: true)
+            _ = try each.backward(dy, inputGradient: false, update: ParameterUpdate { walk in try o1.update(walk) })
+            _ = try whole.forward(x, training: true)
+            _ = try whole.backward(dy, inputGradient: false)
+            try o2.update(&whole)
+        }
+        for ((n1, w1), (_, w2)) in zip(each.parameters, whole.parameters) {
+            #expect(w1.scalars.map(\.bitPattern) == w2.scalars.map(\.bitPattern), "\(n1)")
+        }
+        #expect(o1.slots.mapValues { $0.scalars } == o2.slots.mapValues { $0.scalars })
+        #expect(each.gradients.allSatisfy { !$0.1.scalars.isEmpty }, "a walk alone leaves every gradient stored")
+    }
+
     /// The same through a Graph (fan-out, Concatenate, Add, BatchNorm, depthwise).
     @Test(arguments: [0, 3, 7, 11])
     func eachNodeOfAGraphUpdatedInBackwardGivesTheSameBits(_ index: Int) throws {

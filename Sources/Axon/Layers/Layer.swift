@@ -89,6 +89,12 @@ public final class ParameterUpdate {
         self.rule = rule
     }
 
+    /// An update by `walk` alone (an optimizer's `update(_:)`, say): every
+    /// layer then updates its parameters after its backward pass.
+    public convenience init(_ walk: @escaping (ParameterWalk) throws -> Void) {
+        self.init(walk: walk, rule: { _, _, _ in false })
+    }
+
     /// Updates the parameters `each` walks (named as the layer names them).
     public func callAsFunction(_ each: ParameterWalk) throws {
         let p = prefix
