@@ -286,18 +286,19 @@ public final class Trainer {
     private func backwardUpdatingEachLayer<Model: Layer>(_ model: inout Model, _ gradient: Tensor) throws {
         let start = (step: optimizer.step, state: optimizer.scalarState)
         var end: (step: Int, state: [String: Float])?
+        // One partial update from the start state; its end state is kept when it ran.
+        func fromStart(_ body: () throws -> Bool) throws -> Bool {
+            optimizer.step = start.step
+            optimizer.scalarState = start.state
+            guard try body() else { return false }
+            end = (optimizer.step, optimizer.scalarState)
+            return true
+        }
         let update = ParameterUpdate(walk: { walk in
-            self.optimizer.step = start.step
-            self.optimizer.scalarState = start.state
-            try self.optimizer.update(walk)
-            end = (self.optimizer.step, self.optimizer.scalarState)
+            _ = try fromStart { try self.optimizer.update(walk); return true }
         }, rule: { name, shape, kernel in
             guard let kernel else { return try self.optimizer.rule() != nil }
-            self.optimizer.step = start.step
-            self.optimizer.scalarState = start.state
-            guard try self.optimizer.update(name, shape: shape, by: kernel) else { return false }
-            end = (self.optimizer.step, self.optimizer.scalarState)
-            return true
+            return try fromStart { try self.optimizer.update(name, shape: shape, by: kernel) }
         })
         _ = try model.backward(gradient, inputGradient: false, update: update)
         if let end {
