@@ -514,7 +514,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
     }
 
     // Stride 1 with at least 16 channels and filters and at least 64 tiles goes through
-    // Winograd (conv_winograd.c): F(4×4, 3×3), F(2×2, 5×5), F(2, 7) for 1×7 and 7×1, F(4, 3) for
+    // Winograd (conv_winograd.c): F(4×4, 3×3), F(2×2, 5×5), F(3, 7) for 1×7 and 7×1, F(4, 3) for
     // 1×3 and 3×1; forward and data gradient (the latter a Winograd forward of dz with the
     // turned filter, padded by k − 1 − p). Sizes no multiple of the tile leave part tiles at the
     // right and bottom edges; images smaller than one tile; more tiles than one block; every
@@ -560,6 +560,15 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
                 return (conv.forward(x, w, b, act: CK_ACT_RELU) + conv.backwardData(dz, w)).map(\.bitPattern)
             }
             #expect(runs[1] == runs[0] && runs[2] == runs[0], "\(conv): bits differ across thread counts")
+            // The transforms' AVX-512 versions (16 channels a vector) do each lane's operations
+            // in the same order: the same bits.
+            let isa = ck_isa_get()
+            for other in [CK_ISA_AVX2, CK_ISA_AVX512].map(\.rawValue) where ck_isa_supported(other) != 0 {
+                #expect(ck_isa_set(other) == ok)
+                let bits = (conv.forward(x, w, b, act: CK_ACT_RELU) + conv.backwardData(dz, w)).map(\.bitPattern)
+                #expect(bits == runs[2], "\(conv): ISA \(other) gives other bits")
+            }
+            #expect(ck_isa_set(isa) == ok)
         }
         print("Winograd vs naive, error over the largest output: forward \(worst.y), data gradient \(worst.dx)")
     }
