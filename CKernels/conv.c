@@ -5,11 +5,12 @@
  *   forward          direct (conv_direct.c) when the input has few channels
  *                    and few filters (ck_conv_direct_forward_fits); Winograd
  *                    (conv_winograd.c) for stride-1 3×3, 5×5, 1×7, 7×1, 1×3
- *                    and 3×1 with 16 or more channels and filters and 64 or
- *                    more tiles; otherwise im2col + GEMM over image groups
+ *                    and 3×1 with 16 or more channels and filters;
+ *                    otherwise im2col + GEMM over image groups
  *                    (conv_im2col.c);
- *   backward_data    Winograd for the same shapes (a forward convolution of
- *                    dz with the turned filter), otherwise im2col + GEMM
+ *   backward_data    Winograd for the same shapes with 64 or more tiles (a
+ *                    forward convolution of dz with the turned filter, whose
+ *                    U is made on every call), otherwise im2col + GEMM
  *                    (col2im of dz·wᵀ);
  *   backward_filter  direct for the same small layers when the workspace
  *                    holds its partial sums, otherwise im2col + GEMM in
