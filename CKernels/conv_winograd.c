@@ -120,7 +120,8 @@ typedef struct {
 } wino_axis;
 
 static const wino_axis F43 = {4, 3, 6, AT43, G43, BT6}, F25 = {2, 5, 6, AT25, G25, BT6},
-                       F37 = {3, 7, 9, AT37, G37, BT9}, F23 = {2, 3, 4, AT23, G23, BT4}, NONE = {1, 1, 1, ONE, ONE, ONE};
+                       F37 = {3, 7, 9, AT37, G37, BT9}, F23 = {2, 3, 4, AT23, G23, BT4},
+                       NONE = {1, 1, 1, ONE, ONE, ONE};
 
 /* Per-thread buffers: one for U (on the calling thread), one for a block's
  * V and M; the turned filter of a data gradient on the calling thread. */

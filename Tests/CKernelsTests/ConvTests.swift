@@ -516,8 +516,9 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
     // Stride 1 with at least 16 channels and filters goes through Winograd (conv_winograd.c):
     // F(4×4, 3×3) (F(2×2, 3×3) on fewer than 64 tiles), F(2×2, 5×5), F(3, 7) for 1×7 and 7×1,
     // F(4, 3) for 1×3 and 3×1; the forward pass on any number of tiles, the data gradient (a
-    // Winograd forward of dz with the turned filter, padded by k − 1 − p) on 64 or more. Sizes no multiple of the tile leave part tiles at the
-    // right and bottom edges; images smaller than one tile; more tiles than one block; every
+    // Winograd forward of dz with the turned filter, padded by k − 1 − p) on 64 or more. Sizes
+    // no multiple of the tile leave part tiles at the right and bottom edges; images smaller
+    // than one tile; more tiles than one block; every
     // activation; deep-MNIST's second convolution and Inception-v3's 5×5 and 1×7. The
     // transforms mix a tile's pixels, so an output near 0 carries the rounding of its larger
     // neighbours: the bound is on the error over the largest output, 1e-5 (measured: up to
@@ -567,6 +568,16 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
                 return (conv.forward(x, w, b, act: CK_ACT_RELU) + conv.backwardData(dz, w)).map(\.bitPattern)
             }
             #expect(runs[1] == runs[0] && runs[2] == runs[0], "\(conv): bits differ across thread counts")
+            // The transforms' AVX-512 versions (16 channels a vector) do each lane's operations
+            // in the same order: the same bits. (The ISA is process-wide: make test runs one
+            // test at a time.)
+            let isa = ck_isa_get()
+            for other in [CK_ISA_AVX2, CK_ISA_AVX512].map(\.rawValue) where ck_isa_supported(other) != 0 {
+                #expect(ck_isa_set(other) == ok)
+                let y = conv.forward(x, w, b, act: CK_ACT_RELU).map(\.bitPattern)
+                #expect(y == Array(runs[0].prefix(y.count)), "\(conv): ISA \(other) gives other bits")
+            }
+            #expect(ck_isa_set(isa) == ok)
         }
         print("Winograd vs naive, error over the largest output: forward \(worst.y), data gradient \(worst.dx)")
     }
