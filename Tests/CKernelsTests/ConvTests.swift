@@ -514,7 +514,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
     }
 
     // Stride 1 with at least 16 channels and filters goes through Winograd (conv_winograd.c):
-    // F(4×4, 3×3) (F(2×2, 3×3) on fewer than 64 tiles), F(2×2, 5×5), F(3, 7) for 1×7 and 7×1,
+    // F(4×4, 3×3) (F(2×2, 3×3) on fewer than 64 tiles), F(3×3, 5×5), F(3, 7) for 1×7 and 7×1,
     // F(4, 3) for 1×3 and 3×1; the forward pass on any number of tiles, the data gradient (a
     // Winograd forward of dz with the turned filter, padded by k − 1 − p) on 64 or more. Sizes
     // no multiple of the tile leave part tiles at the right and bottom edges; images smaller
@@ -522,7 +522,7 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
     // activation; deep-MNIST's second convolution and Inception-v3's 5×5 and 1×7. The
     // transforms mix a tile's pixels, so an output near 0 carries the rounding of its larger
     // neighbours: the bound is on the error over the largest output, 1e-5 (measured: up to
-    // 5e-6 for 3×3 on 448 channels, 1.7e-6 for 5×5, against 5e-7 for im2col + GEMM). The
+    // 5e-6 for 3×3 on 448 channels, 2.8e-6 for 5×5, against 5e-7 for im2col + GEMM). The
     // same bits on 1, 2 and 3 threads.
     @Test func winogradShapesMatchNaiveWithIdenticalBitsOnAnyThreadCount() {
         let shapes = [
