@@ -378,6 +378,15 @@ static size_t odd_lines(size_t n) {
     return (lines | 1) * 16;
 }
 
+/* M_k [nt × O] = V_k [nt × C] · U_k [C × O], from U_k's packed copy if any. */
+static void product(int path, size_t packed, int nt, int C, int O, const float *vk,
+                    const float *uk, const float *upk, float *mk) {
+    if (packed)
+        ck_axon_sgemm_packed(path, 0, 0, nt, O, C, 1.0f, vk, C, uk, O, upk, 0, O, 0.0f, mk, O);
+    else
+        ck_gemm_serial_on(path, 0, 0, nt, O, C, 1.0f, vk, C, uk, O, 0.0f, mk, O);
+}
+
 /* y = conv(x, w) + b, act, for parameters that fit. */
 static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *x,
                     const float *w, const float *b, int act, float *y, ck_conv2d_cache *cache) {
@@ -415,9 +424,34 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
     if (fill && packed)
         CK_PAR_FOR(par, for (int k = 0; k < a2; k++)
             ck_axon_pack_b(path, 0, C, O, u + k * plane, O, u + ulen + k * packed););
-    int failed = 0;
     const wino_input input = ws->input[ck_use_avx512()];
     const wino_output output = ws->output[ck_use_avx512()];
+    if (par && blocks > 1 && tiles < W_TILES_MIN && a2 >= 2 * procs) {
+        /* Few tiles on several cores (Inception-v3's 8×8 layers at batch 1:
+         * 16 tiles, U up to 11 MB): the cores share out the α² products, each
+         * reading only its part of U, for all the tiles; the transforms go by
+         * tiles. Blocks of tiles would each read all of U from memory for a
+         * few rows of product. The same products, so the same bits. */
+        const size_t sv = odd_lines((size_t)tiles * C), sm = odd_lines((size_t)tiles * O);
+        float *v = ck_buffer_grow(&vm_buf, a2 * (sv + sm) + C + (size_t)tiles * O);
+        if (!v) return 0;
+        float *mm = v + a2 * sv, *zeros = mm + a2 * sm, *spare = zeros + C; /* a tile's O each */
+        memset(zeros, 0, sizeof(float) * C);
+        CK_PAR_FOR(1, for (int t = 0; t < tiles; t++) {
+            const int img = t / (th * tw), rest = t % (th * tw);
+            input(p, x + (size_t)img * g->in_img, rest / tw * mv - g->pt, rest % tw * mh - g->pl,
+                  zeros, v + (size_t)t * C, sv);
+        });
+        CK_PAR_FOR(1, for (int k = 0; k < a2; k++)
+            product(path, packed, tiles, C, O, v + k * sv, u + k * plane, up + k * packed, mm + k * sm););
+        CK_PAR_FOR(1, for (int t = 0; t < tiles; t++) {
+            const int img = t / (th * tw), rest = t % (th * tw);
+            output(p, g, mm + (size_t)t * O, sm, b, act, y, spare + (size_t)t * O, img,
+                   rest / tw * mv, rest % tw * mh);
+        });
+        return 1;
+    }
+    int failed = 0;
     CK_PAR_FOR(blocks > 1 && par,
     for (int blk = 0; blk < blocks; blk++) {
         /* Even blocks: 153 tiles as 39 + 38 + 38 + 38, not 39 × 3 + 36. */
@@ -441,15 +475,8 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
             input(p, x + (size_t)img * g->in_img, rest / tw * mv - g->pt,
                       rest % tw * mh - g->pl, zeros, v + (size_t)(t - t0) * C, sv);
         }
-        for (int k = 0; k < a2; k++) {
-            const float *vk = v + k * sv;
-            float *mk = mm + k * sm;
-            if (packed)
-                ck_axon_sgemm_packed(path, 0, 0, nt, O, C, 1.0f, vk, C, u + k * plane, O,
-                                     up + k * packed, 0, O, 0.0f, mk, O);
-            else
-                ck_gemm_serial_on(path, 0, 0, nt, O, C, 1.0f, vk, C, u + k * plane, O, 0.0f, mk, O);
-        }
+        for (int k = 0; k < a2; k++)
+            product(path, packed, nt, C, O, v + k * sv, u + k * plane, up + k * packed, mm + k * sm);
         for (int t = t0; t < t1; t++) {
             const int img = t / (th * tw), rest = t % (th * tw);
             output(p, g, mm + (size_t)(t - t0) * O, sm, b, act, y, spare, img,

@@ -540,10 +540,11 @@ private func expectForwardMatchesNaive(_ shapes: [Conv], seed: UInt64, _ what: S
             Conv(n: 8, h: 5, w: 6, c: 16, kh: 1, kw: 3, o: 16, same: true),
             Conv(n: 8, h: 9, w: 6, c: 16, kh: 3, kw: 1, o: 17, same: false),
             // Fewer than 64 tiles: the forward pass still takes Winograd (3×3 as F(2×2, 3×3)),
-            // the data gradient im2col + GEMM. Inception-v3's 8×8 layers at batch 1.
+            // the data gradient im2col + GEMM. Inception-v3's 8×8 layers at batch 1; the first
+            // and the 1×3 one with work enough for the cores to share out the α² products.
             Conv(n: 1, h: 8, w: 8, c: 48, kh: 3, kw: 3, o: 40, same: true),
             Conv(n: 2, h: 7, w: 9, c: 17, kh: 3, kw: 3, o: 20, same: false),
-            Conv(n: 1, h: 8, w: 8, c: 32, kh: 1, kw: 3, o: 24, same: true),
+            Conv(n: 1, h: 8, w: 8, c: 64, kh: 1, kw: 3, o: 48, same: true),
             Conv(n: 1, h: 8, w: 8, c: 24, kh: 3, kw: 1, o: 32, same: true),
             Conv(n: 1, h: 6, w: 6, c: 16, kh: 5, kw: 5, o: 16, same: true),
         ]
