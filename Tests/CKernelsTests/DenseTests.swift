@@ -165,6 +165,34 @@ fileprivate func denseForward(_ n: Int, _ i: Int, _ o: Int, _ x: [Float], _ w: [
         #expect(ck_dense_backward(2, 2, 2, x, w, x, nil, nil, nil) == ok)
     }
 
+    /// A training batch of 8 to 64 rows takes the products transposed on
+    /// Axon's GEMM (yᵀ = wᵀ·xᵀ, dxᵀ = w·dzᵀ: w read in place, not packed):
+    /// the same bits as the same rows in a batch of 80, which does not, on
+    /// both micro-kernels (8 rows: the AVX2 one, 16 wide) and 1 or 2 threads.
+    @Test(arguments: [8, 40, 64])
+    func smallBatchesGiveTheRowsOfALargerOne(n: Int) {
+        let i = 300, o = 200, big = 80
+        var rng = TestRNG(seed: UInt64(n))
+        let x = rng.array(big * i), w = rng.array(i * o), b = rng.array(o), dz = rng.array(big * o)
+        let saved = ck_get_num_threads()
+        defer { ck_set_num_threads(saved); _ = ck_gemm_set_path(CK_GEMM_AUTO.rawValue) }
+        for path in [CK_GEMM_AVX2, CK_GEMM_AVX512].map(\.rawValue) where ck_gemm_path_supported(path) != 0 {
+            #expect(ck_gemm_set_path(path) == ok)
+            for threads in [1, 2] as [Int32] {
+                ck_set_num_threads(threads)
+                func run(_ rows: Int) -> (y: [UInt32], dx: [UInt32]) {
+                    let y = denseForward(rows, i, o, Array(x[..<(rows * i)]), w, b, CK_ACT_RELU)
+                    var dx = [Float](repeating: .nan, count: rows * i)
+                    #expect(ck_dense_backward(Int32(rows), Int32(i), Int32(o), x, w, dz, &dx, nil, nil) == ok)
+                    return (y.map(\.bitPattern), dx.map(\.bitPattern))
+                }
+                let small = run(n), large = run(big)
+                #expect(small.y == Array(large.y[..<(n * o)]), "forward, \(n) rows, path \(path), \(threads) threads")
+                #expect(small.dx == Array(large.dx[..<(n * i)]), "dx, \(n) rows, path \(path), \(threads) threads")
+            }
+        }
+    }
+
     /// Every optimizer rule applied where the kernel's gradient is made
     /// (ck_dense_update_kernel) gives the same bits, weights and slots, as the
     /// stored gradient of ck_dense_backward then ck_update_apply, on one
