@@ -443,7 +443,8 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
                   zeros, v + (size_t)t * C, sv);
         });
         CK_PAR_FOR(1, for (int k = 0; k < a2; k++)
-            product(path, packed, tiles, C, O, v + k * sv, u + k * plane, up + k * packed, mm + k * sm););
+            product(path, packed, tiles, C, O, v + k * sv, u + k * plane, up + k * packed,
+                    mm + k * sm););
         CK_PAR_FOR(1, for (int t = 0; t < tiles; t++) {
             const int img = t / (th * tw), rest = t % (th * tw);
             output(p, g, mm + (size_t)t * O, sm, b, act, y, spare + (size_t)t * O, img,
@@ -476,7 +477,8 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
                       rest % tw * mh - g->pl, zeros, v + (size_t)(t - t0) * C, sv);
         }
         for (int k = 0; k < a2; k++)
-            product(path, packed, nt, C, O, v + k * sv, u + k * plane, up + k * packed, mm + k * sm);
+            product(path, packed, nt, C, O, v + k * sv, u + k * plane, up + k * packed,
+                    mm + k * sm);
         for (int t = t0; t < t1; t++) {
             const int img = t / (th * tw), rest = t % (th * tw);
             output(p, g, mm + (size_t)(t - t0) * O, sm, b, act, y, spare, img,

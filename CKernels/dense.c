@@ -70,7 +70,9 @@ int ck_dense_backward(int n, int in, int out, const float *x, const float *w,
     CHECK(x != NULL && w != NULL && dz != NULL);
     int st;
     /* dx [n, in] = dz · wᵀ */
-    if (dx && !(few_rows(n) && transposed_product(0, in, n, out, w, out, dz, NULL, CK_ACT_NONE, dx)) &&
+    const int transposed = dx && few_rows(n) &&
+                           transposed_product(0, in, n, out, w, out, dz, NULL, CK_ACT_NONE, dx);
+    if (dx && !transposed &&
         (st = ck_sgemm(0, 1, n, in, out, 1.0f, dz, out, w, out, 0.0f, dx, in)) != CK_OK)
         return st;
     /* dw [in, out] = xᵀ · dz */
