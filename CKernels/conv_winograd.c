@@ -431,7 +431,8 @@ static int winograd(const ck_conv2d_params *p, const conv_geom *g, const float *
          * 16 tiles, U up to 11 MB): the cores share out the α² products, each
          * reading only its part of U, for all the tiles; the transforms go by
          * tiles. Blocks of tiles would each read all of U from memory for a
-         * few rows of product. The same products, so the same bits. */
+         * few rows of product. The same products, so the same bits. (At
+         * least two positions a core: fewer would leave the shares uneven.) */
         const size_t sv = odd_lines((size_t)tiles * C), sm = odd_lines((size_t)tiles * O);
         float *v = ck_buffer_grow(&vm_buf, a2 * (sv + sm) + C + (size_t)tiles * O);
         if (!v) return 0;
